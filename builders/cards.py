@@ -1,0 +1,134 @@
+"""Dataset cards: what a human decided (dataset_cards/<name>.yaml) + what the build measured → README.md.
+
+The YAML header is produced with the same helpers `push_to_hub` uses (`DatasetCardData`,
+`DatasetInfosDict`, `MetadataConfigs`), so `load_dataset` reads our `configs:` and `dataset_info:`
+exactly as it reads its own. The body comes from one shared Jinja2 template. The card is rendered
+from build_report.json alone, so publish.py can re-render it for the repository it publishes to.
+"""
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import datasets
+import jinja2
+import yaml
+from datasets.info import DatasetInfosDict
+from datasets.splits import SplitDict, SplitInfo
+from datasets.utils.metadata import MetadataConfigs
+from huggingface_hub import DatasetCardData
+
+from .cardcheck import redistribution_policies, size_category, validate_metadata
+
+CARDS_DIR = Path(__file__).resolve().parent.parent / "dataset_cards"
+TEMPLATE = "_template.md.j2"
+
+REQUIRED_KEYS = ("pretty_name", "summary", "license", "redistribution", "redistribution_reason",
+                 "applications", "task_categories", "language", "homepage", "citation", "raw_download",
+                 "limitations", "biases", "repo_name")
+# Hub metadata keys copied verbatim from the card file into the README YAML, in this order.
+HUB_KEYS = ("license", "license_name", "license_link", "pretty_name", "language", "task_categories",
+            "task_ids", "annotations_creators", "language_creators", "multilinguality",
+            "source_datasets", "paperswithcode_id", "tags")
+
+
+class CardError(ValueError):
+    """A dataset card file (ours, not the raw data) is incomplete or invalid."""
+
+
+@functools.cache
+def load_card_metadata(name: str) -> dict:
+    path = CARDS_DIR / f"{name}.yaml"
+    if not path.is_file():
+        raise CardError(f"{path}: no card metadata for dataset {name!r}")
+    meta = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    missing = [key for key in REQUIRED_KEYS if not meta.get(key)]
+    if missing:
+        raise CardError(f"{path}: missing required keys: {', '.join(missing)}")
+    if meta["redistribution"] not in redistribution_policies():
+        raise CardError(f"{path}: redistribution must be one of {redistribution_policies()}")
+    if meta["redistribution"] == "gated" and not meta.get("gating_prompt"):
+        raise CardError(f"{path}: a gated dataset needs a gating_prompt")
+    errors = validate_metadata({key: meta[key] for key in HUB_KEYS if key in meta})
+    if errors:
+        raise CardError(f"{path}: " + "; ".join(errors))
+    return meta
+
+
+def suggested_repo_id(name: str, org: str = "ORG") -> str:
+    return f"{org}/{load_card_metadata(name)['repo_name']}"
+
+
+def card_yaml_metadata(report: dict) -> DatasetCardData:
+    """The README YAML: Hub metadata, size category, configs and dataset_info, gating fields."""
+    meta = load_card_metadata(report["dataset"])
+    configs = report["configs"]
+    largest = max(sum(s["rows"] for s in c["splits"].values()) for c in configs.values())
+    card_data = DatasetCardData(**{key: meta[key] for key in HUB_KEYS if key in meta},
+                                size_categories=[size_category(largest)])
+    if meta["redistribution"] == "gated":
+        card_data["extra_gated_prompt"] = meta["gating_prompt"].strip()
+        card_data["extra_gated_fields"] = meta.get("gating_fields") or {"I agree to the terms above": "checkbox"}
+    infos = {}
+    for config_name, config in configs.items():
+        splits = SplitDict(dataset_name=report["dataset"])
+        for split_name, split in config["splits"].items():
+            splits.add(SplitInfo(name=split_name, num_bytes=split["arrow_bytes"], num_examples=split["rows"],
+                                 dataset_name=report["dataset"]))
+        infos[config_name] = datasets.DatasetInfo(
+            features=datasets.Features._from_yaml_list(config["features"]), splits=splits,
+            download_size=sum(s["parquet_bytes"] for s in config["splits"].values()),
+            dataset_size=sum(s["arrow_bytes"] for s in config["splits"].values()))
+    DatasetInfosDict(infos).to_dataset_card_data(card_data)
+    MetadataConfigs({
+        name: {"data_files": [{"split": split, "path": f"{name}/{split}-*"} for split in config["splits"]],
+               **({"default": True} if config["default"] else {})}
+        for name, config in configs.items()
+    }).to_dataset_card_data(card_data)
+    errors = validate_metadata(card_data.to_dict())
+    if errors:
+        raise CardError("generated card metadata is invalid: " + "; ".join(errors))
+    return card_data
+
+
+def render_card(report: dict) -> str:
+    """The whole README.md for a build report."""
+    meta = load_card_metadata(report["dataset"])
+    card_data = card_yaml_metadata(report)
+    body = _environment().get_template(TEMPLATE).render(
+        card=meta, report=report, repo_id=report["repo_id"], configs=report["configs"],
+        split_names=_split_names(report), skipped=_skipped_summary(report),
+    )
+    return f"---\n{card_data.to_yaml()}\n---\n\n{body.strip()}\n"
+
+
+def _split_names(report: dict) -> list[str]:
+    order = {"train": 0, "validation": 1, "test": 2}
+    names = {split for config in report["configs"].values() for split in config["splits"]}
+    return sorted(names, key=lambda s: (order.get(s, 3), s))
+
+
+def _skipped_summary(report: dict) -> list[dict]:
+    """Skipped records grouped by config, split and reason (the full list is in build_report.json)."""
+    groups: dict[tuple, int] = {}
+    for item in report.get("skipped", []):
+        key = (item["config"], item.get("split") or "-", item["reason"].splitlines()[0])
+        groups[key] = groups.get(key, 0) + 1
+    return [{"config": c, "split": s, "reason": r, "count": n} for (c, s, r), n in sorted(groups.items())]
+
+
+def human_bytes(num: float) -> str:
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if abs(num) < 1000 or unit == "TB":
+            return f"{num:.0f} {unit}" if unit == "B" else f"{num:.1f} {unit}"
+        num /= 1000
+    return f"{num} B"
+
+
+@functools.cache
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(CARDS_DIR), undefined=jinja2.StrictUndefined,
+                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env.filters["human_bytes"] = human_bytes
+    env.filters["md_cell"] = lambda text: str(text).replace("|", "\\|").replace("\n", " ")
+    return env

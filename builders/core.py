@@ -1,0 +1,167 @@
+"""The base builder every dataset subclasses.
+
+A dataset module declares data (its raw parts, its configs with documented features) and three
+functions: where the raw parts are (`locate_raw`), how each split is cut into raw shards
+(`split_shards`), and how one shard becomes rows (`shard_rows`, or `shard_tables` for builders that
+produce Arrow tables directly). Everything else lives here once: `datasets` integration, batching
+into pyarrow tables, deterministic keys, the error policy, and the checks that name missing files.
+
+The builder is a real `datasets.ArrowBasedBuilder`, so `download_and_prepare()` works on it; the
+build pipeline (`builders.pipeline`) drives the same `shard_tables` one shard at a time instead.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Iterable, Iterator
+
+import datasets
+import pyarrow as pa
+from datasets.builder import Key
+
+from . import cards
+from .errors import MissingRawDataError, RawDataError, RecordLog
+from .fields import FieldDoc, documented
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RawPart:
+    """One part of a raw release, as the user would find it after downloading (for messages)."""
+
+    description: str
+
+
+@dataclass
+class MMConfig(datasets.BuilderConfig):
+    """A config: its documented fields, the raw parts it needs, and the record error policy."""
+
+    fields: dict | None = None
+    requires: tuple[str, ...] = ()
+    on_error: str = "raise"
+
+
+class MultimodalBuilder(datasets.ArrowBasedBuilder):
+    """Shared mechanics for every dataset builder in this package."""
+
+    NAME: ClassVar[str]
+    RAW_PARTS: ClassVar[dict[str, RawPart]] = {}
+    BUILDER_CONFIG_CLASS = MMConfig
+    ROWS_PER_BATCH: ClassVar[int] = 100  # datasets' own batch size for media rows
+
+    # ---- what a dataset module implements -------------------------------------------------------
+
+    def locate_raw(self, data_dir: Path) -> dict[str, Any]:
+        """Find each raw part under data_dir; a part that is absent maps to None."""
+        raise NotImplementedError
+
+    def split_shards(self, log: RecordLog) -> dict[str, list]:
+        """Split name -> list of shards (picklable descriptions of raw input), in a fixed order."""
+        raise NotImplementedError
+
+    def shard_rows(self, shard, log: RecordLog) -> Iterator[dict]:
+        """Rows of one shard; each record is parsed inside `log.record(...)`."""
+        raise NotImplementedError
+
+    def input_files(self) -> list[Path]:
+        """Raw files and folders this config reads (their checksums go to build_report.json)."""
+        return [p for p in self.raw.values() if isinstance(p, Path)]
+
+    # ---- datasets integration ----------------------------------------------------------------------
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("dataset_name", self.NAME)
+        super().__init__(*args, **kwargs)
+
+    def _info(self) -> datasets.DatasetInfo:
+        card = cards.load_card_metadata(self.NAME)
+        return datasets.DatasetInfo(
+            description=card.get("summary", "").strip(),
+            features=self.documented_features()[0],
+            homepage=card.get("homepage", ""),
+            citation=card.get("citation", "").strip(),
+            license=card.get("license_name") or card.get("license", ""),
+        )
+
+    @functools.cached_property
+    def _documented(self) -> tuple[datasets.Features, list[FieldDoc]]:
+        return documented(self.config.fields)
+
+    def documented_features(self) -> tuple[datasets.Features, list[FieldDoc]]:
+        return self._documented
+
+    def _split_generators(self, dl_manager):
+        self.check_raw()
+        log = RecordLog(self.config.on_error)
+        shards = self.split_shards(log)
+        if log.skipped:
+            logger.warning("%d records skipped while listing splits (--on-error skip)", len(log.skipped))
+        return [datasets.SplitGenerator(name=split, gen_kwargs={"shards": items, "split": split})
+                for split, items in shards.items()]
+
+    def _generate_shards(self, shards, split):
+        yield from shards
+
+    def _generate_tables(self, shards, split):
+        log = RecordLog(self.config.on_error, split)
+        for shard_index, shard in enumerate(shards):
+            for batch_index, table in enumerate(self.shard_tables(shard, log)):
+                yield Key(shard_index, batch_index), table
+        if log.skipped:
+            logger.warning("%s/%s: %d records skipped (--on-error skip)", self.config.name, split, len(log.skipped))
+
+    # ---- shared mechanics --------------------------------------------------------------------------
+
+    def shard_tables(self, shard, log: RecordLog) -> Iterator[pa.Table]:
+        """Batch the shard's rows into tables of the config's Arrow schema."""
+        schema = self.info.features.arrow_schema
+        for batch in _batched(self.shard_rows(shard, log), self.ROWS_PER_BATCH):
+            yield pa.Table.from_pylist(batch, schema=schema)
+
+    @property
+    def data_dir(self) -> Path:
+        if not self.config.data_dir:
+            raise RawDataError(None, "no data directory was given", hint="pass --data-dir RAW_DIR")
+        path = Path(self.config.data_dir)
+        if not path.is_dir():
+            raise RawDataError(path, "the data directory does not exist or is not a directory",
+                               hint="pass the folder that holds the raw release (--data-dir)")
+        return path
+
+    @functools.cached_property
+    def raw(self) -> dict[str, Any]:
+        return self.locate_raw(self.data_dir)
+
+    def missing_parts(self, config: MMConfig | None = None) -> list[str]:
+        """Descriptions of the raw parts the config needs but the data directory lacks."""
+        config = config or self.config
+        return [self.RAW_PARTS[part].description for part in config.requires if self.raw.get(part) is None]
+
+    def check_raw(self) -> None:
+        missing = self.missing_parts()
+        if missing:
+            steps = cards.load_card_metadata(self.NAME).get("raw_download", "").strip()
+            raise MissingRawDataError(self.data_dir, missing,
+                                      hint=f"config '{self.config.name}' needs these files. " + (steps or ""))
+
+    def relative(self, path) -> str:
+        """A raw path as shown in reports: relative to the data directory when inside it."""
+        try:
+            return Path(path).resolve().relative_to(self.data_dir.resolve()).as_posix()
+        except ValueError:
+            return str(path)
+
+
+def _batched(rows: Iterable[dict], size: int) -> Iterator[list[dict]]:
+    batch: list[dict] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+

@@ -1,0 +1,118 @@
+"""The one error type for bad raw input, and the per-record error policy.
+
+Every problem with a raw release is reported as a `RawDataError` naming the file, the line or record,
+what was wrong and what to do. The CLIs print it and exit 2. A `RecordLog` decides, per record, whether
+such an error stops the build (`raise`, the default) or is counted and listed (`skip`): nothing is
+dropped silently.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Iterator
+
+ON_ERROR_CHOICES = ("raise", "skip")
+
+
+class UsageError(Exception):
+    """The command was called wrongly (unknown dataset or config, a refused publish): exit 2."""
+
+
+class RawDataError(Exception):
+    """A problem in the raw release: where it is, what is wrong, and what to do about it."""
+
+    def __init__(self, path, problem: str, *, line: int | None = None, record: str | None = None,
+                 hint: str | None = None):
+        self.path = os.fspath(path) if path is not None else None
+        self.problem = problem
+        self.line = line
+        self.record = None if record is None else str(record)
+        self.hint = hint
+        super().__init__(str(self))
+
+    def __reduce__(self):  # keeps the fields when the error crosses a process boundary
+        return _rebuild_raw_data_error, (type(self), self.path, self.problem, self.line, self.record, self.hint)
+
+    @property
+    def location(self) -> str:
+        where = self.path or "<raw data>"
+        if self.line is not None:
+            where += f":{self.line}"
+        if self.record is not None:
+            where += f" (record {self.record})"
+        return where
+
+    def __str__(self) -> str:
+        text = f"{self.location}: {self.problem}"
+        if self.hint:
+            text += f"\n  hint: {self.hint}"
+        return text
+
+
+def _rebuild_raw_data_error(cls, path, problem, line, record, hint):
+    return cls(path, problem, line=line, record=record, hint=hint)
+
+
+class MissingRawDataError(RawDataError):
+    """The data directory lacks files the requested configs need."""
+
+    def __init__(self, data_dir, missing: list[str], hint: str | None = None):
+        self.missing = list(missing)
+        problem = "the raw release is incomplete; missing:\n" + "\n".join(f"  - {m}" for m in self.missing)
+        super().__init__(data_dir, problem, hint=hint)
+
+    def __reduce__(self):
+        return type(self), (self.path, self.missing, self.hint)
+
+
+@dataclass
+class SkippedRecord:
+    split: str | None
+    file: str | None
+    record: str | None
+    line: int | None
+    reason: str
+
+
+@dataclass
+class RecordLog:
+    """Counts the records a shard job reads and applies the error policy to each of them."""
+
+    on_error: str = "raise"
+    split: str | None = None
+    seen: int = 0
+    skipped: list[SkippedRecord] = field(default_factory=list)
+
+    def __post_init__(self):
+        if self.on_error not in ON_ERROR_CHOICES:
+            raise ValueError(f"on_error must be one of {ON_ERROR_CHOICES}, not {self.on_error!r}")
+
+    @contextlib.contextmanager
+    def record(self, file=None, record=None) -> Iterator[None]:
+        """Guard the parsing of one record: a RawDataError inside is raised or logged by policy."""
+        self.seen += 1
+        try:
+            yield
+        except RawDataError as error:
+            if error.path is None and file is not None:
+                error.path = os.fspath(file)
+            if error.record is None and record is not None:
+                error.record = str(record)
+            self.reject(error)
+
+    def reject(self, error: RawDataError, split: str | None = None) -> None:
+        """Apply the policy to an error about one record (counted in `seen` when it came through `record`).
+
+        Builders call this directly for records rejected while listing splits, naming the split.
+        """
+        if self.on_error == "raise":
+            raise error
+        self.skipped.append(SkippedRecord(split or self.split, error.path, error.record, error.line, error.problem))
+
+    @property
+    def written(self) -> int:
+        return self.seen - len(self.skipped)
+
+    def as_dicts(self) -> list[dict]:
+        return [asdict(s) for s in self.skipped]

@@ -1,0 +1,108 @@
+"""Parquet parts written the way `datasets` writes them, but straight from pyarrow tables.
+
+`datasets`' own Parquet path re-embeds every media cell through Python; the bytes here are already
+embedded, so the tables go to `pyarrow.parquet.ParquetWriter` directly with `datasets`' options:
+media columns uncompressed and PLAIN (they are already compressed, and the Hub's Xet dedups them),
+content-defined chunking, a page index, and the `huggingface` schema metadata from which
+`load_dataset` recovers the features.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import datasets
+import pyarrow as pa
+import pyarrow.parquet as pq
+from datasets.arrow_writer import get_parquet_column_options
+
+MAX_SHARD_BYTES = 500 * 10**6
+"""A part is closed before it would exceed this many Arrow bytes (the Hub's recommended ~500 MB)."""
+
+ROW_GROUP_BYTES = 64 * 2**20
+"""Row groups stay well below the size at which nested columns stop fitting in one Arrow chunk
+(the MINT-1T-HTML viewer failure) and the viewer's per-row-group read limit."""
+
+TMP_SUFFIX = ".tmp"
+
+
+@dataclass(frozen=True)
+class PartInfo:
+    path: Path
+    rows: int
+    arrow_bytes: int
+    parquet_bytes: int
+
+
+class PartWriter:
+    """Writes a stream of tables to `<stem>-NNN.parquet` parts, each renamed into place when complete."""
+
+    def __init__(self, features: datasets.Features, directory: Path, stem: str,
+                 max_shard_bytes: int = MAX_SHARD_BYTES, row_group_bytes: int = ROW_GROUP_BYTES):
+        self.features = features
+        self.schema = features.arrow_schema
+        self.options = get_parquet_column_options(features, self.schema)
+        self.directory, self.stem = Path(directory), stem
+        self.max_shard_bytes, self.row_group_bytes = max_shard_bytes, row_group_bytes
+        self.parts: list[PartInfo] = []
+        self._writer: pq.ParquetWriter | None = None
+        self._rows = self._bytes = 0
+
+    def write(self, table: pa.Table) -> None:
+        if table.num_rows == 0:
+            return
+        table = _conform(table, self.schema)
+        if self._writer is not None and self._bytes + table.nbytes > self.max_shard_bytes:
+            self._finish_part()
+        if self._writer is None:
+            self._open_part()
+        rows_per_group = max(1, table.num_rows * self.row_group_bytes // max(1, table.nbytes))
+        self._writer.write_table(table, row_group_size=min(table.num_rows, rows_per_group))
+        self._rows += table.num_rows
+        self._bytes += table.nbytes
+
+    def close(self) -> list[PartInfo]:
+        if self._writer is not None:
+            self._finish_part()
+        return self.parts
+
+    def abort(self) -> None:
+        """Drop the part being written (on error): nothing incomplete keeps a final name."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+            self._tmp_path().unlink(missing_ok=True)
+
+    def _final_path(self) -> Path:
+        return self.directory / f"{self.stem}-{len(self.parts):03d}.parquet"
+
+    def _tmp_path(self) -> Path:
+        return self._final_path().with_name(self._final_path().name + TMP_SUFFIX)
+
+    def _open_part(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._writer = pq.ParquetWriter(
+            self._tmp_path(), self.schema,
+            use_content_defined_chunking=datasets.config.DEFAULT_CDC_OPTIONS,
+            write_page_index=True, **self.options)
+        self._writer.add_key_value_metadata(
+            {"content_defined_chunking": json.dumps(datasets.config.DEFAULT_CDC_OPTIONS)})
+        self._rows = self._bytes = 0
+
+    def _finish_part(self) -> None:
+        self._writer.close()
+        self._writer = None
+        final = self._final_path()
+        os.replace(self._tmp_path(), final)
+        self.parts.append(PartInfo(final, self._rows, self._bytes, final.stat().st_size))
+
+
+def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """Cast a builder's table to the exact schema (metadata included) the writer was opened with."""
+    if table.schema.equals(schema, check_metadata=False):
+        return table.replace_schema_metadata(schema.metadata)
+    from datasets.table import table_cast
+
+    return table_cast(table.select(schema.names), schema)

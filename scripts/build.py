@@ -1,0 +1,48 @@
+#!/usr/bin/env python3
+"""Build a dataset from its raw release into a Hub-ready folder (Parquet shards + README.md + build_report.json).
+
+usage: python scripts/build.py NAME --data-dir RAW_DIR --output OUT_DIR [--config C]... [--num-proc N]
+                               [--engine local|ray] [--on-error raise|skip] [--repo ORG/NAME] [--quiet]
+"""
+import argparse
+
+import _path  # noqa: F401
+
+from builders import dataset_names
+from builders.cli import run
+from builders.errors import ON_ERROR_CHOICES
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("name", help=f"dataset: {', '.join(dataset_names())}")
+    parser.add_argument("--data-dir", required=True, help="folder holding the raw release")
+    parser.add_argument("--output", required=True, help="folder to write the Hub-ready dataset to")
+    parser.add_argument("--config", action="append", dest="configs", help="build only this config (repeatable)")
+    parser.add_argument("--num-proc", type=int, default=1, help="shard jobs run in this many processes")
+    parser.add_argument("--engine", choices=("local", "ray"), default="local")
+    parser.add_argument("--on-error", choices=ON_ERROR_CHOICES, default="raise",
+                        help="raise: stop at the first bad record; skip: count and list bad records")
+    parser.add_argument("--repo", help="the Hub repository the card's examples should name (default ORG/<name>)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars or notices")
+    return parser.parse_args(argv)
+
+
+def main():
+    args = parse_args()
+    from builders.pipeline import build
+
+    report = build(args.name, args.data_dir, args.output, configs=args.configs, num_proc=args.num_proc,
+                   on_error=args.on_error, engine=args.engine, repo_id=args.repo, progress=not args.quiet,
+                   log=(lambda *a: None) if args.quiet else print)
+    if not args.quiet:
+        for name, config in report["configs"].items():
+            counts = ", ".join(f"{split} {s['rows']}" for split, s in config["splits"].items())
+            print(f"{name}: {counts}")
+        if report["skipped"]:
+            print(f"{len(report['skipped'])} records skipped (listed in build_report.json)")
+        print(f"built {args.output} in {report['timings']['wall_seconds']:.1f} s")
+
+
+if __name__ == "__main__":
+    run(main)
