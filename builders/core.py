@@ -140,12 +140,14 @@ class MultimodalBuilder(datasets.ArrowBasedBuilder):
         config = config or self.config
         return [self.RAW_PARTS[part].description for part in config.requires if self.raw.get(part) is None]
 
-    def check_raw(self) -> None:
-        missing = self.missing_parts()
+    def check_raw(self, config: MMConfig | None = None) -> None:
+        """One error listing every raw part the config lacks, with the card's download steps."""
+        config = config or self.config
+        missing = self.missing_parts(config)
         if missing:
             steps = cards.load_card_metadata(self.NAME).get("raw_download", "").strip()
             raise MissingRawDataError(self.data_dir, missing,
-                                      hint=f"config '{self.config.name}' needs these files. " + (steps or ""))
+                                      hint=f"config '{config.name}' needs these files.\n" + steps)
 
     def relative(self, path) -> str:
         """A raw path as shown in reports: relative to the data directory when inside it."""

@@ -149,8 +149,7 @@ def select_configs(dataset: str, data_dir, requested: list[str] | None) -> tuple
         if not missing:
             selected.append(name)
         elif requested:
-            probe.config = by_name[name]
-            probe.check_raw()
+            probe.check_raw(by_name[name])
         else:
             notices.append(f"config '{name}' not built: it needs " + "; ".join(missing))
     if not selected:

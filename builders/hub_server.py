@@ -1,0 +1,1343 @@
+"""A local stand-in for the Hugging Face Hub: the HTTP subset that huggingface_hub and datasets use, plus pages.
+
+Tests, the demo and offline publishing point the *real* clients at it (``HF_ENDPOINT=http://127.0.0.1:PORT``,
+``HF_HUB_DISABLE_XET=1``), so it must answer exactly what those clients parse: the error codes they map to
+exceptions (``X-Error-Code``), the headers downloads depend on (``X-Repo-Commit``, ``ETag``), 412 on a stale
+parent commit, and a published repo must survive a restart.
+
+The file reads top-down: storage, auth, HTTP plumbing, routes grouped by API area (repos, reading files,
+uploading and committing, cards and account), HTML pages, and ``serve()``.
+
+Storage under ROOT::
+
+    blobs/<aa>/<sha256>                            every file content once, LFS or not (content-addressed)
+    repos/<kind>/<ns>/<name>/repo.json             settings (private, gated), refs, creation date
+    repos/<kind>/<ns>/<name>/commits/<sha>.json    one immutable file per commit, with its full file map
+    tmp/                                           uploads in progress and atomic-write staging
+
+Writes are atomic against a killed server (temp file on the same filesystem + ``os.replace``) but not fsynced:
+a local hub does not need to survive a power cut, and a fsync per blob made large commits slow.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import html
+import json
+import logging
+import mimetypes
+import os
+import re
+import shutil
+import socket
+import tempfile
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import parse_qsl, quote, unquote, urlencode
+
+import pyarrow.parquet as pq
+from markdown_it import MarkdownIt
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+
+from builders import cardcheck
+
+log = logging.getLogger("local_hub")
+
+# The namespace given to repos created without one, and the name whoami reports for the token holder.
+OWNER = "local"
+
+# URL segment of the API (/api/<segment>/...) and of the storage tree -> repo type, and back.
+KIND_BY_SEGMENT = {"models": "model", "datasets": "dataset", "spaces": "space"}
+SEGMENT_BY_KIND = {kind: segment for segment, kind in KIND_BY_SEGMENT.items()}
+# Web URLs of repos: models have no prefix (huggingface.co/ns/name).
+WEB_PREFIX = {"model": "", "dataset": "datasets/", "space": "spaces/"}
+
+# Strict repo names: they become directory names under ROOT, so no dots at the edges, no "..", no "--"
+# (the clients' cache uses "--" as a separator), and no ".git" suffix (it would shadow the LFS route).
+REPO_PART_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?")
+RESERVED_NAMESPACES = frozenset({"api", "datasets", "models", "spaces"})
+BRANCH_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._/-]{0,98}[A-Za-z0-9_-])?")
+SHA1_RE = re.compile(r"[0-9a-f]{40}")
+SHA256_RE = re.compile(r"[0-9a-f]{64}")
+PR_REF_RE = re.compile(r"refs/pr/([1-9][0-9]*)")
+
+# What the Hub's default .gitattributes sends to LFS; anything larger than 10 MB or binary goes there too.
+LFS_EXTENSIONS = frozenset(
+    "7z arrow avro bin bz2 ckpt flac ftz gif gz h5 jpeg jpg joblib lz4 mds mkv mlmodel model mov mp3 mp4 msgpack "
+    "npy npz ogg onnx opus ot parquet pb pickle pkl png pt pth rar safetensors tar tfevents tflite tgz tif tiff "
+    "wasm wav webm webp xz zip zst".split()
+)
+LFS_THRESHOLD = 10 * 1024 * 1024
+
+TREE_PAGE_SIZE = 1000        # the Hub's page sizes: clients must follow the Link header past them
+TREE_PAGE_SIZE_EXPANDED = 50
+JSON_BODY_LIMIT = 16 * 1024 * 1024
+COMMIT_LINE_LIMIT = 32 * 1024 * 1024  # one NDJSON line: a base64 regular file (at most ~10 MB) and its envelope
+SPOOL_IN_MEMORY = 8 * 1024 * 1024
+CHUNK = 1024 * 1024
+
+# Readable without the token in a gated repo, as on the Hub: the card is how people learn what they ask access to.
+GATED_PUBLIC_FILES = frozenset({"README.md", ".gitattributes"})
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def git_blob_oid(data: bytes) -> str:
+    """The git object id of a file, which clients compare with their own to skip unchanged regular files."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def lfs_pointer(sha256: str, size: int) -> bytes:
+    return f"version https://git-lfs.github.com/spec/v1\noid sha256:{sha256}\nsize {size}\n".encode()
+
+
+def file_entry(sha256: str, size: int, *, lfs: bool, git_oid: str | None = None) -> dict:
+    """A file in a commit's map. LFS files carry the git id of their pointer, as in a real git tree."""
+    if lfs:
+        pointer = lfs_pointer(sha256, size)
+        return {"sha256": sha256, "size": size, "lfs": True, "oid": git_blob_oid(pointer), "pointerSize": len(pointer)}
+    return {"sha256": sha256, "size": size, "lfs": False, "oid": git_oid}
+
+
+class HubError(Exception):
+    """An error answered as JSON with the headers huggingface_hub turns into its exception classes."""
+
+    def __init__(self, status: int, message: str, code: str | None = None, headers: dict | None = None):
+        super().__init__(message)
+        self.status, self.message, self.code, self.headers = status, message, code, dict(headers or {})
+
+    def response(self) -> JSONResponse:
+        headers = dict(self.headers)
+        # Header values must be one latin-1 line; the JSON body keeps the full message.
+        headers["X-Error-Message"] = re.sub(r"[^\x20-\x7e]", "?", self.message)[:300]
+        if self.code:
+            headers["X-Error-Code"] = self.code
+        return JSONResponse({"error": self.message}, status_code=self.status, headers=headers)
+
+
+def repo_not_found(repo_id: str) -> HubError:
+    return HubError(404, f"Repository not found: {repo_id}", code="RepoNotFound")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Storage
+# --------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RepoKey:
+    kind: str  # "model" | "dataset" | "space"
+    ns: str
+    name: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.ns}/{self.name}"
+
+    @property
+    def web_path(self) -> str:
+        return f"{WEB_PREFIX[self.kind]}{self.ns}/{self.name}"
+
+
+def repo_key(kind: str, ns: str, name: str) -> RepoKey:
+    """Validate a repo id from a URL or a request body; refuse anything that could leave ROOT."""
+    for part in (ns, name):
+        if not isinstance(part, str) or not REPO_PART_RE.fullmatch(part) or ".." in part or "--" in part \
+                or part.lower().endswith(".git"):
+            raise HubError(400, f"invalid repo id {ns!s}/{name!s}: use letters, digits, '-', '_', '.' (not at the ends)")
+    if ns.lower() in RESERVED_NAMESPACES:
+        raise HubError(400, f"'{ns}' is a reserved namespace")
+    return RepoKey(kind, ns, name)
+
+
+@lru_cache(maxsize=1024)
+def _load_commit(path: str) -> dict:
+    # Commits are immutable and named by the hash of their content, so caching them by path is always valid.
+    # Callers must treat the returned dict as read-only.
+    with open(path, "rb") as f:
+        return json.load(f)
+
+
+@dataclass(frozen=True)
+class Repo:
+    """A snapshot of one repo's settings and refs; its commits are read (and cached) on demand."""
+
+    key: RepoKey
+    state: dict
+    dir: Path
+
+    @property
+    def private(self) -> bool:
+        return self.state["private"]
+
+    @property
+    def gated(self) -> bool | str:
+        return self.state["gated"]
+
+    @property
+    def refs(self) -> dict[str, str]:
+        return self.state["refs"]
+
+    def commit(self, sha: str) -> dict:
+        return _load_commit(str(self.dir / "commits" / f"{sha}.json"))
+
+    def files(self, sha: str) -> dict[str, dict]:
+        return self.commit(sha)["files"]
+
+    def resolve(self, rev: str) -> str | None:
+        """A branch, a ``refs/pr/N`` ref or a full commit sha -> commit sha."""
+        if rev in self.refs:
+            return self.refs[rev]
+        if SHA1_RE.fullmatch(rev) and (self.dir / "commits" / f"{rev}.json").is_file():
+            return rev
+        return None
+
+    def find_commit(self, prefix: str) -> str | None:
+        """A commit of this repo from its (possibly abbreviated) sha, as clients may send in parentCommit."""
+        if not re.fullmatch(r"[0-9a-f]{5,40}", prefix):
+            return None
+        matches = [p.stem for p in (self.dir / "commits").glob(f"{prefix}*.json")]
+        return matches[0] if len(matches) == 1 else None
+
+    def history(self, sha: str):
+        """(sha, commit) from ``sha`` back to the first commit (commits have at most one parent here)."""
+        while sha:
+            commit = self.commit(sha)
+            yield sha, commit
+            sha = commit["parents"][0] if commit["parents"] else None
+
+
+class Store:
+    """Blobs, repos and commits on disk. Every mutation of repo state happens under ``lock``."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.blobs, self.repos, self.tmp = root / "blobs", root / "repos", root / "tmp"
+        for d in (self.blobs, self.repos, self.tmp):
+            d.mkdir(parents=True, exist_ok=True)
+        # Leftovers of uploads or deletions cut short by a killed server.
+        for leftover in self.tmp.iterdir():
+            shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
+        self.lock = threading.Lock()
+
+    # blobs --------------------------------------------------------------------------------------------------
+    def blob_path(self, sha256: str) -> Path:
+        return self.blobs / sha256[:2] / sha256
+
+    def blob_size(self, sha256: str) -> int | None:
+        try:
+            return self.blob_path(sha256).stat().st_size
+        except FileNotFoundError:
+            return None
+
+    def install_blob(self, tmp_path: str, sha256: str) -> None:
+        target = self.blob_path(sha256)
+        target.parent.mkdir(exist_ok=True)
+        os.replace(tmp_path, target)
+
+    def add_blob(self, data: bytes) -> tuple[str, str]:
+        """Store a regular file's bytes; returns (sha256, git oid)."""
+        sha256 = hashlib.sha256(data).hexdigest()
+        if self.blob_size(sha256) != len(data):
+            fd, tmp = tempfile.mkstemp(dir=self.tmp)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            self.install_blob(tmp, sha256)
+        return sha256, git_blob_oid(data)
+
+    async def receive_blob(self, chunks, sha256: str, size: int) -> None:
+        """Stream an LFS upload to a temp file, then keep it only if its bytes match the announced oid and size."""
+        fd, tmp = tempfile.mkstemp(dir=self.tmp)
+        digest, received = hashlib.sha256(), 0
+        try:
+            with os.fdopen(fd, "wb") as f:
+                async for chunk in chunks:
+                    received += len(chunk)
+                    if received > size:
+                        raise HubError(400, f"upload is larger than the announced {size} bytes")
+                    digest.update(chunk)
+                    f.write(chunk)
+            if received != size or digest.hexdigest() != sha256:
+                raise HubError(400, f"uploaded bytes do not match oid {sha256} and size {size}")
+            self.install_blob(tmp, sha256)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+    def write_atomic(self, path: Path, data: bytes) -> None:
+        fd, tmp = tempfile.mkstemp(dir=self.tmp)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+
+    # repos --------------------------------------------------------------------------------------------------
+    def repo_dir(self, key: RepoKey) -> Path:
+        return self.repos / SEGMENT_BY_KIND[key.kind] / key.ns / key.name
+
+    def read_repo(self, key: RepoKey) -> Repo | None:
+        directory = self.repo_dir(key)
+        try:
+            state = json.loads((directory / "repo.json").read_bytes())
+        except FileNotFoundError:
+            return None
+        return Repo(key, state, directory)
+
+    def list_repos(self) -> list[Repo]:
+        repos = []
+        for state_file in sorted(self.repos.glob("*/*/*/repo.json")):
+            segment, ns, name = state_file.parent.relative_to(self.repos).parts
+            if segment in KIND_BY_SEGMENT:
+                repos.append(self.read_repo(RepoKey(KIND_BY_SEGMENT[segment], ns, name)))
+        return [r for r in repos if r is not None]
+
+    def save_repo(self, key: RepoKey, state: dict) -> Repo:
+        directory = self.repo_dir(key)
+        self.write_atomic(directory / "repo.json", json.dumps(state, indent=1, sort_keys=True).encode())
+        return Repo(key, state, directory)
+
+    def write_commit(self, key: RepoKey, parent: str | None, files: dict, title: str, description: str) -> str:
+        """Write a commit file and return its sha (the hash of its content); refs are the caller's business."""
+        commit = {"parents": [parent] if parent else [], "title": title, "description": description,
+                  "date": _now(), "files": files}
+        data = json.dumps(commit, sort_keys=True, separators=(",", ":")).encode()
+        sha = hashlib.sha1(data).hexdigest()
+        commits = self.repo_dir(key) / "commits"
+        commits.mkdir(parents=True, exist_ok=True)
+        self.write_atomic(commits / f"{sha}.json", data)
+        return sha
+
+    def create_repo(self, key: RepoKey, private: bool) -> Repo:
+        """Create a repo with an empty first commit on main, so it has a sha from the start (as on the Hub)."""
+        with self.lock:
+            if self.read_repo(key) is not None:
+                raise HubError(409, f"You already created this {key.kind} repo: {key.id}")
+            sha = self.write_commit(key, None, {}, "initial commit", "")
+            return self.save_repo(key, {"private": private, "gated": False, "createdAt": _now(),
+                                        "refs": {"main": sha}, "pullRequests": 0})
+
+    def delete_repo(self, key: RepoKey) -> None:
+        with self.lock:
+            if self.read_repo(key) is None:
+                raise repo_not_found(key.id)
+            # Move out of the tree first so the repo disappears at once, then delete at leisure.
+            graveyard = Path(tempfile.mkdtemp(dir=self.tmp))
+            os.replace(self.repo_dir(key), graveyard / "repo")
+            shutil.rmtree(graveyard)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Auth
+# --------------------------------------------------------------------------------------------------------------
+
+
+class Auth:
+    """One token: it may write and read everything; everyone else reads public (and the cards of gated) repos."""
+
+    def __init__(self, token: str):
+        if not token:
+            raise ValueError("the local hub needs a write token")
+        self._token = token.encode()
+
+    def _bearer(self, request: Request) -> bytes | None:
+        header = request.headers.get("authorization", "")
+        scheme, _, value = header.partition(" ")
+        return value.strip().encode("latin-1") if scheme.lower() == "bearer" and value.strip() else None
+
+    def is_owner(self, request: Request) -> bool:
+        given = self._bearer(request)
+        return given is not None and hmac.compare_digest(given, self._token)
+
+    def require_owner(self, request: Request) -> None:
+        given = self._bearer(request)
+        if given is None:
+            raise HubError(401, "Authorization required: send 'Authorization: Bearer <token>' to write")
+        if not hmac.compare_digest(given, self._token):
+            # This exact message makes huggingface_hub report a bad token instead of a missing repo.
+            raise HubError(401, "Invalid credentials in Authorization header")
+
+    # LFS upload URLs are used without an Authorization header, so they carry their own proof: an HMAC of
+    # what may be uploaded there. It cannot be replayed for other content (the bytes must hash to the oid).
+    def sign_upload(self, sha256: str, size: int) -> str:
+        return hmac.new(self._token, f"lfs-upload:{sha256}:{size}".encode(), hashlib.sha256).hexdigest()
+
+    def check_upload(self, sha256: str, size: int, signature: str) -> bool:
+        return hmac.compare_digest(self.sign_upload(sha256, size).encode(), signature.encode("latin-1"))
+
+
+# --------------------------------------------------------------------------------------------------------------
+# HTTP plumbing
+# --------------------------------------------------------------------------------------------------------------
+
+
+def base_url(request: Request) -> str:
+    """The origin the client used: the URLs we hand out (repo, commit, LFS upload) must parse back to it."""
+    return str(request.base_url).rstrip("/")
+
+
+async def read_body(request: Request, limit: int = JSON_BODY_LIMIT) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise HubError(413, f"request body larger than {limit} bytes")
+    chunks, total = [], 0
+    async for chunk in request.stream():
+        total += len(chunk)
+        if total > limit:
+            raise HubError(413, f"request body larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def read_json(request: Request) -> dict:
+    body = await read_body(request)
+    if not body.strip():
+        return {}
+    try:
+        data = json.loads(body)
+    except ValueError as e:
+        raise HubError(400, f"invalid JSON body: {e}") from None
+    if not isinstance(data, dict):
+        raise HubError(400, "the JSON body must be an object")
+    return data
+
+
+def check_file_path(path) -> str:
+    """A path inside a repo: relative, normalised, nothing git or a filesystem would read specially."""
+    if not isinstance(path, str) or not path or len(path) > 1024:
+        raise HubError(400, "invalid file path: must be a non-empty string of at most 1024 characters")
+    if path.startswith("/") or "\\" in path or any(ord(c) < 0x20 for c in path):
+        raise HubError(400, f"invalid file path {path!r}: must be relative, without backslashes or control characters")
+    parts = path.split("/")
+    if any(part in ("", ".", "..") for part in parts):
+        raise HubError(400, f"invalid file path {path!r}: empty, '.' or '..' segment")
+    if ".git" in parts:
+        raise HubError(400, f"invalid file path {path!r}: '.git' is reserved")
+    return path
+
+
+def truthy(value: str | None) -> bool:
+    return (value or "").lower() in ("1", "true", "yes")
+
+
+@dataclass(frozen=True)
+class Route:
+    methods: frozenset
+    pattern: re.Pattern
+    handler: object
+
+
+API = r"/api/(?P<kind>models|datasets|spaces)/(?P<ns>[^/]+)/(?P<name>[^/]+)"
+WEB = r"/(?:(?P<kind>datasets|spaces)/)?(?P<ns>[^/]+)/(?P<name>[^/]+)"
+REV = r"(?P<rev>[^/]+)"  # one raw segment: "refs/pr/1" arrives as refs%2Fpr%2F1
+
+
+class LocalHub:
+    """The ASGI application."""
+
+    def __init__(self, root: str | Path, token: str):
+        self.store = Store(Path(root))
+        self.auth = Auth(token)
+        route = lambda methods, pattern, handler: Route(frozenset(methods.split()), re.compile(pattern), handler)
+        self.routes = [
+            route("GET", r"/api/whoami-v2", self.whoami),
+            route("POST", r"/api/validate-yaml", self.validate_yaml),
+            route("POST", r"/api/repos/create", self.create_repo),
+            route("DELETE", r"/api/repos/delete", self.delete_repo),
+            route("GET", API + rf"(?:/revision/{REV})?", self.repo_info),
+            route("PUT", API + r"/settings", self.update_settings),
+            route("GET", API + r"/refs", self.list_refs),
+            route("POST", API + r"/branch/(?P<branch>[^/]+)", self.create_branch),
+            route("GET", API + rf"/tree/{REV}(?:/(?P<path>.+))?", self.tree),
+            route("POST", API + rf"/paths-info/{REV}", self.paths_info),
+            route("GET", WEB + rf"/resolve/{REV}/(?P<path>.+)", self.resolve),
+            route("POST", API + rf"/preupload/{REV}", self.preupload),
+            route("POST", WEB + r"\.git/info/lfs/objects/batch", self.lfs_batch),
+            route("PUT", r"/_lfs/(?P<oid>[0-9a-f]{64})", self.lfs_upload),
+            route("POST", API + rf"/commit/{REV}", self.commit),
+            route("GET", r"/", self.index_page),
+            route("GET", r"/datasets/(?P<ns>[^/]+)/(?P<name>[^/]+)/?", self.dataset_page),
+        ]
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return  # no lifespan or websocket support needed; serve() runs uvicorn with lifespan="off"
+        request = Request(scope, receive)
+        try:
+            response = await self.dispatch(request)
+        except HubError as e:
+            response = e.response()
+        except Exception:
+            log.exception("unexpected error on %s %s", request.method, request.url.path)
+            response = JSONResponse({"error": "internal server error"}, status_code=500)
+        await response(scope, receive, send)
+
+    async def dispatch(self, request: Request) -> Response:
+        # Route on the raw path: uvicorn decodes %2F in scope["path"], which would split refs%2Fpr%2F1.
+        raw = request.scope.get("raw_path") or quote(request.scope["path"]).encode()
+        path = raw.decode("latin-1")
+        method = "GET" if request.method == "HEAD" else request.method  # HEAD = GET minus the body (uvicorn drops it)
+        allowed: set[str] = set()
+        for route in self.routes:
+            match = route.pattern.fullmatch(path)
+            if match is None:
+                continue
+            if method not in route.methods:
+                allowed |= route.methods
+                continue
+            params = {k: unquote(v) for k, v in match.groupdict().items() if v is not None}
+            return await route.handler(request, **params)
+        if allowed:
+            raise HubError(405, f"method {request.method} not allowed here", headers={"Allow": ", ".join(sorted(allowed))})
+        raise HubError(404, f"no such endpoint: {request.method} {path}")
+
+    # Helpers shared by the routes ----------------------------------------------------------------------------
+    def visible_repo(self, request: Request, kind: str | None, ns: str, name: str) -> Repo:
+        key = repo_key(KIND_BY_SEGMENT.get(kind or "models"), ns, name)
+        repo = self.store.read_repo(key)
+        # A private repo answers exactly like a missing one, so its existence does not leak.
+        if repo is None or (repo.private and not self.auth.is_owner(request)):
+            raise repo_not_found(key.id)
+        return repo
+
+    def owned_repo(self, request: Request, kind: str | None, ns: str, name: str) -> Repo:
+        self.auth.require_owner(request)
+        return self.visible_repo(request, kind, ns, name)
+
+    @staticmethod
+    def revision(repo: Repo, rev: str) -> str:
+        sha = repo.resolve(rev)
+        if sha is None:
+            raise HubError(404, f"Invalid rev id: {rev}", code="RevisionNotFound")
+        return sha
+
+    # --------------------------------------------------------------------------------------------------------
+    # Repos: create, delete, info, settings, refs, branches
+    # --------------------------------------------------------------------------------------------------------
+
+    async def create_repo(self, request: Request) -> Response:
+        self.auth.require_owner(request)
+        body = await read_json(request)
+        kind = body.get("type") or "model"
+        if kind not in WEB_PREFIX:
+            raise HubError(400, f"unknown repo type {kind!r}")
+        visibility = body.get("visibility", "public")
+        if visibility not in ("public", "private"):
+            raise HubError(400, f"unsupported visibility {visibility!r}")
+        key = repo_key(kind, body.get("organization") or OWNER, body.get("name"))
+        url = f"{base_url(request)}/{key.web_path}"
+        try:
+            await run_in_threadpool(self.store.create_repo, key, visibility == "private")
+        except HubError as e:
+            if e.status == 409:  # create_repo(exist_ok=True) reads the url from the 409 body
+                return JSONResponse({"error": e.message, "url": url}, status_code=409)
+            raise
+        return JSONResponse({"url": url, "name": key.id, "id": key.id})
+
+    async def delete_repo(self, request: Request) -> Response:
+        self.auth.require_owner(request)
+        body = await read_json(request)
+        key = repo_key(body.get("type") or "model", body.get("organization") or OWNER, body.get("name"))
+        if key.kind not in WEB_PREFIX:
+            raise HubError(400, f"unknown repo type {key.kind!r}")
+        await run_in_threadpool(self.store.delete_repo, key)
+        return JSONResponse({"success": True})
+
+    async def repo_info(self, request: Request, kind: str, ns: str, name: str, rev: str = "main") -> Response:
+        repo = self.visible_repo(request, kind, ns, name)
+        sha = self.revision(repo, rev)
+        files = repo.files(sha)
+        with_blobs = truthy(request.query_params.get("blobs"))
+        siblings = []
+        for path, entry in sorted(files.items()):
+            sibling = {"rfilename": path}
+            if with_blobs:
+                sibling.update(size=entry["size"], blobId=entry["oid"])
+                if entry["lfs"]:
+                    sibling["lfs"] = {"size": entry["size"], "sha256": entry["sha256"], "pointerSize": entry["pointerSize"]}
+            siblings.append(sibling)
+        meta = card_metadata(self.store, files)
+        info = {
+            "id": repo.key.id, "author": repo.key.ns, "sha": sha, "lastModified": repo.commit(sha)["date"],
+            "createdAt": repo.state["createdAt"], "private": repo.private, "gated": repo.gated, "disabled": False,
+            "downloads": 0, "likes": 0, "tags": card_tags(meta or {}), "siblings": siblings,
+        }
+        if meta is not None:
+            info["cardData"] = meta
+        expand = request.query_params.getlist("expand") or request.query_params.getlist("expand[]")
+        if expand:  # the Hub then returns only the fields asked for
+            info = {k: v for k, v in info.items() if k == "id" or k in expand}
+        return JSONResponse(info)
+
+    async def update_settings(self, request: Request, kind: str, ns: str, name: str) -> Response:
+        """What ``HfApi.update_repo_settings`` sends: PUT {"gated": "auto"|"manual"|false, "visibility": ...}."""
+        repo = self.owned_repo(request, kind, ns, name)
+        body = await read_json(request)
+        unknown = set(body) - {"gated", "visibility"}
+        if unknown:
+            raise HubError(400, f"unsupported settings: {', '.join(sorted(unknown))}")
+        if "gated" in body and body["gated"] not in (False, "auto", "manual"):
+            raise HubError(400, "gated must be false, 'auto' or 'manual'")
+        if "visibility" in body and body["visibility"] not in ("public", "private"):
+            raise HubError(400, "visibility must be 'public' or 'private'")
+
+        def update() -> Repo:
+            with self.store.lock:
+                current = self.store.read_repo(repo.key)
+                if current is None:
+                    raise repo_not_found(repo.key.id)
+                state = dict(current.state)
+                if "gated" in body:
+                    state["gated"] = body["gated"]
+                if "visibility" in body:
+                    state["private"] = body["visibility"] == "private"
+                return self.store.save_repo(repo.key, state)
+
+        updated = await run_in_threadpool(update)
+        return JSONResponse({"gated": updated.gated, "private": updated.private})
+
+    async def list_refs(self, request: Request, kind: str, ns: str, name: str) -> Response:
+        repo = self.visible_repo(request, kind, ns, name)
+        branches, pulls = [], []
+        for ref, sha in sorted(repo.refs.items()):
+            if PR_REF_RE.fullmatch(ref):
+                pulls.append({"name": ref, "ref": ref, "targetCommit": sha})
+            else:
+                branches.append({"name": ref, "ref": f"refs/heads/{ref}", "targetCommit": sha})
+        body = {"branches": branches, "converts": [], "tags": []}
+        if truthy(request.query_params.get("include_prs")):
+            body["pullRequests"] = pulls
+        return JSONResponse(body)
+
+    async def create_branch(self, request: Request, kind: str, ns: str, name: str, branch: str) -> Response:
+        repo = self.owned_repo(request, kind, ns, name)
+        body = await read_json(request)
+        if not BRANCH_RE.fullmatch(branch) or ".." in branch or "//" in branch or branch.startswith("refs/") \
+                or branch.endswith(".lock") or SHA1_RE.fullmatch(branch):
+            raise HubError(400, f"invalid branch name {branch!r}")
+        starting_point = body.get("startingPoint") or "main"
+
+        def create() -> None:
+            with self.store.lock:
+                current = self.store.read_repo(repo.key)
+                if current is None:
+                    raise repo_not_found(repo.key.id)
+                if branch in current.refs:
+                    raise HubError(409, f"Reference already exists: refs/heads/{branch}")
+                sha = self.revision(current, starting_point)
+                self.store.save_repo(repo.key, {**current.state, "refs": {**current.refs, branch: sha}})
+
+        await run_in_threadpool(create)
+        return JSONResponse({"success": True})
+
+    # --------------------------------------------------------------------------------------------------------
+    # Reading files: tree, paths-info, resolve
+    # --------------------------------------------------------------------------------------------------------
+
+    async def tree(self, request: Request, kind: str, ns: str, name: str, rev: str, path: str = "") -> Response:
+        repo = self.visible_repo(request, kind, ns, name)
+        sha = self.revision(repo, rev)
+        files = repo.files(sha)
+        path = path.strip("/")
+        if path:
+            check_file_path(path)
+        items = tree_listing(files, path, truthy(request.query_params.get("recursive")))
+        if path and not items:
+            raise HubError(404, f"{path} does not exist on {rev}", code="EntryNotFound", headers={"X-Repo-Commit": sha})
+
+        expand = truthy(request.query_params.get("expand"))
+        limit = TREE_PAGE_SIZE_EXPANDED if expand else TREE_PAGE_SIZE
+        requested = request.query_params.get("limit", "")
+        if requested.isdigit() and int(requested) > 0:
+            limit = min(limit, int(requested))
+        # The cursor is the last path already sent: pages stay consistent even if a commit lands in between.
+        cursor = request.query_params.get("cursor")
+        if cursor:
+            try:
+                after = base64.urlsafe_b64decode(cursor.encode()).decode()
+            except (binascii.Error, UnicodeDecodeError):
+                raise HubError(400, "invalid cursor") from None
+            items = [item for item in items if item[0] > after]
+        page, more = items[:limit], len(items) > limit
+
+        headers = {}
+        if more:
+            query = [(k, v) for k, v in request.query_params.multi_items() if k != "cursor"]
+            query.append(("cursor", base64.urlsafe_b64encode(page[-1][0].encode()).decode()))
+            raw_path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
+            headers["Link"] = f'<{base_url(request)}{raw_path}?{urlencode(query)}>; rel="next"'
+        body = await run_in_threadpool(tree_entries, repo, sha, page, expand)
+        return JSONResponse(body, headers=headers)
+
+    async def paths_info(self, request: Request, kind: str, ns: str, name: str, rev: str) -> Response:
+        repo = self.visible_repo(request, kind, ns, name)
+        sha = self.revision(repo, rev)
+        form = parse_qsl((await read_body(request)).decode("utf-8", "replace"), keep_blank_values=True)
+        wanted = {p.strip("/") for k, p in form if k == "paths"}
+        expand = any(k == "expand" and truthy(v) for k, v in form)
+        files = repo.files(sha)
+        found = []
+        for path in sorted(wanted):
+            if path in files:
+                found.append((path, files[path]))
+            elif path and any(p.startswith(path + "/") for p in files):
+                found.append((path, None))
+        return JSONResponse(await run_in_threadpool(tree_entries, repo, sha, found, expand))
+
+    async def resolve(self, request: Request, ns: str, name: str, rev: str, path: str, kind: str | None = None) -> Response:
+        repo = self.visible_repo(request, kind, ns, name)
+        sha = self.revision(repo, rev)
+        headers = {"X-Repo-Commit": sha}
+        entry = repo.files(sha).get(path)
+        if entry is None:
+            # X-Repo-Commit lets the client cache the absence (its .no_exist folder).
+            raise HubError(404, f"Entry not found: {path}", code="EntryNotFound", headers=headers)
+        if repo.gated and path not in GATED_PUBLIC_FILES and not self.auth.is_owner(request):
+            raise HubError(401, f"Access to {repo.key.kind} {repo.key.id} is restricted: it is gated, send the token",
+                           code="GatedRepo", headers=headers)
+
+        size = entry["size"]
+        etag = entry["sha256"] if entry["lfs"] else entry["oid"]
+        headers.update({"ETag": f'"{etag}"', "Accept-Ranges": "bytes",
+                        "Content-Type": mimetypes.guess_type(path)[0] or "application/octet-stream"})
+        if entry["lfs"]:
+            headers.update({"X-Linked-Etag": f'"{entry["sha256"]}"', "X-Linked-Size": str(size)})
+        start, end, status = 0, size, 200
+        byte_range = parse_range(request.headers.get("range"), size)
+        if byte_range is not None:
+            start, end, status = *byte_range, 206
+            headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
+        headers["Content-Length"] = str(end - start)
+        if request.method == "HEAD":
+            return Response(status_code=status, headers=headers)
+        return StreamingResponse(read_chunks(self.store.blob_path(entry["sha256"]), start, end),
+                                 status_code=status, headers=headers)
+
+    # --------------------------------------------------------------------------------------------------------
+    # Uploading and committing: preupload, LFS batch + PUT, NDJSON commit
+    # --------------------------------------------------------------------------------------------------------
+
+    async def preupload(self, request: Request, kind: str, ns: str, name: str, rev: str) -> Response:
+        repo = self.owned_repo(request, kind, ns, name)
+        sha = self.revision(repo, rev)
+        body = await read_json(request)
+        if not isinstance(body.get("files"), list):
+            raise HubError(400, "'files' must be a list")
+        current = repo.files(sha)
+        answers = []
+        for item in body["files"]:
+            if not isinstance(item, dict) or not isinstance(item.get("size"), int) or item["size"] < 0:
+                raise HubError(400, "each file needs a path, a size and a base64 sample")
+            path = check_file_path(item.get("path"))
+            try:
+                sample = base64.b64decode(item.get("sample") or "", validate=True)
+            except (binascii.Error, ValueError):
+                raise HubError(400, f"invalid base64 sample for {path}") from None
+            entry = current.get(path)
+            # The client skips a file whose oid it computes to the same value: sha256 for LFS, git oid otherwise.
+            oid = None if entry is None else (entry["sha256"] if entry["lfs"] else entry["oid"])
+            answers.append({"path": path, "uploadMode": upload_mode(path, item["size"], sample),
+                            "shouldIgnore": False, "oid": oid})
+        return JSONResponse({"files": answers, "commitOid": sha})
+
+    async def lfs_batch(self, request: Request, ns: str, name: str, kind: str | None = None) -> Response:
+        self.owned_repo(request, kind, ns, name)
+        body = await read_json(request)
+        if body.get("operation") != "upload":
+            raise HubError(400, "only the 'upload' operation is supported; downloads go through /resolve/")
+        if not isinstance(body.get("objects"), list):
+            raise HubError(400, "'objects' must be a list")
+        objects = []
+        for obj in body["objects"]:
+            oid, size = (obj.get("oid"), obj.get("size")) if isinstance(obj, dict) else (None, None)
+            if not (isinstance(oid, str) and SHA256_RE.fullmatch(oid) and isinstance(size, int) and size >= 0):
+                objects.append({"oid": str(oid), "size": size if isinstance(size, int) else 0,
+                                "error": {"code": 422, "message": "oid must be a sha256 hex digest and size an int"}})
+            elif self.store.blob_size(oid) == size:
+                objects.append({"oid": oid, "size": size})  # no actions: the client skips the upload
+            else:
+                href = f"{base_url(request)}/_lfs/{oid}?" + urlencode({"size": size, "sig": self.auth.sign_upload(oid, size)})
+                objects.append({"oid": oid, "size": size, "authenticated": True, "actions": {"upload": {"href": href}}})
+        return JSONResponse({"transfer": "basic", "objects": objects}, media_type="application/vnd.git-lfs+json")
+
+    async def lfs_upload(self, request: Request, oid: str) -> Response:
+        size_param, signature = request.query_params.get("size", ""), request.query_params.get("sig", "")
+        if not size_param.isdigit() or not self.auth.check_upload(oid, int(size_param), signature):
+            raise HubError(403, "invalid or missing upload signature: ask the LFS batch endpoint for an upload URL")
+        size = int(size_param)
+        if self.store.blob_size(oid) == size:
+            return JSONResponse({})  # already stored: a retry, or the same content in another repo
+        declared = request.headers.get("content-length")
+        if declared is not None and declared != str(size):
+            raise HubError(400, f"Content-Length {declared} does not match the announced size {size}")
+        await self.store.receive_blob(request.stream(), oid, size)
+        return JSONResponse({})
+
+    async def commit(self, request: Request, kind: str, ns: str, name: str, rev: str) -> Response:
+        repo = self.owned_repo(request, kind, ns, name)
+        create_pr = truthy(request.query_params.get("create_pr"))
+        # Spool the NDJSON body (it carries regular files inline) instead of holding it in memory.
+        with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY, dir=self.store.tmp) as spool:
+            async for chunk in request.stream():
+                spool.write(chunk)
+            spool.seek(0)
+            header, operations = await run_in_threadpool(self.parse_commit, spool, repo.key)
+        sha, pr_number = await run_in_threadpool(self.apply_commit, repo.key, rev, header, operations, create_pr)
+        url = f"{base_url(request)}/{repo.key.web_path}"
+        body = {"success": True, "commitOid": sha, "commitUrl": f"{url}/commit/{sha}", "commitMessage": header["summary"]}
+        if pr_number is not None:
+            body["pullRequestUrl"] = f"{url}/discussions/{pr_number}"
+        return JSONResponse(body)
+
+    def parse_commit(self, spool, key: RepoKey) -> tuple[dict, list[tuple[str, str, dict | None]]]:
+        """Read the NDJSON lines into (header, [(op, path, entry)]); regular files are stored as blobs on the way."""
+        header, operations = None, []
+        while line := spool.readline(COMMIT_LINE_LIMIT + 1):
+            if len(line) > COMMIT_LINE_LIMIT:
+                raise HubError(413, f"a commit line is larger than {COMMIT_LINE_LIMIT} bytes: upload big files with LFS")
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+                op, value = item["key"], item["value"]
+            except (ValueError, KeyError, TypeError):
+                raise HubError(400, "each commit line must be a JSON object with 'key' and 'value'") from None
+            if header is None:
+                if op != "header" or not isinstance(value, dict) or not isinstance(value.get("summary"), str):
+                    raise HubError(400, "the first commit line must be the header with a 'summary'")
+                header = value
+                continue
+            if not isinstance(value, dict):
+                raise HubError(400, f"invalid value for {op!r}")
+            if op == "file":
+                path = check_file_path(value.get("path"))
+                if value.get("encoding", "base64") != "base64" or not isinstance(value.get("content"), str):
+                    raise HubError(400, f"{path}: only base64 content is supported")
+                try:
+                    data = base64.b64decode(value["content"], validate=True)
+                except (binascii.Error, ValueError):
+                    raise HubError(400, f"{path}: invalid base64 content") from None
+                if path == "README.md" and key.kind == "dataset":
+                    errors = cardcheck.validate_readme(data.decode("utf-8", "replace"))
+                    if errors:
+                        raise HubError(400, "Invalid metadata in README.md: " + "; ".join(errors))
+                sha256, git_oid = self.store.add_blob(data)
+                operations.append(("add", path, file_entry(sha256, len(data), lfs=False, git_oid=git_oid)))
+            elif op == "lfsFile":
+                path = check_file_path(value.get("path"))
+                oid, size = value.get("oid"), value.get("size")
+                stored = self.store.blob_size(oid) if isinstance(oid, str) and SHA256_RE.fullmatch(oid) else None
+                if stored is None:
+                    raise HubError(400, f"{path}: LFS object {oid} was never uploaded")
+                if size is not None and size != stored:
+                    raise HubError(400, f"{path}: LFS object {oid} has {stored} bytes, not {size}")
+                operations.append(("add", path, file_entry(oid, stored, lfs=True)))
+            elif op in ("deletedFile", "deletedFolder"):
+                path = check_file_path(str(value.get("path", "")).rstrip("/"))
+                operations.append(("delete" if op == "deletedFile" else "delete_folder", path, None))
+            else:
+                raise HubError(400, f"unsupported commit operation {op!r}")
+        if header is None:
+            raise HubError(400, "empty commit payload")
+        return header, operations
+
+    def apply_commit(self, key: RepoKey, rev: str, header: dict, operations: list, create_pr: bool) -> tuple[str, int | None]:
+        """Apply operations on top of the target ref under the store lock; returns (commit sha, PR number or None)."""
+        parent_commit = header.get("parentCommit")
+        with self.store.lock:
+            repo = self.store.read_repo(key)
+            if repo is None:
+                raise repo_not_found(key.id)
+            pr_number = None
+            if create_pr:
+                if rev not in repo.refs or PR_REF_RE.fullmatch(rev):
+                    raise HubError(404, f"Pull requests are opened against a branch, not {rev!r}", code="RevisionNotFound")
+                base = repo.refs[rev]
+                if parent_commit:  # the PR starts from the given commit
+                    base = repo.find_commit(parent_commit)
+                    if base is None:
+                        raise HubError(412, f"parent commit {parent_commit} not found")
+                pr_number = repo.state["pullRequests"] + 1
+                ref = f"refs/pr/{pr_number}"
+            else:
+                if rev not in repo.refs:
+                    raise HubError(404, f"Invalid rev id: {rev} (commits go to a branch or a refs/pr/N ref)",
+                                   code="RevisionNotFound")
+                ref, base = rev, repo.refs[rev]
+                if parent_commit and not base.startswith(parent_commit):
+                    raise HubError(412, f"A commit has happened since. Please refresh and try again. "
+                                        f"(parent {parent_commit} is not the head {base} of {rev})")
+
+            files = dict(repo.files(base))
+            for op, path, entry in operations:
+                if op == "add":
+                    files[path] = entry
+                elif op == "delete":
+                    if files.pop(path, None) is None:
+                        raise HubError(404, f"A file with this name doesn't exist: {path}", code="EntryNotFound")
+                else:
+                    inside = [p for p in files if p.startswith(path + "/")]
+                    if not inside:
+                        raise HubError(404, f"A folder with this name doesn't exist: {path}", code="EntryNotFound")
+                    for p in inside:
+                        del files[p]
+            check_no_file_folder_clash(files)
+
+            sha = self.store.write_commit(key, base, files, header["summary"], header.get("description") or "")
+            state = {**repo.state, "refs": {**repo.refs, ref: sha}}
+            if pr_number is not None:
+                state["pullRequests"] = pr_number
+            self.store.save_repo(key, state)
+            return sha, pr_number
+
+    # --------------------------------------------------------------------------------------------------------
+    # Cards and account: validate-yaml, whoami
+    # --------------------------------------------------------------------------------------------------------
+
+    async def validate_yaml(self, request: Request) -> Response:
+        # The client reads this body as JSON before it looks at the status, so every answer is JSON.
+        try:
+            body = await read_json(request)
+        except HubError as e:
+            return JSONResponse({"errors": [{"message": e.message}], "warnings": []}, status_code=400)
+        content = body.get("content")
+        if not isinstance(content, str):
+            errors = ["'content' must be the README text"]
+        elif body.get("repoType", "model") == "dataset":
+            errors = cardcheck.validate_readme(content)
+        else:  # our vocabularies describe dataset cards; for other repos only the YAML must parse
+            try:
+                cardcheck.split_front_matter(content)
+                errors = []
+            except ValueError as e:
+                errors = [str(e)]
+        return JSONResponse({"errors": [{"message": m} for m in errors], "warnings": []},
+                            status_code=400 if errors else 200)
+
+    async def whoami(self, request: Request) -> Response:
+        if not self.auth.is_owner(request):
+            raise HubError(401, "Invalid credentials in Authorization header")
+        return JSONResponse({"type": "user", "id": OWNER, "name": OWNER, "fullname": "Local hub owner",
+                             "orgs": [], "auth": {"type": "access_token",
+                                                  "accessToken": {"displayName": "local hub", "role": "write"}}})
+
+    # --------------------------------------------------------------------------------------------------------
+    # Pages
+    # --------------------------------------------------------------------------------------------------------
+
+    async def index_page(self, request: Request) -> Response:
+        owner = self.auth.is_owner(request)
+        repos = [r for r in await run_in_threadpool(self.store.list_repos) if owner or not r.private]
+        return HTMLResponse(render_index(repos))
+
+    async def dataset_page(self, request: Request, ns: str, name: str) -> Response:
+        repo = self.visible_repo(request, "datasets", ns, name)
+        show_data = not repo.gated or self.auth.is_owner(request)
+        return HTMLResponse(await run_in_threadpool(render_dataset_page, self.store, repo, show_data))
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Helpers of the routes: upload mode, trees, ranges, card metadata
+# --------------------------------------------------------------------------------------------------------------
+
+
+def upload_mode(path: str, size: int, sample: bytes) -> str:
+    if size == 0:
+        return "regular"  # LFS cannot store empty objects
+    extension = path.rsplit(".", 1)[-1].lower() if "." in path.rsplit("/", 1)[-1] else ""
+    if extension in LFS_EXTENSIONS or size > LFS_THRESHOLD or b"\0" in sample:
+        return "lfs"
+    return "regular"
+
+
+def check_no_file_folder_clash(files: dict) -> None:
+    for path in files:
+        parts = path.split("/")
+        for i in range(1, len(parts)):
+            if "/".join(parts[:i]) in files:
+                raise HubError(400, f"{path!r} cannot be created: {'/'.join(parts[:i])!r} is a file")
+
+
+def tree_listing(files: dict, path: str, recursive: bool) -> list[tuple[str, dict | None]]:
+    """Sorted (path, entry) under ``path``; folders (entry None) are implied by the files below them."""
+    prefix = f"{path}/" if path else ""
+    found: dict[str, dict | None] = {}
+    for file_path, entry in files.items():
+        if not file_path.startswith(prefix):
+            continue
+        parts = file_path[len(prefix):].split("/")
+        if recursive:
+            for i in range(1, len(parts)):
+                found.setdefault(prefix + "/".join(parts[:i]), None)
+            found[file_path] = entry
+        elif len(parts) == 1:
+            found[file_path] = entry
+        else:
+            found.setdefault(prefix + parts[0], None)
+    return sorted(found.items())
+
+
+def tree_entries(repo: Repo, sha: str, items: list[tuple[str, dict | None]], expand: bool) -> list[dict]:
+    """The tree/paths-info JSON of some files and folders; ``expand`` adds the last commit of each."""
+    files = repo.files(sha)
+    folders = {path for path, entry in items if entry is None}
+    # A folder's id only has to change when something below it changes: hash its files' paths and ids.
+    folder_hashes = {folder: hashlib.sha1() for folder in folders}
+    for file_path in sorted(files):
+        parts = file_path.split("/")
+        for i in range(1, len(parts)):
+            folder = "/".join(parts[:i])
+            if folder in folder_hashes:
+                folder_hashes[folder].update(f"{file_path}\0{files[file_path]['oid']}\n".encode())
+    last = last_commits(repo, sha, [path for path, _ in items]) if expand else {}
+    out = []
+    for path, entry in items:
+        if entry is None:
+            item = {"type": "directory", "oid": folder_hashes[path].hexdigest(), "size": 0, "path": path}
+        else:
+            item = {"type": "file", "oid": entry["oid"], "size": entry["size"], "path": path}
+            if entry["lfs"]:
+                item["lfs"] = {"oid": entry["sha256"], "size": entry["size"], "pointerSize": entry["pointerSize"]}
+        if path in last:
+            item["lastCommit"] = last[path]
+        out.append(item)
+    return out
+
+
+def last_commits(repo: Repo, sha: str, paths: list[str]) -> dict[str, dict]:
+    """For each path, the newest commit (from ``sha`` back) that changed it or, for a folder, anything below it."""
+    pending, found = set(paths), {}
+    for commit_sha, commit in repo.history(sha):
+        if not pending:
+            break
+        parent_files = repo.files(commit["parents"][0]) if commit["parents"] else {}
+        files = commit["files"]
+        changed = {p for p in files.keys() | parent_files.keys() if files.get(p) != parent_files.get(p)}
+        if not changed:
+            continue
+        info = {"id": commit_sha, "title": commit["title"], "date": commit["date"]}
+        for path in list(pending):
+            if path in changed or any(c.startswith(path + "/") for c in changed):
+                found[path] = info
+                pending.discard(path)
+    return found
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """A single ``bytes=`` range -> half-open (start, end); None means serve the whole file (RFC 9110 allows
+    ignoring ranges we do not support, such as several at once)."""
+    if not header:
+        return None
+    match = re.fullmatch(r"\s*bytes=(\d*)-(\d*)\s*", header)
+    if match is None or match.groups() == ("", ""):
+        return None
+    first, last = match.groups()
+    if first == "":
+        start, end = max(size - int(last), 0), size
+        if int(last) == 0 or size == 0:
+            start = size  # an empty suffix cannot be satisfied
+    else:
+        start = int(first)
+        end = size if last == "" else min(int(last) + 1, size)
+        if last != "" and int(last) < start:
+            return None
+    if start >= size:
+        raise HubError(416, f"range {header.strip()} is past the end of the {size}-byte file",
+                       headers={"Content-Range": f"bytes */{size}"})
+    return start, end
+
+
+def read_chunks(path: Path, start: int, end: int):
+    # A plain generator: Starlette iterates it in a worker thread, so file reads never block the event loop.
+    with open(path, "rb") as f:
+        f.seek(start)
+        remaining = end - start
+        while remaining > 0:
+            data = f.read(min(CHUNK, remaining))
+            if not data:
+                break
+            remaining -= len(data)
+            yield data
+
+
+@lru_cache(maxsize=256)
+def _parse_card(readme_path: str) -> tuple[dict | None, str, str | None]:
+    text = Path(readme_path).read_bytes().decode("utf-8", "replace")
+    try:
+        meta, body = cardcheck.split_front_matter(text)
+    except ValueError as e:
+        return None, text, str(e)
+    return meta, body, None
+
+
+def read_card(store: Store, files: dict) -> tuple[dict | None, str, str | None]:
+    """(YAML metadata, Markdown body, YAML error) of the README in a file map; cached by content."""
+    entry = files.get("README.md")
+    if entry is None:
+        return None, "", None
+    return _parse_card(str(store.blob_path(entry["sha256"])))
+
+
+def card_metadata(store: Store, files: dict) -> dict | None:
+    meta, _, _ = read_card(store, files)
+    # Dates and other YAML scalars must survive JSON; a round trip through str keeps them readable.
+    return json.loads(json.dumps(meta, default=str)) if meta is not None else None
+
+
+def _as_list(value) -> list:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def card_tags(meta: dict) -> list[str]:
+    """The Hub's tags derived from card metadata (``license:mit``, ``language:en``...), then the free tags."""
+    tags = [f"{field}:{value}" for field in ("license", "task_categories", "task_ids", "language", "size_categories",
+                                             "multilinguality", "source_datasets")
+            for value in _as_list(meta.get(field))]
+    return tags + [str(tag) for tag in _as_list(meta.get("tags"))]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# HTML pages
+# --------------------------------------------------------------------------------------------------------------
+
+# Raw HTML in a README is escaped, not rendered: a card must not run script in the page.
+MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
+PREVIEW_ROWS = 5
+PREVIEW_TEXT = 300            # characters of a text cell before it is cut
+PREVIEW_LIST_ITEMS = 5
+PREVIEW_IMAGE_BYTES = 1 << 20  # larger images are shown as a size, to keep pages light
+
+STYLE = """
+body{font-family:system-ui,sans-serif;max-width:80rem;margin:1rem auto;padding:0 1rem;color:#1f2328}
+a{color:#0969da}
+header{border-bottom:1px solid #d0d7de;margin-bottom:1rem}
+ul.tags{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:.4rem}
+ul.tags li{background:#eef1f4;border-radius:1rem;padding:.15rem .7rem;font-size:.9rem}
+ul.tags li b{font-weight:600;margin-right:.3rem}
+table{border-collapse:collapse;margin:.5rem 0 1rem;font-size:.9rem}
+th,td{border:1px solid #d0d7de;padding:.3rem .5rem;vertical-align:top;text-align:left}
+th{background:#f6f8fa}
+td img{max-width:12rem;max-height:12rem}
+pre{background:#f6f8fa;padding:.7rem;overflow:auto}
+.note{color:#59636e}
+.null{color:#8c959f;font-style:italic}
+"""
+
+
+def html_page(title: str, body: str) -> str:
+    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{html.escape(title)}</title>\n'
+            f"<style>{STYLE}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n")
+
+
+def render_index(repos: list[Repo]) -> str:
+    items = []
+    for repo in repos:
+        label = html.escape(repo.key.id)
+        link = f'<a href="/{quote(repo.key.web_path)}">{label}</a>' if repo.key.kind == "dataset" else label
+        flags = [repo.key.kind] + (["private"] if repo.private else []) + ([f"gated: {repo.gated}"] if repo.gated else [])
+        items.append(f"<li>{link} <span class=\"note\">({html.escape(', '.join(flags))})</span></li>")
+    listing = f"<ul>\n{chr(10).join(items)}\n</ul>" if items else '<p class="note">No repositories yet.</p>'
+    return html_page("local hub", f"<header><h1>local hub</h1></header>\n<h2>Repositories</h2>\n{listing}")
+
+
+def render_dataset_page(store: Store, repo: Repo, show_data: bool) -> str:
+    sha = repo.refs["main"]
+    files = repo.files(sha)
+    meta, body, yaml_error = read_card(store, files)
+    meta = meta or {}
+    parts = [f'<header><p><a href="/">local hub</a></p><h1>{html.escape(repo.key.id)}</h1>'
+             f'<p class="note">main @ {sha[:10]}</p></header>',
+             render_tags(meta, repo)]
+    if yaml_error:
+        parts.append(f'<p class="note">The card metadata could not be read: {html.escape(yaml_error)}</p>')
+    parts.append(render_previews(store, meta, files) if show_data else
+                 '<section><h2>Preview</h2><p class="note">This dataset is gated: the preview needs the token.</p></section>')
+    parts.append(f'<article class="card">\n{MARKDOWN.render(body)}</article>' if body.strip()
+                 else '<p class="note">This dataset has no card.</p>')
+    parts.append(render_file_list(repo, files))
+    return html_page(f"{repo.key.id} · local hub", "\n".join(parts))
+
+
+def render_tags(meta: dict, repo: Repo) -> str:
+    tags = [(label, value) for label, field in (("license", "license"), ("task", "task_categories"),
+                                                 ("size", "size_categories"), ("language", "language"))
+            for value in _as_list(meta.get(field))]
+    if meta.get("license_name"):
+        tags.append(("licence name", meta["license_name"]))
+    if repo.gated:
+        tags.append(("gated", repo.gated))
+    if repo.private:
+        tags.append(("visibility", "private"))
+    items = "".join(f"<li><b>{html.escape(label)}</b>{html.escape(str(value))}</li>" for label, value in tags)
+    return f'<ul class="tags">{items}</ul>' if items else ""
+
+
+def render_file_list(repo: Repo, files: dict) -> str:
+    rows = "".join(
+        f'<tr><td><a href="/{quote(repo.key.web_path)}/resolve/main/{quote(path)}">{html.escape(path)}</a></td>'
+        f'<td>{entry["size"]:,}</td><td>{"LFS" if entry["lfs"] else ""}</td></tr>'
+        for path, entry in sorted(files.items()))
+    return (f"<section><h2>Files</h2><table><thead><tr><th>path</th><th>bytes</th><th>storage</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table></section>") if rows else ""
+
+
+def render_previews(store: Store, meta: dict, files: dict) -> str:
+    """The first rows of each config and split of the card's ``configs:``, read from the first matching Parquet file."""
+    sections = []
+    for config, split, patterns in config_splits(meta):
+        heading = f"<h3>{html.escape(str(config))} / {html.escape(str(split))}</h3>"
+        matches = sorted(p for p in files if any(glob_regex(pattern).fullmatch(p) for pattern in patterns))
+        parquet = [p for p in matches if p.endswith(".parquet")]
+        if not parquet:
+            what = "only non-Parquet files match" if matches else "no file matches"
+            sections.append(f'{heading}<p class="note">No preview: {what} {html.escape(", ".join(patterns))}.</p>')
+            continue
+        try:
+            columns, rows = read_preview_rows(store.blob_path(files[parquet[0]]["sha256"]), PREVIEW_ROWS)
+        except Exception as e:  # a broken file must not break the page
+            sections.append(f'{heading}<p class="note">Cannot read {html.escape(parquet[0])}: {html.escape(str(e))}</p>')
+            continue
+        sections.append(f'{heading}<p class="note">{html.escape(parquet[0])}</p>{render_preview_table(columns, rows)}')
+    if not sections:
+        return '<section><h2>Preview</h2><p class="note">The card lists no configs.</p></section>'
+    return "<section><h2>Preview</h2>\n" + "\n".join(sections) + "\n</section>"
+
+
+def config_splits(meta: dict) -> list[tuple[str, str, list[str]]]:
+    """(config, split, patterns) from ``configs:``, accepting the data_files forms ``datasets`` accepts."""
+    out = []
+    for config in _as_list(meta.get("configs")):
+        if not isinstance(config, dict):
+            continue
+        name = config.get("config_name", "default")
+        data_dir = str(config.get("data_dir") or "").strip("/")
+        data_files = config.get("data_files")
+        if isinstance(data_files, dict):
+            splits = [(split, _as_list(paths)) for split, paths in data_files.items()]
+        elif isinstance(data_files, list) and all(isinstance(d, dict) for d in data_files):
+            splits = [(d.get("split", "train"), _as_list(d.get("path"))) for d in data_files]
+        elif data_files is not None:
+            splits = [("train", _as_list(data_files))]
+        else:
+            splits = [("train", ["**"])] if data_dir else []
+        for split, patterns in splits:
+            patterns = [f"{data_dir}/{p}" if data_dir else str(p) for p in patterns]
+            out.append((name, split, patterns))
+    return out
+
+
+@lru_cache(maxsize=256)
+def glob_regex(pattern: str) -> re.Pattern:
+    """fsspec-style globbing as ``datasets`` resolves data_files: ``*`` stays within a folder, ``**`` crosses them."""
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out))
+
+
+def read_preview_rows(parquet_path: Path, limit: int) -> tuple[list[str], list[dict]]:
+    parquet = pq.ParquetFile(parquet_path)
+    columns = parquet.schema_arrow.names
+    batch = next(parquet.iter_batches(batch_size=limit), None)
+    return columns, (batch.to_pylist()[:limit] if batch is not None else [])
+
+
+def render_preview_table(columns: list[str], rows: list[dict]) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{render_cell(row.get(c))}</td>" for c in columns) + "</tr>" for row in rows)
+    if not rows:
+        body = f'<tr><td colspan="{max(len(columns), 1)}" class="note">no rows</td></tr>'
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def render_cell(value) -> str:
+    if value is None:
+        return '<span class="null">null</span>'
+    if isinstance(value, dict) and "bytes" in value and set(value) <= {"bytes", "path"}:
+        return render_media(value.get("bytes"), value.get("path"))  # how datasets stores Image/Audio/Video/Pdf
+    if isinstance(value, (bytes, bytearray)):
+        return render_media(bytes(value), None)
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{html.escape(str(k))}: {render_cell(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        shown = ", ".join(render_cell(v) for v in value[:PREVIEW_LIST_ITEMS])
+        more = f", … {len(value) - PREVIEW_LIST_ITEMS} more" if len(value) > PREVIEW_LIST_ITEMS else ""
+        return f"[{shown}{more}]"
+    text = str(value)
+    if len(text) > PREVIEW_TEXT:
+        text = text[:PREVIEW_TEXT] + f"… ({len(text):,} characters)"
+    return html.escape(text)
+
+
+def render_media(data: bytes | None, path: str | None) -> str:
+    label = html.escape(path or "")
+    if data is None:
+        return f'<span class="note">{label or "no bytes"}</span>'
+    mime = image_mime(data)
+    if mime and len(data) <= PREVIEW_IMAGE_BYTES:
+        return f'<img src="data:{mime};base64,{base64.b64encode(data).decode()}" alt="{label}">'
+    return f'<span class="note">{label} ({len(data):,} bytes)</span>'
+
+
+def image_mime(data: bytes) -> str | None:
+    """Only formats recognised by their magic bytes become <img>: never trust a path's extension (e.g. SVG)."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Serving
+# --------------------------------------------------------------------------------------------------------------
+
+
+def serve(host: str, port: int, root: str | Path, token: str, *, quiet: bool = False, announce_token: bool = False) -> None:
+    """Listen, print ``local hub: http://HOST:PORT`` (and the token only if it was generated), serve until stopped."""
+    import uvicorn
+
+    app = LocalHub(root, token)
+    # Bind here rather than in uvicorn so --port 0 can report the port it got before serving starts;
+    # connections arriving before the loop runs wait in the listen backlog.
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    url_host = f"[{host}]" if ":" in host else host
+    print(f"local hub: http://{url_host}:{sock.getsockname()[1]}", flush=True)
+    if announce_token:
+        print(f"token: {token}", flush=True)
+    config = uvicorn.Config(app, log_level="warning" if quiet else "info", access_log=not quiet, lifespan="off")
+    uvicorn.Server(config).run(sockets=[sock])

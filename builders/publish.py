@@ -1,0 +1,171 @@
+"""Publish a built folder to a Hub repository: one atomic commit, nothing stale left, licence guard first.
+
+The plan compares the folder with the repository's head: files whose content hash the Hub already
+has are left alone, data files of our layout that the build no longer produces are deleted, and if
+nothing differs there is no commit at all. Every data file is uploaded (LFS) before the single commit
+that adds, deletes and writes README.md, checked against the parent commit the plan was made on.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, constants
+from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
+
+from . import pipeline
+from .errors import UsageError
+
+DATA_FILE = re.compile(r"[^/]+/[^/]+-\d{5}-of-\d{5}\.parquet")
+"""Files of our layout in a repository: a publish deletes those it does not produce."""
+
+
+@dataclass
+class PublishPlan:
+    repo_id: str
+    exists: bool
+    private: bool
+    gated: bool
+    parent_commit: str | None
+    add: list[CommitOperationAdd] = field(default_factory=list)
+    delete: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+    @property
+    def changes(self) -> bool:
+        return bool(self.add or self.delete)
+
+    def describe(self) -> str:
+        lines = [f"repository {self.repo_id} ({'exists' if self.exists else 'will be created'}, "
+                 f"{'private' if self.private else 'public'}{', gated' if self.gated else ''})"]
+        lines += [f"  upload  {op.path_in_repo} ({op.upload_info.size:,} bytes)" for op in self.add]
+        lines += [f"  delete  {path}" for path in self.delete]
+        lines.append(f"  {len(self.unchanged)} file(s) unchanged")
+        return "\n".join(lines)
+
+
+@dataclass
+class PublishResult:
+    plan: PublishPlan
+    commit_url: str | None = None
+    pr_url: str | None = None
+    page_url: str = ""
+
+
+def endpoint() -> str:
+    return (os.environ.get("HF_ENDPOINT") or constants.ENDPOINT).rstrip("/")
+
+
+def read_built_folder(folder: Path) -> dict:
+    """The build report of a complete build folder (README.md present), or a UsageError saying why not."""
+    report_path, readme = folder / pipeline.REPORT_FILE, folder / pipeline.README_FILE
+    if not folder.is_dir():
+        raise UsageError(f"{folder}: not a folder; build one with scripts/build.py first")
+    if not report_path.is_file() or not readme.is_file():
+        raise UsageError(f"{folder}: not a complete build (README.md or {pipeline.REPORT_FILE} is missing); "
+                         "rerun scripts/build.py")
+    return json.loads(report_path.read_text(encoding="utf-8"))
+
+
+def visibility(policy: str, requested_private: bool | None, repo_private: bool | None) -> bool:
+    """Whether the repository must be private, enforcing the dataset's redistribution policy."""
+    if policy == "private":
+        if requested_private is False:
+            raise UsageError("refused: this dataset's licence does not allow public redistribution "
+                             "(policy 'private'); publish without --public")
+        if repo_private is False:
+            raise UsageError("refused: the repository exists and is public, but this dataset's licence does not "
+                             "allow public redistribution (policy 'private'); publish to a private repository")
+        return True
+    if requested_private is not None:
+        return requested_private
+    return bool(repo_private)
+
+
+def plan(api: HfApi, folder: Path, report: dict, repo_id: str, private: bool | None) -> PublishPlan:
+    try:
+        info = api.repo_info(repo_id, repo_type="dataset", files_metadata=True)
+        exists, remote = True, {s.rfilename: s for s in info.siblings or []}
+        repo_private, head = bool(info.private), info.sha
+    except RepositoryNotFoundError:
+        exists, remote, repo_private, head = False, {}, None, None
+    policy = report["redistribution"]
+    result = PublishPlan(repo_id, exists, visibility(policy, private, repo_private), policy == "gated", head)
+    local = _local_files(folder, report)
+    for path_in_repo, path in local.items():
+        operation = CommitOperationAdd(path_in_repo=path_in_repo, path_or_fileobj=str(path))
+        if _same_content(remote.get(path_in_repo), operation, path):
+            result.unchanged.append(path_in_repo)
+        else:
+            result.add.append(operation)
+    result.delete = sorted(p for p in remote if DATA_FILE.fullmatch(p) and p not in local)
+    return result
+
+
+def publish(folder, repo_id: str, private: bool | None = None, create_pr: bool = False, dry_run: bool = False,
+            token: str | None = None, log=print) -> PublishResult:
+    folder = Path(folder)
+    report = read_built_folder(folder)
+    if report["repo_id"] != repo_id:  # the card's examples must name the repository they are read from
+        report["repo_id"] = repo_id
+        pipeline.write_outputs(folder, report)
+    api = HfApi(endpoint=endpoint(), token=token)
+    the_plan = plan(api, folder, report, repo_id, private)
+    page = f"{endpoint()}/datasets/{repo_id}"
+    log(the_plan.describe())
+    if dry_run:
+        log("dry run: nothing was uploaded")
+        return PublishResult(the_plan, page_url=page)
+    if not the_plan.exists:
+        api.create_repo(repo_id, repo_type="dataset", private=the_plan.private)
+    elif the_plan.private and not create_pr:
+        api.update_repo_settings(repo_id, repo_type="dataset", private=True)
+    if the_plan.gated and not the_plan.private and not create_pr:
+        api.update_repo_settings(repo_id, repo_type="dataset", gated="auto")
+    if not the_plan.changes:
+        log("the repository already has this build: no commit")
+        return PublishResult(the_plan, page_url=page)
+    operations = the_plan.add + [CommitOperationDelete(path_in_repo=p) for p in the_plan.delete]
+    try:
+        commit = api.create_commit(
+            repo_id, repo_type="dataset", operations=operations, parent_commit=the_plan.parent_commit,
+            create_pr=create_pr, commit_message=f"Publish {report['dataset']} ({len(the_plan.add)} added, "
+                                                f"{len(the_plan.delete)} deleted)")
+    except HfHubHTTPError as error:
+        if error.response is not None and error.response.status_code in (409, 412):
+            raise UsageError(f"{repo_id} changed while publishing (its head is no longer "
+                             f"{the_plan.parent_commit}); nothing was committed. Review the new commit, then "
+                             "rerun: files already uploaded are not sent again") from None
+        raise
+    result = PublishResult(the_plan, commit.commit_url, commit.pr_url, page)
+    log(f"committed {commit.commit_url}" + (f"\npull request: {commit.pr_url}" if commit.pr_url else ""))
+    return result
+
+
+def _local_files(folder: Path, report: dict) -> dict[str, Path]:
+    files = {pipeline.README_FILE: folder / pipeline.README_FILE, pipeline.REPORT_FILE: folder / pipeline.REPORT_FILE}
+    for config in report["configs"].values():
+        for split in config["splits"].values():
+            for name in split["files"]:
+                files[name] = folder / name
+    missing = [name for name, path in files.items() if not path.is_file()]
+    if missing:
+        raise UsageError(f"{folder}: files listed in {pipeline.REPORT_FILE} are missing: {', '.join(missing)}; "
+                         "rebuild the folder")
+    return files
+
+
+def _same_content(sibling, operation: CommitOperationAdd, path: Path) -> bool:
+    if sibling is None:
+        return False
+    if sibling.lfs is not None:
+        return sibling.lfs.sha256 == operation.upload_info.sha256.hex()
+    return sibling.blob_id == _git_blob_sha1(path.read_bytes())
+
+
+def _git_blob_sha1(content: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(content) + content).hexdigest()

@@ -1,0 +1,59 @@
+#!/usr/bin/env python3
+"""Publish a built dataset folder to the Hub in one commit (or build it first from a raw release).
+
+usage: python scripts/publish.py OUT_DIR --repo ORG/NAME [--private|--public] [--create-pr] [--dry-run]
+       python scripts/publish.py NAME --data-dir RAW_DIR --repo ORG/NAME [--output OUT_DIR] [build options] ...
+Honours HF_ENDPOINT and HF_TOKEN (or the stored login); never prints the token.
+"""
+import argparse
+import os
+from pathlib import Path
+
+import _path  # noqa: F401
+
+from builders.cli import run
+from builders.errors import ON_ERROR_CHOICES, UsageError
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("source", help="a built folder, or a dataset name together with --data-dir")
+    parser.add_argument("--repo", required=True, help="ORG/NAME of the dataset repository")
+    visibility = parser.add_mutually_exclusive_group()
+    visibility.add_argument("--private", dest="private", action="store_true", default=None)
+    visibility.add_argument("--public", dest="private", action="store_false")
+    parser.add_argument("--create-pr", action="store_true", help="open a pull request instead of committing to main")
+    parser.add_argument("--dry-run", action="store_true", help="print the plan; upload nothing")
+    parser.add_argument("--data-dir", help="raw release folder: build SOURCE (a dataset name) first")
+    parser.add_argument("--output", help="where to build when --data-dir is given (default out/<name>)")
+    parser.add_argument("--config", action="append", dest="configs")
+    parser.add_argument("--num-proc", type=int, default=1)
+    parser.add_argument("--on-error", choices=ON_ERROR_CHOICES, default="raise")
+    parser.add_argument("--quiet", action="store_true")
+    return parser.parse_args(argv)
+
+
+def main():
+    args = parse_args()
+    if args.quiet:
+        os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+    from builders.publish import publish
+
+    log = (lambda *a: None) if args.quiet else print
+    folder = Path(args.source)
+    if args.data_dir:
+        from builders.pipeline import build
+
+        folder = Path(args.output or Path("out") / args.source)
+        build(args.source, args.data_dir, folder, configs=args.configs, num_proc=args.num_proc,
+              on_error=args.on_error, repo_id=args.repo, progress=not args.quiet, log=log)
+    elif not folder.is_dir():
+        raise UsageError(f"{folder} is not a built folder; to build and publish a raw release, "
+                         "pass the dataset name and --data-dir")
+    result = publish(folder, args.repo, private=args.private, create_pr=args.create_pr, dry_run=args.dry_run,
+                     log=log)
+    log(f"dataset page: {result.page_url}")
+
+
+if __name__ == "__main__":
+    run(main)
