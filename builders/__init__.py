@@ -11,6 +11,12 @@ __version__ = "0.1.0"
 
 REGISTRY = {
     "flickr30k_entities": "builders.flickr30k_entities:Flickr30kEntities",
+    "movieqa": "builders.movieqa:MovieQA",
+    "musecar": "builders.musecar:MuSeCaR",
+    "internvid": "builders.internvid:InternVid",
+    "mint1t": "builders.mint1t:Mint1T",
+    "bigdocs": "builders.bigdocs:BigDocs",
+    "nmb_plus": "builders.nmb_plus:NmbPlus",
 }
 
 

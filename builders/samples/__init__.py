@@ -8,9 +8,8 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-GENERATORS = {
-    "flickr30k_entities": "builders.samples.flickr30k_entities",
-}
+GENERATORS = {name: f"builders.samples.{name}" for name in (
+    "flickr30k_entities", "movieqa", "musecar", "internvid", "mint1t", "bigdocs", "nmb_plus")}
 
 
 def make_sample(name: str, out_dir, bad_records: bool = False, scale: int = 0):

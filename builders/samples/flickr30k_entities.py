@@ -59,6 +59,7 @@ class SampleImage:
     xml_declaration: bool = False
     annotated: bool = True              # False: listed in a split file, annotation files missing
     karpathy_split: str | None = None
+    noisy: bool = False                 # a noise texture: JPEGs as large as real photos (~150 kB)
     jpeg: bytes = b""
 
     def caption_text(self, k: int) -> str:
@@ -168,7 +169,7 @@ def _generated_images(count: int, seed: int = 30) -> list[SampleImage]:
             x0, y0 = rng.randrange(1, width // 2), rng.randrange(1, height // 2)
             objects.append(Obj((chain,), (x0, y0, rng.randrange(x0, width + 1), rng.randrange(y0, height + 1))))
         images.append(SampleImage(str(5_000_000_000 + n), "train", (width, height), captions=captions, objects=objects,
-                                  karpathy_split="train"))
+                                  karpathy_split="train", noisy=True))
     return images
 
 
@@ -198,7 +199,10 @@ def make(out_dir: Path, bad_records: bool = False, scale: int = 0, images_as: st
 def _jpeg(image: SampleImage) -> bytes:
     """A real JPEG of the declared size, with each box outlined so previews show the annotation."""
     rng = random.Random(int(image.image_id))
-    picture = PIL.Image.new("RGB", image.size, tuple(rng.randrange(60, 200) for _ in range(3)))
+    if image.noisy:
+        picture = PIL.Image.frombytes("RGB", image.size, rng.randbytes(image.size[0] * image.size[1] * 3))
+    else:
+        picture = PIL.Image.new("RGB", image.size, tuple(rng.randrange(60, 200) for _ in range(3)))
     draw = PIL.ImageDraw.Draw(picture)
     for obj in image.objects:
         if obj.box:
