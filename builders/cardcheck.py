@@ -134,3 +134,8 @@ def validate_readme(text: str) -> list[str]:
 
 def redistribution_policies() -> tuple[str, ...]:
     return _REDISTRIBUTION_POLICIES
+
+
+def strictest_policy(policies) -> str:
+    """The most restrictive of several redistribution policies (public < gated < private)."""
+    return max(policies, key=_REDISTRIBUTION_POLICIES.index)

@@ -37,11 +37,16 @@ class RawPart:
 
 @dataclass
 class MMConfig(datasets.BuilderConfig):
-    """A config: its documented fields, the raw parts it needs, and the record error policy."""
+    """A config: its documented fields, the raw parts it needs, and the record error policy.
+
+    `redistribution` overrides the card's policy for this config when its content is more restricted
+    (e.g. media the licence does not let us redistribute, next to captions that may be shared).
+    """
 
     fields: dict | None = None
     requires: tuple[str, ...] = ()
     on_error: str = "raise"
+    redistribution: str | None = None
 
 
 class MultimodalBuilder(datasets.ArrowBasedBuilder):

@@ -30,6 +30,7 @@ import pyarrow
 from tqdm.auto import tqdm
 
 from . import __version__, builder_class, cards
+from .cardcheck import strictest_policy
 from .errors import RawDataError, RecordLog, UsageError
 from .parquet import TMP_SUFFIX, PartWriter
 
@@ -170,6 +171,7 @@ def plan_jobs(dataset: str, data_dir, configs: list[str], on_error: str) -> tupl
         features, docs = builder.documented_features()
         meta[config] = {
             "description": builder.config.description or "",
+            "redistribution": builder.config.redistribution or cards.load_card_metadata(dataset)["redistribution"],
             "features": features._to_yaml_list(),
             "fields": [{"path": d.path, "type": d.type, "doc": d.doc} for d in docs],
             "split_order": list(shards),
@@ -273,8 +275,8 @@ def _finalize(dataset, output: Path, staging: Path, jobs, results, rejected, con
                              "files": [f"{config}/{n}" for n in names], **record_stats}
             splits[split]["_moves"] = [(d / p, output / config / n) for (d, p), n in zip(parts, names)]
         if splits:
-            configs[config] = {"description": meta["description"], "features": meta["features"],
-                               "fields": meta["fields"], "splits": splits}
+            configs[config] = {"description": meta["description"], "redistribution": meta["redistribution"],
+                               "features": meta["features"], "fields": meta["fields"], "splits": splits}
     if not configs:
         raise RawDataError(None, "no rows were written: every record was skipped or the splits are empty",
                            hint="check build_report.json of a run with --on-error skip for the reasons")
@@ -285,7 +287,7 @@ def _finalize(dataset, output: Path, staging: Path, jobs, results, rejected, con
     return {
         "dataset": dataset, "builder": f"{cls.__module__}.{cls.__name__} {cls.VERSION or ''}".strip(),
         "repo_id": repo_id, "on_error": on_error,
-        "redistribution": cards.load_card_metadata(dataset)["redistribution"],
+        "redistribution": strictest_policy(c["redistribution"] for c in configs.values()),
         "configs": configs, "skipped": skipped, "inputs": inputs, "tools": tool_versions(),
     }
 

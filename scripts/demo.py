@@ -57,7 +57,11 @@ def summarize(repo_id: str, default_config: str) -> None:
     ds = datasets.load_dataset(repo_id, default_config)
     for split, part in ds.items():
         print(f"  {default_config}/{split}: {part.num_rows} rows")
-    example = ds[next(iter(ds))][0]
+    first = ds[next(iter(ds))]
+    for column, feature in first.features.items():  # audio/video decoding needs torchcodec; show the bytes
+        if isinstance(feature, (datasets.Audio, datasets.Video)):
+            first = first.cast_column(column, type(feature)(decode=False))
+    example = first[0]
     print("  one example, decoded:")
     for key, value in example.items():
         if hasattr(value, "size") and hasattr(value, "mode"):
