@@ -225,29 +225,31 @@ def write_outputs(output: Path, report: dict) -> None:
 
 def _run_jobs(jobs: list[ShardJob], staging: Path, num_proc: int, results: dict, progress: bool,
               checksum_paths: list[str], data_dir: Path, total: int) -> list[dict]:
-    bar = tqdm(total=total, initial=total - len(jobs), desc="building", unit="shard", disable=not progress)
-    try:
-        if num_proc <= 1 or len(jobs) <= 1:
+    """Run the pending jobs (in a process pool when num_proc > 1) and checksum the inputs meanwhile."""
+    def bar():
+        return tqdm(total=total, initial=total - len(jobs), desc="building", unit="shard", disable=not progress)
+
+    if num_proc <= 1 or len(jobs) <= 1:
+        with bar() as shown:
             for job in jobs:
                 results[job.key] = run_job(job, staging)
-                bar.update()
-            return input_checksums(checksum_paths, data_dir)
-        context = multiprocessing.get_context("fork") if sys.platform == "linux" else None
-        with concurrent.futures.ProcessPoolExecutor(min(num_proc, len(jobs)), mp_context=context) as pool:
-            futures = {pool.submit(run_job, job, staging): job for job in jobs}
-            # every worker is forked by now, so hashing in this thread cannot race a fork
-            inputs = input_checksums(checksum_paths, data_dir)
+                shown.update()
+        return input_checksums(checksum_paths, data_dir)
+    context = multiprocessing.get_context("fork") if sys.platform == "linux" else None
+    with concurrent.futures.ProcessPoolExecutor(min(num_proc, len(jobs)), mp_context=context) as pool:
+        # submitting forks every worker, so no thread of ours (tqdm's monitor, the hashing) exists yet
+        futures = {pool.submit(run_job, job, staging): job for job in jobs}
+        with concurrent.futures.ThreadPoolExecutor(1) as hasher, bar() as shown:
+            inputs = hasher.submit(input_checksums, checksum_paths, data_dir)
             try:
                 for future in concurrent.futures.as_completed(futures):
                     results[futures[future].key] = future.result()
-                    bar.update()
+                    shown.update()
             except BaseException:
                 for future in futures:
                     future.cancel()
                 raise
-            return inputs
-    finally:
-        bar.close()
+            return inputs.result()
 
 
 def _finalize(dataset, output: Path, staging: Path, jobs, results, rejected, config_meta, on_error,
@@ -255,6 +257,7 @@ def _finalize(dataset, output: Path, staging: Path, jobs, results, rejected, con
     cls = builder_class(dataset)
     configs: dict[str, dict] = {}
     skipped = list(rejected)
+    moves: list[tuple[Path, Path]] = []  # staged part -> final name
     for config, meta in config_meta.items():
         splits = {}
         for split in sorted(meta["split_order"], key=lambda s: (SPLIT_ORDER.get(s, 3), s)):
@@ -273,7 +276,7 @@ def _finalize(dataset, output: Path, staging: Path, jobs, results, rejected, con
             splits[split] = {"rows": rows, "arrow_bytes": sum(r["arrow_bytes"] for r in stats),
                              "parquet_bytes": sum(r["parquet_bytes"] for r in stats),
                              "files": [f"{config}/{n}" for n in names], **record_stats}
-            splits[split]["_moves"] = [(d / p, output / config / n) for (d, p), n in zip(parts, names)]
+            moves += [(d / p, output / config / n) for (d, p), n in zip(parts, names)]
         if splits:
             configs[config] = {"description": meta["description"], "redistribution": meta["redistribution"],
                                "features": meta["features"], "fields": meta["fields"], "splits": splits}
@@ -283,7 +286,7 @@ def _finalize(dataset, output: Path, staging: Path, jobs, results, rejected, con
     default = cls.DEFAULT_CONFIG_NAME if cls.DEFAULT_CONFIG_NAME in configs else next(iter(configs))
     for name, config in configs.items():
         config["default"] = name == default
-    _install_parts(output, configs)
+    _install_parts(output, configs, moves)
     return {
         "dataset": dataset, "builder": f"{cls.__module__}.{cls.__name__} {cls.VERSION or ''}".strip(),
         "repo_id": repo_id, "on_error": on_error,
@@ -292,16 +295,13 @@ def _finalize(dataset, output: Path, staging: Path, jobs, results, rejected, con
     }
 
 
-def _install_parts(output: Path, configs: dict) -> None:
+def _install_parts(output: Path, configs: dict, moves: list[tuple[Path, Path]]) -> None:
     """Move the staged parts to their final names and remove Parquet files no longer produced."""
-    keep = set()
-    for name, config in configs.items():
+    for name in configs:
         (output / name).mkdir(exist_ok=True)
-        for split in config["splits"].values():
-            for source, target in split.pop("_moves"):
-                if source.exists():  # a rerun of an interrupted finalize finds some already moved
-                    os.replace(source, target)
-                keep.add(target.resolve())
+    for source, target in moves:
+        os.replace(source, target)
+    keep = {target.resolve() for _, target in moves}
     for directory in output.iterdir():
         if directory.is_dir() and directory.name != STAGING_DIR:
             for stale in list(directory.glob("*.parquet")) + list(directory.glob("*" + TMP_SUFFIX)):
