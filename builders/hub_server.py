@@ -41,6 +41,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, quote, unquote, urlencode
 
 import pyarrow.parquet as pq
+import uvicorn
 from markdown_it import MarkdownIt
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -153,13 +154,22 @@ def repo_key(kind: str, ns: str, name: str) -> RepoKey:
     for part in (ns, name):
         if not isinstance(part, str) or not REPO_PART_RE.fullmatch(part) or ".." in part or "--" in part \
                 or part.lower().endswith(".git"):
-            raise HubError(400, f"invalid repo id {ns!s}/{name!s}: use letters, digits, '-', '_', '.' (not at the ends)")
+            raise HubError(400, f"invalid repo id {ns!s}/{name!s}: "
+                                "use letters, digits, '-', '_' and '.' (not at the ends)")
     if ns.lower() in RESERVED_NAMESPACES:
         raise HubError(400, f"'{ns}' is a reserved namespace")
     return RepoKey(kind, ns, name)
 
 
-@lru_cache(maxsize=1024)
+def body_repo_key(body: dict) -> RepoKey:
+    """The repo named by a create/delete body: {"name", "organization" (None: the owner), "type"}."""
+    kind = body.get("type") or "model"
+    if kind not in WEB_PREFIX:
+        raise HubError(400, f"unknown repo type {kind!r}")
+    return repo_key(kind, body.get("organization") or OWNER, body.get("name"))
+
+
+@lru_cache(maxsize=256)
 def _load_commit(path: str) -> dict:
     # Commits are immutable and named by the hash of their content, so caching them by path is always valid.
     # Callers must treat the returned dict as read-only.
@@ -220,13 +230,15 @@ class Store:
     """Blobs, repos and commits on disk. Every mutation of repo state happens under ``lock``."""
 
     def __init__(self, root: Path):
-        self.root = root
         self.blobs, self.repos, self.tmp = root / "blobs", root / "repos", root / "tmp"
         for d in (self.blobs, self.repos, self.tmp):
             d.mkdir(parents=True, exist_ok=True)
         # Leftovers of uploads or deletions cut short by a killed server.
         for leftover in self.tmp.iterdir():
-            shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
+            if leftover.is_dir():
+                shutil.rmtree(leftover)
+            else:
+                leftover.unlink()
         self.lock = threading.Lock()
 
     # blobs --------------------------------------------------------------------------------------------------
@@ -374,7 +386,7 @@ class Auth:
         return hmac.new(self._token, f"lfs-upload:{sha256}:{size}".encode(), hashlib.sha256).hexdigest()
 
     def check_upload(self, sha256: str, size: int, signature: str) -> bool:
-        return hmac.compare_digest(self.sign_upload(sha256, size).encode(), signature.encode("latin-1"))
+        return hmac.compare_digest(self.sign_upload(sha256, size).encode(), signature.encode())
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -438,6 +450,10 @@ class Route:
     handler: object
 
 
+def route(methods: str, pattern: str, handler) -> Route:
+    return Route(frozenset(methods.split()), re.compile(pattern), handler)
+
+
 API = r"/api/(?P<kind>models|datasets|spaces)/(?P<ns>[^/]+)/(?P<name>[^/]+)"
 WEB = r"/(?:(?P<kind>datasets|spaces)/)?(?P<ns>[^/]+)/(?P<name>[^/]+)"
 REV = r"(?P<rev>[^/]+)"  # one raw segment: "refs/pr/1" arrives as refs%2Fpr%2F1
@@ -449,7 +465,6 @@ class LocalHub:
     def __init__(self, root: str | Path, token: str):
         self.store = Store(Path(root))
         self.auth = Auth(token)
-        route = lambda methods, pattern, handler: Route(frozenset(methods.split()), re.compile(pattern), handler)
         self.routes = [
             route("GET", r"/api/whoami-v2", self.whoami),
             route("POST", r"/api/validate-yaml", self.validate_yaml),
@@ -489,17 +504,18 @@ class LocalHub:
         path = raw.decode("latin-1")
         method = "GET" if request.method == "HEAD" else request.method  # HEAD = GET minus the body (uvicorn drops it)
         allowed: set[str] = set()
-        for route in self.routes:
-            match = route.pattern.fullmatch(path)
+        for candidate in self.routes:
+            match = candidate.pattern.fullmatch(path)
             if match is None:
                 continue
-            if method not in route.methods:
-                allowed |= route.methods
+            if method not in candidate.methods:
+                allowed |= candidate.methods
                 continue
             params = {k: unquote(v) for k, v in match.groupdict().items() if v is not None}
-            return await route.handler(request, **params)
+            return await candidate.handler(request, **params)
         if allowed:
-            raise HubError(405, f"method {request.method} not allowed here", headers={"Allow": ", ".join(sorted(allowed))})
+            raise HubError(405, f"method {request.method} not allowed here",
+                           headers={"Allow": ", ".join(sorted(allowed))})
         raise HubError(404, f"no such endpoint: {request.method} {path}")
 
     # Helpers shared by the routes ----------------------------------------------------------------------------
@@ -529,13 +545,10 @@ class LocalHub:
     async def create_repo(self, request: Request) -> Response:
         self.auth.require_owner(request)
         body = await read_json(request)
-        kind = body.get("type") or "model"
-        if kind not in WEB_PREFIX:
-            raise HubError(400, f"unknown repo type {kind!r}")
         visibility = body.get("visibility", "public")
         if visibility not in ("public", "private"):
             raise HubError(400, f"unsupported visibility {visibility!r}")
-        key = repo_key(kind, body.get("organization") or OWNER, body.get("name"))
+        key = body_repo_key(body)
         url = f"{base_url(request)}/{key.web_path}"
         try:
             await run_in_threadpool(self.store.create_repo, key, visibility == "private")
@@ -547,10 +560,7 @@ class LocalHub:
 
     async def delete_repo(self, request: Request) -> Response:
         self.auth.require_owner(request)
-        body = await read_json(request)
-        key = repo_key(body.get("type") or "model", body.get("organization") or OWNER, body.get("name"))
-        if key.kind not in WEB_PREFIX:
-            raise HubError(400, f"unknown repo type {key.kind!r}")
+        key = body_repo_key(await read_json(request))
         await run_in_threadpool(self.store.delete_repo, key)
         return JSONResponse({"success": True})
 
@@ -565,7 +575,8 @@ class LocalHub:
             if with_blobs:
                 sibling.update(size=entry["size"], blobId=entry["oid"])
                 if entry["lfs"]:
-                    sibling["lfs"] = {"size": entry["size"], "sha256": entry["sha256"], "pointerSize": entry["pointerSize"]}
+                    sibling["lfs"] = {"size": entry["size"], "sha256": entry["sha256"],
+                                      "pointerSize": entry["pointerSize"]}
             siblings.append(sibling)
         meta = card_metadata(self.store, files)
         info = {
@@ -695,7 +706,8 @@ class LocalHub:
                 found.append((path, None))
         return JSONResponse(await run_in_threadpool(tree_entries, repo, sha, found, expand))
 
-    async def resolve(self, request: Request, ns: str, name: str, rev: str, path: str, kind: str | None = None) -> Response:
+    async def resolve(self, request: Request, ns: str, name: str, rev: str, path: str,
+                      kind: str | None = None) -> Response:
         repo = self.visible_repo(request, kind, ns, name)
         sha = self.revision(repo, rev)
         headers = {"X-Repo-Commit": sha}
@@ -767,7 +779,8 @@ class LocalHub:
             elif self.store.blob_size(oid) == size:
                 objects.append({"oid": oid, "size": size})  # no actions: the client skips the upload
             else:
-                href = f"{base_url(request)}/_lfs/{oid}?" + urlencode({"size": size, "sig": self.auth.sign_upload(oid, size)})
+                query = urlencode({"size": size, "sig": self.auth.sign_upload(oid, size)})
+                href = f"{base_url(request)}/_lfs/{oid}?{query}"
                 objects.append({"oid": oid, "size": size, "authenticated": True, "actions": {"upload": {"href": href}}})
         return JSONResponse({"transfer": "basic", "objects": objects}, media_type="application/vnd.git-lfs+json")
 
@@ -795,7 +808,8 @@ class LocalHub:
             header, operations = await run_in_threadpool(self.parse_commit, spool, repo.key)
         sha, pr_number = await run_in_threadpool(self.apply_commit, repo.key, rev, header, operations, create_pr)
         url = f"{base_url(request)}/{repo.key.web_path}"
-        body = {"success": True, "commitOid": sha, "commitUrl": f"{url}/commit/{sha}", "commitMessage": header["summary"]}
+        body = {"success": True, "commitOid": sha, "commitUrl": f"{url}/commit/{sha}",
+                "commitMessage": header["summary"]}
         if pr_number is not None:
             body["pullRequestUrl"] = f"{url}/discussions/{pr_number}"
         return JSONResponse(body)
@@ -805,7 +819,8 @@ class LocalHub:
         header, operations = None, []
         while line := spool.readline(COMMIT_LINE_LIMIT + 1):
             if len(line) > COMMIT_LINE_LIMIT:
-                raise HubError(413, f"a commit line is larger than {COMMIT_LINE_LIMIT} bytes: upload big files with LFS")
+                raise HubError(413, f"a commit line is larger than {COMMIT_LINE_LIMIT} bytes: "
+                                    "upload big files with LFS")
             if not line.strip():
                 continue
             try:
@@ -852,7 +867,8 @@ class LocalHub:
             raise HubError(400, "empty commit payload")
         return header, operations
 
-    def apply_commit(self, key: RepoKey, rev: str, header: dict, operations: list, create_pr: bool) -> tuple[str, int | None]:
+    def apply_commit(self, key: RepoKey, rev: str, header: dict, operations: list,
+                     create_pr: bool) -> tuple[str, int | None]:
         """Apply operations on top of the target ref under the store lock; returns (commit sha, PR number or None)."""
         parent_commit = header.get("parentCommit")
         with self.store.lock:
@@ -862,7 +878,8 @@ class LocalHub:
             pr_number = None
             if create_pr:
                 if rev not in repo.refs or PR_REF_RE.fullmatch(rev):
-                    raise HubError(404, f"Pull requests are opened against a branch, not {rev!r}", code="RevisionNotFound")
+                    raise HubError(404, f"Pull requests are opened against a branch, not {rev!r}",
+                                   code="RevisionNotFound")
                 base = repo.refs[rev]
                 if parent_commit:  # the PR starts from the given commit
                     base = repo.find_commit(parent_commit)
@@ -926,8 +943,7 @@ class LocalHub:
                             status_code=400 if errors else 200)
 
     async def whoami(self, request: Request) -> Response:
-        if not self.auth.is_owner(request):
-            raise HubError(401, "Invalid credentials in Authorization header")
+        self.auth.require_owner(request)
         return JSONResponse({"type": "user", "id": OWNER, "name": OWNER, "fullname": "Local hub owner",
                              "orgs": [], "auth": {"type": "access_token",
                                                   "accessToken": {"displayName": "local hub", "role": "write"}}})
@@ -939,12 +955,13 @@ class LocalHub:
     async def index_page(self, request: Request) -> Response:
         owner = self.auth.is_owner(request)
         repos = [r for r in await run_in_threadpool(self.store.list_repos) if owner or not r.private]
-        return HTMLResponse(render_index(repos))
+        return HTMLResponse(render_index(repos), headers=PAGE_HEADERS)
 
     async def dataset_page(self, request: Request, ns: str, name: str) -> Response:
         repo = self.visible_repo(request, "datasets", ns, name)
         show_data = not repo.gated or self.auth.is_owner(request)
-        return HTMLResponse(await run_in_threadpool(render_dataset_page, self.store, repo, show_data))
+        page = await run_in_threadpool(render_dataset_page, self.store, repo, show_data)
+        return HTMLResponse(page, headers=PAGE_HEADERS)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -1023,14 +1040,15 @@ def last_commits(repo: Repo, sha: str, paths: list[str]) -> dict[str, dict]:
             break
         parent_files = repo.files(commit["parents"][0]) if commit["parents"] else {}
         files = commit["files"]
-        changed = {p for p in files.keys() | parent_files.keys() if files.get(p) != parent_files.get(p)}
-        if not changed:
-            continue
+        touched = set()  # changed files and every folder above them
+        for path in files.keys() | parent_files.keys():
+            if files.get(path) != parent_files.get(path):
+                parts = path.split("/")
+                touched.update("/".join(parts[:i]) for i in range(1, len(parts) + 1))
         info = {"id": commit_sha, "title": commit["title"], "date": commit["date"]}
-        for path in list(pending):
-            if path in changed or any(c.startswith(path + "/") for c in changed):
-                found[path] = info
-                pending.discard(path)
+        for path in pending & touched:
+            found[path] = info
+        pending -= touched
     return found
 
 
@@ -1043,10 +1061,9 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     if match is None or match.groups() == ("", ""):
         return None
     first, last = match.groups()
-    if first == "":
-        start, end = max(size - int(last), 0), size
-        if int(last) == 0 or size == 0:
-            start = size  # an empty suffix cannot be satisfied
+    if first == "":  # the last N bytes; "bytes=-0" (like any range of an empty file) cannot be satisfied
+        suffix = int(last)
+        start, end = (size - min(suffix, size) if suffix else size), size
     else:
         start = int(first)
         end = size if last == "" else min(int(last) + 1, size)
@@ -1119,6 +1136,8 @@ PREVIEW_ROWS = 5
 PREVIEW_TEXT = 300            # characters of a text cell before it is cut
 PREVIEW_LIST_ITEMS = 5
 PREVIEW_IMAGE_BYTES = 1 << 20  # larger images are shown as a size, to keep pages light
+# Defence in depth behind the escaping: pages load nothing and run nothing; images are inline data: URIs.
+PAGE_HEADERS = {"Content-Security-Policy": "default-src 'none'; img-src data:; style-src 'unsafe-inline'"}
 
 STYLE = """
 body{font-family:system-ui,sans-serif;max-width:80rem;margin:1rem auto;padding:0 1rem;color:#1f2328}
@@ -1147,9 +1166,11 @@ def render_index(repos: list[Repo]) -> str:
     for repo in repos:
         label = html.escape(repo.key.id)
         link = f'<a href="/{quote(repo.key.web_path)}">{label}</a>' if repo.key.kind == "dataset" else label
-        flags = [repo.key.kind] + (["private"] if repo.private else []) + ([f"gated: {repo.gated}"] if repo.gated else [])
+        flags = [repo.key.kind] + (["private"] if repo.private else [])
+        if repo.gated:
+            flags.append(f"gated: {repo.gated}")
         items.append(f"<li>{link} <span class=\"note\">({html.escape(', '.join(flags))})</span></li>")
-    listing = f"<ul>\n{chr(10).join(items)}\n</ul>" if items else '<p class="note">No repositories yet.</p>'
+    listing = "<ul>\n" + "\n".join(items) + "\n</ul>" if items else '<p class="note">No repositories yet.</p>'
     return html_page("local hub", f"<header><h1>local hub</h1></header>\n<h2>Repositories</h2>\n{listing}")
 
 
@@ -1163,10 +1184,16 @@ def render_dataset_page(store: Store, repo: Repo, show_data: bool) -> str:
              render_tags(meta, repo)]
     if yaml_error:
         parts.append(f'<p class="note">The card metadata could not be read: {html.escape(yaml_error)}</p>')
-    parts.append(render_previews(store, meta, files) if show_data else
-                 '<section><h2>Preview</h2><p class="note">This dataset is gated: the preview needs the token.</p></section>')
-    parts.append(f'<article class="card">\n{MARKDOWN.render(body)}</article>' if body.strip()
-                 else '<p class="note">This dataset has no card.</p>')
+    if show_data:
+        parts.append(render_previews(store, meta, files))
+    else:
+        parts.append('<section><h2>Preview</h2>'
+                     '<p class="note">This dataset is gated: the preview needs the token.</p></section>')
+    if body.strip():
+        parts.append(f'<article class="card">\n{MARKDOWN.render(body)}</article>')
+    else:
+        parts.append('<p class="note">' + ("The card has no text besides its metadata." if "README.md" in files
+                                           else "This dataset has no card (README.md).") + "</p>")
     parts.append(render_file_list(repo, files))
     return html_page(f"{repo.key.id} · local hub", "\n".join(parts))
 
@@ -1208,7 +1235,8 @@ def render_previews(store: Store, meta: dict, files: dict) -> str:
         try:
             columns, rows = read_preview_rows(store.blob_path(files[parquet[0]]["sha256"]), PREVIEW_ROWS)
         except Exception as e:  # a broken file must not break the page
-            sections.append(f'{heading}<p class="note">Cannot read {html.escape(parquet[0])}: {html.escape(str(e))}</p>')
+            problem = html.escape(f"Cannot read {parquet[0]}: {e}")
+            sections.append(f'{heading}<p class="note">{problem}</p>')
             continue
         sections.append(f'{heading}<p class="note">{html.escape(parquet[0])}</p>{render_preview_table(columns, rows)}')
     if not sections:
@@ -1324,10 +1352,9 @@ def image_mime(data: bytes) -> str | None:
 # --------------------------------------------------------------------------------------------------------------
 
 
-def serve(host: str, port: int, root: str | Path, token: str, *, quiet: bool = False, announce_token: bool = False) -> None:
+def serve(host: str, port: int, root: str | Path, token: str, *, quiet: bool = False,
+          announce_token: bool = False) -> None:
     """Listen, print ``local hub: http://HOST:PORT`` (and the token only if it was generated), serve until stopped."""
-    import uvicorn
-
     app = LocalHub(root, token)
     # Bind here rather than in uvicorn so --port 0 can report the port it got before serving starts;
     # connections arriving before the loop runs wait in the listen backlog.
