@@ -61,8 +61,8 @@ def summarize(repo_id: str, default_config: str) -> None:
     for column, feature in first.features.items():  # audio/video decoding needs torchcodec; show the bytes
         if isinstance(feature, (datasets.Audio, datasets.Video)):
             first = first.cast_column(column, type(feature)(decode=False))
-    example = first[0]
-    print("  one example, decoded:")
+    example = max((first[i] for i in range(min(20, first.num_rows))), key=lambda row: len(repr(row)))
+    print("  one example (the richest of the first rows), decoded:")
     for key, value in example.items():
         if hasattr(value, "size") and hasattr(value, "mode"):
             value = f"<{type(value).__name__} {value.size[0]}x{value.size[1]} {value.mode}>"
@@ -77,16 +77,16 @@ def main():
     parser.add_argument("--serve", action="store_true", help="keep the local Hub running at the end (Ctrl-C stops)")
     args = parser.parse_args()
 
-    from builders import builder_class
-    from builders.cards import load_card_metadata
-    from builders.samples import GENERATORS
-
     work = Path(args.workdir).resolve()
     shutil.rmtree(work, ignore_errors=True)
     port, token = free_port(), "hf_demo_" + secrets.token_hex(12)
     endpoint = f"http://127.0.0.1:{port}"
+    # the Hub clients read these when first imported, so they are set before anything imports them
     os.environ.update(HF_ENDPOINT=endpoint, HF_TOKEN=token, HF_HUB_DISABLE_XET="1", HF_HUB_DISABLE_TELEMETRY="1",
                       HF_HOME=str(work / "hf_home"))
+    from builders import builder_class
+    from builders.cards import load_card_metadata
+    from builders.samples import GENERATORS
     hub = start_hub(work / "hub", port, token)
     print(f"local Hub server: {endpoint} (data in {work / 'hub'})")
     pages = []
