@@ -13,6 +13,8 @@ import os
 import secrets
 import sys
 
+import _path  # noqa: F401
+
 from builders.hub_server import serve
 
 
