@@ -66,7 +66,9 @@ def card_yaml_metadata(report: dict) -> DatasetCardData:
     largest = max(sum(s["rows"] for s in c["splits"].values()) for c in configs.values())
     card_data = DatasetCardData(**{key: meta[key] for key in HUB_KEYS if key in meta},
                                 size_categories=[size_category(largest)])
-    if meta["redistribution"] == "gated":
+    if report["redistribution"] == "gated":  # the card's policy, or a gated config's
+        if not meta.get("gating_prompt"):
+            raise CardError(f"dataset_cards/{report['dataset']}.yaml: a gated config needs a gating_prompt")
         card_data["extra_gated_prompt"] = meta["gating_prompt"].strip()
         card_data["extra_gated_fields"] = meta.get("gating_fields") or {"I agree to the terms above": "checkbox"}
     infos = {}
