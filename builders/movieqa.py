@@ -1,0 +1,866 @@
+"""MovieQA: multiple-choice questions about 408 movies, joined to their plots, subtitles and video clips.
+
+Raw release (downloaded by hand): the `MovieQA_benchmark` repository's `data/qa.json`, `data/movies.json`
+and `data/splits.json`, plus the story tarballs handed out after registration (plot, split_plot, subtt,
+script; DVS written by `download_dvs_stories.py` from MPII-MD), the video metadata (`<imdb>.matidx`
+frame→seconds maps and `<clip>.video.sbd` shot boundaries) and one `video_clips/<imdb>.tar` per video
+movie. The tarballs' internal prefixes are not documented, so story files and clips are found by file
+name anywhere under the data directory; video tars are read in place (members are never extracted).
+
+Subtitles are not uniformly encoded (UTF-8 with and without BOM, cp1252, latin-1) and carry the quirks
+of hand-made SRT files; a cue whose timing line cannot be read is skipped and listed with its movie,
+never the whole file. Video clips are copied byte for byte.
+"""
+from __future__ import annotations
+
+import codecs
+import copy
+import functools
+import json
+import os
+import re
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import datasets
+import pyarrow as pa
+import srt
+from datasets import List, Value, Video
+
+from .core import MMConfig, MultimodalBuilder, RawPart
+from .errors import RawDataError, RecordLog
+
+# ---- metadata --------------------------------------------------------------------------------------
+
+SPLITS = {"train": "train", "val": "validation", "test": "test"}
+"""Split names of splits.json and of the qid prefixes → the Hub split names."""
+
+TEST_ANSWER = -1
+"""correct_index of questions whose answer the release withholds (every test question)."""
+
+CLIP_NAME = re.compile(r"(tt\d+)\.sf-(\d+)\.ef-(\d+)\.video\.mp4")
+RAW_FILE_NAMES = {  # kind -> file name pattern; group 1 is the key the file is looked up by
+    "qa": re.compile(r"(qa)\.json"),
+    "movies": re.compile(r"(movies)\.json"),
+    "splits": re.compile(r"(splits)\.json"),
+    "plot": re.compile(r"(tt\d+)\.wiki"),
+    "split_plot": re.compile(r"(tt\d+)\.split\.wiki"),
+    "subtitles": re.compile(r"(tt\d+)\.srt"),
+    "script": re.compile(r"(tt\d+)\.script"),
+    "dvs": re.compile(r"(tt\d+)\.dvs"),
+    "frame_times": re.compile(r"(tt\d+)\.matidx"),
+    "shot_boundaries": re.compile(r"(tt\d+\.sf-\d+\.ef-\d+\.video)\.sbd"),
+    "video": re.compile(r"(tt\d+\.sf-\d+\.ef-\d+\.video\.mp4)"),
+    "video_tar": re.compile(r"(tt\d+)\.tar"),
+}
+MOVIE_TEXT_KEYS = {"plot": "plot", "subtitles": "subtitle", "script": "script", "dvs": "dvs"}
+"""Story kinds whose path movies.json declares (`text.<key>`), relative to the data directory."""
+
+MP4_FIRST_BOXES = {b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide"}
+"""An ISO-BMFF file starts with one of these boxes; anything else is not an MP4 (e.g. an HTML error page)."""
+
+QUESTIONS_PER_SHARD = 1000
+MOVIES_PER_SHARD = 25
+SHARD_BYTES = 400 * 10**6
+"""Questions with video are grouped into shard jobs of about this many clip bytes (Parquet files ≤ 500 MB)."""
+BATCH_BYTES = 64 * 2**20
+"""Rows with video go to Arrow tables of at most about this many bytes (datasets batches 100 rows)."""
+
+# ---- features, with the docs the card's field table is made of --------------------------------------
+
+CUES = ([{
+    "index": (Value("int32"), "Cue number as written in the file (null when the cue has none); files start at "
+                              "0, 1, 2 or 57, and numbers jump or restart, so it is not a position."),
+    "start": (Value("float64"), "Start time in seconds, as written (milliseconds field read as an integer)."),
+    "end": (Value("float64"), "End time in seconds, as written; a few release cues end before they start."),
+    "text": (Value("string"), "Cue text, lines joined by '\\n', formatting tags such as <i> and <font> removed, "
+                              "trailing spaces dropped; empty for the release's text-less cues."),
+}], "Subtitle cues in file order (not re-sorted: a few release files have cues out of time order).")
+
+SKIPPED_CUES = ([{
+    "line": (Value("int32"), "1-based line of the cue's timing line in the file."),
+    "timing": (Value("string"), "The timing line as written."),
+    "text": (Value("string"), "The cue's text (tags kept), which is not in `cues`."),
+    "reason": (Value("string"), "Why the cue could not be read."),
+}], "Cues skipped because their timing line cannot be read (e.g. a corrupted `00:15:*****9`).")
+
+QA_FIELDS = {
+    "qid": (Value("string"), "Question id from qa.json, '<train|val|test>:<number>' (numbers are not contiguous)."),
+    "imdb_key": (Value("string"), "IMDb id of the movie the question is about."),
+    "movie_title": (Value("string"), "Movie title (movies.json `name`)."),
+    "movie_year": (Value("int32"), "Release year (movies.json `year`)."),
+    "movie_genres": ([Value("string")], "IMDb genres (movies.json `genre`, split at commas)."),
+    "question": (Value("string"), "The question, as the annotators wrote it (typos kept)."),
+    "answers": (List(Value("string"), length=5),
+                "The five answer options in release order; an option can be the empty string."),
+    "correct_index": (Value("int32"), "0-based index of the correct answer; -1 for test questions, whose answers the "
+                                      "release withholds (scored by the benchmark's evaluation server)."),
+    "plot_alignment": ([Value("int32")], "0-based indices of the split-plot sentences that answer the question "
+                                         "(qa.json `plot_alignment`); null when the record has no such key."),
+    "video_clips": ([Value("string")], "Names of the question's video clips (`<imdb>.sf-<first frame>.ef-<last "
+                                       "frame>.video.mp4`); empty for text-only questions."),
+}
+
+QA_PLOT_FIELDS = {
+    **QA_FIELDS,
+    "aligned_sentences": ([Value("string")], "The split-plot sentences `plot_alignment` points to, in its order; "
+                                             "null when the movie has no split plot or the record no alignment."),
+    "plot_sentences": ([Value("string")], "The movie's whole split plot, one sentence per item (non-empty lines of "
+                                          "split_plot/<imdb>.split.wiki): what `plot_alignment` indexes; null "
+                                          "when the file is absent."),
+    "plot": ([Value("string")], "The whole plot synopsis, one paragraph per item (non-empty lines of "
+                                "plot/<imdb>.wiki); null when the file is absent."),
+}
+
+QA_SUBTITLES_FIELDS = {
+    **QA_FIELDS,
+    "subtitle_scope": (Value("string"), "'clips': cues overlapping the question's clips; 'movie': every cue of the "
+                                        "movie (the question has no clips, or the movie no frame-time map); null "
+                                        "when the movie has no subtitle file."),
+    "clip_times": ([{
+        "clip": (Value("string"), "Clip name, as in `video_clips`."),
+        "start": (Value("float64"), "Time of the clip's first frame in the movie, seconds (from <imdb>.matidx)."),
+        "end": (Value("float64"), "Time of the clip's last frame, seconds (clamped to the frame-time map)."),
+    }], "The time range of each clip; empty without clips, times null without a frame-time map."),
+    "subtitles": CUES,
+}
+
+QA_VIDEO_FIELDS = {
+    **QA_FIELDS,
+    "videos": ([Video()], "The clips' MP4 files byte for byte (never re-encoded), in `video_clips` order; null "
+                          "for a clip that is missing, empty or not an MP4 file (see `clips[].status`)."),
+    "clips": ([{
+        "name": (Value("string"), "Clip name, as in `video_clips`."),
+        "start_frame": (Value("int32"), "First movie frame of the clip (0-based, from the name)."),
+        "end_frame": (Value("int32"), "Last movie frame of the clip, inclusive (from the name)."),
+        "start": (Value("float64"), "Time of the first frame in the movie, seconds (null without a frame-time map)."),
+        "end": (Value("float64"), "Time of the last frame, seconds (null without a frame-time map)."),
+        "shots": ([List(Value("int32"), length=2)],
+                  "Shot boundaries [first frame, last frame] in absolute movie frames, from <clip>.video.sbd; "
+                  "null when the file is absent."),
+        "status": (Value("string"), "'ok', or why `videos` has null here: 'missing' (no such file in the raw data), "
+                                    "'empty' (0 bytes) or 'not mp4'."),
+    }], "Per clip, in `video_clips` order: frames, times, shots and availability."),
+}
+
+SUBTITLE_TRACK = {
+    "encoding": (Value("string"), "How the file was decoded: utf-8, utf-8-sig (with BOM), cp1252 or latin-1."),
+    "cues": CUES,
+    "skipped_cues": SKIPPED_CUES,
+}
+
+MOVIE_FIELDS = {
+    "imdb_key": (Value("string"), "IMDb id of the movie."),
+    "title": (Value("string"), "Movie title (movies.json `name`)."),
+    "year": (Value("int32"), "Release year (movies.json `year`)."),
+    "genres": ([Value("string")], "IMDb genres (movies.json `genre`, split at commas)."),
+    "plot": ([Value("string")], "Plot synopsis, one paragraph per item; null when the file is absent."),
+    "split_plot": ([Value("string")], "The same synopsis one sentence per item (what `plot_alignment` indexes); null "
+                                      "when the file is absent."),
+    "subtitles": (SUBTITLE_TRACK, "The subtitle file (subtt/<imdb>.srt); null when absent."),
+    "script": (Value("string"), "The IMSDb screenplay as written (indentation kept); null for movies without one."),
+    "dvs": (SUBTITLE_TRACK, "Descriptive video service sentences with their times (dvs/<imdb>.dvs, written by "
+                            "the release's MPII-MD download script); null for movies without them."),
+    "video_clips": ([Value("string")], "Names of the movie's clip files found in the raw data, sorted."),
+}
+
+# ---- configs ------------------------------------------------------------------------------------------
+
+RAW_PARTS = {
+    "qa": RawPart("data/qa.json (from the MovieQA_benchmark repository)"),
+    "movies": RawPart("data/movies.json (from the MovieQA_benchmark repository)"),
+    "splits": RawPart("data/splits.json (from the MovieQA_benchmark repository)"),
+    "plot": RawPart("story/plot/<imdb_key>.wiki (extract plot.tar.gz)"),
+    "split_plot": RawPart("story/split_plot/<imdb_key>.split.wiki (extract split_plot.tar.gz)"),
+    "subtitles": RawPart("story/subtt/<imdb_key>.srt (extract subtt.tar.gz)"),
+    "video": RawPart("video clips <imdb_key>.sf-NNNNNN.ef-NNNNNN.video.mp4 (story/video_clips/<imdb_key>.tar, "
+                     "as downloaded or extracted)"),
+}
+
+VERSION = datasets.Version("1.0.0")
+QA_PARTS = ("qa", "movies", "splits")
+CONFIGS = [
+    MMConfig(name="qa", version=VERSION, fields=QA_FIELDS, requires=QA_PARTS,
+             description="One row per question: the question, its five answers, the correct one (withheld for "
+                         "test), its movie, plot alignment and clip names."),
+    MMConfig(name="qa_plot", version=VERSION, fields=QA_PLOT_FIELDS, requires=QA_PARTS + ("plot", "split_plot"),
+             redistribution="private",
+             description="Every question with the plot sentences it is aligned to and the whole plot synopsis."),
+    MMConfig(name="qa_subtitles", version=VERSION, fields=QA_SUBTITLES_FIELDS, requires=QA_PARTS + ("subtitles",),
+             redistribution="private",
+             description="Every question with the subtitle cues that overlap its video clips (the whole movie's "
+                         "cues for questions without clips)."),
+    MMConfig(name="qa_video", version=VERSION, fields=QA_VIDEO_FIELDS, requires=QA_PARTS + ("video",),
+             redistribution="private",
+             description="The questions answerable from video, with their clips' original MP4 files, frame "
+                         "ranges, times and shot boundaries."),
+    MMConfig(name="movies", version=VERSION, fields=MOVIE_FIELDS, requires=("movies", "splits"),
+             redistribution="private",
+             description="One row per movie: metadata, plot, split plot, subtitle cues, script and DVS where "
+                         "present, and its clip names."),
+]
+STORY_KINDS = {  # what each config reads besides the data/*.json files
+    "qa": (), "qa_plot": ("plot", "split_plot"), "qa_subtitles": ("subtitles", "frame_times"),
+    "qa_video": ("video", "video_tar", "frame_times", "shot_boundaries"),
+    "movies": ("plot", "split_plot", "subtitles", "script", "dvs", "video", "video_tar"),
+}
+
+
+@dataclass(frozen=True)
+class QAShard:
+    """Consecutive questions of one split: their positions in qa.json, and where their clips are."""
+
+    split: str
+    positions: tuple[int, ...]
+    clips: tuple[tuple[str, str, int, int], ...] = ()   # (clip name, file or tar, byte offset, size)
+
+
+@dataclass(frozen=True)
+class MovieShard:
+    split: str
+    imdb_keys: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Movie:
+    imdb_key: str
+    title: str
+    year: int
+    genres: tuple[str, ...]
+    declared: dict        # story kind -> path from movies.json `text` (or None)
+
+
+@dataclass(frozen=True)
+class Question:
+    qid: str
+    imdb_key: str
+    question: str
+    answers: tuple[str, ...]
+    correct_index: int
+    plot_alignment: tuple[int, ...] | None
+    video_clips: tuple[str, ...]
+
+
+class MovieQA(MultimodalBuilder):
+    NAME = "movieqa"
+    VERSION = VERSION
+    RAW_PARTS = RAW_PARTS
+    BUILDER_CONFIGS = CONFIGS
+    DEFAULT_CONFIG_NAME = "qa"
+
+    def locate_raw(self, data_dir: Path) -> dict:
+        found = index_raw_files(data_dir)
+        raw: dict[str, Any] = {"files": found}
+        for kind in ("qa", "movies", "splits"):
+            canonical = data_dir / "data" / f"{kind}.json"
+            raw[kind] = canonical if canonical.is_file() else found[kind].get(kind)
+        for part in ("plot", "split_plot", "subtitles"):
+            raw[part] = found[part] or None
+        raw["video"] = (found["video"] or found["video_tar"]) or None
+        return raw
+
+    def input_files(self) -> list[Path]:
+        paths = [self.raw[part] for part in self.config.requires if part in ("qa", "movies", "splits")]
+        for kind in STORY_KINDS[self.config.name]:
+            files = self.raw["files"][kind]
+            if files:  # one entry per kind: the folder holding all its files (hashed as a listing, not read)
+                paths.append(Path(os.path.commonpath([str(p.parent) for p in files.values()])))
+        return sorted(set(paths))
+
+    @functools.cached_property
+    def movies(self) -> dict[str, Movie]:
+        return parse_movies(read_bytes(self.raw["movies"]), self.raw["movies"])
+
+    @functools.cached_property
+    def split_of(self) -> dict[str, str]:
+        return parse_splits(read_bytes(self.raw["splits"]), self.raw["splits"], self.movies)
+
+    @functools.cached_property
+    def qa_records(self) -> list[tuple[int, Any]]:
+        return read_json_list(read_bytes(self.raw["qa"]), self.raw["qa"])
+
+    @functools.cached_property
+    def stories(self) -> "StoryReader":
+        return StoryReader(self.data_dir, self.raw["files"], self.movies)
+
+    # ---- shard listing ---------------------------------------------------------------------------------
+
+    def split_shards(self, log: RecordLog) -> dict[str, list]:
+        if self.config.name == "movies":
+            by_split = {split: [key for key, s in self.split_of.items() if s == split] for split in SPLITS.values()}
+            return {split: [MovieShard(split, tuple(keys[i:i + MOVIES_PER_SHARD]))
+                             for i in range(0, len(keys), MOVIES_PER_SHARD)]
+                    for split, keys in by_split.items() if keys}
+        positions = self._questions_by_split(log, video_only=self.config.name == "qa_video")
+        if self.config.name != "qa_video":
+            return {split: [QAShard(split, tuple(ps[i:i + QUESTIONS_PER_SHARD]))
+                            for i in range(0, len(ps), QUESTIONS_PER_SHARD)]
+                    for split, ps in positions.items() if ps}
+        sources = locate_clips(self.raw["files"])
+        return {split: list(self._video_shards(split, ps, sources)) for split, ps in positions.items() if ps}
+
+    def _questions_by_split(self, log: RecordLog, video_only: bool) -> dict[str, list[int]]:
+        """qa.json positions per split; records whose split cannot be settled are rejected here."""
+        positions: dict[str, list[int]] = {split: [] for split in SPLITS.values()}
+        seen: dict[str, int] = {}
+        for position, (line, record) in enumerate(self.qa_records):
+            if video_only and not (isinstance(record, dict) and record.get("video_clips")):
+                continue
+            try:
+                split = question_split(record, self.raw["qa"], line, self.split_of)
+                if record["qid"] in seen:
+                    raise RawDataError(self.raw["qa"], f"qid {record['qid']} repeats the record of line "
+                                       f"{seen[record['qid']]}", line=line, record=record["qid"],
+                                       hint="qids are unique; remove one of the two records")
+            except RawDataError as error:
+                log.reject(error, split=probable_split(record, self.split_of))
+                continue
+            seen[record["qid"]] = line
+            positions[split].append(position)
+        return positions
+
+    def _video_shards(self, split: str, positions: list[int], sources: dict) -> Iterator[QAShard]:
+        group, size = [], 0
+        for position in positions:
+            nbytes = sum(sources[c][2] for c in clip_names(self.qa_records[position][1]) if c in sources)
+            if group and size + nbytes > SHARD_BYTES:
+                yield self._video_shard(split, group, sources)
+                group, size = [], 0
+            group.append(position)
+            size += nbytes
+        if group:
+            yield self._video_shard(split, group, sources)
+
+    def _video_shard(self, split: str, positions: list[int], sources: dict) -> QAShard:
+        names = {c for p in positions for c in clip_names(self.qa_records[p][1])}
+        return QAShard(split, tuple(positions), tuple((n, *sources[n]) for n in sorted(names) if n in sources))
+
+    # ---- table assembly --------------------------------------------------------------------------------
+
+    def shard_tables(self, shard, log: RecordLog) -> Iterator[pa.Table]:
+        """Batches of at most ROWS_PER_BATCH rows and, for rows with video, about BATCH_BYTES."""
+        schema = self.info.features.arrow_schema
+        batch, size = [], 0
+        for row in self.shard_rows(shard, log):
+            batch.append(row)
+            size += sum(len(v["bytes"]) for v in row.get("videos", ()) if v)
+            if len(batch) >= self.ROWS_PER_BATCH or size >= BATCH_BYTES:
+                yield pa.Table.from_pylist(batch, schema=schema)
+                batch, size = [], 0
+        if batch:
+            yield pa.Table.from_pylist(batch, schema=schema)
+
+    def shard_rows(self, shard, log: RecordLog) -> Iterator[dict]:
+        if isinstance(shard, MovieShard):
+            for imdb_key in shard.imdb_keys:
+                row = None
+                with log.record(self.raw["movies"], imdb_key):
+                    row = movie_row(self.movies[imdb_key], self.stories)
+                if row is not None:
+                    yield row
+            return
+        clips = ClipReader(shard.clips)
+        for position in shard.positions:
+            line, record = self.qa_records[position]
+            row = None
+            with log.record(self.raw["qa"], record_label(record, position)):
+                question = parse_question(record, self.raw["qa"], line, shard.split)
+                row = self._question_row(question, line, clips)
+            if row is not None:
+                yield row
+
+    def _question_row(self, question: Question, line: int, clips: "ClipReader") -> dict:
+        movie = self.movies[question.imdb_key]
+        row = question_row(question, movie)
+        if self.config.name == "qa_plot":
+            row.update(plot_fields(question, line, self.raw["qa"], self.stories))
+        elif self.config.name == "qa_subtitles":
+            row.update(subtitle_fields(question, self.stories))
+        elif self.config.name == "qa_video":
+            row.update(video_fields(question, self.stories, clips))
+        return row
+
+
+# ---- raw sources --------------------------------------------------------------------------------------------
+
+def index_raw_files(data_dir: Path) -> dict[str, dict[str, Path]]:
+    """kind -> key -> path for every release file under data_dir, found by name (first in sorted order)."""
+    found: dict[str, dict[str, Path]] = {kind: {} for kind in RAW_FILE_NAMES}
+    for folder, subfolders, names in os.walk(data_dir):
+        subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
+        for name in sorted(names):
+            for kind, pattern in RAW_FILE_NAMES.items():
+                match = pattern.fullmatch(name)
+                if match:
+                    found[kind].setdefault(match.group(1), Path(folder) / name)
+                    break
+    return found
+
+
+def read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise RawDataError(path, f"cannot read the file ({e.strerror})", hint="check the file's permissions") from None
+
+
+def locate_clips(found: dict[str, dict[str, Path]]) -> dict[str, tuple[str, int, int]]:
+    """Clip name -> (file or tar, byte offset, size); extracted files win over members of a video tar."""
+    sources: dict[str, tuple[str, int, int]] = {}
+    for tar_path in found["video_tar"].values():
+        sources.update(clips_in_tar(tar_path))
+    sources.update({name: (str(path), 0, path.stat().st_size) for name, path in found["video"].items()})
+    return sources
+
+
+def clips_in_tar(tar_path: Path) -> dict[str, tuple[str, int, int]]:
+    """Clip name -> (tar, data offset, size) for the clips of an uncompressed video tar (reads headers only)."""
+    clips = {}
+    try:
+        with tarfile.open(tar_path, "r:") as archive:
+            for member in archive:
+                name = member.name.rsplit("/", 1)[-1]
+                if member.isfile() and CLIP_NAME.fullmatch(name):
+                    clips[name] = (str(tar_path), member.offset_data, member.size)
+    except (tarfile.TarError, OSError) as e:
+        raise RawDataError(tar_path, f"not a readable tar archive ({e})",
+                           hint="download this video_clips tar again (its MD5 is in story/MD5SUM)") from None
+    return clips
+
+
+class ClipReader:
+    """The bytes of the clips a shard references, read from their file or tar member."""
+
+    def __init__(self, sources: tuple[tuple[str, str, int, int], ...]):
+        self.sources = {name: (path, offset, size) for name, path, offset, size in sources}
+
+    def read(self, name: str) -> bytes | None:
+        if name not in self.sources:
+            return None
+        path, offset, size = self.sources[name]
+        try:
+            with open(path, "rb") as file:
+                file.seek(offset)
+                data = file.read(size)
+        except OSError as e:
+            raise RawDataError(path, f"cannot read clip {name} ({e.strerror})",
+                               hint="the clip was listed when the build started; check the file") from None
+        if len(data) != size:
+            raise RawDataError(path, f"{name} is cut short ({len(data)} of {size} bytes)",
+                               hint="the clip file or tar changed or is truncated; download it again")
+        return data
+
+
+class StoryReader:
+    """Per-movie story files, parsed once per shard job (errors too: every question of the movie gets it)."""
+
+    def __init__(self, data_dir: Path, found: dict[str, dict[str, Path]], movies: dict[str, Movie]):
+        self.data_dir, self.found, self.movies = data_dir, found, movies
+        self._cache: dict[tuple[str, str], Any] = {}
+
+    def path(self, kind: str, key: str) -> Path | None:
+        """The file of this kind for a movie (or clip): where movies.json says, else found by name."""
+        declared = self.movies[key].declared.get(kind) if key in self.movies else None
+        if declared and (self.data_dir / declared).is_file():
+            return self.data_dir / declared
+        return self.found[kind].get(key)
+
+    def _parsed(self, kind: str, key: str, parse):
+        if (kind, key) not in self._cache:
+            path = self.path(kind, key)
+            try:
+                self._cache[kind, key] = None if path is None else parse(read_bytes(path), path)
+            except RawDataError as error:
+                self._cache[kind, key] = error
+        value = self._cache[kind, key]
+        if isinstance(value, RawDataError):
+            raise copy.copy(value)  # each question's record log stamps its own qid on the error
+        return value
+
+    def lines(self, kind: str, key: str) -> list[str] | None:
+        return self._parsed(kind, key, lambda data, _: story_lines(decode_text(data)[0]))
+
+    def script(self, key: str) -> str | None:
+        return self._parsed("script", key, lambda data, _: decode_text(data)[0])
+
+    def track(self, kind: str, key: str) -> dict | None:
+        return self._parsed(kind, key, lambda data, _: parse_subtitle_file(data))
+
+    def frame_times(self, key: str) -> list[float] | None:
+        return self._parsed("frame_times", key, parse_matidx)
+
+    def shots(self, clip_name: str) -> list[list[int]] | None:
+        return self._parsed("shot_boundaries", clip_name.removesuffix(".mp4"), parse_shot_boundaries)
+
+
+# ---- pure parsing functions ---------------------------------------------------------------------------------
+
+def read_json_list(data: bytes, path) -> list[tuple[int, Any]]:
+    """A file holding one JSON list → (line number, item) for each item; the whole file must parse."""
+    text = decode_json(data, path)
+    decoder = json.JSONDecoder()
+    whitespace = re.compile(r"\s*")
+    position = whitespace.match(text).end()
+    if not text.startswith("[", position):
+        raise RawDataError(path, "expected a JSON list", line=text.count("\n", 0, position) + 1,
+                           hint="qa.json and movies.json hold one list of records")
+    position, line, counted, items = whitespace.match(text, position + 1).end(), 1, 0, []
+    while not text.startswith("]", position):
+        line, counted = line + text.count("\n", counted, position), position
+        try:
+            item, position = decoder.raw_decode(text, position)
+        except json.JSONDecodeError as e:
+            raise RawDataError(path, f"not valid JSON ({e.msg})", line=e.lineno,
+                               hint="the file is corrupt or truncated; download it again") from None
+        items.append((line, item))
+        position = whitespace.match(text, position).end()
+        if text.startswith(",", position):
+            position = whitespace.match(text, position + 1).end()
+        elif not text.startswith("]", position):
+            raise RawDataError(path, "expected ',' or ']' after a record", line=text.count("\n", 0, position) + 1,
+                               hint="the file is corrupt or truncated; download it again")
+    if text[position + 1:].strip():
+        raise RawDataError(path, "unexpected text after the list", line=text.count("\n", 0, position) + 1)
+    return items
+
+
+def decode_json(data: bytes, path) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise RawDataError(path, f"not UTF-8 text ({e.reason} at byte {e.start})", hint="the file is corrupt") from None
+
+
+def parse_movies(data: bytes, path) -> dict[str, Movie]:
+    """movies.json → imdb_key -> Movie. The file is shared by every record, so any problem stops the build."""
+    movies = {}
+    for line, record in read_json_list(data, path):
+        def fail(problem):
+            return RawDataError(path, problem, line=line, hint="movies.json is the release's movie index; "
+                                                                "download it again from MovieQA_benchmark")
+        if not isinstance(record, dict):
+            raise fail("a movie record must be a JSON object")
+        missing = [k for k in ("imdb_key", "name", "year", "genre", "text") if k not in record]
+        if missing:
+            raise fail(f"movie record lacks {', '.join(missing)}")
+        key, year, text = record["imdb_key"], str(record["year"]), record["text"]
+        if not isinstance(key, str) or not re.fullmatch(r"tt\d+", key):
+            raise fail(f"imdb_key {key!r} is not an IMDb id (tt + digits)")
+        if key in movies:
+            raise fail(f"{key} is listed twice")
+        if not year.isdigit():
+            raise fail(f"{key}: year {record['year']!r} is not a number")
+        if not isinstance(text, dict) or not all(isinstance(v, (str, type(None))) for v in text.values()):
+            raise fail(f"{key}: text must map story types to paths or null")
+        genres = tuple(g.strip() for g in str(record["genre"] or "").split(",") if g.strip())
+        declared = {kind: text.get(field) for kind, field in MOVIE_TEXT_KEYS.items()}
+        movies[key] = Movie(key, str(record["name"]), int(year), genres, declared)
+    return movies
+
+
+def parse_splits(data: bytes, path, movies: dict[str, Movie]) -> dict[str, str]:
+    """splits.json → imdb_key -> Hub split, in file order; the lists must partition movies.json."""
+    text = decode_json(data, path)
+    try:
+        lists = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise RawDataError(path, f"not valid JSON ({e.msg})", line=e.lineno, hint="download it again") from None
+    if not isinstance(lists, dict) or set(lists) - set(SPLITS) or not all(isinstance(v, list) for v in lists.values()):
+        raise RawDataError(path, f"expected lists of imdb keys under {', '.join(SPLITS)}",
+                           hint="splits.json maps train / val / test to lists of movies")
+    split_of: dict[str, str] = {}
+    for name, keys in lists.items():
+        for key in keys:
+            if key in split_of:
+                raise RawDataError(path, f"{key} is listed in both {split_of[key]} and {SPLITS[name]}",
+                                   hint="splits are by movie and disjoint; download splits.json again")
+            if key not in movies:
+                raise RawDataError(path, f"{key} is not in movies.json", hint="use the same release's movies.json")
+            split_of[key] = SPLITS[name]
+    unassigned = [key for key in movies if key not in split_of]
+    if unassigned:
+        raise RawDataError(path, f"{len(unassigned)} movies of movies.json are in no split, e.g. {unassigned[0]}",
+                           hint="use the movies.json and splits.json of the same release")
+    return split_of
+
+
+def question_split(record, path, line: int, split_of: dict[str, str]) -> str:
+    """The Hub split of a qa.json record: its qid prefix, which must agree with its movie's split."""
+    if not isinstance(record, dict):
+        raise RawDataError(path, "a question record must be a JSON object", line=line)
+    qid, imdb_key = record.get("qid"), record.get("imdb_key")
+    prefix, _, number = qid.partition(":") if isinstance(qid, str) else ("", "", "")
+    if prefix not in SPLITS or not number.isdigit():
+        raise RawDataError(path, f"qid {qid!r} is not '<train|val|test>:<number>'", line=line, record=qid,
+                           hint="the qid prefix is the question's split")
+    if imdb_key not in split_of:
+        raise RawDataError(path, f"imdb_key {imdb_key!r} is not a movie of movies.json / splits.json", line=line,
+                           record=qid, hint="use the qa.json, movies.json and splits.json of the same release")
+    if SPLITS[prefix] != split_of[imdb_key]:
+        reverse = {v: k for k, v in SPLITS.items()}
+        raise RawDataError(path, f"the qid says split '{prefix}' but splits.json puts {imdb_key} in "
+                           f"'{reverse[split_of[imdb_key]]}'", line=line, record=qid,
+                           hint="splits are by movie; the record or splits.json is from another release")
+    return SPLITS[prefix]
+
+
+def probable_split(record, split_of: dict[str, str]) -> str | None:
+    """The split a rejected record would most likely have belonged to (for the report's counts)."""
+    if not isinstance(record, dict):
+        return None
+    prefix = record["qid"].partition(":")[0] if isinstance(record.get("qid"), str) else ""
+    return SPLITS.get(prefix) or split_of.get(record.get("imdb_key"))
+
+
+def clip_names(record: dict) -> list[str]:
+    """The clip names a record lists, ignoring what is not a name (parse_question rejects those records)."""
+    clips = record.get("video_clips")
+    return [c for c in clips if isinstance(c, str)] if isinstance(clips, list) else []
+
+
+def record_label(record, position: int) -> str:
+    qid = record.get("qid") if isinstance(record, dict) else None
+    return qid if isinstance(qid, str) else f"#{position + 1}"
+
+
+def parse_question(record: dict, path, line: int, split: str) -> Question:
+    """One qa.json record, checked: five answer strings, a correct index (withheld for test), clip names."""
+    qid = record["qid"]
+
+    def fail(problem, hint="the record is malformed; use an unmodified qa.json"):
+        return RawDataError(path, problem, line=line, record=qid, hint=hint)
+
+    question, answers = record.get("question"), record.get("answers")
+    if not isinstance(question, str):
+        raise fail(f"question must be a string, got {question!r}")
+    if not isinstance(answers, list) or len(answers) != 5 or not all(isinstance(a, str) for a in answers):
+        count = len(answers) if isinstance(answers, list) else "no list of"
+        raise fail(f"{count} answers, expected a list of 5 strings")
+    correct = record.get("correct_index")
+    if isinstance(correct, str) and correct.isdigit():  # early val records (changelog: 'should be int')
+        correct = int(correct)
+    if correct is None and split == "test":
+        correct = TEST_ANSWER
+    elif isinstance(correct, bool) or not isinstance(correct, int) or not 0 <= correct < 5:
+        raise fail(f"correct_index {record.get('correct_index')!r} is not an answer index 0-4")
+    alignment = record.get("plot_alignment")
+    if alignment is not None and (not isinstance(alignment, list) or
+                                  not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in alignment)):
+        raise fail(f"plot_alignment {alignment!r} is not a list of sentence indices")
+    clips = record.get("video_clips") or []
+    if not isinstance(clips, list):
+        raise fail(f"video_clips {clips!r} is not a list of clip names")
+    for clip in clips:
+        match = CLIP_NAME.fullmatch(clip) if isinstance(clip, str) else None
+        if match is None:
+            raise fail(f"video clip {clip!r} is not named <imdb>.sf-NNNNNN.ef-NNNNNN.video.mp4")
+        if match.group(1) != record["imdb_key"] or int(match.group(2)) > int(match.group(3)):
+            raise fail(f"video clip {clip} does not belong to {record['imdb_key']} or ends before it starts")
+    return Question(qid, record["imdb_key"], question, tuple(answers), correct,
+                    None if alignment is None else tuple(alignment), tuple(clips))
+
+
+def decode_text(data: bytes) -> tuple[str, str]:
+    """Text of a story file and the encoding used: UTF-8 (BOM stripped), else cp1252, else latin-1.
+
+    cp1252 is tried before latin-1 because the release's non-UTF-8 files use its curly quotes and dashes
+    (bytes 0x91-0x97); a file with a byte cp1252 leaves undefined can only be latin-1.
+    """
+    body, bom = (data[3:], True) if data.startswith(codecs.BOM_UTF8) else (data, False)
+    for encoding in ("utf-8", "cp1252"):
+        try:
+            text = body.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        text, encoding = body.decode("latin-1"), "latin-1"
+    label = "utf-8-sig" if bom and encoding == "utf-8" else encoding
+    return text.replace("\r\n", "\n").replace("\r", "\n"), label
+
+
+def story_lines(text: str) -> list[str]:
+    """Non-empty stripped lines, as the official story loader reads plots and split plots.
+
+    Lines are split at '\\n' only: str.splitlines would also break at U+0085, which latin-1 text can hold.
+    """
+    return [line.strip() for line in text.split("\n") if line.strip()]
+
+
+_TIMING_LINE = re.compile(r"\s*(\d\S*)\s*-->\s*(\S+).*")
+_TAG = re.compile(r"<[^<>]*>")
+
+
+def parse_subtitle_file(data: bytes) -> dict:
+    """A .srt (or .dvs) file → {encoding, cues, skipped_cues}."""
+    text, encoding = decode_text(data)
+    cues, skipped = parse_srt(text)
+    return {"encoding": encoding, "cues": cues, "skipped_cues": skipped}
+
+
+def parse_srt(text: str) -> tuple[list[dict], list[dict]]:
+    """Cues of an SRT text, and the cues skipped because their timing line cannot be read.
+
+    A cue starts at every timing line ('<start> --> <end>'), with the digits-only line just above it as its
+    number when there is one; its text runs up to the next cue. Splitting at timing lines rather than at
+    blank lines keeps empty cues, cues separated by several blank lines or a line of spaces, and text lines
+    that are only digits. The srt library reads the timestamps (',' or '.' before 2- or 3-digit
+    milliseconds); its whole-file parser would fold a cue with a corrupted start time into the previous
+    cue's text, which is why blocks are found here.
+    """
+    lines = text.split("\n")
+    timings = [n for n, line in enumerate(lines) if _TIMING_LINE.fullmatch(line)]
+    timing_set = set(timings)
+    starts = [n - 1 if n > 0 and lines[n - 1].strip().isdigit() and n - 1 not in timing_set else n for n in timings]
+    cues, skipped = [], []
+    for k, timing in enumerate(timings):
+        end_of_text = starts[k + 1] if k + 1 < len(timings) else len(lines)
+        body = [line.rstrip() for line in lines[timing + 1:end_of_text]]
+        index = int(lines[timing - 1]) if starts[k] != timing else None
+        start_text, end_text = _TIMING_LINE.fullmatch(lines[timing]).groups()
+        try:
+            start, end = srt_seconds(start_text), srt_seconds(end_text)
+        except srt.TimestampParseError as e:
+            skipped.append({"line": timing + 1, "timing": lines[timing], "text": "\n".join(body).strip("\n"),
+                            "reason": f"unreadable timestamp ({e})"})
+            continue
+        text_lines = [_TAG.sub("", line).rstrip() for line in body]
+        cues.append({"index": index, "start": start, "end": end, "text": "\n".join(text_lines).strip("\n")})
+    return cues, skipped
+
+
+def srt_seconds(timestamp: str) -> float:
+    return srt.srt_timestamp_to_timedelta(timestamp).total_seconds()
+
+
+def parse_matidx(data: bytes, path) -> list[float]:
+    """<imdb>.matidx (one '<frame> <seconds>' line per movie frame, from frame 0) → seconds per frame."""
+    times: list[float] = []
+    for number, line in enumerate(data.decode("latin-1").split("\n"), 1):
+        if not line.strip():
+            continue
+        parts = line.split()
+        try:
+            if len(parts) != 2:
+                raise ValueError
+            frame, seconds = int(parts[0]), float(parts[1])
+        except ValueError:
+            raise RawDataError(path, f"expected '<frame> <seconds>', got {line!r}", line=number,
+                               hint="the frame-time file is corrupt; extract it again") from None
+        if frame != len(times):
+            raise RawDataError(path, f"frame {frame} where frame {len(times)} was expected", line=number,
+                               hint="frames are listed once each, in order from 0; extract the file again")
+        times.append(seconds)
+    return times
+
+
+def parse_shot_boundaries(data: bytes, path) -> list[list[int]]:
+    """<clip>.video.sbd → [first frame, last frame] per shot (absolute movie frames)."""
+    shots = []
+    for number, line in enumerate(data.decode("latin-1").split("\n"), 1):
+        if not line.strip():
+            continue
+        parts = line.split()
+        if len(parts) != 2 or not all(p.isdigit() for p in parts):
+            raise RawDataError(path, f"expected '<first frame> <last frame>', got {line!r}", line=number,
+                               hint="the shot-boundary file is corrupt; extract it again")
+        shots.append([int(parts[0]), int(parts[1])])
+    return shots
+
+
+def clip_frames(name: str) -> tuple[int, int]:
+    match = CLIP_NAME.fullmatch(name)
+    return int(match.group(2)), int(match.group(3))
+
+
+def clip_seconds(name: str, frame_times: list[float], path) -> tuple[float, float]:
+    """Movie time of a clip's first and last frame; the last frame is clamped to the frame-time map."""
+    first, last = clip_frames(name)
+    if first >= len(frame_times):
+        raise RawDataError(path, f"clip {name} starts at frame {first} but the frame-time map has only "
+                           f"{len(frame_times)} frames", hint="the clip and the matidx file are from different "
+                                                               "versions of the movie; extract both again")
+    return frame_times[first], frame_times[min(last, len(frame_times) - 1)]
+
+
+def mp4_status(data: bytes | None) -> str:
+    if data is None:
+        return "missing"
+    if not data:
+        return "empty"
+    return "ok" if data[4:8] in MP4_FIRST_BOXES else "not mp4"
+
+
+# ---- row assembly -----------------------------------------------------------------------------------------
+
+def question_row(question: Question, movie: Movie) -> dict:
+    return {
+        "qid": question.qid, "imdb_key": question.imdb_key, "movie_title": movie.title, "movie_year": movie.year,
+        "movie_genres": list(movie.genres), "question": question.question, "answers": list(question.answers),
+        "correct_index": question.correct_index,
+        "plot_alignment": None if question.plot_alignment is None else list(question.plot_alignment),
+        "video_clips": list(question.video_clips),
+    }
+
+
+def plot_fields(question: Question, line: int, qa_path, stories: StoryReader) -> dict:
+    sentences = stories.lines("split_plot", question.imdb_key)
+    aligned = None
+    if sentences is not None and question.plot_alignment is not None:
+        beyond = [i for i in question.plot_alignment if i >= len(sentences)]
+        if beyond:
+            raise RawDataError(qa_path, f"plot_alignment {list(question.plot_alignment)} points past the "
+                               f"{len(sentences)} sentences of {stories.path('split_plot', question.imdb_key)}",
+                               line=line, record=question.qid,
+                               hint="the split plot and qa.json are from different releases")
+        aligned = [sentences[i] for i in question.plot_alignment]
+    return {"aligned_sentences": aligned, "plot_sentences": sentences, "plot": stories.lines("plot", question.imdb_key)}
+
+
+def subtitle_fields(question: Question, stories: StoryReader) -> dict:
+    track = stories.track("subtitles", question.imdb_key)
+    frame_times = stories.frame_times(question.imdb_key) if question.video_clips else None
+    windows = [clip_seconds(c, frame_times, stories.path("frame_times", question.imdb_key))
+               if frame_times is not None else (None, None) for c in question.video_clips]
+    clip_times = [{"clip": c, "start": start, "end": end} for c, (start, end) in zip(question.video_clips, windows)]
+    if track is None:
+        return {"subtitle_scope": None, "clip_times": clip_times, "subtitles": None}
+    if not question.video_clips or frame_times is None:
+        return {"subtitle_scope": "movie", "clip_times": clip_times, "subtitles": track["cues"]}
+    return {"subtitle_scope": "clips", "clip_times": clip_times,
+            "subtitles": [cue for cue in track["cues"] if overlaps(cue, windows)]}
+
+
+def overlaps(cue: dict, windows: list[tuple[float, float]]) -> bool:
+    """Whether the cue shares a moment with any window (a cue written end-first spans end..start)."""
+    low, high = min(cue["start"], cue["end"]), max(cue["start"], cue["end"])
+    return any(low <= window_end and high >= window_start for window_start, window_end in windows)
+
+
+def video_fields(question: Question, stories: StoryReader, clips: ClipReader) -> dict:
+    frame_times = stories.frame_times(question.imdb_key)
+    videos, details = [], []
+    for name in question.video_clips:
+        data = clips.read(name)
+        status = mp4_status(data)
+        videos.append({"bytes": data, "path": name} if status == "ok" else None)
+        start, end = (clip_seconds(name, frame_times, stories.path("frame_times", question.imdb_key))
+                      if frame_times is not None else (None, None))
+        first, last = clip_frames(name)
+        details.append({"name": name, "start_frame": first, "end_frame": last, "start": start, "end": end,
+                        "shots": stories.shots(name), "status": status})
+    return {"videos": videos, "clips": details}
+
+
+def movie_row(movie: Movie, stories: StoryReader) -> dict:
+    key = movie.imdb_key
+    tar_path = stories.found["video_tar"].get(key)
+    clips = {name for name in stories.found["video"] if CLIP_NAME.fullmatch(name).group(1) == key}
+    return {
+        "imdb_key": key, "title": movie.title, "year": movie.year, "genres": list(movie.genres),
+        "plot": stories.lines("plot", key), "split_plot": stories.lines("split_plot", key),
+        "subtitles": stories.track("subtitles", key), "script": stories.script(key), "dvs": stories.track("dvs", key),
+        "video_clips": sorted(clips.union(clips_in_tar(tar_path) if tar_path else ())),
+    }

@@ -1,0 +1,510 @@
+"""MovieQA: the builder against the sample generator's tree, the real release files, and bad inputs."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import datasets
+import pytest
+import srt
+
+from builders import movieqa as mqa
+from builders.cardcheck import validate_readme
+from builders.errors import RawDataError
+from builders.pipeline import build
+from builders.samples import movieqa as sample
+from conftest import realdata_dir
+from helpers import parquet_rows, run_script
+
+CONFIGS = ["qa", "qa_plot", "qa_subtitles", "qa_video", "movies"]
+SPLITS = ["train", "validation", "test"]
+
+
+def quiet_build(raw, out, **kwargs):
+    return build("movieqa", raw, out, progress=False, log=lambda *a: None, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    raw = tmp_path_factory.mktemp("raw")
+    tree = sample.make(raw)
+    out = tmp_path_factory.mktemp("out")
+    return tree, out, quiet_build(raw, out)
+
+
+def rows_by_qid(out: Path, config: str, split: str) -> dict[str, dict]:
+    return {row["qid"]: row for row in parquet_rows(out, config, split)}
+
+
+def expected_question(tree: sample.SampleTree, qa: sample.SampleQA) -> dict:
+    movie = tree.movies[qa.imdb_key]
+    return {"qid": qa.qid, "imdb_key": qa.imdb_key, "movie_title": movie.title, "movie_year": movie.year,
+            "movie_genres": list(movie.genres), "question": qa.question, "answers": list(qa.answers),
+            "correct_index": qa.expected_correct_index, "plot_alignment": qa.alignment,
+            "video_clips": list(qa.video_clips)}
+
+
+def question_part(row: dict) -> dict:
+    return {key: row[key] for key in mqa.QA_FIELDS}
+
+
+# ---- every config on the sample tree, value by value ---------------------------------------------------
+
+def test_qa_rows_equal_what_the_generator_wrote(built):
+    tree, out, _ = built
+    for split in SPLITS:
+        rows = parquet_rows(out, "qa", split)
+        assert rows == [expected_question(tree, qa) for qa in tree.good(split)]  # qa.json order
+    assert [r["qid"] for r in parquet_rows(out, "qa", "train")] == ["train:5", "train:0", "train:6", "train:9"]
+
+
+def test_question_fields_with_awkward_values(built):
+    _, out, _ = built
+    train, val, test = (rows_by_qid(out, "qa", s) for s in SPLITS)
+    assert train["train:5"]["answers"][1] == ""                     # an empty option keeps its slot
+    assert val["val:0"]["correct_index"] == 3                       # written "3" in the record
+    assert val["val:0"]["question"] == "What does Zoë open?"        # \u00eb escape in qa.json
+    assert [test[q]["correct_index"] for q in ("test:0", "test:1")] == [-1, -1]  # withheld (null)
+    assert test["test:0"]["plot_alignment"] is None                 # no such key in the record
+    assert train["train:9"]["plot_alignment"] == []
+    assert (train["train:0"]["movie_title"], train["train:0"]["movie_year"]) == ("Example: The Movie", 2001)
+    assert test["test:0"]["movie_genres"] == ["Action", "Sci-Fi", "War"]
+
+
+def test_qa_plot_aligned_sentences_are_those_the_generator_wrote(built):
+    tree, out, _ = built
+    for split in SPLITS:
+        for row, qa in zip(parquet_rows(out, "qa_plot", split), tree.good(split), strict=True):
+            movie = tree.movies[qa.imdb_key]
+            aligned = None if movie.sentences is None or qa.alignment is None else \
+                [movie.sentences[i] for i in qa.alignment]
+            assert question_part(row) == expected_question(tree, qa)
+            assert row["aligned_sentences"] == aligned
+            assert row["plot_sentences"] == movie.sentences
+            assert row["plot"] == (None if movie.plot is None else list(movie.plot))
+    train = rows_by_qid(out, "qa_plot", "train")
+    # the split plot has a blank third line: alignment 2 is the third sentence, not the blank line
+    assert train["train:0"]["aligned_sentences"] == ["Anna returns to the city after ten years.",
+                                                     "She meets Ben at the station."]
+    assert rows_by_qid(out, "qa_plot", "validation")["val:0"]["aligned_sentences"] is None  # no split plot
+    assert rows_by_qid(out, "qa_plot", "test")["test:1"]["plot"] is None  # declared in movies.json, file absent
+
+
+def test_qa_subtitles_cues_are_exactly_those_inside_the_clips(built):
+    tree, out, _ = built
+    for split in SPLITS:
+        for row, qa in zip(parquet_rows(out, "qa_subtitles", split), tree.good(split), strict=True):
+            assert question_part(row) == expected_question(tree, qa)
+            assert row["subtitles"] == tree.expected_cues(qa), qa.qid
+    train = rows_by_qid(out, "qa_subtitles", "train")
+    straddle = train["train:0"]  # clips 0.40-2.36 s and 2.40-3.96 s; cue 3 (2.7-4.1 s) straddles the end
+    assert straddle["subtitle_scope"] == "clips"
+    assert straddle["clip_times"] == [{"clip": sample.C1, "start": 0.4, "end": 2.36},
+                                      {"clip": sample.C2, "start": 2.4, "end": 3.96}]
+    assert [c["index"] for c in straddle["subtitles"]] == [1, 2, 3]
+    assert straddle["subtitles"][2] == {"index": 3, "start": 2.7, "end": 4.1, "text": "- Where were you?\n- ♪ Out ♪"}
+    missing_clip = train["train:6"]  # frames 100-149: 4.00-5.96 s, though the clip file is absent
+    assert [(c["index"], c["text"]) for c in missing_clip["subtitles"]] == [(3, "- Where were you?\n- ♪ Out ♪"),
+                                                                           (4, "1999")]
+    assert train["train:5"]["subtitle_scope"] == "movie" and len(train["train:5"]["subtitles"]) == 5
+    assert (train["train:9"]["subtitle_scope"], train["train:9"]["subtitles"]) == (None, None)  # no .srt
+    no_frame_times = rows_by_qid(out, "qa_subtitles", "test")["test:0"]
+    assert no_frame_times["subtitle_scope"] == "movie"
+    assert no_frame_times["clip_times"] == [{"clip": sample.C4, "start": None, "end": None}]
+
+
+def test_qa_video_holds_the_original_clip_bytes(built):
+    tree, out, _ = built
+    assert set(parquet_rows(out, "qa_video", "train")[0]) == set(mqa.QA_VIDEO_FIELDS)
+    for split in ("train", "test"):
+        for row, qa in zip(parquet_rows(out, "qa_video", split), tree.good(split, video_only=True), strict=True):
+            assert question_part(row) == expected_question(tree, qa)
+            files = [tree.clip_bytes(c) for c in qa.video_clips]
+            assert row["videos"] == [{"bytes": f, "path": c} if f else None for c, f in zip(qa.video_clips, files)]
+            assert [c["status"] for c in row["clips"]] == \
+                ["missing" if f is None else "empty" if not f else "ok" for f in files]
+    assert not (out / "qa_video" / "validation-00000-of-00001.parquet").exists()  # no val question has clips
+    first = rows_by_qid(out, "qa_video", "train")["train:0"]
+    assert first["videos"][0]["bytes"][4:8] == b"ftyp"
+    assert first["clips"][0] == {"name": sample.C1, "start_frame": 10, "end_frame": 59, "start": 0.4, "end": 2.36,
+                                 "shots": [[10, 33], [34, 59]], "status": "ok"}
+    assert first["clips"][1]["shots"] is None and first["videos"][1] is None  # the 0-byte file
+    assert rows_by_qid(out, "qa_video", "train")["train:6"]["clips"][0]["status"] == "missing"
+    test_clip = rows_by_qid(out, "qa_video", "test")["test:0"]["clips"][0]
+    assert (test_clip["start"], test_clip["end"], test_clip["status"]) == (None, None, "ok")  # no .matidx
+
+
+def test_movies_rows(built):
+    tree, out, _ = built
+    order = json.loads((tree.root / "data" / "splits.json").read_text())
+    for split, name in zip(SPLITS, ("train", "val", "test")):
+        rows = parquet_rows(out, "movies", split)
+        assert [r["imdb_key"] for r in rows] == order[name]  # splits.json order
+        for row in rows:
+            movie = tree.movies[row["imdb_key"]]
+            assert (row["title"], row["year"], row["genres"]) == (movie.title, movie.year, list(movie.genres))
+            assert row["plot"] == (None if movie.plot is None else list(movie.plot))
+            assert row["split_plot"] == movie.sentences
+            assert row["script"] == movie.script
+            assert row["video_clips"] == sorted(movie.clips)
+            for kind in ("subtitles", "dvs"):
+                track = getattr(movie, kind)
+                if track is None:
+                    assert row[kind] is None
+                    continue
+                want = track.expected()
+                assert (row[kind]["encoding"], row[kind]["cues"]) == (want["encoding"], want["cues"])
+                assert [{k: s[k] for k in ("line", "timing", "text")} for s in row[kind]["skipped_cues"]] == \
+                    want["skipped_cues"]
+    anna = rows_by_qid_movies(out, "train")["tt0000001"]
+    assert "INT. CAFÉ - NIGHT" in anna["script"]  # cp1252 script, indentation kept
+    assert anna["video_clips"] == [sample.C1, sample.C2]  # the referenced-but-missing clip is not on disk
+    assert rows_by_qid_movies(out, "test")["tt0000003"]["dvs"]["cues"][0] == \
+        {"index": 1, "start": 62.345, "end": 65.678, "text": "SOMEONE walks into the room."}
+
+
+def rows_by_qid_movies(out: Path, split: str) -> dict[str, dict]:
+    return {row["imdb_key"]: row for row in parquet_rows(out, "movies", split)}
+
+
+def test_subtitle_quirks_of_the_cp1252_file(built):
+    _, out, _ = built
+    lyon = rows_by_qid_movies(out, "validation")["tt0000002"]["subtitles"]
+    assert lyon["encoding"] == "cp1252"
+    cues = lyon["cues"]
+    assert cues[0] == {"index": 1, "start": 1.05, "end": 2.098,  # 2-digit ms read as integer ms
+                       "text": "Café au lait, s'il vous plaît."}  # trailing spaces, then a line of spaces
+    assert cues[1] == {"index": 7, "start": 5.0, "end": 4.1, "text": "Wait."}  # ends before it starts; tags, TAB
+    assert cues[2]["index"] == 2 and cues[2]["start"] < cues[1]["start"]  # index restart, out of order, kept
+    assert cues[3]["text"] == "It’s over—bye."  # \x92 and \x97, and no final newline
+    (skipped,) = lyon["skipped_cues"]
+    assert (skipped["line"], skipped["timing"], skipped["text"]) == (14, "00:00:07,000 --> 00:00:0*****9", "Broken time.")
+    assert "unreadable timestamp" in skipped["reason"]
+    anna = rows_by_qid_movies(out, "train")["tt0000001"]["subtitles"]
+    assert anna["encoding"] == "utf-8-sig" and anna["cues"][1]["text"] == ""  # empty cue, then two blank lines
+    assert anna["cues"][3] == {"index": 4, "start": 4.2, "end": 5.0, "text": "1999"}  # digits-only text line
+    assert rows_by_qid_movies(out, "test")["tt0000003"]["subtitles"]["cues"][0]["index"] == 0
+
+
+def test_card_and_report(built):
+    _, out, report = built
+    readme = (out / "README.md").read_text()
+    assert validate_readme(readme) == []
+    assert "license: other" in readme and "license_name: movieqa-research-terms" in readme
+    assert "tapaswi2016movieqa" in readme and "Video question answering" in readme
+    assert "| `qa` (default) | 7 | gated |" in readme and "| `qa_video` | 3 | private |" in readme
+    assert "Redistribution policy of this build: **private**" in readme
+    assert "| `videos` | list<video> |" in readme and "| `subtitles[].start` | float64 |" in readme
+    assert "correct_index` is -1" in readme and "<qid> <answer index>" in readme  # how to evaluate test
+    assert "| `movies` | 2 | 1 | 1 |" in readme
+    assert report["redistribution"] == "private"
+    for config in CONFIGS:
+        for stats in report["configs"][config]["splits"].values():
+            assert stats["records_read"] == stats["rows"] and stats["records_skipped"] == 0
+    inputs = {i["path"] for i in report["inputs"]}
+    assert {"data/qa.json", "data/movies.json", "data/splits.json", "story/subtt/", "story/video_clips/"} <= inputs
+
+
+def test_video_tars_are_read_in_place(built, tmp_path):
+    _, reference, _ = built
+    sample.make(tmp_path / "raw", videos_as="tar")
+    assert not list((tmp_path / "raw").rglob("*.mp4"))
+    quiet_build(tmp_path / "raw", tmp_path / "out", configs=["qa_video", "movies"])
+    for config in ("qa_video", "movies"):
+        for split in SPLITS:
+            assert parquet_rows(tmp_path / "out", config, split) == parquet_rows(reference, config, split)
+
+
+def test_many_shards_with_two_processes_match_one_process(tmp_path, monkeypatch):
+    raw = tmp_path / "raw"
+    tree = sample.make(raw, scale=12)
+    monkeypatch.setattr(mqa, "QUESTIONS_PER_SHARD", 5)
+    monkeypatch.setattr(mqa, "SHARD_BYTES", 3 * 10**6)  # about one synthetic question with clips per shard
+    one = quiet_build(raw, tmp_path / "one", configs=["qa", "qa_video"])
+    two = quiet_build(raw, tmp_path / "two", configs=["qa", "qa_video"], num_proc=2)
+    for config in ("qa", "qa_video"):
+        files = one["configs"][config]["splits"]["train"]["files"]
+        assert len(files) >= 3 and files == two["configs"][config]["splits"]["train"]["files"]
+        for name in files:
+            assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
+    video = parquet_rows(tmp_path / "one", "qa_video", "train")
+    assert [r["qid"] for r in video] == [q.qid for q in tree.good("train", video_only=True)]
+    synthetic = video[2]
+    assert synthetic["qid"] == "train:1000" and len(synthetic["videos"][0]["bytes"]) > 500_000
+    assert synthetic["videos"][0]["bytes"] == tree.clip_bytes(synthetic["video_clips"][0])
+
+
+def test_download_and_prepare_works_on_the_builder(built, tmp_path):
+    tree, _, _ = built
+    builder = mqa.MovieQA(config_name="qa_subtitles", data_dir=str(tree.root), cache_dir=str(tmp_path / "cache"))
+    builder.download_and_prepare(output_dir=str(tmp_path / "arrow"), file_format="arrow")
+    ds = builder.as_dataset(split="validation")
+    assert ds[0]["qid"] == "val:0" and ds[0]["subtitles"][3]["text"] == "It’s over—bye."
+
+
+# ---- pure parsers -----------------------------------------------------------------------------------------
+
+def test_a_corrupted_start_time_does_not_join_the_previous_cue():
+    text = "1\n00:00:01,000 --> 00:00:02,000\nHello.\n\n2\n00:15:*****9 --> 00:15:50,000\nLost.\n\n" \
+           "3\n00:00:05,000 --> 00:00:06,000\nBye."
+    cues, skipped = mqa.parse_srt(text)
+    assert [c["text"] for c in cues] == ["Hello.", "Bye."]
+    assert [(s["line"], s["text"]) for s in skipped] == [(6, "Lost.")]
+    folded = list(srt.parse(text))[0].content  # why blocks are not split by the srt library
+    assert folded == "Hello.\n\n2\n00:15:*****9 --> 00:15:50,000\nLost."
+
+
+def test_cues_without_numbers_or_blank_lines():
+    cues, skipped = mqa.parse_srt("00:00:01.000 --> 00:00:02.000\nA\n00:00:03,000 --> 00:00:04,000\n2000\n")
+    assert skipped == [] and [(c["index"], c["start"], c["text"]) for c in cues] == [(None, 1.0, "A"), (None, 3.0, "2000")]
+
+
+def test_decoding_prefers_utf8_then_cp1252_then_latin1():
+    assert mqa.decode_text("\ufeffZoë\r\n".encode("utf-8")) == ("Zoë\n", "utf-8-sig")
+    assert mqa.decode_text("don’t".encode("cp1252")) == ("don’t", "cp1252")
+    assert mqa.decode_text(b"\x81caf\xe9") == ("\x81café", "latin-1")  # 0x81 is undefined in cp1252
+    assert mqa.story_lines("One\x85two\n\n  Three  \n") == ["One\x85two", "Three"]  # U+0085 is not a line break
+
+
+def test_json_records_carry_their_line_numbers():
+    records = mqa.read_json_list(b'[\n  {"a": 1}, \n  {\n    "b": [\n2]}\n]', "qa.json")
+    assert records == [(2, {"a": 1}), (3, {"b": [2]})]
+    with pytest.raises(RawDataError) as error:
+        mqa.read_json_list(b'[\n  {"a": 1}, \n  {"b": ', "qa.json")
+    assert error.value.line == 3 and "not valid JSON" in error.value.problem
+
+
+@pytest.mark.parametrize("change,problem", [
+    ({"answers": ["a", "b"]}, "2 answers, expected a list of 5 strings"),
+    ({"correct_index": 5}, "correct_index 5 is not an answer index 0-4"),
+    ({"correct_index": None}, "correct_index None is not an answer index"),
+    ({"plot_alignment": [1, -2]}, "is not a list of sentence indices"),
+    ({"video_clips": ["tt0000001.sf-10.video.mp4"]}, "is not named <imdb>.sf-NNNNNN.ef-NNNNNN.video.mp4"),
+    ({"video_clips": ["tt0000009.sf-000010.ef-000059.video.mp4"]}, "does not belong to tt0000001"),
+])
+def test_question_record_errors(change, problem):
+    record = {"qid": "train:1", "imdb_key": "tt0000001", "question": "Q?", "answers": list("abcde"),
+              "correct_index": 0, "video_clips": [], **change}
+    with pytest.raises(RawDataError) as error:
+        mqa.parse_question(record, "qa.json", 12, "train")
+    assert problem in error.value.problem and (error.value.line, error.value.record) == (12, "train:1")
+
+
+def test_frame_time_and_shot_files_are_checked():
+    assert mqa.parse_matidx(b"0 0.000\n1 0.042\n", "m") == [0.0, 0.042]
+    with pytest.raises(RawDataError, match="frame 2 where frame 1 was expected") as error:
+        mqa.parse_matidx(b"0 0.000\n2 0.083\n", "m")
+    assert error.value.line == 2
+    with pytest.raises(RawDataError, match="expected '<first frame> <last frame>'"):
+        mqa.parse_shot_boundaries(b"10 33\n34\n", "s")
+    with pytest.raises(RawDataError, match="starts at frame 150 but the frame-time map has only 150 frames"):
+        mqa.clip_seconds("tt1.sf-000150.ef-000160.video.mp4", [0.0] * 150, "m")
+
+
+# ---- bad inputs through the CLI ---------------------------------------------------------------------------
+
+def cli_build(raw, out, *extra):
+    return run_script("build.py", "movieqa", "--data-dir", raw, "--output", out, "--quiet", *extra)
+
+
+def test_malformed_records_stop_the_build_naming_file_line_and_record(tmp_path):
+    raw = tmp_path / "raw"
+    tree = sample.make(raw, bad_records=True)
+    listing = cli_build(raw, tmp_path / "a")  # the split check runs first, while listing the splits
+    assert listing.returncode == 2, listing.stderr
+    line = qa_line(raw, "val:3")
+    assert f"qa.json:{line} (record val:3): the qid says split 'val' but splits.json puts tt0000001 in 'train'" \
+        in listing.stderr
+    assert "hint:" in listing.stderr and "Traceback" not in listing.stderr
+    sample.write_questions(raw, [q for q in tree.questions if q.qid != "val:3"])
+    parsing = cli_build(raw, tmp_path / "b", "--config", "qa")
+    assert parsing.returncode == 2
+    assert f"qa.json:{qa_line(raw, 'train:7')} (record train:7): 4 answers, expected a list of 5 strings" \
+        in parsing.stderr
+    assert not (tmp_path / "b" / "README.md").exists()
+
+
+def qa_line(raw: Path, qid: str) -> int:
+    lines = (raw / "data" / "qa.json").read_text().split("\n")
+    return next(n for n, text in enumerate(lines, 1) if f'"qid": "{qid}"' in text) - 1  # the record's "{" line
+
+
+def test_skip_lists_each_bad_record_and_the_card_counts_them(tmp_path):
+    raw = tmp_path / "raw"
+    tree = sample.make(raw, bad_records=True)
+    done = cli_build(raw, tmp_path / "out", "--on-error", "skip")
+    assert done.returncode == 0, done.stderr
+    report = json.loads((tmp_path / "out" / "build_report.json").read_text())
+    skipped = {(s["config"], s["record"]): s for s in report["skipped"]}
+    assert sorted(skipped) == sorted((c, q) for c in ("qa", "qa_plot", "qa_subtitles") for q in ("train:7", "val:3"))
+    assert skipped["qa", "train:7"] == {"split": "train", "file": "data/qa.json", "record": "train:7",
+                                        "line": qa_line(raw, "train:7"), "config": "qa",
+                                        "reason": "4 answers, expected a list of 5 strings"}
+    assert skipped["qa_plot", "val:3"]["split"] == "validation"
+    for config in ("qa", "qa_plot", "qa_subtitles"):
+        for split, stats in report["configs"][config]["splits"].items():
+            assert stats["records_read"] == stats["rows"] + stats["records_skipped"]
+            assert stats["rows"] == len(tree.good(split))
+            assert stats["records_skipped"] == (1 if split in ("train", "validation") else 0)
+    readme = (tmp_path / "out" / "README.md").read_text()
+    assert "6 raw records were skipped" in readme
+    assert "| `qa` | train | 4 answers, expected a list of 5 strings | 1 |" in readme
+    assert [r["qid"] for r in parquet_rows(tmp_path / "out", "qa", "validation")] == ["val:0"]
+
+
+def test_a_corrupt_shared_index_stops_the_build_even_with_skip(tmp_path):
+    raw = tmp_path / "raw"
+    sample.make(raw)
+    qa = raw / "data" / "qa.json"
+    qa.write_bytes(qa.read_bytes()[:700])  # truncated inside a record
+    result = cli_build(raw, tmp_path / "out", "--on-error", "skip")
+    assert result.returncode == 2
+    assert "qa.json:" in result.stderr and "not valid JSON" in result.stderr and "download it again" in result.stderr
+
+
+def test_a_corrupt_frame_time_map_rejects_the_questions_that_need_it(tmp_path):
+    raw = tmp_path / "raw"
+    sample.make(raw)
+    matidx = raw / "story" / "matidx" / "tt0000001.matidx"
+    matidx.write_text(matidx.read_text().replace("12 0.480\n", "12 0,48\n"))
+    result = cli_build(raw, tmp_path / "out", "--config", "qa_subtitles")
+    assert result.returncode == 2
+    assert "tt0000001.matidx:13 (record train:0): expected '<frame> <seconds>', got '12 0,48'" in result.stderr
+    report = quiet_build(raw, tmp_path / "skip", configs=["qa_subtitles"], on_error="skip")
+    assert sorted(s["record"] for s in report["skipped"]) == ["train:0", "train:6"]  # the questions with clips
+
+
+def test_absent_parts_disable_the_configs_that_need_them(tmp_path):
+    raw = tmp_path / "raw"
+    sample.make(raw)
+    shutil.rmtree(raw / "story" / "subtt")
+    shutil.rmtree(raw / "story" / "video_clips")
+    result = run_script("build.py", "movieqa", "--data-dir", raw, "--output", tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    assert "config 'qa_subtitles' not built: it needs story/subtt/<imdb_key>.srt (extract subtt.tar.gz)" in result.stdout
+    assert "config 'qa_video' not built: it needs video clips <imdb_key>.sf-NNNNNN.ef-NNNNNN.video.mp4" in result.stdout
+    assert sorted(p.name for p in (tmp_path / "out").iterdir() if p.is_dir()) == ["movies", "qa", "qa_plot"]
+    asked = cli_build(raw, tmp_path / "out2", "--config", "qa_video")
+    assert asked.returncode == 2 and "story/video_clips/<imdb_key>.tar" in asked.stderr
+    assert "http://movieqa.cs.toronto.edu" in asked.stderr  # the download steps
+
+
+# ---- round trip through the local Hub ---------------------------------------------------------------------
+
+def test_round_trip_every_config(local_hub, built, tmp_path, fresh_hf_home):
+    _, out, _ = built
+    folder = tmp_path / "built"
+    shutil.copytree(out, folder)
+    repo = "roundtrip/movieqa"
+    result = run_script("publish.py", folder, "--repo", repo, env={"HF_TOKEN": local_hub.token})
+    assert result.returncode == 0, result.stderr
+    assert local_hub.api().repo_info(repo, repo_type="dataset").private  # the policy of the movie material
+    assert sorted(datasets.get_dataset_config_names(repo, token=local_hub.token)) == sorted(CONFIGS)
+    for config in CONFIGS:
+        loaded = datasets.load_dataset(repo, config, token=local_hub.token)
+        for split, part in loaded.items():
+            if config == "qa_video":
+                part = part.cast_column("videos", datasets.List(datasets.Video(decode=False)))
+            assert list(part) == parquet_rows(folder, config, split), (config, split)
+    video = datasets.load_dataset(repo, "qa_video", split="train", token=local_hub.token)
+    assert video.features["videos"] == datasets.List(datasets.Video())
+
+
+def test_only_qa_publishes_to_a_gated_public_repository(local_hub, built, tmp_path):
+    tree, _, _ = built
+    quiet_build(tree.root, tmp_path / "qa", configs=["qa"])
+    public = run_script("publish.py", tmp_path / "qa", "--repo", "roundtrip/movieqa-questions", "--public",
+                        env={"HF_TOKEN": local_hub.token})
+    assert public.returncode == 0, public.stderr
+    info = local_hub.api().repo_info("roundtrip/movieqa-questions", repo_type="dataset")
+    assert not info.private and info.gated
+
+
+# ---- the real release files (MM_REALDATA) -------------------------------------------------------------------
+
+REAL_SUBTITLES = {  # imdb key: (split, encoding, a cue number, its text exactly)
+    "tt0082198": ("validation", "utf-8", 1, "Between the time\nwhen the oceans drank Atlantis..."),
+    "tt0804522": ("train", "utf-8", 57, "Fatima...you came."),
+    "tt0409847": ("train", "cp1252", 12, "Translation by § §  kikka_fata"),
+    "tt1182345": ("test", "cp1252", 770, "Bring me back a piña colada. All right, pal?"),
+    "tt0381061": ("train", "cp1252", 2, "M doesn’t mind you earning\na little money on the side, Dryden."),
+    "tt0493464": ("train", "utf-8-sig", 1, "Happy birthday, dear Janice."),
+    "tt0289043": ("test", "utf-8", 193, "We've got Mum's crème de menthe."),
+    "tt0898367": ("validation", "utf-8-sig", 0, ""),
+}
+MOJIBAKE = ("Ã", "â€", "Â", "\ufffd", "\ufeff", "ï»¿")
+
+
+def test_real_subtitles_decode_without_mojibake_and_cue_counts_reconcile():
+    real = realdata_dir("movieqa")
+    for key, (_, encoding, number, text) in REAL_SUBTITLES.items():
+        data = (real / "story" / "subtt" / f"{key}.srt").read_bytes()
+        track = mqa.parse_subtitle_file(data)
+        assert track["encoding"] == encoding, key
+        assert len(track["cues"]) + len(track["skipped_cues"]) == data.count(b"-->"), key
+        assert next(c["text"] for c in track["cues"] if c["index"] == number) == text, key
+        assert not any(bad in c["text"] for c in track["cues"] for bad in MOJIBAKE), key
+    road = mqa.parse_subtitle_file((real / "story" / "subtt" / "tt0898367.srt").read_bytes())["cues"]
+    assert road[0] == {"index": 0, "start": 5.115, "end": 83.456, "text": ""}  # after the BOM; two blank lines follow
+    moon = mqa.parse_subtitle_file((real / "story" / "subtt" / "tt1182345.srt").read_bytes())["cues"]
+    assert next(c for c in moon if c["index"] == 22)["text"] == "I don't—"
+    bond = mqa.parse_subtitle_file((real / "story" / "subtt" / "tt0381061.srt").read_bytes())["cues"]
+    assert next(c for c in bond if c["index"] == 94)["text"] == \
+        "I thought “M” was randomly assigned.\nI had no idea it stood for –"
+    aliens = mqa.parse_subtitle_file((real / "story" / "subtt" / "tt0409847.srt").read_bytes())["cues"]
+    assert aliens[0] == {"index": 0, "start": 1.567, "end": 191.38, "text": ""}  # "0 " and trailing spaces
+
+
+def test_real_subtitles_agree_with_the_srt_library():
+    """On the real files (which the library reads strictly) every cue matches its number, times and text."""
+    real = realdata_dir("movieqa")
+    for key in REAL_SUBTITLES:
+        data = (real / "story" / "subtt" / f"{key}.srt").read_bytes()
+        ours = mqa.parse_subtitle_file(data)["cues"]
+        theirs = list(srt.parse(mqa.decode_text(data)[0]))
+        assert [(c["index"], c["start"], c["end"]) for c in ours] == \
+            [(s.index, s.start.total_seconds(), s.end.total_seconds()) for s in theirs], key
+        assert [c["text"] for c in ours] == \
+            ["\n".join(mqa._TAG.sub("", line).rstrip() for line in s.content.split("\n")).strip("\n") for s in theirs]
+
+
+def test_real_movies_and_splits():
+    real = realdata_dir("movieqa")
+    movies = mqa.parse_movies((real / "data" / "movies.json").read_bytes(), "movies.json")
+    split_of = mqa.parse_splits((real / "data" / "splits.json").read_bytes(), "splits.json", movies)
+    assert len(movies) == 408
+    assert {s: list(split_of.values()).count(s) for s in SPLITS} == {"train": 269, "validation": 56, "test": 83}
+    assert sum(m.declared["script"] is not None for m in movies.values()) == 199
+    assert all(m.declared["dvs"] is None for m in movies.values())
+    assert movies["tt2614684"].title == "'71" and movies["tt2614684"].genres == ("Action", "Drama", "Thriller")
+    assert {key: split_of[key] for key in REAL_SUBTITLES} == {key: v[0] for key, v in REAL_SUBTITLES.items()}
+
+
+def test_real_index_files_drive_the_build(tmp_path):
+    """qa.json is not available: questions in the real record shape about the 8 movies whose subtitles we have."""
+    real = realdata_dir("movieqa")
+    raw = tmp_path / "raw"
+    for folder in ("data", "story/subtt"):  # file by file: the real folders are read-only
+        (raw / folder).mkdir(parents=True)
+        for file in (real / folder).iterdir():
+            shutil.copyfile(file, raw / folder / file.name)
+    prefixes = {"train": "train", "validation": "val", "test": "test"}
+    questions = [sample.SampleQA(f"{prefixes[split]}:{100 + n}", key, f"What happens in {key}?",
+                                 ("a", "b", "c", "d", "e"), None if split == "test" else n % 5, [n])
+                 for n, (key, (split, *_)) in enumerate(REAL_SUBTITLES.items())]
+    questions.sort(key=lambda q: SPLITS.index(q.split))
+    sample.write_questions(raw, questions)
+    report = quiet_build(raw, tmp_path / "out", configs=["qa", "qa_subtitles", "movies"])
+    assert {s: v["rows"] for s, v in report["configs"]["movies"]["splits"].items()} == \
+        {"train": 269, "validation": 56, "test": 83}
+    for split in SPLITS:
+        rows = parquet_rows(tmp_path / "out", "qa_subtitles", split)
+        assert [r["imdb_key"] for r in rows] == [q.imdb_key for q in questions if q.split == split]
+        for row in rows:
+            data = (real / "story" / "subtt" / f"{row['imdb_key']}.srt").read_bytes()
+            assert row["subtitle_scope"] == "movie" and row["subtitles"] == mqa.parse_subtitle_file(data)["cues"]
+    movies = {r["imdb_key"]: r for s in SPLITS for r in parquet_rows(tmp_path / "out", "movies", s)}
+    assert {k for k, r in movies.items() if r["subtitles"] is not None} == set(REAL_SUBTITLES)
+    assert movies["tt0381061"]["title"] == "Casino Royale" and movies["tt0381061"]["plot"] is None
+    assert rows_by_qid(tmp_path / "out", "qa", "test")["test:103"]["correct_index"] == -1
