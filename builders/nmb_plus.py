@@ -1,0 +1,814 @@
+"""NewsMediaBias-Plus (NMB+): news articles with their top image and bias / disinformation likelihood labels.
+
+The Vector Institute scraped about 50 English-language outlets (2023-05 → 2024-09) and labelled each
+article twice: from its text, and from its first paragraph together with its top image. The data
+exists on disk in four forms, each a config here, each in its own folder of the data directory:
+
+- `gen_b/`: the current Hub release (Feb 2025), `data/dataset_cleaned.parquet`, nine columns with the
+  image as a file path; the image bytes come from the Zenodo archive (record 13961155) in `zenodo/`.
+- `gen_a/`: the 2024 Hub release, `data/train-NNNNN-of-NNNNN.parquet`, 13 columns with the image
+  embedded as a `datasets` Image struct.
+- `VLDBench/`: the VLDBench benchmark sample (`data/metadata.csv` | `.parquet` | `.json` with the 13
+  columns plus `saved_image_path`, the image column a stringified PIL object) and `images/<id>.png`.
+- `raw_scrape/`: the scraper's own output, a CSV per run and `images/<unique_id>.<ext>` whose
+  extension may not match the bytes, some of them SVG.
+
+Label strings drifted between releases (`Likely`, `Likely to Bias`, `Likely to be Unbiased`, ...): they
+are normalised into one ClassLabel and the release's string is kept next to it. Text read from CSV
+is repaired where the release mangled its encoding (cp1252 bytes, UTF-8 decoded twice), and every
+repair is listed in the row. Images keep the release's bytes; an image Pillow cannot decode (SVG,
+corrupt bytes) is not put in the Image column but kept as bytes with its status.
+"""
+from __future__ import annotations
+
+import ast
+import csv
+import functools
+import io
+import json
+import re
+import zipfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Any, Iterator
+
+import datasets
+import PIL.Image
+import pyarrow as pa
+import pyarrow.parquet as pq
+from datasets import ClassLabel, Image, Value
+
+from .core import MMConfig, MultimodalBuilder, RawPart
+from .errors import RawDataError, RecordLog
+
+# ---- metadata --------------------------------------------------------------------------------------
+
+LABEL_NAMES = ["likely_unbiased", "likely_biased"]
+IMAGE_STATUSES = ["ok", "no_image", "file_missing", "svg", "unreadable"]
+REPAIR_KINDS = ["cp1252_bytes", "double_encoded_utf8"]
+
+SHARD_ROWS = 1000
+"""Records per shard job: with the images of the 2024 release embedded, about 100-200 MB of Parquet."""
+
+VLDBENCH_METADATA = ("metadata.csv", "metadata.parquet", "metadata.json")
+"""VLDBench ships the same table in three formats; the first one present is read."""
+
+COLUMN_ALIASES = {
+    "unique_id": ("unique_id",),
+    "outlet": ("outlet",),
+    "headline": ("headline", "title"),
+    "article_text": ("article_text", "content"),
+    "first_paragraph": ("first_paragraph",),
+    "image_description": ("image_description", "img_description"),
+    "image": ("image", "top_image"),
+    "saved_image_path": ("saved_image_path",),
+    "date_published": ("date_published",),
+    "url": ("url",),
+    "article_url": ("article_url",),
+    "source_url": ("source_url",),
+    "canonical_link": ("canonical_link",),
+    "categories": ("new_categories", "news_categories"),
+    "category_scores": ("news_categories_confidence_scores", "new_categories_confidence_scores"),
+    "text_label": ("text_label", "nlp_label"),
+    "multimodal_label": ("multimodal_label", "nlp_img_label"),
+}
+"""Output field -> the column names the releases use for it (matched case-insensitively, first found wins)."""
+
+TEXT_FIELDS = ("outlet", "headline", "first_paragraph", "article_text", "image_description", "url", "article_url",
+               "source_url", "canonical_link")
+"""Fields whose encoding is repaired; only the prose ones (the first five) for UTF-8 decoded twice."""
+PROSE_FIELDS = TEXT_FIELDS[:5]
+
+# ---- features, with the docs the card's field table is made of --------------------------------------
+
+UNIQUE_ID = (Value("string"), "The release's article id, kept as a string (numeric in the Hub releases, 10 hex "
+                              "characters of sha256(title) in the scraper and VLDBench).")
+OUTLET = (Value("string"), "News outlet, as the release names it (e.g. `CNN`, `The Guardian US`).")
+HEADLINE = (Value("string"), "Headline: the page title, often ending in ` - <outlet>` (`title` in the scraper CSV).")
+ARTICLE_TEXT = (Value("string"), "Full article text, paragraphs separated by blank lines; can be empty "
+                                 "(`content` in the scraper CSV).")
+IMAGE_DESCRIPTION = (Value("string"), "LLM-generated description of the top image (`img_description` in the "
+                                      "current release); empty when the release has none.")
+DATE_FIELDS = {
+    "date_published": (Value("string"), "Publication date as written in the release (formats vary: `2024-03-10`, "
+                                        "`2024-03-10 14:05:00+00:00`, with microseconds); null when empty or `NaT`."),
+    "published_at": (Value("timestamp[us, tz=UTC]"), "`date_published` parsed, in UTC; a value without a time zone "
+                                                     "is taken as UTC and a bare date as midnight; null when unparseable."),
+}
+IMAGE_FIELDS = {
+    "image": (Image(), "The article's top image: the release's bytes, not re-encoded, when Pillow can decode them "
+                       "(path `<unique_id>.<extension of the real format>`); null otherwise (see `image_status`)."),
+    "image_status": (ClassLabel(names=IMAGE_STATUSES),
+                     "ok: in `image`; no_image: the release has no image for the article; file_missing: the "
+                     "release names an image file that is not in the raw data; svg: a vector image Pillow cannot "
+                     "decode, bytes in `image_undecodable_bytes`; unreadable: bytes that are not a decodable "
+                     "image (corrupt, truncated), kept in `image_undecodable_bytes`."),
+    "image_format": (Value("string"), "Format read from the bytes' signature (jpeg, png, webp, gif, svg, ...), which "
+                                      "need not match the file extension; null when unknown or no bytes."),
+    "image_file": (Value("string"), "The image file as the release names it (embedded path, `image`, "
+                                    "`saved_image_path` or `top_image`); null when it names none."),
+    "image_undecodable_bytes": (Value("binary"), "The release's bytes when they are not a decodable image (status "
+                                                 "svg or unreadable); null otherwise."),
+}
+LABEL_FIELDS = {
+    "text_label": (ClassLabel(names=LABEL_NAMES), "Bias / disinformation likelihood judged from the article text "
+                                                  "(`text_label`, `nlp_label` in the current release); null when the "
+                                                  "release's value is missing or is none of the known forms."),
+    "multimodal_label": (ClassLabel(names=LABEL_NAMES), "The same judged from the first paragraph and the top image "
+                                                        "(`multimodal_label`, `nlp_img_label` in the current release)."),
+    "text_label_raw": (Value("string"), "The release's text label string, unnormalised (`Likely`, `Likely to Bias`, "
+                                        "`Likely to be Unbiased`, ...)."),
+    "multimodal_label_raw": (Value("string"), "The release's multimodal label string, unnormalised."),
+}
+TEXT_REPAIRS = ([{
+    "field": (Value("string"), "The repaired field."),
+    "kind": (ClassLabel(names=REPAIR_KINDS), "cp1252_bytes: bytes that were not UTF-8 read as Windows-1252; "
+                                             "double_encoded_utf8: UTF-8 that had been decoded as Windows-1252 and "
+                                             "encoded again (`â€œ` back to `“`)."),
+}], "Encoding repairs made to this row's text, in field order; empty when the release's text was used as is.")
+CATEGORY_FIELDS = {
+    "categories": ([(Value("string"), "A news category.")],
+                   "News categories, parsed from the release's numpy-style list string "
+                   "(`['Politics' 'Opinion/Editorial']`); a value that is not a list is one category."),
+    "category_scores": ([(Value("float64"), "A confidence score.")],
+                        "Confidence of each category, same order as `categories` (`[0.95 0.9 ]` in the release); "
+                        "empty when the release gives none."),
+}
+ARTICLE_HEAD = {"unique_id": UNIQUE_ID, "outlet": OUTLET, "headline": HEADLINE, "article_text": ARTICLE_TEXT}
+V1_FIELDS = {
+    **ARTICLE_HEAD, **DATE_FIELDS,
+    "source_url": (Value("string"), "The outlet's home page (e.g. `https://www.ft.com`), despite the name."),
+    "canonical_link": (Value("string"), "The article's canonical URL."),
+    **CATEGORY_FIELDS, "image_description": IMAGE_DESCRIPTION, **IMAGE_FIELDS, **LABEL_FIELDS,
+    "text_repairs": TEXT_REPAIRS,
+}
+CURRENT_FIELDS = {
+    **ARTICLE_HEAD, "url": (Value("string"), "The article's URL."), "image_description": IMAGE_DESCRIPTION,
+    **IMAGE_FIELDS, **LABEL_FIELDS, "text_repairs": TEXT_REPAIRS,
+}
+SCRAPE_FIELDS = {
+    "unique_id": UNIQUE_ID, "outlet": OUTLET, "headline": HEADLINE,
+    "first_paragraph": (Value("string"), "The scraper's `first_paragraph`: the first five lines of the text joined."),
+    "article_text": ARTICLE_TEXT, **DATE_FIELDS,
+    "article_url": (Value("string"), "The URL the scraper fetched (`article_url`)."),
+    "canonical_link": (Value("string"), "The page's canonical URL."),
+    "source_url": (Value("string"), "The outlet's home page."),
+    **IMAGE_FIELDS, "text_repairs": TEXT_REPAIRS,
+}
+
+# ---- configs ------------------------------------------------------------------------------------------
+
+RAW_PARTS = {
+    "current_table": RawPart("gen_b/data/dataset_cleaned.parquet (the current Hub release of "
+                             "vector-institute/newsmediabias-plus)"),
+    "zenodo_images": RawPart("zenodo/: the images of Zenodo record 13961155, extracted or as the downloaded .zip"),
+    "v1_tables": RawPart("gen_a/data/*.parquet (the 2024 Hub release: 13 columns, images embedded)"),
+    "vldbench_metadata": RawPart("VLDBench/data/metadata.csv (or metadata.parquet / metadata.json)"),
+    "vldbench_images": RawPart("VLDBench/images/<unique_id>.png"),
+    "scrape_csv": RawPart("raw_scrape/*.csv with the scraper's columns (unique_id, title, content, top_image, ...)"),
+    "scrape_images": RawPart("raw_scrape/images/ (the scraper's downloaded images)"),
+}
+
+REQUIRED_COLUMNS = {
+    "current": ("unique_id", "headline", "article_text", "image", "text_label", "multimodal_label"),
+    "v1": ("unique_id", "headline", "article_text", "image", "text_label", "multimodal_label"),
+    "vldbench": ("unique_id", "headline", "article_text", "text_label", "multimodal_label"),
+    "raw_scrape": ("unique_id", "headline", "article_text"),
+}
+
+VERSION = datasets.Version("1.0.0")
+CONFIGS = [
+    MMConfig(name="current", version=VERSION, fields=CURRENT_FIELDS, requires=("current_table", "zenodo_images"),
+             description="The current release (Hub, Feb 2025: dataset_cleaned.parquet) joined with its images "
+                         "from the Zenodo archive."),
+    MMConfig(name="v1", version=VERSION, fields=V1_FIELDS, requires=("v1_tables",),
+             description="The 2024 release (Hub until Feb 2025, Zenodo v1): 13 columns with the images embedded, "
+                         "dates and news categories."),
+    MMConfig(name="vldbench", version=VERSION, fields=V1_FIELDS, requires=("vldbench_metadata", "vldbench_images"),
+             description="The VLDBench benchmark sample of NMB+ (VectorInstitute/VLDBench): the 2024 columns, "
+                         "images from its images/ folder."),
+    MMConfig(name="raw_scrape", version=VERSION, fields=SCRAPE_FIELDS, requires=("scrape_csv", "scrape_images"),
+             description="The scraper's output (CSV + images/), before labelling: no labels, first paragraph and "
+                         "fetched URL kept."),
+]
+
+
+@dataclass(frozen=True)
+class ParquetRows:
+    """Rows [start, stop) of a Parquet file."""
+
+    path: str
+    start: int
+    stop: int
+
+
+@dataclass(frozen=True)
+class CsvRecords:
+    """The records of a CSV file between two byte offsets (record boundaries found while planning)."""
+
+    path: str
+    start: int
+    stop: int
+    first_line: int
+    header: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class JsonRecords:
+    """Records [start, stop) of a JSON file holding a list of records."""
+
+    path: str
+    start: int
+    stop: int
+
+
+class NmbPlus(MultimodalBuilder):
+    NAME = "nmb_plus"
+    VERSION = VERSION
+    RAW_PARTS = RAW_PARTS
+    BUILDER_CONFIGS = CONFIGS
+    DEFAULT_CONFIG_NAME = "current"
+
+    def locate_raw(self, data_dir: Path) -> dict:
+        vldbench = data_dir / "VLDBench"
+        scrape = data_dir / "raw_scrape"
+        return {
+            "current_table": _existing_file(data_dir / "gen_b" / "data" / "dataset_cleaned.parquet"),
+            "zenodo_images": _non_empty_dir(data_dir / "zenodo"),
+            "v1_tables": tuple(sorted((data_dir / "gen_a").rglob("*.parquet"))) or None,
+            "vldbench_metadata": next(filter(None, (_existing_file(vldbench / "data" / name)
+                                                    for name in VLDBENCH_METADATA)), None),
+            "vldbench_images": _non_empty_dir(vldbench / "images"),
+            "scrape_csv": tuple(p for p in sorted(scrape.glob("*.csv")) if is_scrape_csv(p)) or None,
+            "scrape_images": _non_empty_dir(scrape / "images"),
+        }
+
+    def input_files(self) -> list[Path]:
+        paths = []
+        for part in self.config.requires:
+            location = self.raw.get(part)
+            paths += list(location) if isinstance(location, tuple) else [location] if location else []
+        return paths
+
+    @functools.cached_property
+    def images(self) -> ImageStore | None:
+        """The folder (or archive) the config's image files are looked up in; None when they are embedded."""
+        part = {"current": "zenodo_images", "vldbench": "vldbench_images", "raw_scrape": "scrape_images"}
+        return ImageStore(self.raw[part[self.config.name]]) if self.config.name in part else None
+
+    # ---- shard listing ---------------------------------------------------------------------------------
+
+    def split_shards(self, log: RecordLog) -> dict[str, list]:
+        required = REQUIRED_COLUMNS[self.config.name]
+        if self.config.name == "current":
+            return {"train": plan_parquet(self.raw["current_table"], required)}
+        if self.config.name == "v1":
+            shards: dict[str, list] = {}
+            for path in self.raw["v1_tables"]:
+                shards.setdefault(split_of(path), []).extend(plan_parquet(path, required))
+            return shards
+        if self.config.name == "vldbench":
+            return {"train": plan_table_file(self.raw["vldbench_metadata"], required)}
+        return {"train": [shard for path in self.raw["scrape_csv"] for shard in plan_csv(path, required)]}
+
+    # ---- table assembly --------------------------------------------------------------------------------
+
+    def shard_rows(self, shard, log: RecordLog) -> Iterator[dict]:
+        fields, images = list(self.info.features), self.images  # an unreadable archive fails the job, not a record
+        for name, line, record in iter_records(shard):
+            row = None
+            with log.record(shard.path, name):
+                if isinstance(record, RawDataError):
+                    raise record
+                try:
+                    row = assemble_article(record, images, fields)
+                except RawDataError as error:
+                    if error.path is None:  # about the record itself, not about an image file it names
+                        error.path, error.line = shard.path, line
+                    raise
+            if row is not None:
+                yield row
+
+
+# ---- raw sources ------------------------------------------------------------------------------------------
+
+def _existing_file(path: Path) -> Path | None:
+    return path if path.is_file() else None
+
+
+def _non_empty_dir(path: Path) -> Path | None:
+    return path if path.is_dir() and any(path.iterdir()) else None
+
+
+def split_of(path: Path) -> str:
+    """The split a Hub Parquet file belongs to, from its name (`train-00000-of-00002.parquet`)."""
+    prefix = path.name.split("-", 1)[0].lower()
+    return {"val": "validation", "validation": "validation", "test": "test"}.get(prefix, "train")
+
+
+def is_scrape_csv(path: Path) -> bool:
+    """A scraper output CSV, as opposed to the scraper's list of already-seen ids kept in the same folder."""
+    try:
+        header = next(iter_csv_records(path)).fields
+    except (StopIteration, RawDataError):
+        return False
+    return {"unique_id", "title", "content"} <= {name.strip().lower() for name in header}
+
+
+def column_map(names: list[str], required: tuple[str, ...], path) -> dict[str, str]:
+    """Output field -> the file's column for it; a file lacking a required column is refused as a whole."""
+    by_lower = {name.strip().lower(): name for name in names}
+    mapping = {}
+    for field, aliases in COLUMN_ALIASES.items():
+        column = next((by_lower[alias] for alias in aliases if alias in by_lower), None)
+        if column is not None:
+            mapping[field] = column
+    missing = [field for field in required if field not in mapping]
+    if missing:
+        raise RawDataError(path, f"no column for {', '.join(missing)} (the file has: {', '.join(names)})",
+                           hint="this is not an NMB+ table of the expected release, or it is truncated; "
+                                f"accepted names: {'; '.join('/'.join(COLUMN_ALIASES[f]) for f in missing)}")
+    return mapping
+
+
+def plan_parquet(path: Path, required: tuple[str, ...]) -> list[ParquetRows]:
+    try:
+        metadata = pq.read_metadata(path)
+    except (pa.ArrowException, OSError) as e:
+        raise RawDataError(path, f"not a readable Parquet file ({e})",
+                           hint="the download is incomplete or corrupt; download the file again") from None
+    column_map(metadata.schema.to_arrow_schema().names, required, path)
+    return [ParquetRows(str(path), start, min(start + SHARD_ROWS, metadata.num_rows))
+            for start in range(0, metadata.num_rows, SHARD_ROWS)]
+
+
+def plan_csv(path: Path, required: tuple[str, ...]) -> list[CsvRecords]:
+    """Shards of SHARD_ROWS records; the boundaries are byte offsets, so each job reads only its records."""
+    records = iter_csv_records(path)
+    try:
+        header = next(records)
+    except StopIteration:
+        raise RawDataError(path, "the CSV file is empty", hint="expected a header line and one line per article") from None
+    column_map(header.fields, required, path)
+    shards, start, first_line, count = [], header.end, header.next_line, 0
+    for record in records:
+        count += 1
+        if count == SHARD_ROWS:
+            shards.append(CsvRecords(str(path), start, record.end, first_line, tuple(header.fields)))
+            start, first_line, count = record.end, record.next_line, 0
+    if count:
+        shards.append(CsvRecords(str(path), start, path.stat().st_size, first_line, tuple(header.fields)))
+    return shards
+
+
+def plan_table_file(path: Path, required: tuple[str, ...]) -> list:
+    """VLDBench metadata in whichever of its three formats is present."""
+    if path.suffix == ".parquet":
+        return plan_parquet(path, required)
+    if path.suffix == ".csv":
+        return plan_csv(path, required)
+    records = read_json_records(path)
+    column_map(sorted({key for record in records for key in record}), required, path)
+    return [JsonRecords(str(path), start, min(start + SHARD_ROWS, len(records)))
+            for start in range(0, len(records), SHARD_ROWS)]
+
+
+@dataclass(frozen=True)
+class CsvRecord:
+    line: int                 # physical line on which the record starts (1-based)
+    fields: list[str]
+    end: int                  # byte offset just after the record
+    next_line: int            # physical line after the record
+
+
+def iter_csv_records(path, start: int = 0, stop: int | None = None, first_line: int = 1) -> Iterator[CsvRecord]:
+    """The records of a CSV between two byte offsets, quoted multi-line fields included.
+
+    Lines are decoded as UTF-8 with `surrogateescape`, so bytes that are not UTF-8 survive parsing and
+    are repaired per field later (`repair_text`); a UTF-8 byte-order mark at the start is dropped.
+    """
+    with open(path, "rb") as file:
+        lines = _LineReader(file, start, stop)
+        reader = csv.reader(lines, strict=True)
+        while True:
+            line = first_line + lines.count
+            try:
+                fields = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as e:
+                raise RawDataError(path, f"malformed CSV ({e})", line=line,
+                                   hint="a quoted field is not closed: the file is truncated or its quoting is "
+                                        "broken; download or export it again") from None
+            if fields:
+                yield CsvRecord(line, fields, lines.offset, first_line + lines.count)
+
+
+class _LineReader:
+    """Lines of a binary file from a byte offset, with the offset and the number of lines consumed."""
+
+    def __init__(self, file, start: int, stop: int | None):
+        self.file, self.stop = file, stop
+        self.offset, self.count = start, 0
+        file.seek(start)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        if self.stop is not None and self.offset >= self.stop:
+            raise StopIteration
+        raw = self.file.readline()
+        if not raw:
+            raise StopIteration
+        text = raw.decode("utf-8", "surrogateescape")
+        if self.offset == 0:
+            text = text.removeprefix("\ufeff")
+        self.offset += len(raw)
+        self.count += 1
+        return text
+
+
+def read_json_records(path: Path) -> list[dict]:
+    data = path.read_bytes()
+    try:
+        document = json.loads(data)
+    except UnicodeDecodeError as e:
+        raise RawDataError(path, f"not UTF-8 text (byte offset {e.start})", hint="download the file again") from None
+    except json.JSONDecodeError as e:
+        offset = len(e.doc[:e.pos].encode("utf-8"))
+        where = f"byte offset {offset} (line {e.lineno}, column {e.colno})"
+        if e.pos >= len(e.doc.rstrip()):
+            problem = f"the JSON ends early at {where}, {e.msg.lower()}: the file is truncated"
+        elif e.msg.startswith("Unterminated string"):
+            problem = f"the JSON ends inside the string that starts at {where}: the file is truncated"
+        else:
+            problem = f"invalid JSON at {where}: {e.msg}"
+        raise RawDataError(path, problem, line=e.lineno,
+                           hint="download the file again, or use metadata.csv / metadata.parquet, which hold the "
+                                "same columns") from None
+    if not isinstance(document, list) or not all(isinstance(record, dict) for record in document):
+        raise RawDataError(path, f"expected a list of records, got {type(document).__name__}",
+                           hint="VLDBench's metadata.json is written with orient='records'")
+    return document
+
+
+def iter_records(shard) -> Iterator[tuple[str | None, int | None, dict[str, Any] | RawDataError]]:
+    """(record name for messages, CSV line or None, record keyed by output field or the error that spoiled it)."""
+    if isinstance(shard, CsvRecords):
+        positions = {field: shard.header.index(column)
+                     for field, column in column_map(list(shard.header), (), shard.path).items()}
+        for record in iter_csv_records(shard.path, shard.start, shard.stop, shard.first_line):
+            id_position = positions["unique_id"]
+            name = normalise_id(record.fields[id_position]) if id_position < len(record.fields) else None
+            if len(record.fields) != len(shard.header):
+                yield name, record.line, RawDataError(
+                    shard.path, f"the record has {len(record.fields)} fields but the header has {len(shard.header)}",
+                    line=record.line, hint="a field holds an unquoted comma or quote; fix the quoting of this record")
+            else:
+                yield name, record.line, {field: record.fields[i] for field, i in positions.items()}
+    elif isinstance(shard, JsonRecords):
+        records = read_json_records(Path(shard.path))
+        mapping = column_map(sorted({key for record in records for key in record}), (), shard.path)
+        for index in range(shard.start, shard.stop):
+            record = {field: records[index].get(column) for field, column in mapping.items()}
+            yield normalise_id(record.get("unique_id")) or f"record {index}", None, record
+    else:
+        yield from _parquet_records(shard)
+
+
+def _parquet_records(shard: ParquetRows) -> Iterator[tuple[str, None, dict[str, Any]]]:
+    file = pq.ParquetFile(shard.path)
+    mapping = column_map(file.schema_arrow.names, (), shard.path)
+    columns = sorted(set(mapping.values()))
+    first = 0
+    for group in range(file.num_row_groups):
+        size = file.metadata.row_group(group).num_rows
+        low, high = max(shard.start - first, 0), min(shard.stop - first, size)
+        if low < high:
+            try:
+                table = file.read_row_group(group, columns=columns).slice(low, high - low)
+            except (pa.ArrowException, OSError) as e:
+                raise RawDataError(shard.path, f"row group {group} cannot be read ({e})",
+                                   hint="the file is corrupt; download it again") from None
+            index = first + low
+            for batch in table.to_batches(max_chunksize=MultimodalBuilder.ROWS_PER_BATCH):
+                for values in batch.to_pylist():
+                    record = {field: values[column] for field, column in mapping.items()}
+                    yield normalise_id(record.get("unique_id")) or f"row {index}", None, record
+                    index += 1
+        first += size
+
+
+# ---- images on disk ---------------------------------------------------------------------------------------
+
+class ImageStore:
+    """The image files of a folder and of the .zip archives in it, found by relative path, file name or stem."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.locations: dict[str, tuple[str, str]] = {}  # relative path -> (archive or "", member or file path)
+        for path in sorted(p for p in root.rglob("*") if p.is_file()):
+            if path.suffix.lower() == ".zip":
+                self._index_zip(path)
+            else:
+                self.locations[path.relative_to(root).as_posix()] = ("", str(path))
+        self.by_name: dict[str, str] = {}
+        self.by_stem: dict[str, str] = {}
+        for relative in self.locations:  # sorted: a name found in two folders resolves to the first
+            name = relative.rsplit("/", 1)[-1]
+            self.by_name.setdefault(name, relative)
+            self.by_stem.setdefault(name.rsplit(".", 1)[0], relative)
+        self._archives: dict[str, zipfile.ZipFile] = {}
+
+    def _index_zip(self, path: Path) -> None:
+        try:
+            with zipfile.ZipFile(path) as archive:
+                members = [m for m in archive.namelist() if not m.endswith("/")]
+        except (zipfile.BadZipFile, OSError) as e:
+            raise RawDataError(path, f"not a readable zip archive ({e})",
+                               hint="download the Zenodo archive again, or extract it into zenodo/") from None
+        for member in sorted(members):
+            self.locations.setdefault(member, (str(path), member))
+
+    def find(self, names: list[str], unique_id: str | None) -> str | None:
+        """The stored image for the release's file names (tried in order), else the file named after the id."""
+        for name in names:
+            relative = _safe_relative(name)
+            if relative in self.locations:
+                return relative
+            if relative.rsplit("/", 1)[-1] in self.by_name:
+                return self.by_name[relative.rsplit("/", 1)[-1]]
+        return self.by_stem.get(unique_id) if unique_id else None
+
+    def read(self, relative: str) -> tuple[str, bytes]:
+        archive, member = self.locations[relative]
+        try:
+            if not archive:
+                return member, Path(member).read_bytes()
+            if archive not in self._archives:
+                self._archives[archive] = zipfile.ZipFile(archive)
+            return f"{archive}:{member}", self._archives[archive].read(member)
+        except (OSError, zipfile.BadZipFile, EOFError) as e:
+            raise RawDataError(archive or member, f"cannot read image {member} ({e})",
+                               hint="the file or archive is damaged; download it again") from None
+
+
+def _safe_relative(name: str) -> str:
+    """A release's image path as a relative POSIX path: Windows separators, absolute prefixes and '..' dropped."""
+    parts = PureWindowsPath(name).as_posix() if "\\" in name else name
+    kept = [p for p in PurePosixPath(parts).parts if p not in ("/", "..", ".") and not p.endswith(":")]
+    return "/".join(kept)
+
+
+# ---- pure parsing functions ---------------------------------------------------------------------------------
+
+def normalise_id(value) -> str | None:
+    """Ids as strings; an id a float column holds (1098444910.0) loses its '.0'."""
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = str(value).strip()
+    return text or None
+
+
+def normalise_label(value) -> int | None:
+    """A label string of any release -> 0 (likely_unbiased), 1 (likely_biased) or None (missing or unknown).
+
+    Seen: `Likely` / `Unlikely` (2024 release, VLDBench), `Likely to Bias` / `Likely to UnBias` (current
+    release), `Likely to be Bias` / `Likely to be Unbiased` (downstream copies), with case and space drift.
+    """
+    if value is None:
+        return None
+    words = re.sub(r"[\s_\-]+", " ", str(value)).strip().lower().split()
+    if not words:
+        return None
+    if "unbias" in "".join(words) or words[0] == "unlikely":
+        return 0
+    if words[0] == "likely":
+        return 1
+    return None
+
+
+_QUOTED = re.compile(r"""'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*\"""", re.S)
+_SEPARATORS = re.compile(r"[\s,]*")
+
+
+def parse_category_list(value, column: str) -> list[str]:
+    """`['Politics' 'Opinion/Editorial']` (numpy repr, wrapped over lines when long) or a Python list repr."""
+    if isinstance(value, list):
+        return [str(item) for item in value]
+    text = "" if value is None else str(value).strip()
+    if not text or text == "[]":
+        return []
+    if not text.startswith("["):
+        return [text]  # a single topic label (`5_bipartisan, border, border deal`)
+    if not text.endswith("]"):
+        raise RawDataError(None, f"{column}: the list {text[:60]!r} is not closed",
+                           hint="expected a list string such as ['Politics' 'National']")
+    items, position, body = [], 0, text[1:-1]
+    while True:
+        position = _SEPARATORS.match(body, position).end()
+        if position == len(body):
+            return items
+        token = _QUOTED.match(body, position)
+        if token is None:
+            raise RawDataError(None, f"{column}: unexpected {body[position:position + 20]!r} in {text[:60]!r}",
+                               hint="expected quoted names separated by spaces, e.g. ['Politics' 'National']")
+        items.append(ast.literal_eval(token.group()))
+        position = token.end()
+
+
+def parse_score_list(value, column: str) -> list[float]:
+    """`[0.95 0.9 ]` (numpy repr), `[0.95, 0.9]` or a single number."""
+    if isinstance(value, list):
+        return [float(item) for item in value]
+    if isinstance(value, (int, float)):
+        return [float(value)]
+    text = "" if value is None else str(value).strip()
+    tokens = [t for t in re.split(r"[\s,]+", text.removeprefix("[").removesuffix("]")) if t]
+    try:
+        return [float(token) for token in tokens]
+    except ValueError:
+        raise RawDataError(None, f"{column}: {text[:60]!r} is not a list of numbers",
+                           hint="expected a list string such as [0.95 0.9 ]") from None
+
+
+def parse_published(value) -> tuple[str | None, datetime | None]:
+    """(the date as written, or None for empty / NaT; the moment in UTC, or None when it does not parse)."""
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return value.isoformat(sep=" "), moment.astimezone(timezone.utc)
+    text = "" if value is None else str(value).strip()
+    if text in ("", "NaT", "nan", "None"):
+        return None, None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return text, None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return text, moment.astimezone(timezone.utc)
+
+
+_PIL_REPR = re.compile(r"<PIL\.(\w+)ImagePlugin\.\w+ image mode=(\w+) size=(\d+)x(\d+) at 0x[0-9A-Fa-f]+>")
+
+
+def parse_pil_repr(value: str) -> tuple[str, int, int] | None:
+    """(format, width, height) from a stringified PIL image (VLDBench's `image` column), else None."""
+    match = _PIL_REPR.fullmatch(value.strip())
+    return (match.group(1).lower(), int(match.group(3)), int(match.group(4))) if match else None
+
+
+# ---- text encoding repairs ------------------------------------------------------------------------------------
+
+def _cp1252_char(byte: int) -> str:
+    try:
+        return bytes([byte]).decode("cp1252")
+    except UnicodeDecodeError:  # the five bytes cp1252 leaves undefined are read as Latin-1, like browsers do
+        return chr(byte)
+
+
+_BYTE_AS_CP1252 = {byte: _cp1252_char(byte) for byte in range(0x80, 0x100)}
+_CP1252_AS_BYTE = {char: byte for byte, char in _BYTE_AS_CP1252.items()}
+_CONTINUATION = "[" + re.escape("".join(_BYTE_AS_CP1252[b] for b in range(0x80, 0xC0))) + "]"
+_DOUBLE_ENCODED = re.compile(f"[\u00c2-\u00df]{_CONTINUATION}|[\u00e0-\u00ef]{_CONTINUATION}{{2}}"
+                             f"|[\u00f0-\u00f4]{_CONTINUATION}{{3}}")
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
+
+
+def repair_text(text: str, prose: bool) -> tuple[str, list[str]]:
+    """The text with its encoding repaired, and the kinds of repair made.
+
+    Bytes that were not UTF-8 (kept as lone surrogates by the CSV reader) are read as Windows-1252.
+    In prose, each sequence that is UTF-8 decoded as Windows-1252 (`â€œ`, `Ã©`) is decoded back; a
+    sequence that does not form valid UTF-8 is left as it is, so ordinary accented text is untouched.
+    """
+    repairs = []
+    if _ESCAPED_BYTE.search(text):
+        text = _ESCAPED_BYTE.sub(lambda m: _BYTE_AS_CP1252[ord(m.group()) - 0xDC00], text)
+        repairs.append("cp1252_bytes")
+    if prose:
+        fixed = _DOUBLE_ENCODED.sub(_decode_twice_encoded, text)
+        if fixed != text:
+            text = fixed
+            repairs.append("double_encoded_utf8")
+    return text, repairs
+
+
+def _decode_twice_encoded(match: re.Match) -> str:
+    try:
+        return bytes(_CP1252_AS_BYTE[c] for c in match.group()).decode("utf-8")
+    except UnicodeDecodeError:
+        return match.group()
+
+
+# ---- images -------------------------------------------------------------------------------------------------
+
+EXTENSIONS = {"jpeg": "jpg", "png": "png", "gif": "gif", "webp": "webp", "bmp": "bmp", "tiff": "tif",
+              "avif": "avif", "heic": "heic", "svg": "svg"}
+
+
+def sniff_format(data: bytes) -> str | None:
+    """The image format from the bytes' signature (file extensions in this release lie)."""
+    signatures = [(b"\xff\xd8\xff", "jpeg"), (b"\x89PNG\r\n\x1a\n", "png"), (b"GIF87a", "gif"), (b"GIF89a", "gif"),
+                  (b"BM", "bmp"), (b"II*\x00", "tiff"), (b"MM\x00*", "tiff")]
+    for signature, name in signatures:
+        if data.startswith(signature):
+            return name
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    if data[4:8] == b"ftyp":
+        return {b"avif": "avif", b"avis": "avif", b"heic": "heic", b"heix": "heic"}.get(data[8:12])
+    head = data[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if head.startswith(b"<") and b"<svg" in head:
+        return "svg"
+    return None
+
+
+def inspect_image(data: bytes) -> tuple[str | None, str, tuple[int, int] | None]:
+    """(format, status ok | svg | unreadable, size) of image bytes, without decoding the pixels.
+
+    Truncation is detected from the end markers of JPEG and PNG rather than by decoding, which would
+    cost more than the rest of the build.
+    """
+    found = sniff_format(data)
+    if found == "svg":
+        return found, "svg", None
+    if (found == "jpeg" and b"\xff\xd9" not in data[-1024:]) or (found == "png" and b"IEND" not in data[-32:]):
+        return found, "unreadable", None
+    try:
+        with PIL.Image.open(io.BytesIO(data)) as image:
+            return found or (image.format or "").lower() or None, "ok", image.size
+    except (PIL.UnidentifiedImageError, OSError, SyntaxError, ValueError, PIL.Image.DecompressionBombError):
+        return found, "unreadable", None
+
+
+def image_columns(unique_id: str, data: bytes | None, name: str | None, promised: bool) -> tuple[dict, tuple | None]:
+    """The image fields for one article from the release's bytes (None when none were found), and the size.
+
+    `promised`: the release says the article has an image, so no bytes means file_missing, not no_image.
+    """
+    if data is None:
+        status = "file_missing" if promised else "no_image"
+        return {"image": None, "image_status": IMAGE_STATUSES.index(status), "image_format": None,
+                "image_file": name, "image_undecodable_bytes": None}, None
+    found, status, size = inspect_image(data)
+    extension = EXTENSIONS.get(found or "", found or "bin")
+    return {"image": {"bytes": data, "path": f"{unique_id}.{extension}"} if status == "ok" else None,
+            "image_status": IMAGE_STATUSES.index(status), "image_format": found, "image_file": name,
+            "image_undecodable_bytes": None if status == "ok" else data}, size
+
+
+# ---- row assembly ---------------------------------------------------------------------------------------------
+
+def assemble_article(record: dict[str, Any], images: ImageStore | None, fields: list[str]) -> dict:
+    """The row with the given fields from a record keyed by output field."""
+    unique_id = normalise_id(record.get("unique_id"))
+    if unique_id is None:
+        raise RawDataError(None, "the article has no unique_id",
+                           hint="every article needs an id; remove the record or fill in its id")
+    row: dict[str, Any] = {"unique_id": unique_id, "text_repairs": []}
+    for field in (f for f in fields if f in TEXT_FIELDS):
+        value = record.get(field)
+        if isinstance(value, str):
+            value, kinds = repair_text(value, prose=field in PROSE_FIELDS)
+            row["text_repairs"] += [{"field": field, "kind": REPAIR_KINDS.index(kind)} for kind in kinds]
+        row[field] = value
+    if "image_description" in row:
+        row["image_description"] = row["image_description"] or ""
+    row["date_published"], row["published_at"] = parse_published(record.get("date_published"))
+    row["categories"] = parse_category_list(record.get("categories"), "new_categories")
+    row["category_scores"] = parse_score_list(record.get("category_scores"), "news_categories_confidence_scores")
+    if row["categories"] and row["category_scores"] and len(row["categories"]) != len(row["category_scores"]):
+        raise RawDataError(None, f"{len(row['categories'])} categories but {len(row['category_scores'])} "
+                                 f"confidence scores", hint="each category has one score; the record is corrupt")
+    for field in ("text_label", "multimodal_label"):
+        raw = record.get(field)
+        row[f"{field}_raw"] = None if raw is None else str(raw)
+        row[field] = normalise_label(raw)
+    row.update(article_image(unique_id, record, images))
+    return {field: row[field] for field in fields}
+
+
+def article_image(unique_id: str, record: dict[str, Any], images: ImageStore | None) -> dict:
+    """The image fields: bytes embedded in the record, or the file the record names, looked up in the store."""
+    value = record.get("image")
+    if isinstance(value, dict):  # the 2024 release: a datasets Image struct
+        path = value.get("path") or None
+        return image_columns(unique_id, value.get("bytes"), path, promised=bool(path))[0]
+    if isinstance(value, bytes):
+        return image_columns(unique_id, value, None, promised=True)[0]
+    described = parse_pil_repr(value) if isinstance(value, str) else None
+    names = [n for n in (None if described else value, record.get("saved_image_path"))
+             if isinstance(n, str) and n.strip()]
+    found = images.find(names, unique_id) if images else None
+    where, data = images.read(found) if found else (None, None)
+    columns, size = image_columns(unique_id, data, names[0] if names else None, promised=bool(names or described))
+    if described and size and size != described[1:]:
+        raise RawDataError(where, f"the image is {size[0]}x{size[1]} but the release's image column says "
+                                  f"{described[1]}x{described[2]}",
+                           hint="the file belongs to another article; restore the release's images/ folder")
+    return columns

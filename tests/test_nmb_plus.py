@@ -1,0 +1,469 @@
+"""NewsMediaBias-Plus: the builder against the sample generator's four raw forms, the real files, and bad inputs."""
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+
+import datasets
+import PIL.Image
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from builders import nmb_plus as nmb
+from builders.cardcheck import validate_readme
+from builders.errors import RawDataError
+from builders.pipeline import build
+from builders.samples import nmb_plus as sample
+from conftest import realdata_dir
+from helpers import parquet_rows, run_script
+
+CONFIGS = ("current", "v1", "vldbench", "raw_scrape")
+UTC = timezone.utc
+OK, NO_IMAGE, FILE_MISSING, SVG, UNREADABLE = range(5)
+CP1252_BYTES, DOUBLE_ENCODED = range(2)
+
+
+def quiet_build(raw, out, **options) -> dict:
+    return build("nmb_plus", raw, out, progress=False, log=lambda *a: None, **options)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    raw = tmp_path_factory.mktemp("raw")
+    tree = sample.make(raw)
+    out = tmp_path_factory.mktemp("out")
+    return tree, out, quiet_build(raw, out)
+
+
+def rows_by_id(out: Path, config: str) -> dict[str, dict]:
+    return {row["unique_id"]: row for row in parquet_rows(out, config, "train")}
+
+
+# ---- every config, value by value -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("config", CONFIGS)
+def test_rows_equal_what_the_generator_wrote(built, config):
+    tree, out, _ = built
+    rows = parquet_rows(out, config, "train")
+    assert [r["unique_id"] for r in rows] == [a.unique_id for a in tree.articles[config]]  # release order
+    assert rows == tree.expected_rows(config)
+
+
+def test_labels_are_normalised_across_releases_and_the_strings_kept(built):
+    _, out, _ = built
+    current, v1 = rows_by_id(out, "current"), rows_by_id(out, "v1")
+    assert (current["1098444910"]["text_label"], current["1098444910"]["multimodal_label"]) == (1, 0)  # to Bias / to UnBias
+    assert (current["1148232027"]["text_label_raw"], current["1148232027"]["multimodal_label"]) == ("Likely to be Bias", 0)
+    assert current["2000000003"]["text_label"] == 1  # "LIKELY TO BIAS"
+    neutral = current["2000000001"]
+    assert (neutral["multimodal_label"], neutral["multimodal_label_raw"]) == (None, "Neutral")
+    assert (v1["1200000003"]["text_label"], v1["1200000003"]["text_label_raw"]) == (1, "likely ")
+    assert (v1["1148232027"]["text_label"], v1["1148232027"]["multimodal_label"]) == (0, 1)  # Unlikely / Likely
+    assert v1["1200000004"]["text_label"] is None and v1["1200000004"]["text_label_raw"] is None
+    features = datasets.Features.from_arrow_schema(pq.read_schema(out / "current" / "train-00000-of-00001.parquet"))
+    assert features["text_label"].names == ["likely_unbiased", "likely_biased"]
+
+
+def test_images_keep_the_release_bytes_with_a_status(built):
+    tree, out, _ = built
+    zenodo = tree.root / "zenodo" / "images"
+    current = rows_by_id(out, "current")
+    svg = current["2000000001"]
+    assert (svg["image"], svg["image_status"], svg["image_format"]) == (None, SVG, "svg")
+    assert svg["image_undecodable_bytes"] == (zenodo / "2000000001.svg").read_bytes()
+    lying = current["2000000005"]  # a .jpg holding PNG bytes
+    assert lying["image"] == {"bytes": (zenodo / "2000000005.jpg").read_bytes(), "path": "2000000005.png"}
+    assert (lying["image_format"], lying["image_file"]) == ("png", "images/2000000005.jpg")
+    nested = current["1148232027"]  # an absolute path of the authors' machine, a subfolder in the archive
+    assert nested["image"]["bytes"] == (zenodo / "batch_2" / "1148232027.png").read_bytes()
+    assert nested["image_file"] == "/h/vector/nmb/images/1148232027.png"
+    missing = current["2000000003"]
+    assert (missing["image_status"], missing["image_file"]) == (FILE_MISSING, "images/2000000003.jpg")
+    assert current["2000000006"]["image_status"] == OK and current["2000000006"]["image_file"] is None  # found by id
+    assert current["2000000007"]["image_status"] == NO_IMAGE
+    assert current["2000000002"]["image"]["path"] == "2000000002.webp"
+    corrupt = rows_by_id(out, "v1")["1200000004"]
+    assert (corrupt["image"], corrupt["image_status"], corrupt["image_format"]) == (None, UNREADABLE, "jpeg")
+    assert corrupt["image_undecodable_bytes"] == tree.article("v1", "1200000004").image_bytes
+    scraped = rows_by_id(out, "raw_scrape")
+    logo = next(r for r in scraped.values() if r["image_file"] == "images/logo-trouble.jpg")
+    assert logo["image"]["bytes"] == (tree.root / "raw_scrape" / "images" / "logo-trouble.jpg").read_bytes()
+    assert logo["image"]["path"].endswith(".png")
+
+
+def test_categories_and_scores_come_from_numpy_list_strings(built):
+    _, out, _ = built
+    v1 = rows_by_id(out, "v1")
+    assert v1["1200000006"]["categories"] == ["Women's Health", "Arts, Culture", "Politics"]  # quotes and commas
+    assert v1["1200000006"]["category_scores"] == [0.9, 0.8, 0.7]
+    wrapped = v1["1200000005"]  # numpy wrapped the repr over two lines
+    assert wrapped["categories"][-1] == "Opinion/Editorial" and wrapped["category_scores"] == [0.95, 0.85, 0.7, 0.65, 0.6]
+    topic = v1["1200000007"]  # a plain topic label, not a list
+    assert (topic["categories"], topic["category_scores"]) == (["5_bipartisan, border, border deal"], [0.87])
+    assert v1["1200000004"]["categories"] == [] and v1["1200000004"]["category_scores"] == []
+    assert rows_by_id(out, "vldbench")["188c8526d3"]["categories"] == ["Women's Health", "Politics"]
+
+
+def test_dates_as_written_and_parsed(built):
+    _, out, _ = built
+    v1 = rows_by_id(out, "v1")
+    assert v1["1098444910"]["published_at"] == datetime(2024, 3, 10, tzinfo=UTC)
+    assert v1["1148232027"]["date_published"] == "2024-03-10 14:05:00+00:00"
+    assert v1["1200000005"]["published_at"] == datetime(2024, 9, 4, 1, 26, 21, 452000, tzinfo=UTC)
+    assert v1["1200000006"]["published_at"] == datetime(2024, 3, 11, 9, 0, tzinfo=UTC)  # no zone: taken as UTC
+    assert (v1["1200000003"]["date_published"], v1["1200000004"]["date_published"]) == (None, None)  # "" and NaT
+
+
+def test_text_encoding_repairs_are_made_and_listed(built):
+    _, out, _ = built
+    headline = rows_by_id(out, "v1")["1200000006"]
+    assert headline["headline"] == "Trump’s “border” plan — explained"
+    assert headline["text_repairs"] == [{"field": "headline", "kind": DOUBLE_ENCODED}]
+    assert rows_by_id(out, "current")["2000000005"]["article_text"] == "He said “we will act” — and didn’t."
+    scraped = {r["headline"]: r for r in parquet_rows(out, "raw_scrape", "train")}
+    assert scraped["Café owners’ protest"]["text_repairs"] == [{"field": "headline", "kind": CP1252_BYTES}]
+    modern = scraped["Modern formats"]
+    assert (modern["first_paragraph"], modern["article_text"]) == ("She said “yes”.", "She said “yes” – twice.")
+    assert modern["text_repairs"] == [{"field": "first_paragraph", "kind": DOUBLE_ENCODED},
+                                      {"field": "article_text", "kind": DOUBLE_ENCODED}]  # in field order
+    assert scraped["Voters head to the polls"]["text_repairs"] == []
+
+
+def test_vldbench_multiline_text_and_the_stringified_image_column(built):
+    tree, out, _ = built
+    row = rows_by_id(out, "vldbench")["3a6e10c6e5"]
+    assert row["article_text"] == sample.VLDBENCH_TEXT and row["article_text"].count("\n") == 4
+    assert row["image"]["bytes"] == (tree.root / "VLDBench" / "images" / "3a6e10c6e5.png").read_bytes()
+    assert row["image_file"] == "sample_review/images/3a6e10c6e5.png"
+    missing = rows_by_id(out, "vldbench")["188c8526d3"]  # the column names an image, images/ lacks it
+    assert (missing["image_status"], missing["image"]) == (FILE_MISSING, None)
+
+
+def test_scraper_rows_keep_first_paragraph_and_urls(built):
+    tree, out, _ = built
+    article = tree.articles["raw_scrape"][0]
+    row = rows_by_id(out, "raw_scrape")[article.unique_id]
+    assert row["first_paragraph"] == "Line one of the story. Line two, with a comma. Line \"three\". Line four. Line five."
+    assert row["article_text"].count("\n") == 5
+    assert row["article_url"] == f"https://news.google.com/rss/articles/{article.unique_id}"
+    assert "text_label" not in row
+
+
+def test_card_and_report(built):
+    tree, out, report = built
+    readme = (out / "README.md").read_text()
+    assert validate_readme(readme) == []
+    assert "license: cc-by-nc-2.0" in readme and "extra_gated_prompt:" in readme
+    assert "raza2024vilbias" in readme and "arXiv:2502.11361" in readme
+    assert "| `image_status` | class_label (ok, no_image, file_missing, svg, unreadable) |" in readme
+    assert "| `text_repairs[].kind` | class_label (cp1252_bytes, double_encoded_utf8) |" in readme
+    assert 'load_dataset("ORG/newsmediabias-plus", "vldbench")' in readme
+    assert "| `current` (default) | 8 | gated |" in readme
+    assert "None: every record of the raw release was converted." in readme
+    assert "task_categories:\n- text-classification" in readme
+    for config in CONFIGS:
+        split = report["configs"][config]["splits"]["train"]
+        assert split["rows"] == split["records_read"] == len(tree.articles[config]) and split["records_skipped"] == 0
+    inputs = {i["path"] for i in report["inputs"]}
+    assert {"gen_b/data/dataset_cleaned.parquet", "zenodo/", "VLDBench/data/metadata.csv", "raw_scrape/news_data.csv",
+            "gen_a/data/train-00001-of-00002.parquet"} <= inputs
+    assert "raw_scrape/seen_ids.csv" not in inputs  # the scraper's list of seen ids is not an article table
+
+
+def test_loads_with_datasets_and_every_row_decodes(built):
+    _, out, _ = built
+    ds = datasets.load_dataset(str(out), "current", split="train")
+    assert [row["image"].size if row["image"] else None for row in ds] == \
+        [(64, 48), (40, 30), None, (50, 40), None, (30, 20), (20, 20), None]
+    assert ds.features["image_status"].int2str(ds[2]["image_status"]) == "svg"
+    v1 = datasets.load_dataset(str(out), "v1", split="train")
+    assert v1[0]["published_at"] == datetime(2024, 3, 10, tzinfo=UTC)
+
+
+# ---- other raw layouts and sharding give the same rows -------------------------------------------------------
+
+@pytest.mark.parametrize("zenodo_as,vldbench_as", [("zip", "parquet"), ("dir", "json")])
+def test_zenodo_zip_and_vldbench_formats_give_the_same_rows(built, tmp_path, zenodo_as, vldbench_as):
+    _, reference, _ = built
+    sample.make(tmp_path / "raw", zenodo_as=zenodo_as, vldbench_as=vldbench_as)
+    assert not (tmp_path / "raw" / "VLDBench" / "data" / "metadata.csv").exists()
+    assert (tmp_path / "raw" / "zenodo" / "images").exists() == (zenodo_as == "dir")
+    quiet_build(tmp_path / "raw", tmp_path / "out", configs=["current", "vldbench"])
+    for config in ("current", "vldbench"):
+        assert parquet_rows(tmp_path / "out", config, "train") == parquet_rows(reference, config, "train")
+
+
+def test_many_shards_with_two_processes_match_one_shard(built, tmp_path, monkeypatch):
+    tree, reference, _ = built
+    monkeypatch.setattr(nmb, "SHARD_ROWS", 2)  # CSV shards start at byte offsets inside the file
+    one = quiet_build(tree.root, tmp_path / "one")
+    two = quiet_build(tree.root, tmp_path / "two", num_proc=2)
+    assert len(one["configs"]["raw_scrape"]["splits"]["train"]["files"]) == 4
+    for config in CONFIGS:
+        files = one["configs"][config]["splits"]["train"]["files"]
+        assert files == two["configs"][config]["splits"]["train"]["files"]
+        for name in files:
+            assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
+        assert parquet_rows(tmp_path / "one", config, "train") == parquet_rows(reference, config, "train")
+
+
+def test_download_and_prepare_works_on_the_builder(built, tmp_path):
+    tree, _, _ = built
+    builder = nmb.NmbPlus(config_name="vldbench", data_dir=str(tree.root), cache_dir=str(tmp_path / "cache"))
+    builder.download_and_prepare(output_dir=str(tmp_path / "arrow"), file_format="arrow")
+    ds = builder.as_dataset(split="train")
+    assert ds[0]["unique_id"] == "3a6e10c6e5" and ds[1]["categories"][2] == "Technology"
+
+
+def test_scale_adds_plain_articles_with_photo_sized_images(tmp_path):
+    tree = sample.make(tmp_path / "raw", scale=3)
+    added = tree.articles["current"][-3:]
+    assert all(80_000 < len(a.image_bytes) < 400_000 and len(a.article_text) >= 3_000 for a in added)
+    quiet_build(tmp_path / "raw", tmp_path / "out", configs=["current"])
+    rows = rows_by_id(tmp_path / "out", "current")
+    assert rows[added[0].unique_id]["image"]["bytes"] == added[0].image_bytes
+
+
+# ---- pure parsers ----------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("value,expected", [
+    ("Likely", 1), ("Unlikely", 0), ("likely ", 1), (" UNLIKELY", 0), ("Likely to Bias", 1), ("Likely to UnBias", 0),
+    ("Likely to be Bias", 1), ("Likely to be Unbiased", 0), ("likely_to_unbias", 0), ("Neutral", None), ("", None),
+    (None, None), (float("nan"), None),
+])
+def test_normalise_label(value, expected):
+    assert nmb.normalise_label(value) == expected
+
+
+def test_parse_category_and_score_lists():
+    assert nmb.parse_category_list("['Politics' 'National'\n 'Opinion/Editorial']", "c") == \
+        ["Politics", "National", "Opinion/Editorial"]
+    assert nmb.parse_category_list("['a', \"it's\"]", "c") == ["a", "it's"]  # a Python list repr
+    assert nmb.parse_category_list("[]", "c") == [] and nmb.parse_category_list(None, "c") == []
+    assert nmb.parse_score_list("[0.95 0.7  0.6 ]", "s") == [0.95, 0.7, 0.6]
+    assert nmb.parse_score_list("[0.9, 0.8]", "s") == [0.9, 0.8] and nmb.parse_score_list(0.5, "s") == [0.5]
+    with pytest.raises(RawDataError, match="unexpected 'Politics'"):
+        nmb.parse_category_list("[Politics]", "new_categories")
+    with pytest.raises(RawDataError, match="not a list of numbers"):
+        nmb.parse_score_list("[0.9 high]", "scores")
+
+
+def test_parse_published():
+    assert nmb.parse_published("2024-03-10 14:05:00+02:00") == \
+        ("2024-03-10 14:05:00+02:00", datetime(2024, 3, 10, 12, 5, tzinfo=UTC))
+    assert nmb.parse_published("NaT") == (None, None) and nmb.parse_published("  ") == (None, None)
+    assert nmb.parse_published("last Tuesday") == ("last Tuesday", None)
+
+
+def test_repair_text_leaves_ordinary_text_alone():
+    for text in ("café Pokémon™ naïve – “quoted”", "Ã alone", "résumé, Ångström, 10 °C, 5 €"):
+        assert nmb.repair_text(text, prose=True) == (text, [])
+    assert nmb.repair_text(sample.double_encode("Zoë’s café"), prose=True) == ("Zoë’s café", ["double_encoded_utf8"])
+    assert nmb.repair_text(sample.double_encode("“x”"), prose=False) == (sample.double_encode("“x”"), [])
+    escaped = "Caf\xe9".encode("cp1252").decode("utf-8", "surrogateescape")
+    assert nmb.repair_text(escaped, prose=False) == ("Café", ["cp1252_bytes"])
+
+
+def test_inspect_image_reads_the_bytes_not_the_extension():
+    png = sample.image_bytes(sample.Img("png", (7, 5)), seed=1)
+    assert nmb.inspect_image(png) == ("png", "ok", (7, 5))
+    assert nmb.inspect_image(png[:40]) == ("png", "unreadable", None)
+    assert nmb.inspect_image(b"\xef\xbb\xbf  " + sample.SVG) == ("svg", "svg", None)
+    assert nmb.inspect_image(b"<html>not found</html>") == (None, "unreadable", None)
+    assert nmb.inspect_image(b"") == (None, "unreadable", None)
+
+
+def test_parse_pil_repr_and_safe_relative_paths():
+    assert nmb.parse_pil_repr("<PIL.JpegImagePlugin.JpegImageFile image mode=RGB size=224x117 at 0x7D6BA13E4E50>") == \
+        ("jpeg", 224, 117)
+    assert nmb.parse_pil_repr("images/1.png") is None
+    assert nmb._safe_relative("../../etc/passwd") == "etc/passwd"
+    assert nmb._safe_relative("C:\\data\\images\\1.jpg") == "data/images/1.jpg"
+
+
+# ---- bad inputs through the CLI: exit 2, the file and record named --------------------------------------------
+
+@pytest.fixture(scope="module")
+def bad_tree(tmp_path_factory):
+    raw = tmp_path_factory.mktemp("bad")
+    return sample.make(raw, bad_records=True)
+
+
+def expected_skip(tree, config: str, article) -> tuple:
+    """(config, file, record, line, reason) of a record the build must reject, from the generator's data."""
+    if config in ("current", "v1"):
+        file = {"current": "gen_b/data/dataset_cleaned.parquet", "v1": "gen_a/data/train-00000-of-00002.parquet"}[config]
+        return config, file, article.unique_id or f"row {tree.articles[config].index(article)}", None, article.rejected
+    if article.claimed_size:  # the error is about the image file, not about a line of the CSV
+        return config, f"VLDBench/images/{article.unique_id}.png", article.unique_id, None, article.rejected
+    file = "VLDBench/data/metadata.csv" if config == "vldbench" else "raw_scrape/news_data.csv"
+    return config, file, article.unique_id or None, tree.lines[(config, article.unique_id)], article.rejected
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+def test_a_bad_record_stops_the_build_naming_file_and_record(bad_tree, tmp_path, config):
+    result = run_script("build.py", "nmb_plus", "--data-dir", bad_tree.root, "--output", tmp_path / "o",
+                        "--config", config, "--quiet")
+    assert result.returncode == 2, result.stderr
+    _, file, record, line, reason = expected_skip(bad_tree, config, bad_tree.rejected(config)[0])
+    location = file + (f":{line}" if line else "") + (f" (record {record})" if record else "")
+    assert f"{location}: {reason}" in result.stderr
+    assert "hint:" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "o" / "README.md").exists()
+
+
+def test_skip_lists_every_bad_record_and_the_card_counts_them(bad_tree, tmp_path):
+    result = run_script("build.py", "nmb_plus", "--data-dir", bad_tree.root, "--output", tmp_path / "o",
+                        "--on-error", "skip", "--quiet")
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "o" / "build_report.json").read_text())
+    assert {(s["config"], s["file"], s["record"], s["line"], s["reason"]) for s in report["skipped"]} == \
+        {expected_skip(bad_tree, config, article) for config in CONFIGS for article in bad_tree.rejected(config)}
+    for config in CONFIGS:
+        split = report["configs"][config]["splits"]["train"]
+        assert split["records_read"] == split["rows"] + split["records_skipped"] == len(bad_tree.articles[config])
+        assert split["records_skipped"] == len(bad_tree.rejected(config))
+        assert [r["unique_id"] for r in parquet_rows(tmp_path / "o", config, "train")] == \
+            [r["unique_id"] for r in bad_tree.expected_rows(config)]
+    readme = (tmp_path / "o" / "README.md").read_text()
+    assert "5 raw records were skipped" in readme
+    assert "| `vldbench` | train | the record has 15 fields but the header has 14 | 1 |" in readme
+
+
+def _broken_tree(tmp_path: Path, breakage: str) -> Path:
+    raw = tmp_path / "raw"
+    sample.make(raw, vldbench_as="json" if breakage == "truncated json" else "csv")
+    if breakage == "truncated json":
+        path = raw / "VLDBench" / "data" / "metadata.json"
+        path.write_bytes(path.read_bytes()[:1500])
+    elif breakage == "corrupt parquet":
+        path = raw / "gen_b" / "data" / "dataset_cleaned.parquet"
+        path.write_bytes(path.read_bytes()[:-200])
+    elif breakage == "missing label column":
+        path = raw / "gen_b" / "data" / "dataset_cleaned.parquet"
+        table = pq.read_table(path)
+        pq.write_table(table.drop_columns(["nlp_label"]), path)
+    elif breakage == "unclosed quote":
+        path = raw / "raw_scrape" / "news_data.csv"
+        path.write_bytes(path.read_bytes() + b'ffffffffff,CNN,"A title that never ends\n')
+    elif breakage == "missing images":
+        shutil.rmtree(raw / "zenodo")
+    return raw
+
+
+@pytest.mark.parametrize("breakage,config,expected", [
+    ("truncated json", "vldbench", "VLDBench/data/metadata.json:"),
+    ("corrupt parquet", "current", "gen_b/data/dataset_cleaned.parquet: not a readable Parquet file"),
+    ("missing label column", "current", "dataset_cleaned.parquet: no column for text_label"),
+    ("unclosed quote", "raw_scrape", "raw_scrape/news_data.csv:{last_line}: malformed CSV"),
+    ("missing images", "current", "zenodo/: the images of Zenodo record 13961155"),
+])
+def test_a_bad_file_stops_the_build_whatever_the_policy(tmp_path, breakage, config, expected):
+    raw = _broken_tree(tmp_path, breakage)
+    result = run_script("build.py", "nmb_plus", "--data-dir", raw, "--output", tmp_path / "o", "--config", config,
+                        "--on-error", "skip", "--quiet")
+    assert result.returncode == 2, result.stderr
+    last_line = (raw / "raw_scrape" / "news_data.csv").read_bytes().count(b"\n")  # where the appended record starts
+    assert expected.format(last_line=last_line) in result.stderr
+    assert "hint:" in result.stderr and "Traceback" not in result.stderr
+    if breakage == "truncated json":
+        assert "the JSON ends" in result.stderr and "byte offset" in result.stderr and "truncated" in result.stderr
+    if breakage == "missing images":
+        assert "zenodo.org/records/13961155" in result.stderr  # the download steps
+
+
+# ---- round trip through the local Hub ---------------------------------------------------------------------------
+
+def test_round_trip_every_config(local_hub, built, tmp_path, fresh_hf_home):
+    _, out, _ = built
+    folder = tmp_path / "built"
+    shutil.copytree(out, folder)
+    repo = "nmbtest/newsmediabias-plus"
+    result = run_script("publish.py", folder, "--repo", repo, env={"HF_TOKEN": local_hub.token})
+    assert result.returncode == 0, result.stderr
+    assert sorted(datasets.get_dataset_config_names(repo, token=local_hub.token)) == sorted(CONFIGS)
+    for config in CONFIGS:
+        loaded = datasets.load_dataset(repo, config, split="train", token=local_hub.token)
+        assert list(loaded.cast_column("image", datasets.Image(decode=False))) == parquet_rows(folder, config, "train")
+    current = datasets.load_dataset(repo, "current", split="train", token=local_hub.token)
+    assert current[0]["image"].size == (64, 48) and current.features["multimodal_label"].int2str(0) == "likely_unbiased"
+
+
+# ---- real files -----------------------------------------------------------------------------------------------------
+
+REAL_IMAGES = ["3a6e10c6e5", "ab71f6bece", "188c8526d3", "f20e7a8fd6", "9904a077c9"]
+
+
+def test_real_vldbench_metadata_csv_builds_with_its_images(tmp_path):
+    real = realdata_dir("newsmediabias_plus")
+    report = quiet_build(real, tmp_path / "out")
+    assert list(report["configs"]) == ["vldbench"]  # the other forms are not in the real sample
+    rows = parquet_rows(tmp_path / "out", "vldbench", "train")
+    assert len(rows) == 500 and [r["unique_id"] for r in rows[:5]] == REAL_IMAGES
+    for row in rows[:5]:
+        data = (real / "VLDBench" / "images" / f"{row['unique_id']}.png").read_bytes()
+        assert row["image"] == {"bytes": data, "path": f"{row['unique_id']}.png"} and row["image_format"] == "png"
+        assert PIL.Image.open(io.BytesIO(data)).width == 224
+    assert all(r["image_status"] == FILE_MISSING and r["image_file"].startswith("sample_review/images/") for r in rows[5:])
+    first = rows[0]
+    assert first["headline"] == "Opinion | An Unexpected Rebranding of the Democratic Party - The New York Times"
+    assert first["article_text"].startswith("Democrats tend to do well in cities; Republicans tend to do well in rural")
+    assert "\n\nBelow is a lightly edited transcript of the audio piece." in first["article_text"]
+    assert (first["categories"], first["category_scores"]) == (["Politics", "Opinion/Editorial"], [0.95, 0.9])
+    assert first["published_at"] == datetime(2024, 5, 29, tzinfo=UTC)
+    assert (first["text_label"], first["multimodal_label"], first["text_label_raw"]) == (1, 1, "Likely")
+    assert first["canonical_link"] == "https://www.nytimes.com/2024/05/29/opinion/chris-gibbs-ohio-voters-democrats.html"
+    assert sum(r["text_label"] for r in rows) == 378 and sum(r["multimodal_label"] for r in rows) == 281
+    assert sum(r["published_at"] is None for r in rows) == 13  # NaT
+    assert all(r["text_repairs"] == [] for r in rows)
+
+
+def test_real_metadata_parquet_builds_too(tmp_path):
+    real = realdata_dir("newsmediabias_plus")
+    raw = tmp_path / "raw" / "VLDBench"
+    (raw / "data").mkdir(parents=True)
+    shutil.copy(real / "VLDBench" / "data" / "metadata.parquet", raw / "data")
+    shutil.copytree(real / "VLDBench" / "images", raw / "images")
+    assert pq.read_schema(raw / "data" / "metadata.parquet").field("image").type == pa.null()
+    quiet_build(tmp_path / "raw", tmp_path / "out")
+    rows = parquet_rows(tmp_path / "out", "vldbench", "train")
+    assert len(rows) == 500
+    first = rows[0]
+    assert (first["unique_id"], first["outlet"]) == ("4f38951a2d", "Financial Times")
+    assert first["categories"] == ["Business and Finance", "National", "Technology"]
+    assert first["category_scores"] == [0.95, 0.75, 0.7]
+    assert first["published_at"] == datetime(2024, 9, 4, 1, 26, 21, 452000, tzinfo=UTC)
+    assert (first["text_label"], first["multimodal_label"]) == (1, 0)
+    assert first["image_status"] == FILE_MISSING  # this sample's images are not among the five in the repository
+
+
+def test_real_truncated_metadata_json_names_the_offset(tmp_path):
+    real = realdata_dir("newsmediabias_plus")
+    raw = tmp_path / "raw" / "VLDBench"
+    (raw / "data").mkdir(parents=True)
+    shutil.copy(real / "VLDBench" / "data" / "metadata.json", raw / "data")
+    shutil.copytree(real / "VLDBench" / "images", raw / "images")
+    result = run_script("build.py", "nmb_plus", "--data-dir", tmp_path / "raw", "--output", tmp_path / "o", "--quiet")
+    assert result.returncode == 2
+    assert ("VLDBench/data/metadata.json:8: the JSON ends early at byte offset 7428 (line 8, column 18), expecting "
+            "value: the file is truncated") in result.stderr
+    assert "hint:" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_real_ui_csv_bom_and_double_encoded_utf8_are_repaired():
+    real = realdata_dir("newsmediabias_plus")
+    path = real / "Newsmediabias-plus" / "code" / "utils" / "ui" / "testing.csv"
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf")
+    header, *records = nmb.iter_csv_records(path)
+    assert header.fields == ["Unique_id", "Text", "Annotation"]  # the BOM is not part of the first name
+    assert len(records) == 10 and records[0].fields[0] == "620a41da1f"
+    repaired = {r.fields[0]: nmb.repair_text(r.fields[1], prose=True) for r in records}
+    assert all(kinds == ["double_encoded_utf8"] for _, kinds in repaired.values())
+    assert not any("â€" in text for text, _ in repaired.values())
+    cookie = repaired["620a41da1f"][0]
+    assert cookie.startswith("Introduction and Scope  This Cookie Notice (the “Notice”) is designed")
+    assert "last year’s State of the Union" in repaired["934068554d"][0]
