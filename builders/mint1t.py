@@ -1,0 +1,1040 @@
+"""MINT-1T: interleaved image–text documents from HTML pages, PDFs and ArXiv papers, one row per document.
+
+Raw release (downloaded from the Hub by hand), one folder per upstream repository:
+- `MINT-1T-HTML/`: Parquet shards of web documents whose images are URLs, in one of three layouts over
+  time: per-dump folders `CC-MAIN-YYYY-WW/shard_NNNN.parquet` (v1.0, first at the top level, later under
+  `data/` and `data_v1_0/`) and the flat `data_v1_1/shard_SSS_part_PPP.parquet` (v1.1, boilerplate removed).
+- `MINT-1T-HTML-images/` (optional): the HTML image URLs materialized by img2dataset (`NNNNN.parquet`
+  with url / key / status, and the bytes in `NNNNN.tar` or `NNNNN/`); images are joined by URL.
+- `MINT-1T-PDF-CC-YYYY-WW/CC-MAIN-YYYY-WW-shard-N/*.tar`: WebDataset tars, one `<key>.json` (the
+  document) and one multi-frame JPEG-compressed `<key>.tiff` per document; frame k is the k-th image.
+- `MINT-1T-ArXiv/arXiv_src_YYMM_NNN_wds.tar`: the same pairs, or a JSON with one member per image.
+
+Every subset becomes the same OBELICS-style schema: parallel `texts` / `images` lists in which exactly
+one of the two is non-null at each position. Tars are read as streams, Parquet by batches; nothing is
+extracted to disk, and TIFF frames are re-wrapped without decoding (see `frame_image`).
+"""
+from __future__ import annotations
+
+import io
+import json
+import math
+import re
+import struct
+import tarfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import datasets
+import PIL.Image
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from datasets import Image, Json, Value
+
+from .core import MMConfig, MultimodalBuilder, RawPart
+from .errors import RawDataError, RecordLog
+
+# ---- metadata --------------------------------------------------------------------------------------
+
+PDF_DUMPS = ("CC-MAIN-2023-06", "CC-MAIN-2023-14", "CC-MAIN-2023-23", "CC-MAIN-2023-40", "CC-MAIN-2023-50",
+             "CC-MAIN-2024-10", "CC-MAIN-2024-18")
+HTML_DIR, HTML_IMAGES_DIR, ARXIV_DIR = "MINT-1T-HTML", "MINT-1T-HTML-images", "MINT-1T-ArXiv"
+HTML_V1_1_DIR = "data_v1_1"
+HTML_V1_0_LAYOUTS = ("data_v1_0", "data", ".")
+"""Where the v1.0 per-dump folders have lived, most recent first: a dump found in two wins in the first."""
+PDF_DIR_PATTERN = re.compile(r"MINT-1T-PDF-CC-(\d{4}-\d{2})")
+DUMP_PATTERN = re.compile(r"CC-MAIN-\d{4}-\d{2}")
+PDF_TOKEN = re.compile(r"page_(\d+)_image_(\d+)")
+
+TIFF_EXTENSIONS = ("tiff", "tif")
+IMAGE_EXTENSIONS = ("jpg", "jpeg", "png", "webp", "gif", "bmp")
+
+BATCH_BYTES = 32 * 2**20
+"""Rows are grouped into tables of about this many bytes: one table is one Parquet row group (the
+writer splits tables above its own bound), so HTML rows do not end up in thousands of tiny groups."""
+
+# Image statuses (image_info[].status)
+OK, NOT_DOWNLOADED, DOWNLOAD_FAILED, UNDECODABLE = "ok", "not_downloaded", "download_failed", "undecodable"
+
+# ---- features, with the docs the card's field table is made of --------------------------------------
+
+FIELDS = {
+    "key": (Value("string"), "Document key: the WebDataset key of the tar members (pdf: 32 hex digits; arxiv: the "
+                             "member base name), or `<parquet file>#<row>` for html, whose release has no id."),
+    "subset": (Value("string"), "`html`, `pdf` or `arxiv`: the MINT-1T subset the document comes from."),
+    "cc_dump": (Value("string"), "CommonCrawl dump (`CC-MAIN-YYYY-WW`): html from the `cc_dump` column or, in v1.0 "
+                                 "files without it, from the dump folder; pdf from the repository name; null for arxiv."),
+    "url": (Value("string"), "URL of the web page (html) or of the PDF (pdf); null when the release gives none."),
+    "source_file": (Value("string"), "The raw file the document was read from, relative to the data directory."),
+    "texts": ([(Value("string"), "A text block, or null where an image sits.")],
+              "The document's text blocks, interleaved with its images: `texts[i]` is null exactly where "
+              "position i holds an image."),
+    "images": ([(Image(), "An image, or null at text positions and where no bytes are available "
+                          "(see `image_info[].status`).")],
+               "Images at their positions in the document, same length as `texts`. pdf/arxiv: the release's "
+               "bytes (TIFF frames re-wrapped without decoding, see the card); html: only when the URLs were "
+               "materialized with img2dataset."),
+    "image_urls": ([(Value("string"), "The image's URL as in the release (may be relative, empty or contain "
+                                      "spaces), or null.")],
+                   "html: the release's `images` list (URLs at image positions, null at text positions); pdf and "
+                   "arxiv embed their images, so every entry is null."),
+    "image_info": ([{
+        "name": (Value("string"), "The release's `images` entry for embedded images: the pdf token "
+                                  "`page_<page>_image_<xref>`, or the arxiv token / member name; null for html."),
+        "status": (Value("string"), "`ok` (bytes stored), `not_downloaded` (html URL absent from the img2dataset "
+                                    "folder, or no folder), `download_failed` (img2dataset reported a failure) or "
+                                    "`undecodable` (the bytes are not a readable image; the image is null)."),
+        "error": (Value("string"), "Why the image is missing or undecodable; null when status is `ok`."),
+        "width": (Value("int32"), "Width in pixels of the stored image (from its header; no decoding); null without bytes."),
+        "height": (Value("int32"), "Height in pixels of the stored image; null without bytes."),
+        "page": (Value("int32"), "pdf: 0-based page of the PDF the image is on (`image_metadata[].page`)."),
+        "xref": (Value("int32"), "pdf: PDF object number of the image (`image_metadata[].xref`)."),
+        "sha256": (Value("string"), "pdf: `image_metadata[].sha256`, computed upstream on the original image "
+                                    "bytes before TIFF conversion, so it does not match the stored bytes."),
+        "metadata": (Json(), "Any other per-image field of the release, by its release name (html: "
+                             "`image_hashes` / `images_metadata` entries; pdf: other `image_metadata` keys)."),
+    }], "One entry per image position, in document order (the k-th entry describes the k-th non-null "
+        "position of `image_urls` / the k-th TIFF frame)."),
+    "pdf_name": (Value("string"), "pdf: file name of the PDF (`pdf_name`)."),
+    "language_scores": ([{
+        "language": (Value("string"), "Language code."),
+        "score": (Value("float64"), "fastText probability (may be NaN as in the release)."),
+    }], "pdf: `language_id_whole_page_fasttext`, the fastText language identification of the whole document."),
+    "previous_word_count": (Value("int64"), "pdf: word count before paragraph deduplication (`previous_word_count`)."),
+    "bff_contained_ngram_count_before_dedupe": (Value("int64"), "pdf: n-grams already seen by the BFF Bloom-filter "
+                                                                "deduplication (`bff_contained_ngram_count_before_dedupe`)."),
+    "metadata": (Json(), "Every other field of the release's record, by its release name: html the `metadata` "
+                         "column (parsed when it is JSON) and any extra column; pdf/arxiv the other JSON keys."),
+    "notes": ([(Value("string"), "One repair, e.g. bytes that were not UTF-8.")],
+              "What the build had to repair in this record (empty for almost every document)."),
+}
+
+# ---- configs ------------------------------------------------------------------------------------------
+
+RAW_PARTS = {
+    "html": RawPart(f"{HTML_DIR}/{HTML_V1_1_DIR}/shard_SSS_part_PPP.parquet (MINT-1T-HTML v1.1)"),
+    "html-v1.0": RawPart(f"{HTML_DIR}/data_v1_0/CC-MAIN-YYYY-WW/shard_NNNN.parquet (MINT-1T-HTML v1.0; "
+                         "also accepted under data/ or at the top of MINT-1T-HTML/)"),
+    "pdf": RawPart("MINT-1T-PDF-CC-YYYY-WW/CC-MAIN-YYYY-WW-shard-N/*.tar (at least one PDF dump)"),
+    **{f"pdf-{dump}": RawPart(f"MINT-1T-PDF-CC-{dump[8:]}/{dump}-shard-N/*.tar") for dump in PDF_DUMPS},
+    "arxiv": RawPart(f"{ARXIV_DIR}/arXiv_src_YYMM_NNN_wds.tar"),
+}
+
+VERSION = datasets.Version("1.0.0")
+CONFIGS = [
+    MMConfig(name="html", version=VERSION, fields=FIELDS, requires=("html",),
+             description="Web documents of MINT-1T-HTML v1.1 (data_v1_1, boilerplate removed); images as URLs, "
+                         "with bytes when materialized."),
+    MMConfig(name="html-v1.0", version=VERSION, fields=FIELDS, requires=("html-v1.0",),
+             description="Web documents of MINT-1T-HTML v1.0 (the per-dump folders), before the boilerplate removal."),
+    MMConfig(name="pdf", version=VERSION, fields=FIELDS, requires=("pdf",),
+             description="PDF documents of every MINT-1T-PDF-CC-* dump present, with their images."),
+    *[MMConfig(name=f"pdf-{dump}", version=VERSION, fields=FIELDS, requires=(f"pdf-{dump}",),
+               description=f"PDF documents of MINT-1T-PDF-CC-{dump[8:]} only.") for dump in PDF_DUMPS],
+    MMConfig(name="arxiv", version=VERSION, fields=FIELDS, requires=("arxiv",),
+             description="ArXiv papers (text from the LaTeX sources) with their figures."),
+]
+
+
+@dataclass(frozen=True)
+class Shard:
+    """One raw file: an HTML Parquet shard or a PDF / ArXiv tar."""
+
+    subset: str
+    path: str
+    relative: str
+    cc_dump: str | None = None        # known from the folder name (pdf; html v1.0)
+    html_images: str | None = None    # the img2dataset folder, for html
+
+
+class Mint1T(MultimodalBuilder):
+    NAME = "mint1t"
+    VERSION = VERSION
+    RAW_PARTS = RAW_PARTS
+    BUILDER_CONFIGS = CONFIGS
+    DEFAULT_CONFIG_NAME = "html"
+
+    def locate_raw(self, data_dir: Path) -> dict:
+        html = data_dir / HTML_DIR
+        pdf_dirs = {f"CC-MAIN-{m.group(1)}": p for p in sorted(data_dir.iterdir())
+                    if p.is_dir() and (m := PDF_DIR_PATTERN.fullmatch(p.name)) and any(p.rglob("*.tar"))}
+        arxiv = data_dir / ARXIV_DIR
+        return {
+            "html": html / HTML_V1_1_DIR if any((html / HTML_V1_1_DIR).glob("*.parquet")) else None,
+            "html-v1.0": html if html_v1_0_files(html) else None,
+            "html-images": data_dir / HTML_IMAGES_DIR if (data_dir / HTML_IMAGES_DIR).is_dir() else None,
+            "pdf": data_dir if pdf_dirs else None,
+            "pdf-dumps": pdf_dirs,
+            **{f"pdf-{dump}": pdf_dirs.get(dump) for dump in PDF_DUMPS},
+            "arxiv": arxiv if arxiv.is_dir() and any(arxiv.rglob("*.tar")) else None,
+        }
+
+    def input_files(self) -> list[Path]:
+        """Folders, not files: the pipeline then records a listing digest instead of hashing terabytes."""
+        name = self.config.name
+        if name == "html":
+            return [self.raw["html"]] + ([self.raw["html-images"]] if self.raw["html-images"] else [])
+        if name == "html-v1.0":
+            folders = sorted({Path(path).parent for path, _ in html_v1_0_files(self.raw["html-v1.0"])})
+            return folders + ([self.raw["html-images"]] if self.raw["html-images"] else [])
+        if name == "pdf":
+            return list(self.raw["pdf-dumps"].values())
+        return [self.raw[name]]
+
+    # ---- shard listing ---------------------------------------------------------------------------------
+
+    def split_shards(self, log: RecordLog) -> dict[str, list[Shard]]:
+        name = self.config.name
+        images = str(self.raw["html-images"]) if self.raw["html-images"] else None
+        if name == "html":
+            shards = [self._shard("html", path, images=images) for path in natural_sorted(self.raw["html"].glob("*.parquet"))]
+        elif name == "html-v1.0":
+            shards = [self._shard("html", Path(path), dump, images) for path, dump in html_v1_0_files(self.raw[name])]
+        elif name == "arxiv":
+            shards = [self._shard("arxiv", path) for path in natural_sorted(self.raw["arxiv"].rglob("*.tar"))]
+        else:
+            dumps = self.raw["pdf-dumps"] if name == "pdf" else {name[4:]: self.raw[name]}
+            shards = [self._shard("pdf", path, dump) for dump, folder in sorted(dumps.items())
+                      for path in natural_sorted(folder.rglob("*.tar"))]
+        return {"train": shards}
+
+    def _shard(self, subset: str, path: Path, cc_dump: str | None = None, images: str | None = None) -> Shard:
+        return Shard(subset, str(path), self.relative(path), cc_dump, images)
+
+    # ---- table assembly --------------------------------------------------------------------------------
+
+    def shard_tables(self, shard: Shard, log: RecordLog) -> Iterator[pa.Table]:
+        """Tables of about BATCH_BYTES, built on the storage types then cast to the Json columns."""
+        schema = self.info.features.arrow_schema
+        storage = storage_schema(schema)
+        rows = html_rows(shard, log) if shard.subset == "html" else tar_rows(shard, log)
+        batch, size = [], 0
+        for row in rows:
+            batch.append(row)
+            size += row_size(row)
+            if size >= BATCH_BYTES:
+                yield pa.Table.from_pylist(batch, schema=storage).cast(schema)
+                batch, size = [], 0
+        if batch:
+            yield pa.Table.from_pylist(batch, schema=storage).cast(schema)
+
+
+def storage_schema(schema: pa.Schema) -> pa.Schema:
+    """The schema with every Json extension column replaced by its string storage (from_pylist cannot
+    build extension arrays)."""
+    def storage(data_type: pa.DataType) -> pa.DataType:
+        if isinstance(data_type, pa.BaseExtensionType):
+            return data_type.storage_type
+        if pa.types.is_list(data_type):
+            return pa.list_(storage(data_type.value_type))
+        if pa.types.is_struct(data_type):
+            return pa.struct([pa.field(f.name, storage(f.type)) for f in data_type])
+        return data_type
+
+    return pa.schema([pa.field(f.name, storage(f.type)) for f in schema], metadata=schema.metadata)
+
+
+def row_size(row: dict) -> int:
+    texts = sum(len(t) for t in row["texts"] if t)
+    images = sum(len(i["bytes"]) for i in row["images"] if i)
+    return texts + images + len(row["metadata"] or "") + 200
+
+
+# ---- raw files --------------------------------------------------------------------------------------------
+
+def natural_sorted(paths) -> list[Path]:
+    """Paths in human order (shard-2 before shard-10), which is also the release's order."""
+    def key(path: Path):
+        return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.as_posix())]
+    return sorted(paths, key=key)
+
+
+def html_v1_0_files(html: Path) -> list[tuple[str, str]]:
+    """(parquet file, dump) of MINT-1T-HTML v1.0 in every layout it had; a dump folder present in two
+    layouts is one copy of the same data, read from the most recent layout only."""
+    chosen: dict[str, Path] = {}
+    for layout in HTML_V1_0_LAYOUTS:
+        folder = html / layout
+        if not folder.is_dir():
+            continue
+        for dump_dir in sorted(folder.iterdir()):
+            if dump_dir.is_dir() and DUMP_PATTERN.fullmatch(dump_dir.name) and any(dump_dir.glob("*.parquet")):
+                chosen.setdefault(dump_dir.name, dump_dir)
+    return [(str(path), dump) for dump, folder in sorted(chosen.items())
+            for path in natural_sorted(folder.glob("*.parquet"))]
+
+
+# ---- html ---------------------------------------------------------------------------------------------------
+
+HTML_COLUMNS = ("texts", "images", "url", "cc_dump")
+HTML_PER_IMAGE_COLUMNS = ("image_hashes", "images_metadata")
+"""Side columns reported in image-only order (the k-th entry describes the k-th URL)."""
+
+
+def html_rows(shard: Shard, log: RecordLog) -> Iterator[dict]:
+    try:
+        parquet = pq.ParquetFile(shard.path)
+    except (pa.ArrowException, OSError) as e:
+        raise RawDataError(shard.path, f"not a readable Parquet file ({e})",
+                           hint="download this shard of MINT-1T-HTML again") from None
+    columns = parquet.schema_arrow.names
+    missing = [c for c in ("texts", "images") if c not in columns]
+    if missing:
+        raise RawDataError(shard.path, f"no column(s) {', '.join(missing)}; columns are {', '.join(columns)}",
+                           hint="this is not a MINT-1T-HTML shard")
+    downloads = DownloadedImages(Path(shard.html_images), html_urls(parquet)) if shard.html_images else None
+    row_number = 0
+    for batch in html_batches(parquet, shard.path):
+        for record in batch.to_pylist():
+            row = None
+            with log.record(shard.path, row_number):
+                row = html_row(record, shard, row_number, downloads)
+            if row is not None:
+                yield row
+            row_number += 1
+
+
+def html_batches(parquet: pq.ParquetFile, path: str) -> Iterator[pa.RecordBatch]:
+    """The file's rows in batches; a damaged page stops the build whatever the policy (the file is shared)."""
+    try:
+        yield from parquet.iter_batches(batch_size=1024)
+    except (pa.ArrowException, OSError) as e:
+        raise RawDataError(path, f"the Parquet file is damaged ({e})",
+                           hint="download this shard of MINT-1T-HTML again") from None
+
+
+def html_urls(parquet: pq.ParquetFile) -> set[str]:
+    urls = pc.list_flatten(parquet.read(columns=["images"]).column("images"))
+    return set(pc.drop_null(urls).to_pylist())
+
+
+def html_row(record: dict, shard: Shard, row_number: int, downloads: DownloadedImages | None) -> dict:
+    texts, urls = record["texts"], record["images"]
+    check_interleaving(texts, urls)
+    notes: list[str] = []
+    metadata = {}
+    for column, value in record.items():
+        if column in HTML_COLUMNS or column in HTML_PER_IMAGE_COLUMNS:
+            continue
+        if column == "metadata":
+            value = parse_json_text(value, "the metadata column", notes)
+        if value is not None:
+            metadata[column] = value
+    image_urls = [u for u in urls if u is not None]
+    per_image = per_image_fields({c: record[c] for c in HTML_PER_IMAGE_COLUMNS if c in record},
+                                 len(image_urls), metadata, notes)
+    pictures = [downloads.picture(url) if downloads else Picture(status=NOT_DOWNLOADED, error="no img2dataset folder")
+                for url in image_urls]
+    for picture, extra in zip(pictures, per_image):
+        picture.metadata = extra or None
+    return assemble_row(
+        key=f"{shard.relative}#{row_number}", subset="html",
+        cc_dump=typed(record, "cc_dump", str, metadata, notes) or shard.cc_dump,
+        url=typed(record, "url", str, metadata, notes), source_file=shard.relative, texts=texts, image_urls=urls,
+        pictures=pictures, metadata=metadata, notes=notes)
+
+
+def per_image_fields(columns: dict[str, list | None], count: int, metadata: dict, notes: list[str]) -> list[dict]:
+    """Per-image side columns zipped by image order; a column of another length is kept whole in metadata."""
+    fields = [{} for _ in range(count)]
+    for column, values in columns.items():
+        if values is None:
+            continue
+        if len(values) != count:
+            metadata[column] = values
+            notes.append(f"{column} has {len(values)} entries for {count} images: kept whole in metadata")
+            continue
+        for entry, value in zip(fields, values):
+            entry[column] = value
+    return fields
+
+
+class DownloadedImages:
+    """Image bytes an img2dataset run fetched for the URLs of one HTML shard, joined by URL.
+
+    img2dataset writes, per shard NNNNN, `NNNNN.parquet` (url, key, status, error_message, …) and the images
+    as members of `NNNNN.tar` (webdataset output) or files in `NNNNN/` (files output), named `<key>.<ext>`.
+    Tar members are read by offset from an index of their headers: the HTML order is not the tar order.
+    """
+
+    def __init__(self, folder: Path, urls: set[str]):
+        self.folder = folder
+        self.entries: dict[str, tuple[str, str, str | None]] = {}   # url -> (shard stem, key, failure or None)
+        wanted = pa.array(sorted(urls), pa.string())
+        for metadata in natural_sorted(folder.glob("*.parquet")):
+            names = pq.read_schema(metadata).names
+            if not {"url", "key", "status"} <= set(names):
+                raise RawDataError(metadata, f"not an img2dataset metadata file: columns are {', '.join(names)}",
+                                   hint="img2dataset writes url, key, status and error_message per shard")
+            table = pq.read_table(metadata, columns=[c for c in ("url", "key", "status", "error_message") if c in names])
+            table = table.filter(pc.is_in(table.column("url"), value_set=wanted))
+            errors = table.column("error_message").to_pylist() if "error_message" in table.column_names else [None] * len(table)
+            for url, key, status, error in zip(table.column("url").to_pylist(), table.column("key").to_pylist(),
+                                               table.column("status").to_pylist(), errors):
+                failure = None if status == "success" else f"{status}: {error or 'no message'}"
+                if url not in self.entries or (self.entries[url][2] is not None and failure is None):
+                    self.entries[url] = (metadata.stem, str(key), failure)
+        self._indexes: dict[str, dict[str, tuple[str, str, int, int]]] = {}
+
+    def picture(self, url: str) -> Picture:
+        if url not in self.entries:
+            return Picture(status=NOT_DOWNLOADED, error="URL not in the img2dataset folder")
+        stem, key, failure = self.entries[url]
+        if failure:
+            return Picture(status=DOWNLOAD_FAILED, error=failure)
+        location = self._index(stem).get(key)
+        if location is None:
+            return Picture(status=NOT_DOWNLOADED, error=f"img2dataset reports success but {stem}/{key}.* is missing")
+        name, file, offset, size = location
+        with open(file, "rb") as f:
+            f.seek(offset)
+            data = f.read(size)
+        return stored_picture(data, f"{stem}/{name}")
+
+    def _index(self, stem: str) -> dict[str, tuple[str, str, int, int]]:
+        """key -> (image file name, file holding it, offset, size) for the images of one img2dataset shard."""
+        if stem not in self._indexes:
+            index = {}
+            tar, folder = self.folder / f"{stem}.tar", self.folder / stem
+            if tar.is_file():
+                with tarfile.open(tar, "r:") as archive:
+                    for member in archive:
+                        name = member.name.rsplit("/", 1)[-1]
+                        key, _, ext = name.rpartition(".")
+                        if member.isfile() and ext.lower() in IMAGE_EXTENSIONS:
+                            index[key] = (name, str(tar), member.offset_data, member.size)
+            elif folder.is_dir():
+                for file in folder.iterdir():
+                    if file.suffix[1:].lower() in IMAGE_EXTENSIONS:
+                        index[file.stem] = (file.name, str(file), 0, file.stat().st_size)
+            self._indexes[stem] = index
+        return self._indexes[stem]
+
+
+# ---- pdf and arxiv tars -------------------------------------------------------------------------------------
+
+@dataclass
+class TarSample:
+    """The members of one document in a tar: its JSON (parsed) and its TIFF or image members."""
+
+    key: str
+    document: dict | None = None
+    notes: list[str] = field(default_factory=list)
+    tiff: bytes | None = None
+    members: dict[str, bytes] = field(default_factory=dict)     # image members by name, in tar order
+    error: RawDataError | None = None
+
+    @property
+    def wanted(self) -> int:
+        return sum(ref is not None for ref in self.document["images"])
+
+    def named(self, name: str) -> bool:
+        return name in self.document["images"]
+
+    def claims(self, name: str, stem: str, ext: str) -> bool:
+        """Whether a TIFF or image member belongs to this document (by key, by name, or as `<key>_<k>`)."""
+        if ext in TIFF_EXTENSIONS:
+            return stem == self.key
+        return self.named(name) or stem == self.key or (
+            stem[:len(self.key) + 1] in (self.key + "_", self.key + ".") and stem[len(self.key) + 1:].isdigit())
+
+    def attach(self, name: str, ext: str, data: bytes) -> None:
+        if ext in TIFF_EXTENSIONS:
+            self.tiff = data
+        else:
+            self.members[name] = data
+
+    @property
+    def complete(self) -> bool:
+        return self.tiff is not None or len(self.members) >= self.wanted
+
+
+def tar_rows(shard: Shard, log: RecordLog) -> Iterator[dict]:
+    for sample in tar_samples(shard.path):
+        row = None
+        with log.record(shard.path, sample.key):
+            if sample.error:
+                raise sample.error
+            row = tar_row(sample, shard)
+        if row is not None:
+            yield row
+
+
+def tar_samples(path: str) -> Iterator[TarSample]:
+    """The documents of one tar, read as a stream: a document is yielded as soon as its JSON and its images
+    have been seen, whatever their order; members never claimed by a JSON of this tar are yielded as errors."""
+    pending: dict[str, TarSample] = {}
+    strays: dict[str, tuple[str, str, bytes]] = {}     # unclaimed member name -> (stem, ext, bytes)
+    finished: dict[str, int] = {}      # key of each document yielded -> its number of images
+    unreadable: set[str] = set()       # keys whose JSON failed: their other members are part of that error
+    try:
+        with tarfile.open(path, "r|") as archive:
+            for member in archive:
+                if not member.isfile():
+                    continue
+                name = member.name.rsplit("/", 1)[-1]
+                stem, _, ext = name.rpartition(".")
+                ext = ext.lower()
+                data = archive.extractfile(member).read()
+                if ext == "json":
+                    if stem in pending or stem in finished:
+                        yield TarSample(stem, error=RawDataError(
+                            path, f"a second {name} in this tar", record=stem,
+                            hint="document keys must be unique within a tar; the tar is damaged"))
+                        continue
+                    sample = TarSample(stem)
+                    try:
+                        sample.document, sample.notes = parse_document_json(data, f"{path}:{name}")
+                    except RawDataError as error:
+                        sample.error = error
+                        unreadable.add(stem)
+                        yield sample
+                        continue
+                    for stray in [n for n, (s, e, _) in strays.items() if sample.claims(n, s, e)]:
+                        sample.attach(stray, strays[stray][1], strays.pop(stray)[2])
+                    target = pending
+                elif ext in TIFF_EXTENSIONS or ext in IMAGE_EXTENSIONS:
+                    sample = next((s for s in pending.values() if s.claims(name, stem, ext)), None)
+                    if sample is None:
+                        strays[name] = (stem, ext, data)
+                        continue
+                    sample.attach(name, ext, data)
+                else:
+                    yield TarSample(stem, error=RawDataError(
+                        path, f"unexpected member {name} (neither .json, .tiff nor an image)", record=stem,
+                        hint="MINT-1T tars hold <key>.json with <key>.tiff or image members"))
+                    continue
+                if sample.complete:
+                    pending.pop(sample.key, None)
+                    finished[sample.key] = sample.wanted
+                    yield sample
+                else:
+                    pending[sample.key] = sample
+    except (tarfile.TarError, EOFError, OSError) as e:
+        raise RawDataError(path, f"the tar is corrupt or truncated ({e})",
+                           hint="download this tar again (its size must match the Hub's)") from None
+    yield from pending.values()
+    for name, (stem, _, _) in strays.items():
+        if stem in unreadable:
+            continue
+        problem = (f"{name} is one member too many: {stem}.json lists {finished[stem]} image(s), all found before it"
+                   if stem in finished else f"{name} has no {stem}.json in this tar")
+        yield TarSample(stem, error=RawDataError(path, problem, record=stem,
+                                                 hint="a document's members must all be in the same tar"))
+
+
+PDF_TYPED_KEYS = ("texts", "images", "image_metadata", "url", "pdf_name", "language_id_whole_page_fasttext",
+                  "previous_word_count", "bff_contained_ngram_count_before_dedupe")
+
+
+def tar_row(sample: TarSample, shard: Shard) -> dict:
+    document, notes = sample.document, list(sample.notes)
+    texts, refs = document["texts"], document["images"]
+    check_interleaving(texts, refs)
+    names = [ref for ref in refs if ref is not None]
+    if sample.tiff is not None:
+        pictures = tiff_pictures(sample.tiff, sample.key, len(names))
+    else:
+        pictures = member_pictures(sample, names)
+    for picture, name in zip(pictures, names):
+        picture.name = name
+    metadata = {k: v for k, v in document.items() if k not in PDF_TYPED_KEYS}
+    describe_pdf_images(document.get("image_metadata"), pictures, metadata, notes)
+    language = document.get("language_id_whole_page_fasttext")
+    return assemble_row(
+        key=sample.key, subset=shard.subset, cc_dump=shard.cc_dump, url=typed(document, "url", str, metadata, notes),
+        source_file=shard.relative, texts=texts, image_urls=[None] * len(refs), pictures=pictures,
+        pdf_name=typed(document, "pdf_name", str, metadata, notes),
+        language_scores=language_scores(language, metadata, notes),
+        previous_word_count=typed(document, "previous_word_count", int, metadata, notes),
+        bff_contained_ngram_count_before_dedupe=typed(document, "bff_contained_ngram_count_before_dedupe", int,
+                                                      metadata, notes),
+        metadata=metadata, notes=notes)
+
+
+def tiff_pictures(tiff: bytes, key: str, count: int) -> list[Picture]:
+    try:
+        frames = read_tiff(tiff)
+    except ValueError as e:
+        raise RawDataError(None, f"{key}.tiff is not a readable TIFF ({e})",
+                           hint="download the tar again; if it persists the release's file is damaged") from None
+    if len(frames) != count:
+        raise RawDataError(None, f"{key}.tiff has {len(frames)} frame(s) but the JSON lists {count} image(s)",
+                           hint="frame k must be the k-th non-null entry of `images`; revisions before the Hub's "
+                                "'fix-tiff-mismatch' commits have such documents: download the current revision")
+    return [frame_picture(tiff, frame, f"{key}_{k}") for k, frame in enumerate(frames)]
+
+
+def member_pictures(sample: TarSample, names: list[str]) -> list[Picture]:
+    """Images stored one per member: matched by the names in `images`, else in the order of their `_<k>` suffix."""
+    if names and all(n in sample.members for n in names):
+        chosen = [(n, sample.members[n]) for n in names]
+    else:
+        chosen = [(n, sample.members[n]) for n in natural_sorted_names(sample.members)]
+    if len(chosen) != len(names):
+        raise RawDataError(None, f"the JSON lists {len(names)} image(s) but the tar holds no {sample.key}.tiff and "
+                                 f"{len(chosen)} image member(s)",
+                           hint="each image needs a frame of <key>.tiff or its own member in the same tar")
+    return [stored_picture(data, name) for name, data in chosen]
+
+
+def natural_sorted_names(names) -> list[str]:
+    return [p.as_posix() for p in natural_sorted(Path(n) for n in names)]
+
+
+def describe_pdf_images(image_metadata, pictures: list[Picture], metadata: dict, notes: list[str]) -> None:
+    """Type the k-th `image_metadata` entry into the k-th picture, and check it against the token and frame."""
+    if image_metadata is None:
+        return
+    if not isinstance(image_metadata, list) or len(image_metadata) != len(pictures) or \
+            not all(isinstance(entry, dict) for entry in image_metadata):
+        metadata["image_metadata"] = image_metadata
+        notes.append(f"image_metadata does not hold one object per image ({len(pictures)}): kept whole in metadata")
+        return
+    for k, (entry, picture) in enumerate(zip(image_metadata, pictures)):
+        extra = {key: value for key, value in entry.items() if key not in ("page", "xref", "sha256", "width", "height")}
+        where = f"image_metadata[{k}]."
+        picture.page = typed(entry, "page", int, extra, notes, where)
+        picture.xref = typed(entry, "xref", int, extra, notes, where)
+        picture.sha256 = typed(entry, "sha256", str, extra, notes, where)
+        declared = (entry.get("width"), entry.get("height"))
+        if declared != (None, None) and declared != (picture.width, picture.height):
+            extra.update(width=declared[0], height=declared[1])
+            if picture.width is not None:
+                notes.append(f"image {k}: image_metadata says {declared[0]}x{declared[1]}, "
+                             f"the stored image is {picture.width}x{picture.height}")
+        token = PDF_TOKEN.fullmatch(picture.name or "")
+        if token and (picture.page, picture.xref) != (int(token.group(1)), int(token.group(2))):
+            notes.append(f"image {k}: image_metadata says page {picture.page}, xref {picture.xref} "
+                         f"but images names {picture.name}")
+        picture.metadata = extra or None
+
+
+def language_scores(value, metadata: dict, notes: list[str]) -> list[dict] | None:
+    if value is None:
+        return None
+    if isinstance(value, dict) and all(isinstance(s, (int, float)) and not isinstance(s, bool) for s in value.values()):
+        return [{"language": str(language), "score": float(score)} for language, score in value.items()]
+    metadata["language_id_whole_page_fasttext"] = value
+    notes.append("language_id_whole_page_fasttext is not a {language: score} object: kept in metadata")
+    return None
+
+
+def typed(record: dict, key: str, kind: type, metadata: dict, notes: list[str], where: str = ""):
+    """A release field of the expected type, or None with the value kept in `metadata` and a note."""
+    value = record.get(key)
+    if value is None:
+        return None
+    converted = as_int(value) if kind is int else value if isinstance(value, kind) else None
+    if converted is None:
+        metadata[key] = value
+        notes.append(f"{where}{key} is {value!r:.40}, not {'an integer' if kind is int else 'a string'}: "
+                     "kept in metadata")
+    return converted
+
+
+def as_int(value) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
+# ---- pure parsing functions ---------------------------------------------------------------------------------
+
+_LONE_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def parse_document_json(data: bytes, where: str) -> tuple[dict, list[str]]:
+    """A document JSON member → (document, repairs). Invalid UTF-8 and unpaired surrogate escapes (both
+    unrepresentable in Arrow) become U+FFFD and are noted; NaN / Infinity are accepted as Python's json writes them."""
+    notes = []
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        text = data.decode("utf-8", errors="replace")
+        notes.append(f"the JSON member is not valid UTF-8 (first bad byte at offset {e.start}): "
+                     "undecodable bytes were replaced by U+FFFD")
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise RawDataError(where, f"invalid JSON ({e.msg})", line=e.lineno,
+                           hint="the member is damaged; download the tar again") from None
+    if not isinstance(document, dict):
+        raise RawDataError(where, f"the JSON is a {type(document).__name__}, expected an object")
+    if _LONE_SURROGATE_ESCAPE.search(data):
+        document, replaced = replace_surrogates(document)
+        if replaced:
+            notes.append(f"{replaced} unpaired UTF-16 surrogate escape(s) replaced by U+FFFD")
+    for key in ("texts", "images"):
+        if not isinstance(document.get(key), list):
+            raise RawDataError(where, f"the JSON has no {key!r} list",
+                               hint="MINT-1T documents hold parallel 'texts' and 'images' lists")
+    return document, notes
+
+
+def replace_surrogates(value) -> tuple[object, int]:
+    """The value with every lone surrogate in its strings (keys included) replaced, and how many there were."""
+    if isinstance(value, str):
+        fixed, count = _SURROGATE.subn("\ufffd", value)
+        return fixed, count
+    if isinstance(value, list):
+        items = [replace_surrogates(v) for v in value]
+        return [v for v, _ in items], sum(n for _, n in items)
+    if isinstance(value, dict):
+        items = [(replace_surrogates(k), replace_surrogates(v)) for k, v in value.items()]
+        return {k: v for (k, _), (v, _) in items}, sum(a + b for (_, a), (_, b) in items)
+    return value, 0
+
+
+def check_interleaving(texts, images) -> None:
+    """The OBELICS invariant: equal lengths and exactly one of text / image at every position."""
+    if not isinstance(texts, list) or not isinstance(images, list):
+        raise RawDataError(None, "texts and images must both be lists",
+                           hint="the record is damaged; skip it with --on-error skip")
+    if len(texts) != len(images):
+        raise RawDataError(None, f"texts has {len(texts)} entries but images has {len(images)}",
+                           hint="the lists must be parallel; skip the record with --on-error skip")
+    for i, (text, image) in enumerate(zip(texts, images)):
+        if (text is None) == (image is None):
+            which = "neither a text nor an image" if text is None else "both a text and an image"
+            raise RawDataError(None, f"position {i} holds {which}",
+                               hint="exactly one of texts[i] / images[i] must be non-null")
+        if not isinstance(text if text is not None else image, str):
+            field_name = "texts" if text is not None else "images"
+            raise RawDataError(None, f"{field_name}[{i}] is a {type(text if text is not None else image).__name__}, "
+                                     "expected a string or null")
+
+
+def parse_json_text(value, what: str, notes: list[str]):
+    """A string column holding JSON → its value; text that is not JSON is kept as the string, with a note."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        notes.append(f"{what} is not valid JSON: kept as a string")
+        return value
+
+
+# ---- images: TIFF frames and single images ------------------------------------------------------------------
+
+@dataclass
+class Picture:
+    """One image position of a document: its bytes (or why there are none) and what the release says about it."""
+
+    data: bytes | None = None
+    path: str | None = None
+    status: str = OK
+    error: str | None = None
+    width: int | None = None
+    height: int | None = None
+    name: str | None = None
+    page: int | None = None
+    xref: int | None = None
+    sha256: str | None = None
+    metadata: dict | None = None
+
+
+def stored_picture(data: bytes, path: str) -> Picture:
+    """A standalone image file kept as is; checked from its header only (decoding all would dominate the build)."""
+    try:
+        width, height = probe_image(data)
+    except ValueError as e:
+        return Picture(status=UNDECODABLE, error=f"{path}: {e}")
+    return Picture(data, path, width=width, height=height)
+
+
+def probe_image(data: bytes) -> tuple[int, int]:
+    try:
+        with PIL.Image.open(io.BytesIO(data)) as image:
+            size, kind = image.size, image.format
+    except (PIL.UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        raise ValueError(f"not a readable image ({e})") from None
+    if kind == "JPEG" and b"\xff\xd9" not in data[-1024:]:
+        raise ValueError("truncated JPEG (no end-of-image marker)")
+    return size
+
+
+_TIFF_TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4}
+_TIFF_INT_CODES = {1: "B", 3: "H", 4: "I", 6: "b", 8: "h", 9: "i", 13: "I"}
+_TIFF_POINTER_TAGS = {330, 34665, 34853, 40965}
+"""SubIFDs, Exif, GPS and Interoperability IFD pointers: they would dangle in a re-wrapped frame."""
+WIDTH, HEIGHT, COMPRESSION, PHOTOMETRIC, STRIP_OFFSETS, SAMPLES, ROWS_PER_STRIP, STRIP_COUNTS = \
+    256, 257, 259, 262, 273, 277, 278, 279
+PLANAR, TILE_OFFSETS, TILE_COUNTS, JPEG_TABLES = 284, 324, 325, 347
+TIFF_JPEG = 7
+# Photometric interpretations whose JPEG data a standalone JPEG expresses: grey, RGB (Adobe transform 0), YCbCr
+_JPEG_PHOTOMETRIC = {1: 1, 2: 3, 6: 3}
+
+
+@dataclass(frozen=True)
+class TiffFrame:
+    """One IFD of a TIFF: tag -> (type, count, value bytes), in the file's byte order."""
+
+    order: str
+    entries: dict[int, tuple[int, int, bytes]]
+
+    def ints(self, tag: int) -> tuple[int, ...]:
+        kind, count, raw = self.entries[tag]
+        if kind not in _TIFF_INT_CODES:
+            raise ValueError(f"tag {tag} has non-integer type {kind}")
+        return struct.unpack(f"{self.order}{count}{_TIFF_INT_CODES[kind]}", raw)
+
+    def int(self, tag: int, default: int | None = None) -> int | None:
+        return self.ints(tag)[0] if tag in self.entries else default
+
+
+def read_tiff(data: bytes) -> list[TiffFrame]:
+    """The frames (IFDs) of a classic TIFF, with every value read; ValueError when the structure is damaged."""
+    if data[:4] == b"II+\x00" or data[:4] == b"MM\x00+":
+        raise ValueError("BigTIFF is not supported")
+    if data[:4] not in (b"II*\x00", b"MM\x00*") or len(data) < 8:
+        raise ValueError("no TIFF header")
+    order = "<" if data[:2] == b"II" else ">"
+    offset, = struct.unpack(order + "I", data[4:8])
+    frames, seen = [], set()
+    while offset:
+        if offset in seen:
+            raise ValueError("the chain of frames loops")
+        seen.add(offset)
+        if offset + 2 > len(data):
+            raise ValueError(f"frame {len(frames)} starts beyond the end of the file (truncated)")
+        count, = struct.unpack(order + "H", data[offset:offset + 2])
+        end = offset + 2 + 12 * count
+        if end + 4 > len(data):
+            raise ValueError(f"frame {len(frames)} is cut short (truncated)")
+        entries = {}
+        for position in range(offset + 2, end, 12):
+            tag, kind, n, inline = struct.unpack(order + "HHI4s", data[position:position + 12])
+            if kind not in _TIFF_TYPE_SIZES:
+                raise ValueError(f"frame {len(frames)}: tag {tag} has unknown type {kind}")
+            size = _TIFF_TYPE_SIZES[kind] * n
+            if size <= 4:
+                entries[tag] = (kind, n, inline[:size])
+                continue
+            start, = struct.unpack(order + "I", inline)
+            if start + size > len(data):
+                raise ValueError(f"frame {len(frames)}: tag {tag} points beyond the end of the file (truncated)")
+            entries[tag] = (kind, n, data[start:start + size])
+        frames.append(TiffFrame(order, entries))
+        offset, = struct.unpack(order + "I", data[end:end + 4])
+    return frames
+
+
+def frame_picture(tiff: bytes, frame: TiffFrame, stem: str) -> Picture:
+    """One TIFF frame as a standalone image, its compressed data copied verbatim.
+
+    A JPEG-compressed frame becomes a JPEG file: the TIFF's shared JPEG tables, the strips' entropy-coded
+    data joined with restart markers (each strip was an independent restart interval already) and, for RGB
+    frames, an Adobe marker saying the data is not YCbCr. Any other frame becomes a one-frame TIFF holding
+    the same strips and tags. Either way no pixel is decoded or re-encoded.
+    """
+    width, height = frame.int(WIDTH), frame.int(HEIGHT)
+    try:
+        if not width or not height:
+            raise ValueError("the frame has no width or height")
+        chunks = frame_chunks(tiff, frame)
+        jpeg = frame_as_jpeg(frame, chunks)
+        if jpeg is not None:
+            return Picture(jpeg, f"{stem}.jpg", width=width, height=height)
+        single = frame_as_tiff(frame, chunks)
+        check_decodes(single)
+        return Picture(single, f"{stem}.tiff", width=width, height=height)
+    except ValueError as e:
+        return Picture(status=UNDECODABLE, error=f"{stem}: {e}", width=width, height=height)
+
+
+def frame_chunks(tiff: bytes, frame: TiffFrame) -> list[bytes]:
+    offsets_tag, counts_tag = (TILE_OFFSETS, TILE_COUNTS) if TILE_OFFSETS in frame.entries else (STRIP_OFFSETS, STRIP_COUNTS)
+    if offsets_tag not in frame.entries or counts_tag not in frame.entries:
+        raise ValueError("the frame has no image data")
+    offsets, counts = frame.ints(offsets_tag), frame.ints(counts_tag)
+    if len(offsets) != len(counts) or any(o + c > len(tiff) for o, c in zip(offsets, counts)):
+        raise ValueError("the frame's data lies beyond the end of the file (truncated)")
+    return [tiff[o:o + c] for o, c in zip(offsets, counts)]
+
+
+def check_decodes(image: bytes) -> None:
+    """Decode an image (only re-wrapped non-JPEG frames, which are rare): ValueError when it fails."""
+    try:
+        with PIL.Image.open(io.BytesIO(image)) as opened:
+            opened.load()
+    except Exception as e:  # Pillow and libtiff raise many exception types for damaged data
+        raise ValueError(f"the frame does not decode ({type(e).__name__}: {e})") from None
+
+
+_SOI, _EOI, _SOS, _DRI = b"\xff\xd8", b"\xff\xd9", 0xDA, 0xDD
+_SEQUENTIAL_HUFFMAN = (0xC0, 0xC1)
+_SOF_MARKERS = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+_ADOBE_RGB = b"\xff\xee\x00\x0eAdobe\x00\x64\x00\x00\x00\x00\x00"
+_MARKER_IN_SCAN = re.compile(rb"\xff[^\x00\xd0-\xd7]")
+
+
+def frame_as_jpeg(frame: TiffFrame, strips: list[bytes]) -> bytes | None:
+    """The frame as one baseline JPEG, or None when its JPEG data cannot be expressed as one (then it is
+    re-wrapped as TIFF). ValueError when the JPEG data is damaged."""
+    photometric, samples = frame.int(PHOTOMETRIC), frame.int(SAMPLES, 1)
+    if frame.int(COMPRESSION, 1) != TIFF_JPEG or TILE_OFFSETS in frame.entries or frame.int(PLANAR, 1) != 1 \
+            or _JPEG_PHOTOMETRIC.get(photometric) != samples:
+        return None
+    tables = jpeg_table_segments(frame.entries[JPEG_TABLES][2]) if JPEG_TABLES in frame.entries else []
+    parsed = [split_jpeg(strip) for strip in strips]
+    headers = [[(m, p[:1] + b"\0\0" + p[3:] if m in _SOF_MARKERS else p) for m, p in segments] for segments, _ in parsed]
+    sof = next(((m, p) for m, p in parsed[0][0] if m in _SOF_MARKERS), None)
+    if sof is None:
+        raise ValueError("the JPEG data has no frame header")
+    single_scan = not any(_MARKER_IN_SCAN.search(scan) for _, scan in parsed)
+    restarts = any(m == _DRI for m, _ in parsed[0][0])
+    if sof[0] not in _SEQUENTIAL_HUFFMAN or not single_scan or any(h != headers[0] for h in headers[1:]) \
+            or (restarts and len(strips) > 1):
+        return None
+    width, height = frame.int(WIDTH), frame.int(HEIGHT)
+    payload = sof[1]
+    if len(payload) < 6 or payload[5] == 0 or len(payload) < 6 + 3 * payload[5]:
+        raise ValueError("the JPEG frame header is damaged")
+    if struct.unpack(">H", payload[3:5])[0] != width:
+        raise ValueError(f"the JPEG data is {struct.unpack('>H', payload[3:5])[0]} pixels wide, the frame {width}")
+    components = [payload[6 + 3 * i:9 + 3 * i] for i in range(payload[5])]
+    mcu_width = 8 * max(c[1] >> 4 for c in components)
+    mcu_height = 8 * max(c[1] & 15 for c in components)
+    rows_per_strip = frame.int(ROWS_PER_STRIP, height)
+    interval = math.ceil(width / mcu_width) * (rows_per_strip // mcu_height)
+    if len(strips) > 1 and (rows_per_strip % mcu_height or not 0 < interval <= 0xFFFF):
+        return None
+    out = bytearray(_SOI)
+    if photometric == 2:
+        out += _ADOBE_RGB
+    for marker, body in tables + [(m, p) for m, p in parsed[0][0] if m not in _SOF_MARKERS and m != _SOS]:
+        out += segment(marker, body)
+    out += segment(sof[0], payload[:1] + struct.pack(">H", height) + payload[3:])
+    if len(strips) > 1:
+        out += segment(_DRI, struct.pack(">H", interval))
+    out += segment(_SOS, parsed[0][0][-1][1])
+    for index, (_, scan) in enumerate(parsed):
+        if index:
+            out += bytes((0xFF, 0xD0 + (index - 1) % 8))
+        out += scan
+    out += _EOI
+    return bytes(out)
+
+
+def segment(marker: int, body: bytes) -> bytes:
+    return bytes((0xFF, marker)) + struct.pack(">H", len(body) + 2) + body
+
+
+def split_jpeg(stream: bytes) -> tuple[list[tuple[int, bytes]], bytes]:
+    """A single-scan JPEG stream → (its marker segments up to and including SOS, the entropy-coded data)."""
+    if not stream.startswith(_SOI):
+        raise ValueError("the JPEG data is damaged (no start-of-image marker)")
+    if not stream.endswith(_EOI):
+        raise ValueError("the JPEG data is cut short (no end-of-image marker)")
+    segments, position = [], 2
+    while True:
+        marker, body, position = _next_segment(stream, position)
+        segments.append((marker, body))
+        if marker == _SOS:
+            return segments, stream[position:-2]
+
+
+def jpeg_table_segments(tables: bytes) -> list[tuple[int, bytes]]:
+    """The segments of a TIFF JPEGTables field (an abbreviated JPEG stream: SOI, tables, EOI)."""
+    if not tables.startswith(_SOI):
+        raise ValueError("the JPEG tables are damaged (no start-of-image marker)")
+    segments, position = [], 2
+    while tables[position:position + 2] != _EOI:
+        marker, body, position = _next_segment(tables, position)
+        segments.append((marker, body))
+    return segments
+
+
+def _next_segment(stream: bytes, position: int) -> tuple[int, bytes, int]:
+    while stream[position:position + 2] == b"\xff\xff":  # fill bytes before a marker
+        position += 1
+    if position + 4 > len(stream) or stream[position] != 0xFF:
+        raise ValueError(f"the JPEG data is damaged (no marker at byte {position})")
+    length, = struct.unpack(">H", stream[position + 2:position + 4])
+    end = position + 2 + length
+    if length < 2 or end > len(stream):
+        raise ValueError(f"the JPEG data is damaged (segment at byte {position} runs past the end)")
+    return stream[position + 1], stream[position + 4:end], end
+
+
+def frame_as_tiff(frame: TiffFrame, chunks: list[bytes]) -> bytes:
+    """A one-frame TIFF with the frame's tags and its strips (or tiles) copied byte for byte."""
+    order = frame.order
+    offsets_tag, counts_tag = (TILE_OFFSETS, TILE_COUNTS) if TILE_OFFSETS in frame.entries else (STRIP_OFFSETS, STRIP_COUNTS)
+    data = bytearray(b"II*\x00" if order == "<" else b"MM\x00*") + bytes(4)
+    offsets = []
+    for chunk in chunks:
+        offsets.append(len(data))
+        data += chunk
+        data += bytes(len(data) % 2)  # values start on word boundaries
+    entries = {tag: value for tag, value in frame.entries.items() if tag not in _TIFF_POINTER_TAGS}
+    entries[offsets_tag] = (4, len(chunks), struct.pack(f"{order}{len(chunks)}I", *offsets))
+    entries[counts_tag] = (4, len(chunks), struct.pack(f"{order}{len(chunks)}I", *map(len, chunks)))
+    ifd_offset = len(data)
+    data[4:8] = struct.pack(order + "I", ifd_offset)
+    external = ifd_offset + 2 + 12 * len(entries) + 4
+    directory, values = bytearray(struct.pack(order + "H", len(entries))), bytearray()
+    for tag in sorted(entries):
+        kind, count, raw = entries[tag]
+        if len(raw) <= 4:
+            inline = raw.ljust(4, b"\0")
+        else:
+            inline = struct.pack(order + "I", external + len(values))
+            values += raw + bytes(len(raw) % 2)
+        directory += struct.pack(order + "HHI", tag, kind, count) + inline
+    directory += bytes(4)  # no next frame
+    return bytes(data + directory + values)
+
+
+# ---- row assembly ---------------------------------------------------------------------------------------------
+
+def assemble_row(*, key: str, subset: str, cc_dump: str | None, url: str | None, source_file: str, texts: list,
+                 image_urls: list, pictures: list[Picture], metadata: dict, notes: list[str], pdf_name=None,
+                 language_scores=None, previous_word_count=None, bff_contained_ngram_count_before_dedupe=None) -> dict:
+    """A row of the shared schema; `pictures` describe the image positions (where `texts` is null) in order."""
+    images, slots = [], iter(pictures)
+    for text in texts:
+        picture = next(slots) if text is None else None
+        images.append({"bytes": picture.data, "path": picture.path} if picture and picture.data is not None else None)
+    return {
+        "key": key, "subset": subset, "cc_dump": cc_dump, "url": url, "source_file": source_file,
+        "texts": texts, "images": images, "image_urls": image_urls,
+        "image_info": [{"name": p.name, "status": p.status, "error": p.error, "width": p.width, "height": p.height,
+                        "page": p.page, "xref": p.xref, "sha256": p.sha256,
+                        "metadata": to_json(p.metadata, f"image {k} metadata", notes)}
+                       for k, p in enumerate(pictures)],
+        "pdf_name": pdf_name, "language_scores": language_scores, "previous_word_count": previous_word_count,
+        "bff_contained_ngram_count_before_dedupe": bff_contained_ngram_count_before_dedupe,
+        "metadata": to_json(metadata or None, "metadata", notes),
+        "notes": notes,
+    }
+
+
+def to_json(value, what: str, notes: list[str]) -> str | None:
+    """Standard JSON text for a Json column; NaN / Infinity, which JSON cannot hold, become null (noted)."""
+    if value is None:
+        return None
+    try:
+        return json.dumps(value, ensure_ascii=False, allow_nan=False, sort_keys=False)
+    except ValueError:
+        notes.append(f"non-finite numbers in {what} stored as null")
+        return json.dumps(_finite(value), ensure_ascii=False, allow_nan=False)
+
+
+def _finite(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    return value

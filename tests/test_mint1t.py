@@ -1,0 +1,510 @@
+"""MINT-1T: the builder against the sample generator's tree, bad inputs, viewer safety and the Hub round trip."""
+from __future__ import annotations
+
+import io
+import json
+import math
+import shutil
+from pathlib import Path
+
+import datasets
+import numpy as np
+import PIL.Image
+import pyarrow.parquet as pq
+import pytest
+
+from builders import mint1t
+from builders import parquet as parquet_module
+from builders.cardcheck import validate_readme
+from builders.errors import RawDataError
+from builders.pipeline import build
+from builders.samples import mint1t as sample
+from conftest import realdata_dir
+from helpers import parquet_rows, run_script
+
+BUILT_CONFIGS = ["html", "html-v1.0", "pdf", "pdf-CC-MAIN-2023-06", "pdf-CC-MAIN-2024-18", "arxiv"]
+
+
+def quiet_build(raw, out, **kwargs):
+    return build("mint1t", raw, out, progress=False, log=lambda *a: None, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    raw = tmp_path_factory.mktemp("raw")
+    tree = sample.make(raw)
+    out = tmp_path_factory.mktemp("out")
+    report = quiet_build(raw, out)
+    return tree, out, report
+
+
+def rows_by_key(out: Path, config: str) -> dict[str, dict]:
+    return {row["key"]: row for row in parquet_rows(out, config, "train")}
+
+
+def doc_by_name(tree, name: str):
+    return tree.docs[sample.hex_key(name)]
+
+
+def decoded(data: bytes) -> np.ndarray:
+    return np.asarray(PIL.Image.open(io.BytesIO(data)))
+
+
+def entropy_coded_data(jpeg_strip: bytes) -> bytes:
+    """The compressed pixels of a one-scan JPEG stream: after the SOS segment, before EOI."""
+    sos = jpeg_strip.index(b"\xff\xda")
+    return jpeg_strip[sos + 2 + int.from_bytes(jpeg_strip[sos + 2:sos + 4], "big"):-2]
+
+
+def tiff_frame(tiff: bytes, index: int) -> np.ndarray:
+    image = PIL.Image.open(io.BytesIO(tiff))
+    image.seek(index)
+    return np.asarray(image)
+
+
+# ---- every config, value by value ---------------------------------------------------------------------
+
+def expected_image_info(doc) -> list[dict]:
+    names = [ref for ref in doc.refs if ref is not None]
+    info = []
+    for k, (name, status) in enumerate(zip(names, doc.statuses)):
+        entry = {"status": status, "name": None if doc.subset == "html" else name,
+                 "page": None, "xref": None, "sha256": None, "metadata": None}
+        if doc.image_metadata and doc.subset == "pdf":
+            declared = doc.image_metadata[k]
+            entry.update(page=declared["page"], xref=declared["xref"], sha256=declared["sha256"])
+            if (declared["width"], declared["height"]) != doc.frames[k].size:   # kept, since it differs
+                entry["metadata"] = {"width": declared["width"], "height": declared["height"]}
+        if doc.image_hashes:
+            entry["metadata"] = {"image_hashes": doc.image_hashes[k]}
+        info.append(entry)
+    return info
+
+
+def assert_images(row: dict, doc) -> None:
+    """Image k of the row is the k-th image of the raw document: TIFF frame k, a member, or a download."""
+    slots = [row["images"][i] for i in doc.image_positions]
+    assert all(row["images"][i] is None for i, text in enumerate(row["texts"]) if text is not None)
+    members = list(doc.members.values())
+    for k, (image, status, info) in enumerate(zip(slots, doc.statuses, row["image_info"])):
+        if status != "ok":
+            assert image is None and info["error"], (doc.key, k)
+            continue
+        if doc.tiff is not None:
+            assert np.array_equal(decoded(image["bytes"]), tiff_frame(doc.tiff, k)), (doc.key, k)
+            assert (info["width"], info["height"]) == PIL.Image.open(io.BytesIO(image["bytes"])).size
+        elif members:
+            assert image == {"bytes": members[k], "path": list(doc.members)[k]}
+        else:
+            assert image["bytes"] == doc.downloads[doc.refs[doc.image_positions[k]]]
+        assert info["error"] is None
+
+
+@pytest.mark.parametrize("config", BUILT_CONFIGS)
+def test_every_config_equals_what_the_generator_wrote(built, config):
+    tree, out, _ = built
+    rows = parquet_rows(out, config, "train")
+    assert [r["key"] for r in rows] == tree.rows_expected(config)
+    for row in rows:
+        doc = tree.docs[row["key"]]
+        assert (row["subset"], row["cc_dump"], row["url"], row["source_file"]) == \
+            (doc.subset, doc.cc_dump, doc.url, doc.source_file)
+        assert row["texts"] == doc.output_texts
+        assert row["image_urls"] == (doc.refs if doc.subset == "html" else [None] * len(doc.refs))
+        assert len(row["images"]) == len(row["texts"])
+        assert [dict({k: i[k] for k in ("status", "name", "page", "xref", "sha256")},
+                     metadata=i["metadata"] and json.loads(i["metadata"])) for i in row["image_info"]] == \
+            expected_image_info(doc)
+        assert_images(row, doc)
+        assert (json.loads(row["metadata"]) if row["metadata"] else None) == doc.metadata
+        assert len(row["notes"]) == len(doc.notes) and all(n.startswith(e) for n, e in zip(row["notes"], doc.notes))
+        assert (row["pdf_name"], row["previous_word_count"], row["bff_contained_ngram_count_before_dedupe"]) == \
+            (doc.pdf_name, doc.previous_word_count, doc.bff_count)
+        expected_scores = [(k, v) for k, v in (doc.language or {}).items()] or None
+        got_scores = row["language_scores"] and [(s["language"], s["score"]) for s in row["language_scores"]]
+        assert str(got_scores) == str(expected_scores)  # str() so that NaN equals NaN
+
+
+# ---- TIFF frames: the k-th image is frame k, stored without re-encoding --------------------------------------
+
+def test_kth_image_of_a_pdf_document_is_frame_k_of_its_tiff(built):
+    tree, out, _ = built
+    doc = doc_by_name(tree, "annual-report")
+    row = rows_by_key(out, "pdf")[doc.key]
+    images = [row["images"][i] for i in doc.image_positions]
+    assert doc.image_positions == [1, 2, 4]
+    assert [i["path"] for i in images] == [f"{doc.key}_{k}.jpg" for k in range(3)]
+    source = PIL.Image.open(io.BytesIO(doc.tiff))
+    for k, image in enumerate(images):
+        source.seek(k)
+        assert np.array_equal(decoded(image["bytes"]), np.asarray(source))
+        # the JPEG holds the TIFF's compressed strips byte for byte: nothing was decoded and re-encoded
+        for offset, size in zip(source.tag_v2[273], source.tag_v2[279]):
+            assert entropy_coded_data(doc.tiff[offset:offset + size]) in image["bytes"]
+    assert len(PIL.Image.open(io.BytesIO(doc.tiff)).tag_v2[273]) > 1  # the 640x480 frame has several strips
+    assert [(i["width"], i["height"], i["page"], i["xref"]) for i in row["image_info"]] == \
+        [(640, 480, 0, 8), (120, 90, 0, 9), (64, 200, 1, 31)]
+
+
+def test_rgba_grey_tiny_and_banner_frames(built):
+    tree, out, _ = built
+    doc = doc_by_name(tree, "modes")
+    row = rows_by_key(out, "pdf")[doc.key]
+    images = [i for i in row["images"] if i]
+    assert [i["path"].rsplit(".", 1)[1] for i in images] == ["tiff", "jpg", "jpg", "jpg"]  # RGBA JPEG has no JPEG form
+    modes = [PIL.Image.open(io.BytesIO(i["bytes"])).mode for i in images]
+    assert modes == ["RGBA", "L", "RGB", "RGB"]
+    assert [(i["width"], i["height"]) for i in row["image_info"]] == [(40, 30), (33, 21), (1, 1), (6000, 20)]
+    lzw = rows_by_key(out, "pdf")[doc_by_name(tree, "single-lzw").key]["images"][0]   # texts / images = i t
+    assert lzw["path"].endswith(".tiff") and lzw["bytes"][:4] == b"II*\x00"
+    assert np.array_equal(decoded(lzw["bytes"]), tiff_frame(doc_by_name(tree, "single-lzw").tiff, 0))
+
+
+def test_a_frame_that_fails_to_decode_is_null_with_its_reason(built):
+    tree, out, _ = built
+    doc = doc_by_name(tree, "damaged-frame")
+    row = rows_by_key(out, "pdf")[doc.key]
+    assert [i is not None for i in row["images"]] == [False, True, False, True]
+    damaged = row["image_info"][1]
+    assert damaged["status"] == "undecodable" and (damaged["width"], damaged["height"]) == (48, 32)
+    assert damaged["error"] == f"{doc.key}_1: the JPEG data is damaged (no start-of-image marker)"
+    with pytest.raises(OSError):  # Pillow cannot decode that frame either
+        tiff_frame(doc.tiff, 1)
+
+
+# ---- awkward but valid documents --------------------------------------------------------------------------
+
+def test_html_documents(built):
+    tree, out, _ = built
+    rows = rows_by_key(out, "html")
+    long = rows["MINT-1T-HTML/data_v1_1/shard_000_part_001.parquet#0"]
+    assert len(long["texts"]) == 3040 and sum(t is None for t in long["texts"]) == 40
+    assert long["texts"][1520] == "Z" * 2_000_000 and long["texts"][75] is None
+    odd = rows["MINT-1T-HTML/data_v1_1/shard_000_part_001.parquet#1"]
+    assert odd["image_urls"][1] == "https://bilder.example.de/Größe Bild 1.jpg?size=large&lang=de"
+    assert "שלום" in odd["texts"][0] and odd["url"] == "https://unicode.example.com/ü?q=1"
+    empty = rows["MINT-1T-HTML/data_v1_1/shard_000_part_001.parquet#3"]
+    assert empty["image_urls"] == ["", None, "/img/x.jpg"] and empty["url"] is None
+    no_images = rows["MINT-1T-HTML/data_v1_1/shard_000_part_000.parquet#3"]
+    assert no_images["image_info"] == [] and no_images["images"] == [None, None]
+    first = rows["MINT-1T-HTML/data_v1_1/shard_000_part_000.parquet#0"]
+    assert [i and i["path"] for i in first["images"]] == [None, "00000/000000001.jpg", None, "00001/000010001.png"]
+    failed = rows["MINT-1T-HTML/data_v1_1/shard_000_part_000.parquet#1"]["image_info"][0]
+    assert (failed["status"], failed["error"]) == ("download_failed", "failed_to_download: HTTP Error 404: Not Found")
+    broken = rows["MINT-1T-HTML/data_v1_1/shard_000_part_000.parquet#2"]["image_info"][-1]
+    assert broken["status"] == "undecodable" and "not a readable image" in broken["error"]
+
+
+def test_html_v1_0_layouts_and_a_dump_present_twice(built):
+    tree, out, report = built
+    rows = parquet_rows(out, "html-v1.0", "train")
+    assert [r["source_file"] for r in rows] == ["MINT-1T-HTML/CC-MAIN-2020-45/shard_0000.parquet"] + \
+        ["MINT-1T-HTML/data_v1_0/CC-MAIN-2023-50/shard_0000.parquet"] * 2   # data/CC-MAIN-2023-50 is the same copy
+    assert [r["cc_dump"] for r in rows] == ["CC-MAIN-2020-45", "CC-MAIN-2023-50", "CC-MAIN-2023-50"]  # from the folders
+    assert json.loads(rows[1]["metadata"]) == {"metadata": [{"alt": "a", "width": 640}]}   # a struct column
+    inputs = {i["path"] for i in report["inputs"]}
+    assert "MINT-1T-HTML/data_v1_0/CC-MAIN-2023-50/" in inputs and "MINT-1T-HTML/data/CC-MAIN-2023-50/" not in inputs
+
+
+def test_json_members_that_need_repair(built):
+    tree, out, _ = built
+    rows = rows_by_key(out, "pdf")
+    surrogate = rows[doc_by_name(tree, "surrogate").key]
+    assert surrogate["texts"] == ["Broken emoji \ufffd here.", "Fine \U0001F600 pair."]
+    cp1252 = rows[doc_by_name(tree, "cp1252").key]
+    assert cp1252["texts"] == ["\ufffdSmart quotes\ufffd from Windows."]
+    assert cp1252["notes"][0].startswith("the JSON member is not valid UTF-8 (first bad byte at offset ")
+    extra = rows[doc_by_name(tree, "extra-keys").key]
+    assert math.isnan(extra["language_scores"][0]["score"])
+    assert json.loads(extra["metadata"]) == {"metadata": {"Content-Type": "application/pdf"}}
+
+
+def test_arxiv_layouts(built):
+    tree, out, _ = built
+    rows = rows_by_key(out, "arxiv")
+    named = rows["2105_05870"]
+    assert [i["path"] for i in named["images"] if i] == ["2105_05870_0.jpg", "2105_05870_1.png"]
+    assert PIL.Image.open(io.BytesIO(named["images"][0]["bytes"])).format == "PNG"  # kept as the release has it
+    prefixed = rows["2105_05871"]   # members before the JSON, matched by <key>_<k>
+    assert [i["name"] for i in prefixed["image_info"]] == ["fig1", "fig2"]
+    assert prefixed["image_info"][1]["status"] == "undecodable" and prefixed["images"][2] is None
+    assert rows["2105_05862"]["texts"][5] == "Results in Table~\\ref{tab:1}."
+    assert len(rows["2105_05862"]["texts"][6]) > 1_000_000
+    assert rows["2105_05863"]["images"] == [None, None]
+
+
+def test_pdf_config_is_the_union_of_the_dump_configs(built):
+    _, out, report = built
+    union = [r["key"] for r in parquet_rows(out, "pdf", "train")]
+    assert union == [r["key"] for c in ("pdf-CC-MAIN-2023-06", "pdf-CC-MAIN-2024-18") for r in parquet_rows(out, c, "train")]
+    assert "pdf-CC-MAIN-2023-14" not in report["configs"]
+
+
+def test_mismatched_image_metadata_is_noted_not_fatal(built):
+    tree, out, _ = built
+    row = rows_by_key(out, "pdf")[doc_by_name(tree, "fifty-pages").key]
+    assert row["notes"] == ["image 1: image_metadata says page 20, xref 120 but images names page_10_image_110",
+                            "image 2: image_metadata says page 10, xref 110 but images names page_20_image_120"]
+    assert sum(len(t) for t in row["texts"] if t) > 500_000
+
+
+# ---- viewer safety: small row groups, every one readable ------------------------------------------------------
+
+def read_every_row_group(out: Path) -> int:
+    groups = 0
+    for file in sorted(out.rglob("*.parquet")):
+        parquet = pq.ParquetFile(file)
+        for index in range(parquet.num_row_groups):
+            assert parquet.metadata.row_group(index).total_byte_size <= 2 * parquet_module.ROW_GROUP_BYTES
+            table = parquet.read_row_group(index)
+            assert table.num_rows == parquet.metadata.row_group(index).num_rows
+            groups += 1
+    return groups
+
+
+def test_every_row_group_reads_with_pyarrow_and_datasets(built):
+    tree, out, _ = built
+    assert read_every_row_group(out) >= 12
+    for config in BUILT_CONFIGS:
+        streamed = datasets.load_dataset(str(out), config, split="train", streaming=True)
+        keys = [row["key"] for row in streamed]
+        assert keys == tree.rows_expected(config)
+    pdf = datasets.load_dataset(str(out), "pdf", split="train")
+    row = pdf[tree.rows_expected("pdf").index(doc_by_name(tree, "annual-report").key)]
+    assert row["images"][1].size == (640, 480) and row["images"][0] is None
+    assert pdf.features["metadata"] == datasets.Json() and row["image_info"][0]["metadata"] is None
+
+
+def test_the_long_document_alone_in_tiny_row_groups(tmp_path, monkeypatch, built):
+    tree, _, _ = built
+    raw = tmp_path / "raw"
+    sample.make(raw)
+    # a row-group bound far below the long document's size: each group then holds a single row
+    monkeypatch.setattr(parquet_module.PartWriter.__init__, "__defaults__", (parquet_module.MAX_SHARD_BYTES, 50_000))
+    out = tmp_path / "out"
+    quiet_build(raw, out, configs=["html"])
+    long_file = pq.ParquetFile(out / "html" / "train-00001-of-00003.parquet")
+    assert long_file.num_row_groups == 4 and long_file.metadata.row_group(0).num_rows == 1
+    assert long_file.read_row_group(0).column("texts")[0].as_py()[1520] == "Z" * 2_000_000
+    read_every_row_group(out)
+    streamed = datasets.load_dataset(str(out), "html", split="train", streaming=True)
+    assert [len(row["texts"]) for row in streamed][4] == 3040
+
+
+# ---- the card and the report -----------------------------------------------------------------------------
+
+def test_card_and_report(built):
+    tree, out, report = built
+    readme = (out / "README.md").read_text()
+    assert validate_readme(readme) == []
+    assert "license: cc-by-4.0" in readme and "awadalla2024mint1t" in readme
+    assert "| `pdf` | 13 | public |" in readme and "| `html` (default) | 9 | public |" in readme
+    assert "| `image_info[].status` | string |" in readme and "| `metadata` | json |" in readme
+    assert "remain subject to their owners' rights" in readme and "None: every record" in readme
+    for config in BUILT_CONFIGS:
+        split = report["configs"][config]["splits"]["train"]
+        assert split["rows"] == split["records_read"] == len(tree.rows_expected(config))
+    inputs = {i["path"]: i for i in report["inputs"]}
+    assert inputs["MINT-1T-PDF-CC-2024-18/"]["files"] == 3 and "listing_sha256" in inputs["MINT-1T-ArXiv/"]
+
+
+def test_builds_are_deterministic_across_processes(built, tmp_path):
+    tree, out, _ = built
+    again = tmp_path / "again"
+    quiet_build(tree.root, again, configs=["pdf", "arxiv"], num_proc=2)
+    for config in ("pdf", "arxiv"):
+        for file in sorted((out / config).glob("*.parquet")):
+            assert (again / config / file.name).read_bytes() == file.read_bytes()
+
+
+def test_download_and_prepare_works_on_the_builder(built, tmp_path):
+    tree, _, _ = built
+    builder = mint1t.Mint1T(config_name="arxiv", data_dir=str(tree.root), cache_dir=str(tmp_path / "cache"))
+    builder.download_and_prepare(output_dir=str(tmp_path / "arrow"), file_format="arrow")
+    ds = builder.as_dataset(split="train")
+    assert ds["key"] == tree.rows_expected("arxiv")
+    assert ds[3]["images"][2].format == "PNG"
+
+
+# ---- bad inputs ------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def bad_tree(tmp_path_factory):
+    raw = tmp_path_factory.mktemp("bad")
+    return sample.make(raw, bad_records=True)
+
+
+@pytest.mark.parametrize("config,expected", [
+    ("html", "shard_099_part_000.parquet (record 0): texts has 2 entries but images has 1"),
+    ("pdf-CC-MAIN-2023-06", "CC-MAIN-20230127000844-20230127030844-00000.tar (record {too_many}): {too_many}.tiff "
+                            "has 3 frame(s) but the JSON lists 2 image(s)"),
+])
+def test_bad_records_stop_the_build_with_exit_2(bad_tree, tmp_path, config, expected):
+    expected = expected.format(too_many=sample.hex_key("too-many-frames"))
+    result = run_script("build.py", "mint1t", "--data-dir", bad_tree.root, "--output", tmp_path / "out",
+                        "--config", config, "--quiet")
+    assert result.returncode == 2, result.stderr
+    assert expected in result.stderr and "hint:" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "out" / "README.md").exists()
+
+
+def test_skip_lists_every_rejected_record(bad_tree, tmp_path):
+    out = tmp_path / "out"
+    result = run_script("build.py", "mint1t", "--data-dir", bad_tree.root, "--output", out, "--on-error", "skip",
+                        "--config", "html", "--config", "pdf", "--config", "pdf-CC-MAIN-2023-06", "--quiet")
+    assert result.returncode == 0, result.stderr
+    report = json.loads((out / "build_report.json").read_text())
+    skipped = [(s["config"], s["record"], s["reason"]) for s in report["skipped"]]
+    assert len(skipped) == len(bad_tree.rejected) == 15
+    for config, record, reason in bad_tree.rejected:
+        assert any(c == config and r == record and got.startswith(reason) for c, r, got in skipped), (config, record)
+    cut = next(s for s in report["skipped"] if s["record"] == "0123456789abcdef0123456789abcdef")
+    assert cut["file"].endswith("-00000.tar:0123456789abcdef0123456789abcdef.json") and cut["line"] == 1
+    for config in ("html", "pdf", "pdf-CC-MAIN-2023-06"):
+        split = report["configs"][config]["splits"]["train"]
+        assert split["records_read"] == split["rows"] + split["records_skipped"]
+        assert [r["key"] for r in parquet_rows(out, config, "train")] == bad_tree.rows_expected(config)
+    assert report["configs"]["pdf"]["splits"]["train"]["records_skipped"] == 6
+    good = rows_by_key(out, "pdf")[sample.hex_key("good-neighbour")]
+    assert np.array_equal(decoded(good["images"][1]["bytes"]), tiff_frame(bad_tree.docs[good["key"]].tiff, 0))
+    readme = (out / "README.md").read_text()
+    assert "15 raw records were skipped" in readme
+    assert "| `html` | train | texts has 2 entries but images has 1 | 1 |" in readme
+
+
+def test_a_truncated_tar_is_an_error_whatever_the_policy(tmp_path):
+    raw = tmp_path / "raw"
+    sample.make(raw)
+    tar = next((raw / "MINT-1T-ArXiv").glob("arXiv_src_2105*.tar"))
+    tar.write_bytes(tar.read_bytes()[:3000])
+    result = run_script("build.py", "mint1t", "--data-dir", raw, "--output", tmp_path / "out", "--config", "arxiv",
+                        "--on-error", "skip", "--quiet")
+    assert result.returncode == 2
+    assert "arXiv_src_2105_001_wds.tar: the tar is corrupt or truncated" in result.stderr
+
+
+def test_a_missing_subset_names_the_files_and_the_download_steps(tmp_path):
+    raw = tmp_path / "raw"
+    sample.make(raw)
+    shutil.rmtree(raw / "MINT-1T-ArXiv")
+    result = run_script("build.py", "mint1t", "--data-dir", raw, "--output", tmp_path / "out", "--config", "arxiv",
+                        "--quiet")
+    assert result.returncode == 2
+    assert "missing:\n  - MINT-1T-ArXiv/arXiv_src_YYMM_NNN_wds.tar" in result.stderr
+    assert "hf download mlfoundations/MINT-1T-ArXiv" in result.stderr
+
+
+# ---- pure parsers ------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("texts,images,problem", [
+    (["a"], [None, "u"], "texts has 1 entries but images has 2"),
+    (["a", None, "b"], [None, None, None], "position 1 holds neither a text nor an image"),
+    ([None, 3], ["u", None], "texts[1] is a int, expected a string or null"),
+    ("abc", [], "texts and images must both be lists"),
+])
+def test_check_interleaving(texts, images, problem):
+    with pytest.raises(RawDataError, match=problem.replace("[", r"\[").replace("]", r"\]")):
+        mint1t.check_interleaving(texts, images)
+
+
+def test_read_tiff_refuses_damaged_structures():
+    tiff = sample.multi_frame_tiff([sample.picture(8, 8, 1), sample.picture(8, 8, 2)])
+    assert len(mint1t.read_tiff(tiff)) == 2
+    with pytest.raises(ValueError, match="no TIFF header"):
+        mint1t.read_tiff(b"\x89PNG\r\n\x1a\n" + tiff[8:])
+    with pytest.raises(ValueError, match="truncated"):
+        mint1t.read_tiff(tiff[: len(tiff) // 2])
+    looped = bytearray(tiff)
+    looped[4:8] = (8).to_bytes(4, "little")
+    looped[8:10] = b"\x00\x00"   # an empty IFD at 8 ...
+    looped[10:14] = (8).to_bytes(4, "little")   # ... whose next IFD is itself
+    with pytest.raises(ValueError, match="loops"):
+        mint1t.read_tiff(bytes(looped))
+
+
+def test_parse_document_json_errors_and_repairs():
+    with pytest.raises(RawDataError) as error:
+        mint1t.parse_document_json(b'{"texts": [\n  "a",\n  oops]}', "x.tar:k.json")
+    assert error.value.line == 3 and error.value.path == "x.tar:k.json"
+    with pytest.raises(RawDataError, match="no 'images' list"):
+        mint1t.parse_document_json(b'{"texts": ["a"]}', "x.tar:k.json")
+    document, notes = mint1t.parse_document_json(b'{"texts": ["\\udc00\\ud83d\\ude00"], "images": [null]}', "k")
+    assert document["texts"] == ["\ufffd\U0001F600"] and notes == ["1 unpaired UTF-16 surrogate escape(s) replaced by U+FFFD"]
+
+
+def test_tar_members_of_a_document_are_never_joined_across_tars(tmp_path):
+    first, second = tmp_path / "a.tar", tmp_path / "b.tar"
+    tiff = sample.multi_frame_tiff([sample.picture(8, 8, 1)])
+    sample.write_tar(first, [("k.json", b'{"texts": ["t", null], "images": [null, "i"]}'), ("orphan.tiff", tiff)])
+    sample.write_tar(second, [("k.tiff", tiff)])
+    found = [(s.key, s.tiff is not None, s.error and s.error.problem) for s in mint1t.tar_samples(str(first))]
+    assert found == [("k", False, None), ("orphan", False, "orphan.tiff has no orphan.json in this tar")]
+    assert [(s.key, s.error.problem) for s in mint1t.tar_samples(str(second))] == \
+        [("k", "k.tiff has no k.json in this tar")]
+
+
+def test_duplicate_keys_and_surplus_members_in_a_tar(tmp_path):
+    tar = tmp_path / "dup.tar"
+    tiff = sample.multi_frame_tiff([sample.picture(8, 8, 1)])
+    text_only = b'{"texts": ["t"], "images": [null]}'
+    sample.write_tar(tar, [("k.json", text_only), ("k.json", text_only), ("k.tiff", tiff)])
+    found = [(s.key, s.document is not None, s.error and s.error.problem) for s in mint1t.tar_samples(str(tar))]
+    assert found == [("k", True, None), ("k", False, "a second k.json in this tar"),
+                     ("k", False, "k.tiff is one member too many: k.json lists 0 image(s), all found before it")]
+
+
+def test_fields_of_an_unexpected_type_are_kept_in_metadata_with_a_note():
+    document = {"texts": [None, "t"], "images": ["page_0_image_5", None], "previous_word_count": "812",
+                "image_metadata": [{"page": "first", "xref": 5, "sha256": 7, "width": 8, "height": 8}]}
+    tiff = sample.multi_frame_tiff([sample.picture(8, 8, 1)])
+    shard = mint1t.Shard("pdf", "x.tar", "x.tar", "CC-MAIN-2024-18")
+    row = mint1t.tar_row(mint1t.TarSample("k", document, tiff=tiff), shard)
+    assert row["previous_word_count"] is None and json.loads(row["metadata"]) == {"previous_word_count": "812"}
+    info = row["image_info"][0]
+    assert (info["page"], info["xref"], info["sha256"]) == (None, 5, None)
+    assert json.loads(info["metadata"]) == {"page": "first", "sha256": 7}
+    assert row["notes"] == ["image_metadata[0].page is 'first', not an integer: kept in metadata",
+                            "image_metadata[0].sha256 is 7, not a string: kept in metadata",
+                            "image 0: image_metadata says page None, xref 5 but images names page_0_image_5",
+                            "previous_word_count is '812', not an integer: kept in metadata"]
+
+
+# ---- round trip through the local Hub --------------------------------------------------------------------------
+
+def as_datasets_returns_it(row: dict) -> dict:
+    """A row as pyarrow reads it, with the JSON columns decoded as `datasets` returns them."""
+    return dict(row, metadata=row["metadata"] and json.loads(row["metadata"]),
+                image_info=[dict(i, metadata=i["metadata"] and json.loads(i["metadata"])) for i in row["image_info"]])
+
+
+def test_round_trip_through_the_local_hub(local_hub, built, tmp_path, fresh_hf_home):
+    tree, out, _ = built
+    folder = tmp_path / "built"
+    shutil.copytree(out, folder)
+    result = run_script("publish.py", folder, "--repo", "roundtrip/mint-1t", env={"HF_TOKEN": local_hub.token})
+    assert result.returncode == 0, result.stderr
+    assert sorted(datasets.get_dataset_config_names("roundtrip/mint-1t", token=local_hub.token)) == sorted(BUILT_CONFIGS)
+    for config in BUILT_CONFIGS:
+        loaded = datasets.load_dataset("roundtrip/mint-1t", config, split="train", token=local_hub.token)
+        loaded = loaded.cast_column("images", datasets.List(datasets.Image(decode=False)))
+        expected = parquet_rows(folder, config, "train")
+        # compared as repr so that a NaN language score equals itself
+        assert [repr(r) for r in loaded] == [repr(as_datasets_returns_it(r)) for r in expected], config
+    streamed = datasets.load_dataset("roundtrip/mint-1t", "pdf", split="train", streaming=True, token=local_hub.token)
+    first = next(iter(streamed))
+    assert first["key"] == tree.rows_expected("pdf")[0] and first["images"][1].size == (64, 48)
+
+
+# ---- real files ------------------------------------------------------------------------------------------------
+
+def test_real_photographs_survive_the_tiff_to_jpeg_rewrap(tmp_path):
+    """No MINT-1T shard is available (SOURCES.md §5); real Flickr30K photos stand in for PDF figures:
+    packed into a Pillow JPEG TIFF like the release's, every frame must come out pixel-identical."""
+    real = realdata_dir("flickr30k_entities")
+    photos = [PIL.Image.open(path).convert("RGB") for path in sorted((real / "flickr30k-images").glob("*.jpg"))[:4]]
+    assert len(photos) == 4
+    tiff = sample.multi_frame_tiff(photos)
+    pictures = mint1t.tiff_pictures(tiff, "real", len(photos))
+    for k, (photo, picture) in enumerate(zip(photos, pictures)):
+        assert picture.path == f"real_{k}.jpg" and (picture.width, picture.height) == photo.size
+        assert np.array_equal(decoded(picture.data), tiff_frame(tiff, k))
