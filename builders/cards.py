@@ -99,7 +99,7 @@ def render_card(report: dict) -> str:
     card_data = card_yaml_metadata(report)
     body = _environment().get_template(TEMPLATE).render(
         card=meta, report=report, repo_id=report["repo_id"], configs=report["configs"],
-        split_names=_split_names(report), skipped=_skipped_summary(report),
+        split_names=_split_names(report), skipped=_skipped_summary(report), counted=_counted(report),
     )
     return f"---\n{card_data.to_yaml()}\n---\n\n{body.strip()}\n"
 
@@ -117,6 +117,16 @@ def _skipped_summary(report: dict) -> list[dict]:
         key = (item["config"], item.get("split") or "-", item["reason"].splitlines()[0])
         groups[key] = groups.get(key, 0) + 1
     return [{"config": c, "split": s, "reason": r, "count": n} for (c, s, r), n in sorted(groups.items())]
+
+
+def _counted(report: dict) -> list[dict]:
+    """Events the builders tallied (not skipped records), per config and split ("-" = while listing)."""
+    rows = []
+    for name, config in report["configs"].items():
+        places = [("-", config.get("counts", {}))] + [(s, v.get("counts", {})) for s, v in config["splits"].items()]
+        rows += [{"config": name, "split": split, "what": what, "count": n}
+                 for split, counts in places for what, n in sorted(counts.items())]
+    return rows
 
 
 def human_bytes(num: float) -> str:

@@ -124,7 +124,7 @@ class MultimodalBuilder(datasets.ArrowBasedBuilder):
         """Batch the shard's rows into tables of the config's Arrow schema."""
         schema = self.info.features.arrow_schema
         for batch in _batched(self.shard_rows(shard, log), self.ROWS_PER_BATCH):
-            yield pa.Table.from_pylist(batch, schema=schema)
+            yield table_from_rows(batch, schema)
 
     @property
     def data_dir(self) -> Path:
@@ -160,6 +160,31 @@ class MultimodalBuilder(datasets.ArrowBasedBuilder):
             return Path(path).resolve().relative_to(self.data_dir.resolve()).as_posix()
         except ValueError:
             return str(path)
+
+
+def table_from_rows(rows: list[dict], schema: pa.Schema) -> pa.Table:
+    """Rows as a table of `schema`. Extension columns (`Json`) take their storage value: the JSON text."""
+    storage = storage_schema(schema)
+    table = pa.Table.from_pylist(rows, schema=storage)
+    return table if storage.equals(schema) else table.cast(schema)
+
+
+def storage_schema(schema: pa.Schema) -> pa.Schema:
+    """`schema` with every extension type replaced by its storage type (from_pylist cannot build them)."""
+    def storage(data_type: pa.DataType) -> pa.DataType:
+        if isinstance(data_type, pa.BaseExtensionType):
+            return data_type.storage_type
+        if pa.types.is_fixed_size_list(data_type):
+            return pa.list_(storage(data_type.value_type), data_type.list_size)
+        if pa.types.is_large_list(data_type):
+            return pa.large_list(storage(data_type.value_type))
+        if pa.types.is_list(data_type):
+            return pa.list_(storage(data_type.value_type))
+        if pa.types.is_struct(data_type):
+            return pa.struct([pa.field(f.name, storage(f.type), f.nullable) for f in data_type])
+        return data_type
+
+    return pa.schema([pa.field(f.name, storage(f.type), f.nullable) for f in schema], metadata=schema.metadata)
 
 
 def _batched(rows: Iterable[dict], size: int) -> Iterator[list[dict]]:

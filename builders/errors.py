@@ -77,12 +77,19 @@ class SkippedRecord:
 
 @dataclass
 class RecordLog:
-    """Counts the records a shard job reads and applies the error policy to each of them."""
+    """Counts the records a shard job reads and applies the error policy to each of them.
+
+    It also carries what the maintainer should learn about the raw data beyond skipped records:
+    tallies of sub-record events (`count`, e.g. broken subtitle cues left out of a row) and one-off
+    remarks (`notice`, e.g. a folder the builder does not know). Both reach build_report.json and the card.
+    """
 
     on_error: str = "raise"
     split: str | None = None
     seen: int = 0
     skipped: list[SkippedRecord] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    notices: list[str] = field(default_factory=list)
 
     def __post_init__(self):
         if self.on_error not in ON_ERROR_CHOICES:
@@ -109,6 +116,15 @@ class RecordLog:
         if self.on_error == "raise":
             raise error
         self.skipped.append(SkippedRecord(split or self.split, error.path, error.record, error.line, error.problem))
+
+    def count(self, what: str, n: int = 1) -> None:
+        """Tally an event worth reporting that is not a skipped record."""
+        self.counts[what] = self.counts.get(what, 0) + n
+
+    def notice(self, text: str) -> None:
+        """A remark about the raw data for the maintainer (printed by build.py, listed in the card)."""
+        if text not in self.notices:
+            self.notices.append(text)
 
     @property
     def written(self) -> int:

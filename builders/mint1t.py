@@ -33,7 +33,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from datasets import Image, Json, Value
 
-from .core import MMConfig, MultimodalBuilder, RawPart
+from .core import MMConfig, MultimodalBuilder, RawPart, table_from_rows
 from .errors import RawDataError, RecordLog
 
 # ---- metadata --------------------------------------------------------------------------------------
@@ -208,32 +208,16 @@ class Mint1T(MultimodalBuilder):
     def shard_tables(self, shard: Shard, log: RecordLog) -> Iterator[pa.Table]:
         """Tables of about BATCH_BYTES, built on the storage types then cast to the Json columns."""
         schema = self.info.features.arrow_schema
-        storage = storage_schema(schema)
         rows = html_rows(shard, log) if shard.subset == "html" else tar_rows(shard, log)
         batch, size = [], 0
         for row in rows:
             batch.append(row)
             size += row_size(row)
             if size >= BATCH_BYTES:
-                yield pa.Table.from_pylist(batch, schema=storage).cast(schema)
+                yield table_from_rows(batch, schema)
                 batch, size = [], 0
         if batch:
-            yield pa.Table.from_pylist(batch, schema=storage).cast(schema)
-
-
-def storage_schema(schema: pa.Schema) -> pa.Schema:
-    """The schema with every Json extension column replaced by its string storage (from_pylist cannot
-    build extension arrays)."""
-    def storage(data_type: pa.DataType) -> pa.DataType:
-        if isinstance(data_type, pa.BaseExtensionType):
-            return data_type.storage_type
-        if pa.types.is_list(data_type):
-            return pa.list_(storage(data_type.value_type))
-        if pa.types.is_struct(data_type):
-            return pa.struct([pa.field(f.name, storage(f.type)) for f in data_type])
-        return data_type
-
-    return pa.schema([pa.field(f.name, storage(f.type)) for f in schema], metadata=schema.metadata)
+            yield table_from_rows(batch, schema)
 
 
 def row_size(row: dict) -> int:

@@ -40,12 +40,14 @@ class PartWriter:
     """Writes a stream of tables to `<stem>-NNN.parquet` parts, each renamed into place when complete."""
 
     def __init__(self, features: datasets.Features, directory: Path, stem: str,
-                 max_shard_bytes: int = MAX_SHARD_BYTES, row_group_bytes: int = ROW_GROUP_BYTES):
+                 max_shard_bytes: int | None = None, row_group_bytes: int | None = None):
         self.features = features
         self.schema = features.arrow_schema
         self.options = get_parquet_column_options(features, self.schema)
         self.directory, self.stem = Path(directory), stem
-        self.max_shard_bytes, self.row_group_bytes = max_shard_bytes, row_group_bytes
+        # module settings are read now, not bound at import, so a test can lower them
+        self.max_shard_bytes = max_shard_bytes or MAX_SHARD_BYTES
+        self.row_group_bytes = row_group_bytes or ROW_GROUP_BYTES
         self.parts: list[PartInfo] = []
         self._writer: pq.ParquetWriter | None = None
         self._rows = self._bytes = 0

@@ -121,7 +121,7 @@ def run_job(job: ShardJob, staging: Path) -> dict:
         "key": job.key, "fingerprint": job.fingerprint,
         "rows": sum(p.rows for p in parts), "arrow_bytes": sum(p.arrow_bytes for p in parts),
         "parquet_bytes": sum(p.parquet_bytes for p in parts), "parts": [p.path.name for p in parts],
-        "records_seen": log.seen,
+        "records_seen": log.seen, "counts": log.counts, "notices": log.notices,
         "skipped": [dict(s, file=s["file"] and builder.relative(s["file"])) for s in log.as_dicts()],
         "seconds": round(time.perf_counter() - started, 3),
     }
@@ -175,6 +175,7 @@ def plan_jobs(dataset: str, data_dir, configs: list[str], on_error: str) -> tupl
             "features": features._to_yaml_list(),
             "fields": [{"path": d.path, "type": d.type, "doc": d.doc} for d in docs],
             "split_order": list(shards),
+            "counts": log.counts, "notices": log.notices,
             "inputs": [str(p) for p in builder.input_files()],
         }
         for split, items in shards.items():
@@ -209,6 +210,8 @@ def build(dataset: str, data_dir, output, configs: list[str] | None = None, num_
                        data_dir=data_dir, total=len(jobs))
     report = _finalize(dataset, output, staging, jobs, results, rejected, config_meta, on_error,
                        repo_id or cards.suggested_repo_id(dataset), inputs)
+    for notice in report["notices"]:
+        log(notice)
     report["timings"] = {"planning_seconds": round(planned - started, 3),
                          "job_seconds": round(sum(r["seconds"] for r in results.values()), 3),
                          "wall_seconds": round(time.perf_counter() - started, 3)}
@@ -258,8 +261,9 @@ def _finalize(dataset, output: Path, staging: Path, jobs, results, rejected, con
     configs: dict[str, dict] = {}
     skipped = list(rejected)
     moves: list[tuple[Path, Path]] = []  # staged part -> final name
+    notices = [f"{config}: {n}" for config, meta in config_meta.items() for n in meta["notices"]]
     for config, meta in config_meta.items():
-        splits = {}
+        splits, empty = {}, {}
         for split in sorted(meta["split_order"], key=lambda s: (SPLIT_ORDER.get(s, 3), s)):
             split_jobs = sorted((j for j in jobs if j.config == config and j.split == split), key=lambda j: j.index)
             stats = [results[j.key] for j in split_jobs]
@@ -270,16 +274,20 @@ def _finalize(dataset, output: Path, staging: Path, jobs, results, rejected, con
             rows = sum(r["rows"] for r in stats)
             record_stats = {"records_read": sum(r["records_seen"] for r in stats) + len(planning_skips),
                             "records_skipped": len(job_skips) + len(planning_skips)}
-            if rows == 0:
+            notices += [f"{config}: {n}" for r in stats for n in r["notices"]]
+            if rows == 0:  # no file, so not in the card's configs; its record counts stay in the report
+                empty[split] = record_stats
                 continue
             names = [f"{split}-{i:05d}-of-{len(parts):05d}.parquet" for i in range(len(parts))]
             splits[split] = {"rows": rows, "arrow_bytes": sum(r["arrow_bytes"] for r in stats),
                              "parquet_bytes": sum(r["parquet_bytes"] for r in stats),
-                             "files": [f"{config}/{n}" for n in names], **record_stats}
+                             "files": [f"{config}/{n}" for n in names], **record_stats,
+                             "counts": _summed(r["counts"] for r in stats)}
             moves += [(d / p, output / config / n) for (d, p), n in zip(parts, names)]
         if splits:
             configs[config] = {"description": meta["description"], "redistribution": meta["redistribution"],
-                               "features": meta["features"], "fields": meta["fields"], "splits": splits}
+                               "features": meta["features"], "fields": meta["fields"], "splits": splits,
+                               "empty_splits": empty, "counts": meta["counts"]}
     if not configs:
         raise RawDataError(None, "no rows were written: every record was skipped or the splits are empty",
                            hint="check build_report.json of a run with --on-error skip for the reasons")
@@ -291,8 +299,17 @@ def _finalize(dataset, output: Path, staging: Path, jobs, results, rejected, con
         "dataset": dataset, "builder": f"{cls.__module__}.{cls.__name__} {cls.VERSION or ''}".strip(),
         "repo_id": repo_id, "on_error": on_error,
         "redistribution": strictest_policy(c["redistribution"] for c in configs.values()),
-        "configs": configs, "skipped": skipped, "inputs": inputs, "tools": tool_versions(),
+        "configs": configs, "skipped": skipped, "notices": list(dict.fromkeys(notices)), "inputs": inputs,
+        "tools": tool_versions(),
     }
+
+
+def _summed(tallies) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for tally in tallies:
+        for what, n in tally.items():
+            total[what] = total.get(what, 0) + n
+    return total
 
 
 def _install_parts(output: Path, configs: dict, moves: list[tuple[Path, Path]]) -> None:
