@@ -1,0 +1,857 @@
+"""InternVid: machine-generated captions of YouTube clips, and the clips a user has downloaded.
+
+Raw release (downloaded by hand from the gated Hugging Face repositories of OpenGVLab): one JSON Lines
+file per subset, one clip per line, with the keys `YoutubeID`, `Start_timestamp` and `End_timestamp`
+(strings `HH:MM:SS.mmm`), `Caption`, `UMT_Score` and `Aesthetic_Score` (absent from InternVid-Full);
+the INFO variant adds the video's `Language` and `Category`. The files are large (InternVid-Full has
+about 230M lines in 45 GB), so each is cut into byte ranges aligned to line boundaries and each range is
+parsed in chunks by pyarrow's JSON reader; line numbers are counted only when a bad line must be named.
+
+The videos are YouTube content the authors do not distribute. A user who fetched some of them may
+have any of: video2dataset output (`NNNNN.tar` WebDataset shards with `<key>.mp4` / `.json` / `.txt`,
+or `NNNNN/` folders with the same files), a folder of clip files named `<YoutubeID>_<start>_<end>.mp4`,
+or full videos named by YouTube id, from which clips are cut here by stream copy (never re-encoded).
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import io
+import json
+import os
+import re
+import tarfile
+import urllib.parse
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+import av
+import datasets
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pj
+from datasets import Value, Video
+
+from .core import MMConfig, MultimodalBuilder, RawPart
+from .errors import RawDataError, RecordLog
+
+# ---- metadata --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Subset:
+    file_name: str       # as released; matched case-insensitively (copies differ in case: -flt / -FLT)
+    description: str
+    has_info: bool = False
+
+
+SUBSETS = {
+    "10m_flt": Subset("InternVid-10M-flt.jsonl",
+                      "InternVid-10M-FLT: 10.6M clips kept by filtering (1 s to 120 s, best clip-caption "
+                      "similarity) and diversity sampling; the subset most models train on."),
+    "10m_div": Subset("InternVid-10M-DIV.jsonl",
+                      "InternVid-10M-DIV: 10.6M clips drawn with probability inversely proportional to the "
+                      "number of clips of their video (diversity sampling)."),
+    "aes_18m": Subset("InternVid-18M-aes.jsonl",
+                      "InternVid-Aesthetics-18M: 18M clips selected by aesthetic score, recommended for "
+                      "video generation."),
+    "full": Subset("InternVid-full.jsonl",
+                   "InternVid-Full: every captioned clip (about 230M); the release has no aesthetic scores."),
+    "10m_flt_info": Subset("InternVid-10M-FLT-INFO.jsonl",
+                           "InternVid-10M-FLT with the language and YouTube category of each clip's video.",
+                           has_info=True),
+}
+
+VIDEO_FOLDERS = ("video2dataset", "clips", "videos")
+VIDEO_EXTENSIONS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".webm": "webm", ".mkv": "matroska"}
+"""Video file extensions looked for, and the container a cut clip is written in (that of its source)."""
+
+V2D_FAILURES = ("failed_to_download", "failed_to_subsample")
+YOUTUBE_ID = re.compile(r"[A-Za-z0-9_-]{11}")
+
+SHARD_BYTES = 256 * 2**20
+"""Each caption file is cut into byte ranges of about this size: one shard job each."""
+CHUNK_BYTES = 16 * 2**20
+"""A shard is parsed in chunks of whole lines of about this size, which bounds memory."""
+PARSE_BLOCK_BYTES = 2**20
+"""pyarrow's JSON block size within a chunk (its unit of multi-threading)."""
+VIDEO_BATCH_BYTES = 64 * 2**20
+"""Clips configs emit a table whenever this many video bytes have accumulated."""
+
+# ---- features, with the docs the card's field table is made of --------------------------------------
+
+CAPTION_FIELDS = {
+    "youtube_id": (Value("string"), "YouTube id of the source video (`YoutubeID`): "
+                                    "https://www.youtube.com/watch?v=<youtube_id>."),
+    "start": (Value("float64"), "Clip start in seconds from the start of the video, parsed from `Start_timestamp`."),
+    "end": (Value("float64"), "Clip end in seconds from the start of the video, parsed from `End_timestamp`."),
+    "duration": (Value("float64"), "`end - start` in seconds (rounded to the microsecond)."),
+    "caption": (Value("string"), "Machine-generated English caption (`Caption`), as written, leading or trailing "
+                                 "spaces included."),
+    "umt_score": (Value("float64"), "Clip-caption similarity computed by UMT (`UMT_Score`; higher is better); "
+                                    "null when the line has none."),
+    "aesthetic_score": (Value("float64"), "LAION aesthetic predictor score of the clip (`Aesthetic_Score`, about "
+                                          "1-10); null when the line has none, as in every InternVid-Full line."),
+}
+INFO_FIELDS = {
+    "language": (Value("string"), "Language of the source video from its YouTube metadata (`Language`)."),
+    "category": (Value("string"), "YouTube category of the source video (`Category`, e.g. \"Travel & Events\")."),
+}
+TIMESTAMP_FIELDS = {
+    "start_timestamp": (Value("string"), "`Start_timestamp` as written in the release (the form video2dataset "
+                                         "and clip file names use)."),
+    "end_timestamp": (Value("string"), "`End_timestamp` as written in the release."),
+}
+VIDEO_FIELDS = {
+    "video": (Video(), "The clip's video bytes, never re-encoded: the video2dataset member or clip file byte for "
+                       "byte, or a stream copy cut from the full video; null unless `status` is ok."),
+    "status": (Value("string"), "ok (the video is here), failed (video2dataset recorded a failed download) or "
+                                "missing (no downloaded copy of this clip)."),
+    "download_error": (Value("string"), "For failed clips, video2dataset's status and error message "
+                                        "(e.g. \"failed_to_download: ERROR: [youtube]: Video unavailable\")."),
+    "video_origin": (Value("string"), "Where the bytes come from, relative to the raw folder: the video2dataset "
+                                      "shard, the clip file, or the full video the clip was cut from."),
+    "video_start": (Value("float64"), "For clips cut here: where the cut really starts in the source video, in "
+                                      "seconds (the keyframe at or before `start`); null for clips downloaded "
+                                      "already cut, whose tool's precision is unknown."),
+    "video_end": (Value("float64"), "For clips cut here: where the copied video frames end in the source video, in "
+                                    "seconds (at `end`, or a few frames later when the codec reorders frames); "
+                                    "null otherwise."),
+}
+
+# ---- configs ------------------------------------------------------------------------------------------
+
+RAW_PARTS = {
+    **{name: RawPart(f"{subset.file_name} ({subset.description.split(':')[0]} captions)")
+       for name, subset in SUBSETS.items()},
+    "downloaded_videos": RawPart("downloaded videos: video2dataset/ (video2dataset output, NNNNN.tar or NNNNN/), "
+                                 "clips/ (<YoutubeID>_<start>_<end>.mp4 files) or videos/ (full videos "
+                                 "<YoutubeID>.mp4)"),
+}
+
+
+@dataclass
+class InternVidConfig(MMConfig):
+    subset: str = ""
+    with_videos: bool = False
+
+
+def _configs() -> list[InternVidConfig]:
+    """A captions config per subset, then a clips config per subset."""
+    version = datasets.Version("1.0.0")
+    fields = {name: {**CAPTION_FIELDS, **(INFO_FIELDS if subset.has_info else {}), **TIMESTAMP_FIELDS}
+              for name, subset in SUBSETS.items()}
+    captions = [InternVidConfig(name=name, version=version, fields=fields[name], requires=(name,), subset=name,
+                                description=subset.description) for name, subset in SUBSETS.items()]
+    clips = [InternVidConfig(name=f"clips_{name}", version=version, fields={**fields[name], **VIDEO_FIELDS},
+                             requires=(name, "downloaded_videos"), subset=name, with_videos=True,
+                             redistribution="private",
+                             description=f"Every caption row of {name} with its clip from the user's downloaded "
+                                         "videos and a status (ok / failed / missing). YouTube content: not for "
+                                         "redistribution.")
+             for name in SUBSETS]
+    return captions + clips
+
+
+@dataclass(frozen=True)
+class CaptionRange:
+    """Whole lines [start, end) of a caption file, in bytes: one shard job."""
+
+    path: str
+    start: int
+    end: int
+    videos: str = ""     # clips configs: digest of the downloaded videos' listing (a changed download rebuilds)
+
+
+@dataclass(frozen=True)
+class VideoSources:
+    """The folders of downloaded videos present in the raw folder."""
+
+    data_dir: str
+    video2dataset: str | None
+    clips: str | None
+    videos: str | None
+
+    def folders(self) -> list[Path]:
+        return [Path(p) for p in (self.video2dataset, self.clips, self.videos) if p]
+
+    def digest(self) -> str:
+        """Changes when any file under the folders is added, removed, resized or touched."""
+        listing = hashlib.sha256()
+        for folder in self.folders():
+            for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+                stat = path.stat()
+                listing.update(f"{path}\t{stat.st_size}\t{stat.st_mtime_ns}\n".encode())
+        return listing.hexdigest()[:16]
+
+
+class InternVid(MultimodalBuilder):
+    NAME = "internvid"
+    VERSION = datasets.Version("1.0.0")
+    RAW_PARTS = RAW_PARTS
+    BUILDER_CONFIG_CLASS = InternVidConfig
+    BUILDER_CONFIGS = _configs()
+    DEFAULT_CONFIG_NAME = "10m_flt"
+
+    def locate_raw(self, data_dir: Path) -> dict:
+        files = {p.name.lower(): p for p in sorted(data_dir.iterdir()) if p.is_file()}
+        raw: dict = {name: files.get(subset.file_name.lower()) for name, subset in SUBSETS.items()}
+        folders = {name: data_dir / name if (data_dir / name).is_dir() else None for name in VIDEO_FOLDERS}
+        raw["downloaded_videos"] = VideoSources(str(data_dir), *(str(p) if p else None for p in folders.values())) \
+            if any(folders.values()) else None
+        return raw
+
+    def input_files(self) -> list[Path]:
+        files = [self.raw[self.config.subset]]
+        if self.config.with_videos:
+            files += self.raw["downloaded_videos"].folders()
+        return files
+
+    # ---- shard listing ---------------------------------------------------------------------------------
+
+    def split_shards(self, log: RecordLog) -> dict[str, list[CaptionRange]]:
+        path = self.raw[self.config.subset]
+        videos = ""
+        if self.config.with_videos:
+            sources = self.raw["downloaded_videos"]
+            videos = sources.digest()
+            for problem in video_index(sources, videos).problems:
+                log.reject(problem, split="train")
+        return {"train": [CaptionRange(str(path), start, end, videos)
+                          for start, end in line_aligned_ranges(path, SHARD_BYTES)]}
+
+    # ---- table assembly --------------------------------------------------------------------------------
+
+    def shard_tables(self, shard: CaptionRange, log: RecordLog) -> Iterator[pa.Table]:
+        """Caption rows of one byte range, chunk by chunk; bad lines go through the log one by one.
+
+        Good rows are parsed and counted in bulk (`log.seen += n`): a per-row context manager would cost
+        more than the parsing itself at 230M rows.
+        """
+        has_info = SUBSETS[self.config.subset].has_info
+        index = video_index(self.raw["downloaded_videos"], shard.videos) if self.config.with_videos else None
+        for batch in read_jsonl(shard.path, shard.start, shard.end, release_schema(has_info)):
+            columns, problems = caption_columns(batch.table, has_info)
+            errors = [(batch.line_of(i), problem, None) for i, problem in batch.unparsed]
+            errors += [(batch.line_of_row(row), problem, record) for row, problem, record in problems]
+            for line, problem, record in sorted(errors, key=lambda error: error[0]):
+                with log.record(shard.path, record):
+                    raise RawDataError(shard.path, problem, line=line, record=record,
+                                       hint="fix or delete the line (--on-error skip lists every bad line)")
+            if index is None:
+                log.seen += len(columns["youtube_id"])
+                yield self._table(columns)
+            else:
+                yield from self._with_videos(columns, index, log)
+
+    def _with_videos(self, columns: dict, index: VideoIndex, log: RecordLog) -> Iterator[pa.Table]:
+        """The caption rows with their video cells, in tables of about VIDEO_BATCH_BYTES of video.
+
+        Each row goes through the log here: a video that cannot be read or cut is a bad record.
+        """
+        clips = zip(*(columns[name].to_pylist() for name in ("youtube_id", "start", "end", "start_timestamp",
+                                                               "end_timestamp")))
+        kept, cells, video_bytes = [], [], 0
+        for row, (youtube_id, start, end, start_text, end_text) in enumerate(clips):
+            cell = None
+            with log.record(None, f"{youtube_id} {start_text}-{end_text}"):
+                cell = index.video_cell(youtube_id, start, end, f"{youtube_id}_{start_text}_{end_text}")
+            if cell is None:
+                continue
+            kept.append(row)
+            cells.append(cell)
+            video_bytes += len(cell["video"]["bytes"]) if cell["video"] else 0
+            if video_bytes >= VIDEO_BATCH_BYTES:
+                yield self._video_table(columns, kept, cells)
+                kept, cells, video_bytes = [], [], 0
+        if kept:
+            yield self._video_table(columns, kept, cells)
+
+    def _video_table(self, columns: dict, rows: list[int], cells: list[dict]) -> pa.Table:
+        indices = pa.array(rows, pa.int64())
+        taken = {name: column.take(indices) for name, column in columns.items()}
+        schema = self.info.features.arrow_schema
+        for name in VIDEO_FIELDS:
+            taken[name] = pa.array([cell[name] for cell in cells], schema.field(name).type)
+        return self._table(taken)
+
+    def _table(self, columns: dict) -> pa.Table:
+        schema = self.info.features.arrow_schema
+        return pa.Table.from_arrays([columns[name] for name in schema.names], schema=schema)
+
+
+# ---- shard listing ------------------------------------------------------------------------------------------
+
+def line_aligned_ranges(path, shard_bytes: int) -> list[tuple[int, int]]:
+    """Byte ranges of about shard_bytes covering the file, each starting at the beginning of a line.
+
+    Only the bytes around each boundary are read, so listing a 45 GB file costs a few seeks.
+    """
+    size = os.path.getsize(path)
+    bounds = [0]
+    with open(path, "rb") as file:
+        while bounds[-1] + shard_bytes < size:
+            file.seek(bounds[-1] + shard_bytes - 1)  # a newline right before the target keeps the target
+            boundary = _next_line_start(file)
+            if boundary >= size:
+                break
+            bounds.append(boundary)
+    bounds.append(size)
+    return [(start, end) for start, end in zip(bounds, bounds[1:]) if end > start]
+
+
+def _next_line_start(file) -> int:
+    """The offset just past the next newline at or after the file's position (the file size if none)."""
+    while block := file.read(64 * 1024):
+        newline = block.find(b"\n")
+        if newline >= 0:
+            return file.tell() - len(block) + newline + 1
+    return file.tell()
+
+
+# ---- JSON Lines in chunks ----------------------------------------------------------------------------------
+
+@dataclass
+class JsonlBatch:
+    """The lines of one chunk that parsed (as a table), the ones that did not, and their line numbers."""
+
+    table: pa.Table
+    unparsed: list[tuple[int, str]]          # (index of the line in the chunk, why it is not a JSON object)
+    row_lines: list[int] | None              # index in the chunk of each row's line; None: row i is line i
+    first_line: Callable[[], int]            # 1-based number of the chunk's first line in the file
+
+    def line_of(self, index: int) -> int:
+        return self.first_line() + index
+
+    def line_of_row(self, row: int) -> int:
+        return self.line_of(row if self.row_lines is None else self.row_lines[row])
+
+
+def read_jsonl(path, start: int, end: int, schema: pa.Schema, chunk_bytes: int | None = None) -> Iterator[JsonlBatch]:
+    """Parse the whole lines in bytes [start, end) of a JSON Lines file, chunk by chunk, with pyarrow.
+
+    Keys are read by name (`schema`); keys it does not name are ignored. Memory stays at about one chunk
+    (more only for a single line longer than a chunk). The number of lines before `start` is counted the
+    first time a line number is asked for, so a clean range is read exactly once.
+    """
+    chunk_bytes = chunk_bytes or CHUNK_BYTES
+    lines_before_range = functools.cache(lambda: newlines_before(path, start))
+    position, lines_done = start, 0
+    with open(path, "rb") as file:
+        while position < end:
+            data, size = _whole_lines(file, position, end, chunk_bytes)
+            lines = count_lines(data, size)
+            table, row_lines, unparsed = parse_json_lines(memoryview(data)[:size], schema, lines)
+            first = functools.partial(lambda done: lines_before_range() + done + 1, lines_done)
+            yield JsonlBatch(table, unparsed, row_lines, first)
+            position, lines_done = position + size, lines_done + lines
+
+
+def _whole_lines(file, position: int, end: int, chunk_bytes: int) -> tuple[bytes, int]:
+    """(bytes read at `position`, length of the whole lines they start with): about chunk_bytes, more
+    for a line longer than that. The partial line after them is read again with the next chunk, which
+    costs less than carrying it over by concatenation."""
+    size = min(chunk_bytes, end - position)
+    while True:
+        file.seek(position)
+        data = file.read(size)
+        if len(data) < size:
+            raise RawDataError(file.name, f"the file ends at byte {position + len(data)}, before byte {end} seen "
+                                          "when the build was planned",
+                               hint="the file changed during the build; rerun it")
+        if position + size == end:
+            return data, size
+        whole = data.rfind(b"\n") + 1
+        if whole:
+            return data, whole
+        size = min(2 * size, end - position)
+
+
+def count_lines(data: bytes, size: int | None = None) -> int:
+    """Lines in data[:size], the last one counted even without its newline (a file without a final newline)."""
+    size = len(data) if size is None else size
+    return data.count(b"\n", 0, size) + (1 if size and data[size - 1] != ord("\n") else 0)
+
+
+def parse_json_lines(data, schema: pa.Schema, lines: int) -> tuple[pa.Table, list[int] | None, list[tuple[int, str]]]:
+    """(rows of the lines that hold one JSON object, their line indices or None if 1:1, bad lines with why).
+
+    `data` (bytes-like) holds `lines` lines. The whole chunk is parsed at once; only when that fails, or
+    when blank lines (which pyarrow skips) or several objects on one line break the row-per-line
+    correspondence, are the lines bisected to find the culprits: a few extra parses of ever smaller
+    pieces, never a Python loop over good lines.
+    """
+    table, _ = _read_json(data, schema, PARSE_BLOCK_BYTES)
+    if table is not None and table.num_rows == lines:
+        return table, None, []
+    texts = bytes(data).split(b"\n")[:lines]
+    tables, row_lines, unparsed = [], [], []
+    non_blank = [index for index, line in enumerate(texts) if line.strip()]
+    if non_blank:
+        _bisect_lines(texts, non_blank, schema, tables, row_lines, unparsed)
+    return (pa.concat_tables(tables) if tables else schema.empty_table()), row_lines, sorted(unparsed)
+
+
+def _bisect_lines(lines, indices, schema, tables, row_lines, unparsed) -> None:
+    piece = b"\n".join(lines[i] for i in indices)
+    block = PARSE_BLOCK_BYTES if len(indices) > 1 else max(PARSE_BLOCK_BYTES, len(piece) + 1)
+    table, problem = _read_json(piece, schema, block)
+    if table is not None and table.num_rows == len(indices):
+        tables.append(table)
+        row_lines.extend(indices)
+    elif len(indices) == 1:
+        unparsed.append((indices[0], problem or f"the line holds {table.num_rows} JSON values; expected one "
+                                                 "object per line"))
+    else:
+        middle = len(indices) // 2
+        _bisect_lines(lines, indices[:middle], schema, tables, row_lines, unparsed)
+        _bisect_lines(lines, indices[middle:], schema, tables, row_lines, unparsed)
+
+
+def _read_json(data: bytes, schema: pa.Schema, block_size: int) -> tuple[pa.Table | None, str | None]:
+    try:
+        table = pj.read_json(pa.BufferReader(pa.py_buffer(data)), read_options=pj.ReadOptions(block_size=block_size),
+                             parse_options=pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore"))
+    except UnicodeDecodeError:
+        return None, "the line is not valid UTF-8"
+    except pa.ArrowInvalid as error:
+        return None, describe_json_error(str(error))
+    try:
+        table.validate(full=True)  # the JSON reader does not check that strings are UTF-8
+    except pa.ArrowInvalid:
+        return None, "the line is not valid UTF-8"
+    return table, None
+
+
+def describe_json_error(message: str) -> str:
+    """pyarrow's JSON error, said in terms of the line and its keys."""
+    text = re.sub(r" in row \d+$", "", message.removeprefix("JSON parse error: ")).strip()
+    changed = re.fullmatch(r"Column\(/?(.*)\) changed from (\w+) to (\w+)", text)
+    if changed and not changed[1]:
+        return f"the line is a JSON {changed[3]}, not an object"
+    if changed:
+        return f"{changed[1]} is a {changed[3]}, expected a {changed[2]}"
+    twice = re.fullmatch(r"Column\(/(.*)\) was specified twice", text)
+    if twice:
+        return f"the key {twice[1]} appears twice"
+    return f"invalid JSON ({text})"
+
+
+_newline_counts: dict[tuple, dict[int, int]] = {}
+"""Per process and file version: byte offset -> newlines before it, so later counts resume from there."""
+
+
+def newlines_before(path, offset: int) -> int:
+    """Newlines in the file's first `offset` bytes (the number of lines before a line starting there)."""
+    stat = os.stat(path)
+    known = _newline_counts.setdefault((os.fspath(path), stat.st_size, stat.st_mtime_ns), {0: 0})
+    base = max(o for o in known if o <= offset)
+    count, position = known[base], base
+    with open(path, "rb") as file:
+        file.seek(base)
+        while position < offset and (block := file.read(min(CHUNK_BYTES, offset - position))):
+            count += block.count(b"\n")
+            position += len(block)
+    known[offset] = count
+    return count
+
+
+# ---- caption lines ------------------------------------------------------------------------------------------
+
+REQUIRED_KEYS = ("YoutubeID", "Start_timestamp", "End_timestamp", "Caption")
+INFO_KEYS = {"language": ("Language", "language"), "category": ("Category", "category")}
+"""INFO fields and the key spellings accepted for them, first found wins (the released spelling is unverified)."""
+
+TIMESTAMP = r"(?P<h>\d+):(?P<m>[0-5]?\d):(?P<s>[0-5]?\d(?:\.\d+)?)"
+"""HH:MM:SS.mmm as released, tolerating one-digit fields and a missing or shorter fraction (0:00:07.5)."""
+DASHED_TIMESTAMP = re.compile(r"(\d+)-(\d{1,2})-(\d{1,2})(?:[.-](\d+))?")
+"""The same in file names whose colons (and dot) were replaced by '-' (colons are illegal on Windows)."""
+
+
+def release_schema(has_info: bool) -> pa.Schema:
+    fields = [(key, pa.string()) for key in REQUIRED_KEYS] + [("UMT_Score", pa.float64()),
+                                                              ("Aesthetic_Score", pa.float64())]
+    if has_info:
+        fields += [(key, pa.string()) for keys in INFO_KEYS.values() for key in keys]
+    return pa.schema(fields)
+
+
+def timestamp_seconds(texts: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Seconds (float64) of HH:MM:SS.fff strings; null where not one."""
+    return pa.chunked_array([_timestamp_seconds(chunk) for chunk in texts.chunks], pa.float64())
+
+
+CANONICAL_DIGITS = [0, 1, 3, 4, 6, 7, 9, 10, 11]
+"""Where `HH:MM:SS.mmm` has digits; the weights below turn them into milliseconds."""
+CANONICAL_WEIGHTS = np.array([36_000_000, 3_600_000, 600_000, 60_000, 10_000, 1_000, 100, 10, 1])
+
+
+def _timestamp_seconds(texts: pa.Array) -> pa.Array:
+    """The canonical 12-character form is decoded from the string bytes with numpy; any other form
+    (short, hours > 99, invalid) goes through the TIMESTAMP regex. The regex alone would cost more
+    than parsing the JSON."""
+    size = len(texts)
+    seconds, parsed = np.zeros(size), np.zeros(size, bool)
+    offsets_type = np.int64 if pa.types.is_large_string(texts.type) else np.int32
+    offsets = np.frombuffer(texts.buffers()[1], offsets_type, size + 1, texts.offset * np.dtype(offsets_type).itemsize)
+    candidates = np.flatnonzero((np.diff(offsets) == 12) & texts.is_valid().to_numpy(zero_copy_only=False))
+    if candidates.size:
+        chars = np.frombuffer(texts.buffers()[2], np.uint8)[offsets[candidates][:, None] + np.arange(12)]
+        digits = chars[:, CANONICAL_DIGITS].astype(np.int64) - ord("0")
+        canonical = ((digits >= 0) & (digits <= 9)).all(axis=1) & (digits[:, 2] <= 5) & (digits[:, 4] <= 5) \
+            & (chars[:, 2] == ord(":")) & (chars[:, 5] == ord(":")) & (chars[:, 8] == ord("."))
+        rows = candidates[canonical]
+        seconds[rows] = digits[canonical] @ CANONICAL_WEIGHTS / 1000
+        parsed[rows] = True
+    others = np.flatnonzero(~parsed)
+    if others.size:
+        parts = pc.extract_regex(texts.take(others), f"^{TIMESTAMP}$")
+        h, m, s = (pc.cast(pc.struct_field(parts, name), pa.float64()) for name in ("h", "m", "s"))
+        values = pc.round(pc.add(pc.add(pc.multiply(h, 3600), pc.multiply(m, 60)), s), 6)
+        seconds[others] = values.to_numpy(zero_copy_only=False)   # nulls become NaN
+        parsed[others] = values.is_valid().to_numpy(zero_copy_only=False)
+    return pa.array(seconds, pa.float64(), mask=~parsed)
+
+
+def caption_columns(raw: pa.Table, has_info: bool) -> tuple[dict[str, pa.ChunkedArray], list[tuple[int, str, str]]]:
+    """The config's caption columns for the valid lines, and (row, problem, YoutubeID) for the others."""
+    start, end = timestamp_seconds(raw["Start_timestamp"]), timestamp_seconds(raw["End_timestamp"])
+    checks = [pc.is_null(start), pc.is_null(end), pc.is_null(raw["YoutubeID"]), pc.is_null(raw["Caption"]),
+              pc.fill_null(pc.less(end, start), False),
+              pc.fill_null(pc.equal(pc.utf8_length(raw["YoutubeID"]), 0), False)]
+    invalid = functools.reduce(pc.or_, checks)
+    problems = []
+    if pc.any(invalid).as_py():
+        bad_rows = np.flatnonzero(invalid.to_numpy(zero_copy_only=False))
+        for row in bad_rows:
+            line = raw.slice(row, 1).to_pylist()[0]
+            problems.append((int(row), line_problem(line, start[row].as_py(), end[row].as_py()), line["YoutubeID"]))
+        valid = pc.invert(invalid)
+        raw, start, end = raw.filter(valid), start.filter(valid), end.filter(valid)
+    columns = {
+        "youtube_id": raw["YoutubeID"], "start": start, "end": end, "duration": pc.round(pc.subtract(end, start), 6),
+        "caption": raw["Caption"], "umt_score": raw["UMT_Score"], "aesthetic_score": raw["Aesthetic_Score"],
+        "start_timestamp": raw["Start_timestamp"], "end_timestamp": raw["End_timestamp"],
+    }
+    if has_info:
+        for name, keys in INFO_KEYS.items():
+            columns[name] = pc.coalesce(*(raw[key] for key in keys))
+    return columns, problems
+
+
+def line_problem(line: dict, start: float | None, end: float | None) -> str:
+    missing = [key for key in REQUIRED_KEYS if line[key] is None]
+    if missing:
+        return f"missing {', '.join(missing)} (absent or null)"
+    if not line["YoutubeID"]:
+        return "YoutubeID is empty"
+    for key, seconds in (("Start_timestamp", start), ("End_timestamp", end)):
+        if seconds is None:
+            return f"{key} {line[key]!r} is not a timestamp HH:MM:SS.mmm"
+    return f"End_timestamp {line['End_timestamp']} is before Start_timestamp {line['Start_timestamp']}"
+
+
+def parse_timestamp(value) -> float:
+    """Seconds of a clip bound as video2dataset and file names write it: HH:MM:SS.mmm or a number of seconds.
+
+    File names often replace the colons (and the dot) with '-'. Raises ValueError when it is neither.
+    """
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    text = str(value)
+    if re.fullmatch(r"\d+(?:\.\d+)?", text):
+        return float(text)
+    dashed = DASHED_TIMESTAMP.fullmatch(text)
+    if dashed:
+        text = f"{dashed[1]}:{dashed[2]}:{dashed[3]}" + (f".{dashed[4]}" if dashed[4] else "")
+    match = re.fullmatch(TIMESTAMP, text)
+    if match is None:
+        raise ValueError(f"not a timestamp: {value!r}")
+    return round(int(match["h"]) * 3600 + int(match["m"]) * 60 + float(match["s"]), 6)
+
+
+def clip_key(youtube_id: str, start: float, end: float) -> tuple[str, int, int]:
+    """A clip's identity, to the millisecond: captions, video2dataset and file names round differently."""
+    return youtube_id, round(start * 1000), round(end * 1000)
+
+
+# ---- downloaded videos --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class StoredClip:
+    origin: str          # shown in rows: the video2dataset shard or the clip file, relative to the raw folder
+    container: str       # the file holding the bytes (a tar, or the clip file itself)
+    name: str            # the member or file name (the video's `path`)
+    offset: int          # where the bytes start in `container`
+    size: int
+
+
+@dataclass
+class VideoIndex:
+    """Every clip the user's downloads hold, keyed by clip identity, plus the full videos by id."""
+
+    stored: dict[tuple[str, int, int], StoredClip] = field(default_factory=dict)
+    failed: dict[tuple[str, int, int], str] = field(default_factory=dict)
+    full_videos: dict[str, tuple[Path, str]] = field(default_factory=dict)    # id -> (path, origin)
+    problems: list[RawDataError] = field(default_factory=list)
+
+    def video_cell(self, youtube_id: str, start: float, end: float, clip_name: str) -> dict:
+        """The video columns of one caption row: a stored clip, else a cut of the full video, else why not."""
+        key = clip_key(youtube_id, start, end)
+        cell = {"video": None, "status": "missing", "download_error": None, "video_origin": None,
+                "video_start": None, "video_end": None}
+        if key in self.stored:
+            clip = self.stored[key]
+            return {**cell, "status": "ok", "video_origin": clip.origin,
+                    "video": {"bytes": read_stored_clip(clip), "path": clip.name}}
+        if youtube_id in self.full_videos:
+            path, origin = self.full_videos[youtube_id]
+            data, video_start, video_end = cut_clip(path, start, end)
+            return {**cell, "status": "ok", "video_origin": origin, "video_start": video_start,
+                    "video_end": video_end, "video": {"bytes": data, "path": clip_name + path.suffix}}
+        if key in self.failed:
+            return {**cell, "status": "failed", "download_error": self.failed[key]}
+        return cell
+
+
+@functools.lru_cache(maxsize=2)
+def video_index(sources: VideoSources, digest: str) -> VideoIndex:
+    """The index of the downloaded videos, built once per process and version of their listing (`digest`).
+
+    The build plans in the parent process, which builds the index; shard jobs forked from it inherit it.
+    """
+    index = VideoIndex()
+    root = Path(sources.data_dir)
+    if sources.video2dataset:
+        for shard in video2dataset_shards(Path(sources.video2dataset)):
+            index_video2dataset_shard(index, shard, shard.relative_to(root).as_posix())
+    if sources.clips:
+        index_clip_files(index, Path(sources.clips), root)
+    if sources.videos:
+        for path in sorted(p for p in Path(sources.videos).rglob("*") if p.suffix.lower() in VIDEO_EXTENSIONS
+                           and p.is_file()):
+            youtube_id = full_video_id(path.stem)
+            index.full_videos.setdefault(youtube_id, (path, path.relative_to(root).as_posix()))
+    return index
+
+
+def video2dataset_shards(folder: Path) -> list[Path]:
+    """`NNNNN.tar` files (output_format webdataset) and `NNNNN/` folders (output_format files)."""
+    return sorted(p for p in folder.rglob("*") if (p.is_file() and p.suffix == ".tar")
+                  or (p.is_dir() and p.name.isdigit()))
+
+
+def index_video2dataset_shard(index: VideoIndex, shard: Path, origin: str) -> None:
+    """Add a shard's samples: `<key>.json` metadata, `<key>.mp4` (absent for failed downloads), `.txt` unused.
+
+    A sample's key is its member name without the extension (the last dot: keys may contain dots).
+    """
+    metadata: dict[str, bytes] = {}
+    videos: dict[str, tuple[str, int, int]] = {}
+    for name, read, offset, size in _shard_members(shard):
+        key, _, extension = name.rpartition(".")
+        if extension == "json":
+            metadata[key] = read()
+        elif f".{extension.lower()}" in VIDEO_EXTENSIONS:
+            videos[key] = (name, offset, size)
+    for key in sorted(videos.keys() - metadata.keys()):
+        index.problems.append(RawDataError(f"{shard}:{videos[key][0]}", "a video without its .json metadata",
+                                           record=key, hint="the shard is incomplete; download it again"))
+    for key in sorted(metadata):
+        try:
+            add_video2dataset_sample(index, metadata[key], videos.get(key), shard, origin)
+        except RawDataError as error:
+            error.path, error.record = f"{shard}:{key}.json", key
+            index.problems.append(error)
+
+
+def _shard_members(shard: Path) -> Iterator[tuple[str, Callable[[], bytes], int, int]]:
+    """(member name, read its bytes, data offset, size) for each file of a tar or folder shard."""
+    if shard.is_dir():
+        for path in sorted(p for p in shard.iterdir() if p.is_file()):
+            yield path.name, path.read_bytes, 0, path.stat().st_size
+        return
+    try:
+        with tarfile.open(shard, "r:") as archive:
+            for member in archive:
+                if member.isfile():
+                    yield (member.name, functools.partial(lambda m: archive.extractfile(m).read(), member),
+                           member.offset_data, member.size)
+    except (tarfile.TarError, EOFError, OSError) as error:
+        raise RawDataError(shard, f"not a readable tar file ({error})",
+                           hint="the shard is corrupt or truncated; download it again with video2dataset") from None
+
+
+def add_video2dataset_sample(index: VideoIndex, metadata: bytes, video: tuple | None, shard: Path, origin: str) -> None:
+    try:
+        sample = json.loads(metadata)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise RawDataError(shard, f"the sample metadata is not valid JSON ({error})") from None
+    if not isinstance(sample, dict):
+        raise RawDataError(shard, "the sample metadata is not a JSON object")
+    youtube_id = sample.get("YoutubeID") or youtube_id_from_url(sample.get("url"))
+    if not youtube_id:
+        raise RawDataError(shard, f"no YoutubeID and no YouTube url ({sample.get('url')!r})",
+                           hint="video2dataset keeps the input columns: give it the url or YoutubeID column")
+    try:
+        spans = [(parse_timestamp(start), parse_timestamp(end)) for start, end in sample.get("clips") or []]
+    except (ValueError, TypeError):
+        raise RawDataError(shard, f"clips must be a list of [start, end] pairs, got {sample.get('clips')!r}") from None
+    if not spans:
+        raise RawDataError(shard, "no clips: the sample cannot be matched to a caption line",
+                           hint="run video2dataset with clip_col, or put whole videos in videos/ to cut them here")
+    status = sample.get("status")
+    if status == "success":
+        if video is None:
+            raise RawDataError(shard, "the status is success but the shard has no video for this key",
+                               hint="the shard is incomplete; download it again")
+        if len(spans) != 1:
+            raise RawDataError(shard, f"a downloaded clip must have one [start, end] span, got {len(spans)}")
+        name, offset, size = video
+        container = shard / name if shard.is_dir() else shard
+        index.stored.setdefault(clip_key(youtube_id, *spans[0]), StoredClip(origin, str(container), name, offset, size))
+    elif status in V2D_FAILURES:
+        for span in spans:
+            index.failed.setdefault(clip_key(youtube_id, *span), f"{status}: {sample.get('error_message')}")
+    else:
+        raise RawDataError(shard, f"unknown status {status!r}", hint=f"expected success or {', '.join(V2D_FAILURES)}")
+
+
+def youtube_id_from_url(url) -> str | None:
+    """The video id of a youtube.com/watch?v=, youtu.be/ or /shorts/ url."""
+    if not isinstance(url, str):
+        return None
+    parsed = urllib.parse.urlparse(url)
+    candidates = urllib.parse.parse_qs(parsed.query).get("v", []) + [parsed.path.rstrip("/").rsplit("/", 1)[-1]]
+    return next((c for c in candidates if YOUTUBE_ID.fullmatch(c)), None)
+
+
+CLIP_FILE_NAME = re.compile(r"(?P<id>[A-Za-z0-9_-]{11})_(?P<start>[\d:.-]+)_(?P<end>[\d:.-]+)")
+
+
+def parse_clip_file_name(stem: str) -> tuple[str, float, float] | None:
+    """(YoutubeID, start, end) of `<YoutubeID>_<start>_<end>`; None for other names."""
+    match = CLIP_FILE_NAME.fullmatch(stem)
+    if match is None:
+        return None
+    try:
+        return match["id"], parse_timestamp(match["start"]), parse_timestamp(match["end"])
+    except ValueError:
+        return None
+
+
+def index_clip_files(index: VideoIndex, folder: Path, root: Path) -> None:
+    """Add the clip files found anywhere under `folder`; a name that tells no clip is a problem."""
+    for path in sorted(p for p in folder.rglob("*") if p.suffix.lower() in VIDEO_EXTENSIONS and p.is_file()):
+        clip = parse_clip_file_name(path.stem)
+        if clip is None:
+            index.problems.append(RawDataError(path, "a clip file not named <YoutubeID>_<start>_<end> cannot be "
+                                                     "matched to a caption line",
+                                               hint="rename it, or move it out of clips/"))
+        else:
+            index.stored.setdefault(clip_key(*clip), StoredClip(path.relative_to(root).as_posix(), str(path),
+                                                                path.name, 0, path.stat().st_size))
+
+
+def full_video_id(stem: str) -> str:
+    """A full video's YouTube id: the file name, or the `[id]` that ends yt-dlp's default names."""
+    bracketed = re.search(r"\[([A-Za-z0-9_-]{11})\]$", stem)
+    return bracketed[1] if bracketed else stem
+
+
+# ---- video bytes ----------------------------------------------------------------------------------------
+
+CONTAINER_SIGNATURES = {"mp4": (4, (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip")),
+                        "mov": (4, (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip")),
+                        "webm": (0, (b"\x1a\x45\xdf\xa3",)), "matroska": (0, (b"\x1a\x45\xdf\xa3",))}
+
+
+def read_stored_clip(clip: StoredClip) -> bytes:
+    where = f"{clip.container}:{clip.name}" if clip.container.endswith(".tar") else clip.container
+    with open(clip.container, "rb") as file:
+        file.seek(clip.offset)
+        data = file.read(clip.size)
+    if len(data) != clip.size:
+        raise RawDataError(where, f"the video is cut short ({len(data)} of {clip.size} bytes)",
+                           hint="the file is truncated; download it again")
+    check_video_bytes(data, clip.name, where)
+    return data
+
+
+def check_video_bytes(data: bytes, name: str, where) -> None:
+    """Refuse empty files and files whose first bytes are not of the container their extension names."""
+    if not data:
+        raise RawDataError(where, "the video file is empty", hint="the download failed; download it again")
+    container = VIDEO_EXTENSIONS[Path(name).suffix.lower()]
+    offset, signatures = CONTAINER_SIGNATURES[container]
+    if not any(data[offset:].startswith(s) for s in signatures):
+        raise RawDataError(where, f"not a {container} file (its first bytes are {data[:8].hex()})",
+                           hint="the file is corrupt or misnamed; download it again")
+
+
+def cut_clip(path: Path, start: float, end: float) -> tuple[bytes, float, float]:
+    """(clip bytes, actual start, actual end): the video and audio packets of [start, end], stream-copied.
+
+    Nothing is decoded: the copy starts at the last keyframe at or before `start` (so the clip decodes)
+    and takes the video packets decoded before `end`; audio packets keep the same window. Times are
+    seconds from the start of the video, and the clip's own timestamps start at zero.
+    """
+    try:
+        with av.open(str(path)) as source:
+            video = source.streams.video[0]
+            streams = [video, *source.streams.audio]
+            origin = (source.start_time or 0) / av.time_base
+            source.seek(int((start + origin) / video.time_base), stream=video, backward=True)
+            packets = _packets_until(source, streams, end + origin)
+            first = _keyframe_at_or_before(packets, video, start + origin)
+            if first is None:
+                raise RawDataError(path, f"no video at {start:.3f}-{end:.3f} s (the video ends before)",
+                                   hint="the download is incomplete or another video; download it again")
+            clip_start = float(packets[first].pts * video.time_base)
+            kept = [p for i, p in enumerate(packets)
+                    if (i >= first if p.stream is video else clip_start <= float(p.pts * p.time_base) < end + origin)]
+            clip_end = max(float((p.pts + p.duration) * video.time_base) for p in kept if p.stream is video)
+            return _mux(kept, streams, clip_start, VIDEO_EXTENSIONS[path.suffix.lower()]), \
+                round(clip_start - origin, 6), round(clip_end - origin, 6)
+    except av.error.FFmpegError as error:
+        raise RawDataError(path, f"cannot read the video ({error})", hint="the file is corrupt; download it again") \
+            from None
+    except IndexError:
+        raise RawDataError(path, "the file has no video stream", hint="download the video, not only its audio") \
+            from None
+
+
+def _packets_until(source, streams, end: float) -> list:
+    """Demuxed packets of `streams` from the current position until each stream has passed `end`."""
+    packets, finished = [], set()
+    for packet in source.demux(streams):
+        if packet.dts is None:  # the demuxer's end-of-stream marker
+            continue
+        if float(packet.dts * packet.time_base) >= end:
+            finished.add(packet.stream.index)
+            if len(finished) == len(streams):
+                break
+            continue
+        packets.append(packet)
+    return packets
+
+
+def _keyframe_at_or_before(packets: list, video, time: float) -> int | None:
+    keyframes = [i for i, p in enumerate(packets) if p.stream is video and p.is_keyframe]
+    before = [i for i in keyframes if float(packets[i].pts * video.time_base) <= time]
+    return before[-1] if before else None
+
+
+def _mux(packets: list, streams: list, clip_start: float, container: str) -> bytes:
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format=container, options={"fflags": "+bitexact"}) as output:
+        targets = {s.index: output.add_stream_from_template(s) for s in streams}
+        for packet in packets:
+            shift = round(clip_start / packet.time_base)
+            packet.pts -= shift
+            packet.dts -= shift
+            packet.stream = targets[packet.stream.index]
+            output.mux(packet)
+    return buffer.getvalue()
