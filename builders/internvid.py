@@ -217,8 +217,11 @@ class InternVid(MultimodalBuilder):
         if self.config.with_videos:
             sources = self.raw["downloaded_videos"]
             videos = sources.digest()
-            for problem in video_index(sources, videos).problems:
+            index = video_index(sources, videos)
+            for problem in index.problems:
                 log.reject(problem, split="train")
+            for notice in index.notices:
+                log.notice(notice)
         return {"train": [CaptionRange(str(path), start, end, videos)
                           for start, end in line_aligned_ranges(path, SHARD_BYTES)]}
 
@@ -240,6 +243,8 @@ class InternVid(MultimodalBuilder):
                 with log.record(shard.path, record):
                     raise RawDataError(shard.path, problem, line=line, record=record,
                                        hint="fix or delete the line (--on-error skip lists every bad line)")
+            if batch.blank_lines:
+                log.count("blank lines (not records)", batch.blank_lines)
             if index is None:
                 log.seen += len(columns["youtube_id"])
                 yield self._table(columns)
@@ -262,6 +267,7 @@ class InternVid(MultimodalBuilder):
                 continue
             kept.append(row)
             cells.append(cell)
+            log.count(f"clips {cell['status']}")
             video_bytes += len(cell["video"]["bytes"]) if cell["video"] else 0
             if video_bytes >= VIDEO_BATCH_BYTES:
                 yield self._video_table(columns, kept, cells)
@@ -321,6 +327,11 @@ class JsonlBatch:
     unparsed: list[tuple[int, str]]          # (index of the line in the chunk, why it is not a JSON object)
     row_lines: list[int] | None              # index in the chunk of each row's line; None: row i is line i
     first_line: Callable[[], int]            # 1-based number of the chunk's first line in the file
+    lines: int                               # lines in the chunk
+
+    @property
+    def blank_lines(self) -> int:
+        return self.lines - self.table.num_rows - len(self.unparsed)
 
     def line_of(self, index: int) -> int:
         return self.first_line() + index
@@ -345,7 +356,7 @@ def read_jsonl(path, start: int, end: int, schema: pa.Schema, chunk_bytes: int |
             lines = count_lines(data, size)
             table, row_lines, unparsed = parse_json_lines(memoryview(data)[:size], schema, lines)
             first = functools.partial(lambda done: lines_before_range() + done + 1, lines_done)
-            yield JsonlBatch(table, unparsed, row_lines, first)
+            yield JsonlBatch(table, unparsed, row_lines, first, lines)
             position, lines_done = position + size, lines_done + lines
 
 
@@ -596,6 +607,7 @@ class VideoIndex:
     failed: dict[tuple[str, int, int], str] = field(default_factory=dict)
     full_videos: dict[str, tuple[Path, str]] = field(default_factory=dict)    # id -> (path, origin)
     problems: list[RawDataError] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
 
     def video_cell(self, youtube_id: str, start: float, end: float, clip_name: str) -> dict:
         """The video columns of one caption row: a stored clip, else a cut of the full video, else why not."""
@@ -743,16 +755,19 @@ def parse_clip_file_name(stem: str) -> tuple[str, float, float] | None:
 
 
 def index_clip_files(index: VideoIndex, folder: Path, root: Path) -> None:
-    """Add the clip files found anywhere under `folder`; a name that tells no clip is a problem."""
+    """Add the clip files found anywhere under `folder`; files whose name tells no clip make a notice."""
+    unmatched = []
     for path in sorted(p for p in folder.rglob("*") if p.suffix.lower() in VIDEO_EXTENSIONS and p.is_file()):
         clip = parse_clip_file_name(path.stem)
+        relative = path.relative_to(root).as_posix()
         if clip is None:
-            index.problems.append(RawDataError(path, "a clip file not named <YoutubeID>_<start>_<end> cannot be "
-                                                     "matched to a caption line",
-                                               hint="rename it, or move it out of clips/"))
+            unmatched.append(relative)
         else:
-            index.stored.setdefault(clip_key(*clip), StoredClip(path.relative_to(root).as_posix(), str(path),
-                                                                path.name, 0, path.stat().st_size))
+            index.stored.setdefault(clip_key(*clip), StoredClip(relative, str(path), path.name, 0, path.stat().st_size))
+    if unmatched:
+        index.notices.append(f"{len(unmatched)} video file(s) under clips/ are not named <YoutubeID>_<start>_<end> "
+                             f"and match no caption line, so they were not used (e.g. {unmatched[0]}); rename them "
+                             "to use them")
 
 
 def full_video_id(stem: str) -> str:

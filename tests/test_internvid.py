@@ -158,6 +158,10 @@ def test_card_and_report(built):
     assert "| `clips_10m_flt` | 12 | private |" in readme and "| `10m_flt` (default) | 12 | gated |" in readme
     assert "| `start` | float64 | Clip start in seconds" in readme and "| `video` | video |" in readme
     assert "wang2023internvid" in readme and "None: every record of the raw release was converted." in readme
+    assert "| `clips_10m_flt` | train | clips missing | 1 |" in readme  # availability, per config
+    assert "| `10m_flt` | train | blank lines (not records) | 1 |" in readme
+    assert report["configs"]["clips_10m_flt"]["splits"]["train"]["counts"] == {
+        "clips ok": 9, "clips failed": 2, "clips missing": 1, "blank lines (not records)": 1}
     assert set(report["configs"]) == {*CAPTION_CONFIGS, *(f"clips_{c}" for c in CAPTION_CONFIGS)}
     split = report["configs"]["10m_flt"]["splits"]["train"]
     assert (split["rows"], split["records_read"], split["records_skipped"]) == (12, 12, 0)
@@ -293,7 +297,7 @@ def test_clip_file_names_and_urls():
     assert iv.full_video_id("Kayaking on a lake [aB3dE5fG7hI]") == "aB3dE5fG7hI"
 
 
-def test_clip_files_that_cannot_be_matched_are_reported(tmp_path):
+def test_clip_files_that_cannot_be_matched_make_a_notice(tmp_path):
     folder = tmp_path / "clips" / "part_1"
     folder.mkdir(parents=True)
     (folder / "aB3dE5fG7hI_a man kayaking on a lake.mp4").write_bytes(b"not joinable")
@@ -304,8 +308,9 @@ def test_clip_files_that_cannot_be_matched_are_reported(tmp_path):
     name = "aB3dE5fG7hI_00:02:14.080_00:02:19.312.mp4"
     assert index.stored == {("aB3dE5fG7hI", 134080, 139312): iv.StoredClip(
         f"clips/part_1/{name}", str(folder / name), name, 0, len(b"joinable"))}
-    assert [(Path(p.path).name, p.problem.split(" cannot")[0]) for p in index.problems] == [
-        ("aB3dE5fG7hI_a man kayaking on a lake.mp4", "a clip file not named <YoutubeID>_<start>_<end>")]
+    assert index.problems == [] and index.notices == [
+        "1 video file(s) under clips/ are not named <YoutubeID>_<start>_<end> and match no caption line, so they "
+        "were not used (e.g. clips/part_1/aB3dE5fG7hI_a man kayaking on a lake.mp4); rename them to use them"]
 
 
 # ---- bad inputs through the CLI --------------------------------------------------------------------------------
