@@ -40,14 +40,12 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, unquote, urlencode
 
-import pyarrow.parquet as pq
 import uvicorn
-from markdown_it import MarkdownIt
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 
-from builders import cardcheck
+from builders import cardcheck, pages
 
 log = logging.getLogger("local_hub")
 
@@ -84,6 +82,8 @@ COMMIT_LINE_LIMIT = 32 * 1024 * 1024  # one NDJSON line: a base64 regular file (
 SPOOL_IN_MEMORY = 8 * 1024 * 1024
 CHUNK = 1024 * 1024
 
+# The cookie of a browser signed in on /login (see Auth).
+SESSION_COOKIE = "local_hub_session"
 # Readable without the token in a gated repo, as on the Hub: the card is how people learn what they ask access to.
 GATED_PUBLIC_FILES = frozenset({"README.md", ".gitattributes"})
 
@@ -356,7 +356,12 @@ class Store:
 
 
 class Auth:
-    """One token: it may write and read everything; everyone else reads public (and the cards of gated) repos."""
+    """One token: it may write and read everything; everyone else reads public (and the cards of gated) repos.
+
+    A browser signed in on /login carries a session cookie instead, derived from the token (so the cookie is
+    not the token). It is honoured for reads only: writes need the token in each request, which no other
+    site can make a browser send.
+    """
 
     def __init__(self, token: str):
         if not token:
@@ -368,9 +373,19 @@ class Auth:
         scheme, _, value = header.partition(" ")
         return value.strip().encode("latin-1") if scheme.lower() == "bearer" and value.strip() else None
 
+    def is_token(self, given: str) -> bool:
+        return hmac.compare_digest(given.encode("utf-8", "replace"), self._token)
+
+    def session_value(self) -> str:
+        return hmac.new(self._token, b"browser-session", hashlib.sha256).hexdigest()
+
     def is_owner(self, request: Request) -> bool:
         given = self._bearer(request)
-        return given is not None and hmac.compare_digest(given, self._token)
+        if given is not None:
+            return hmac.compare_digest(given, self._token)
+        cookie = request.cookies.get(SESSION_COOKIE)
+        return (request.method in ("GET", "HEAD") and cookie is not None
+                and hmac.compare_digest(cookie.encode("latin-1", "replace"), self.session_value().encode()))
 
     def require_owner(self, request: Request) -> None:
         given = self._bearer(request)
@@ -483,6 +498,9 @@ class LocalHub:
             route("POST", API + rf"/commit/{REV}", self.commit),
             route("GET", r"/", self.index_page),
             route("GET", r"/datasets/(?P<ns>[^/]+)/(?P<name>[^/]+)/?", self.dataset_page),
+            route("GET", r"/login", self.login_page),
+            route("POST", r"/login", self.login),
+            route("POST", r"/logout", self.logout),
         ]
 
     async def __call__(self, scope, receive, send):
@@ -955,13 +973,34 @@ class LocalHub:
     async def index_page(self, request: Request) -> Response:
         owner = self.auth.is_owner(request)
         repos = [r for r in await run_in_threadpool(self.store.list_repos) if owner or not r.private]
-        return HTMLResponse(render_index(repos), headers=PAGE_HEADERS)
+        return HTMLResponse(render_index(repos, owner), headers=PAGE_HEADERS)
 
     async def dataset_page(self, request: Request, ns: str, name: str) -> Response:
         repo = self.visible_repo(request, "datasets", ns, name)
-        show_data = not repo.gated or self.auth.is_owner(request)
-        page = await run_in_threadpool(render_dataset_page, self.store, repo, show_data)
+        owner = self.auth.is_owner(request)
+        note = GATED_PREVIEW_NOTE if repo.gated and not owner else None
+        page = await run_in_threadpool(pages.render_dataset_page, snapshot(self.store, repo),
+                                       page_links(owner, request.url.path), lambda config: note, owner)
         return HTMLResponse(page, headers=PAGE_HEADERS)
+
+    async def login_page(self, request: Request) -> Response:
+        next_path = local_path(request.query_params.get("next"))
+        return HTMLResponse(render_login(next_path, failed=False), headers=PAGE_HEADERS)
+
+    async def login(self, request: Request) -> Response:
+        form = dict(parse_qsl((await read_body(request)).decode("utf-8", "replace")))
+        next_path = local_path(form.get("next"))
+        if not self.auth.is_token(form.get("token", "")):
+            return HTMLResponse(render_login(next_path, failed=True), status_code=401, headers=PAGE_HEADERS)
+        response = Response(status_code=303, headers={"Location": next_path})
+        response.set_cookie(SESSION_COOKIE, self.auth.session_value(), httponly=True, samesite="strict",
+                            path="/")
+        return response
+
+    async def logout(self, request: Request) -> Response:
+        response = Response(status_code=303, headers={"Location": "/"})
+        response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+        return response
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -1127,41 +1166,37 @@ def card_tags(meta: dict) -> list[str]:
 
 
 # --------------------------------------------------------------------------------------------------------------
-# HTML pages
+# HTML pages (rendered by builders.pages, which the static catalog shares)
 # --------------------------------------------------------------------------------------------------------------
 
-# Raw HTML in a README is escaped, not rendered: a card must not run script in the page.
-MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
-PREVIEW_ROWS = 5
-PREVIEW_TEXT = 300            # characters of a text cell before it is cut
-PREVIEW_LIST_ITEMS = 5
-PREVIEW_IMAGE_BYTES = 1 << 20  # larger images are shown as a size, to keep pages light
-# Defence in depth behind the escaping: pages load nothing and run nothing; images are inline data: URIs.
-PAGE_HEADERS = {"Content-Security-Policy": "default-src 'none'; img-src data:; style-src 'unsafe-inline'"}
-
-STYLE = """
-body{font-family:system-ui,sans-serif;max-width:80rem;margin:1rem auto;padding:0 1rem;color:#1f2328}
-a{color:#0969da}
-header{border-bottom:1px solid #d0d7de;margin-bottom:1rem}
-ul.tags{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:.4rem}
-ul.tags li{background:#eef1f4;border-radius:1rem;padding:.15rem .7rem;font-size:.9rem}
-ul.tags li b{font-weight:600;margin-right:.3rem}
-table{border-collapse:collapse;margin:.5rem 0 1rem;font-size:.9rem}
-th,td{border:1px solid #d0d7de;padding:.3rem .5rem;vertical-align:top;text-align:left}
-th{background:#f6f8fa}
-td img{max-width:12rem;max-height:12rem}
-pre{background:#f6f8fa;padding:.7rem;overflow:auto}
-.note{color:#59636e}
-.null{color:#8c959f;font-style:italic}
-"""
+PAGE_HEADERS = {"Content-Security-Policy": pages.CONTENT_SECURITY_POLICY}
+SITE_NAME = "local hub"
+GATED_PREVIEW_NOTE = ("This dataset is gated: the preview needs the token (sign in), as on the Hub it needs "
+                      "granted access.")
 
 
-def html_page(title: str, body: str) -> str:
-    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{html.escape(title)}</title>\n'
-            f"<style>{STYLE}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n")
+def snapshot(store: Store, repo: Repo) -> pages.Snapshot:
+    sha = repo.refs["main"]
+    files = repo.files(sha)
+    meta, body, yaml_error = read_card(store, files)
+    return pages.Snapshot(
+        repo_id=repo.key.id, revision=f"main @ {sha[:10]}", meta=meta or {}, body=body, yaml_error=yaml_error,
+        files={path: pages.StoredFile(store.blob_path(entry["sha256"]), entry["size"], entry["lfs"])
+               for path, entry in files.items()},
+        gated=repo.gated, private=repo.private,
+        file_url=lambda path: f"/{quote(repo.key.web_path)}/resolve/main/{quote(path)}")
 
 
-def render_index(repos: list[Repo]) -> str:
+def page_links(signed_in: bool, here: str) -> pages.PageLinks:
+    if signed_in:
+        session = ('<form method="post" action="/logout"><span class="note">signed in as '
+                   f'{OWNER}</span> <button type="submit">Sign out</button></form>')
+    else:
+        session = f'<a href="/login?{urlencode({"next": here})}">Sign in</a>'
+    return pages.PageLinks(home="/", home_label=SITE_NAME, session=session)
+
+
+def render_index(repos: list[Repo], signed_in: bool) -> str:
     items = []
     for repo in repos:
         label = html.escape(repo.key.id)
@@ -1171,180 +1206,28 @@ def render_index(repos: list[Repo]) -> str:
             flags.append(f"gated: {repo.gated}")
         items.append(f"<li>{link} <span class=\"note\">({html.escape(', '.join(flags))})</span></li>")
     listing = "<ul>\n" + "\n".join(items) + "\n</ul>" if items else '<p class="note">No repositories yet.</p>'
-    return html_page("local hub", f"<header><h1>local hub</h1></header>\n<h2>Repositories</h2>\n{listing}")
+    header = f"<header>{pages.nav_bar(page_links(signed_in, '/'))}<h1>{SITE_NAME}</h1></header>"
+    return pages.html_page(SITE_NAME, f"{header}\n<h2>Repositories</h2>\n{listing}")
 
 
-def render_dataset_page(store: Store, repo: Repo, show_data: bool) -> str:
-    sha = repo.refs["main"]
-    files = repo.files(sha)
-    meta, body, yaml_error = read_card(store, files)
-    meta = meta or {}
-    parts = [f'<header><p><a href="/">local hub</a></p><h1>{html.escape(repo.key.id)}</h1>'
-             f'<p class="note">main @ {sha[:10]}</p></header>',
-             render_tags(meta, repo)]
-    if yaml_error:
-        parts.append(f'<p class="note">The card metadata could not be read: {html.escape(yaml_error)}</p>')
-    if show_data:
-        parts.append(render_previews(store, meta, files))
-    else:
-        parts.append('<section><h2>Preview</h2>'
-                     '<p class="note">This dataset is gated: the preview needs the token.</p></section>')
-    if body.strip():
-        parts.append(f'<article class="card">\n{MARKDOWN.render(body)}</article>')
-    else:
-        parts.append('<p class="note">' + ("The card has no text besides its metadata." if "README.md" in files
-                                           else "This dataset has no card (README.md).") + "</p>")
-    parts.append(render_file_list(repo, files))
-    return html_page(f"{repo.key.id} · local hub", "\n".join(parts))
+def render_login(next_path: str, failed: bool) -> str:
+    problem = '<p class="notice">That is not this hub\'s token.</p>' if failed else ""
+    form = ('<form method="post" action="/login">'
+            f'<input type="hidden" name="next" value="{html.escape(next_path)}">'
+            '<p><label>Token <input type="password" name="token" autocomplete="current-password" size="40">'
+            '</label> <button type="submit">Sign in</button></p></form>'
+            '<p class="note">The token the server was started with (--token, HF_TOKEN, or the one it printed). '
+            "Signing in lets this browser read private and gated repositories; writing still needs the token "
+            "in each request.</p>")
+    header = f"<header>{pages.nav_bar(pages.PageLinks('/', SITE_NAME))}<h1>Sign in</h1></header>"
+    return pages.html_page(f"Sign in · {SITE_NAME}", header + problem + form)
 
 
-def render_tags(meta: dict, repo: Repo) -> str:
-    tags = [(label, value) for label, field in (("license", "license"), ("task", "task_categories"),
-                                                 ("size", "size_categories"), ("language", "language"))
-            for value in _as_list(meta.get(field))]
-    if meta.get("license_name"):
-        tags.append(("licence name", meta["license_name"]))
-    if repo.gated:
-        tags.append(("gated", repo.gated))
-    if repo.private:
-        tags.append(("visibility", "private"))
-    items = "".join(f"<li><b>{html.escape(label)}</b>{html.escape(str(value))}</li>" for label, value in tags)
-    return f'<ul class="tags">{items}</ul>' if items else ""
-
-
-def render_file_list(repo: Repo, files: dict) -> str:
-    rows = "".join(
-        f'<tr><td><a href="/{quote(repo.key.web_path)}/resolve/main/{quote(path)}">{html.escape(path)}</a></td>'
-        f'<td>{entry["size"]:,}</td><td>{"LFS" if entry["lfs"] else ""}</td></tr>'
-        for path, entry in sorted(files.items()))
-    return (f"<section><h2>Files</h2><table><thead><tr><th>path</th><th>bytes</th><th>storage</th></tr></thead>"
-            f"<tbody>{rows}</tbody></table></section>") if rows else ""
-
-
-def render_previews(store: Store, meta: dict, files: dict) -> str:
-    """The first rows of each config and split of the card's ``configs:``, read from the first matching Parquet file."""
-    sections = []
-    for config, split, patterns in config_splits(meta):
-        heading = f"<h3>{html.escape(str(config))} / {html.escape(str(split))}</h3>"
-        matches = sorted(p for p in files if any(glob_regex(pattern).fullmatch(p) for pattern in patterns))
-        parquet = [p for p in matches if p.endswith(".parquet")]
-        if not parquet:
-            what = "only non-Parquet files match" if matches else "no file matches"
-            sections.append(f'{heading}<p class="note">No preview: {what} {html.escape(", ".join(patterns))}.</p>')
-            continue
-        try:
-            columns, rows = read_preview_rows(store.blob_path(files[parquet[0]]["sha256"]), PREVIEW_ROWS)
-        except Exception as e:  # a broken file must not break the page
-            problem = html.escape(f"Cannot read {parquet[0]}: {e}")
-            sections.append(f'{heading}<p class="note">{problem}</p>')
-            continue
-        sections.append(f'{heading}<p class="note">{html.escape(parquet[0])}</p>{render_preview_table(columns, rows)}')
-    if not sections:
-        return '<section><h2>Preview</h2><p class="note">The card lists no configs.</p></section>'
-    return "<section><h2>Preview</h2>\n" + "\n".join(sections) + "\n</section>"
-
-
-def config_splits(meta: dict) -> list[tuple[str, str, list[str]]]:
-    """(config, split, patterns) from ``configs:``, accepting the data_files forms ``datasets`` accepts."""
-    out = []
-    for config in _as_list(meta.get("configs")):
-        if not isinstance(config, dict):
-            continue
-        name = config.get("config_name", "default")
-        data_dir = str(config.get("data_dir") or "").strip("/")
-        data_files = config.get("data_files")
-        if isinstance(data_files, dict):
-            splits = [(split, _as_list(paths)) for split, paths in data_files.items()]
-        elif isinstance(data_files, list) and all(isinstance(d, dict) for d in data_files):
-            splits = [(d.get("split", "train"), _as_list(d.get("path"))) for d in data_files]
-        elif data_files is not None:
-            splits = [("train", _as_list(data_files))]
-        else:
-            splits = [("train", ["**"])] if data_dir else []
-        for split, patterns in splits:
-            patterns = [f"{data_dir}/{p}" if data_dir else str(p) for p in patterns]
-            out.append((name, split, patterns))
-    return out
-
-
-@lru_cache(maxsize=256)
-def glob_regex(pattern: str) -> re.Pattern:
-    """fsspec-style globbing as ``datasets`` resolves data_files: ``*`` stays within a folder, ``**`` crosses them."""
-    out, i = [], 0
-    while i < len(pattern):
-        if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif pattern[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif pattern[i] == "?":
-            out.append("[^/]")
-            i += 1
-        else:
-            out.append(re.escape(pattern[i]))
-            i += 1
-    return re.compile("".join(out))
-
-
-def read_preview_rows(parquet_path: Path, limit: int) -> tuple[list[str], list[dict]]:
-    parquet = pq.ParquetFile(parquet_path)
-    columns = parquet.schema_arrow.names
-    batch = next(parquet.iter_batches(batch_size=limit), None)
-    return columns, (batch.to_pylist()[:limit] if batch is not None else [])
-
-
-def render_preview_table(columns: list[str], rows: list[dict]) -> str:
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(f"<td>{render_cell(row.get(c))}</td>" for c in columns) + "</tr>" for row in rows)
-    if not rows:
-        body = f'<tr><td colspan="{max(len(columns), 1)}" class="note">no rows</td></tr>'
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def render_cell(value) -> str:
-    if value is None:
-        return '<span class="null">null</span>'
-    if isinstance(value, dict) and "bytes" in value and set(value) <= {"bytes", "path"}:
-        return render_media(value.get("bytes"), value.get("path"))  # how datasets stores Image/Audio/Video/Pdf
-    if isinstance(value, (bytes, bytearray)):
-        return render_media(bytes(value), None)
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{html.escape(str(k))}: {render_cell(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, list):
-        shown = ", ".join(render_cell(v) for v in value[:PREVIEW_LIST_ITEMS])
-        more = f", … {len(value) - PREVIEW_LIST_ITEMS} more" if len(value) > PREVIEW_LIST_ITEMS else ""
-        return f"[{shown}{more}]"
-    text = str(value)
-    if len(text) > PREVIEW_TEXT:
-        text = text[:PREVIEW_TEXT] + f"… ({len(text):,} characters)"
-    return html.escape(text)
-
-
-def render_media(data: bytes | None, path: str | None) -> str:
-    label = html.escape(path or "")
-    if data is None:
-        return f'<span class="note">{label or "no bytes"}</span>'
-    mime = image_mime(data)
-    if mime and len(data) <= PREVIEW_IMAGE_BYTES:
-        return f'<img src="data:{mime};base64,{base64.b64encode(data).decode()}" alt="{label}">'
-    return f'<span class="note">{label} ({len(data):,} bytes)</span>'
-
-
-def image_mime(data: bytes) -> str | None:
-    """Only formats recognised by their magic bytes become <img>: never trust a path's extension (e.g. SVG)."""
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if data.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if data[:6] in (b"GIF87a", b"GIF89a"):
-        return "image/gif"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return None
+def local_path(target: str | None) -> str:
+    """Where to go after signing in: a path on this server, never another site."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/"
 
 
 # --------------------------------------------------------------------------------------------------------------

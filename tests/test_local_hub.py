@@ -571,7 +571,8 @@ def test_dataset_page_renders_card_tags_and_preview(local_hub, published):
     assert "<table>" in page and "<th>field</th>" in page and '<code class="language-python">' in page
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     preview = page[page.index("<h2>Preview</h2>"):page.index('<article class="card">')]
-    assert "<h3>default / train</h3>" in preview and "<th>image</th>" in preview
+    assert '<h3 id="preview-default">default</h3>' in preview and "<summary>train</summary>" in preview
+    assert "<th>image</th>" in preview
     assert preview.count('<img src="data:image/png;base64,') == 5  # the first five rows
     assert "row 0 &lt;b&gt;bold?&lt;/b&gt;" in preview and "row 5" not in preview
     index = raw_request(local_hub.endpoint, "GET", "/")[2].decode()
