@@ -497,7 +497,10 @@ def inspect_image(data: bytes, file: Path | None = None, what: str = "the image"
     try:
         with PIL.Image.open(io.BytesIO(data)) as image:
             width, height, kind = image.width, image.height, image.format
-    except (PIL.UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+    except PIL.UnidentifiedImageError:  # its message holds our buffer's address, which differs per run
+        raise RawDataError(file, f"{where} is not a readable image (no image format recognises the bytes)",
+                           hint=hint) from None
+    except (OSError, SyntaxError, ValueError) as e:
         raise RawDataError(file, f"{where} is not a readable image ({e})", hint=hint) from None
     marker = END_MARKERS.get(kind)
     if marker and marker not in data[-END_MARKER_WINDOW:]:

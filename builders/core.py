@@ -75,6 +75,17 @@ class MultimodalBuilder(datasets.ArrowBasedBuilder):
         """Raw files and folders this config reads (their checksums go to build_report.json)."""
         return [p for p in self.raw.values() if isinstance(p, Path)]
 
+    def shared_state(self) -> Any:
+        """What `split_shards` learnt that every shard job needs and the shards do not carry (an index of
+        downloaded files, say): any picklable value, or None. The pipeline takes it once, at planning,
+        and gives it to each job's builder (`adopt_shared_state`), whether the job runs in this process,
+        a forked one, or a Ray worker on another machine, which inherits nothing from the planner."""
+        return None
+
+    def adopt_shared_state(self, state: Any) -> None:
+        """Use `state`, the planning builder's `shared_state()`, instead of computing it again."""
+        raise NotImplementedError(f"{type(self).__name__} returns a shared_state but cannot adopt one")
+
     # ---- datasets integration ----------------------------------------------------------------------
 
     def __init__(self, *args, **kwargs):

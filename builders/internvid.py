@@ -215,15 +215,25 @@ class InternVid(MultimodalBuilder):
         path = self.raw[self.config.subset]
         videos = ""
         if self.config.with_videos:
-            sources = self.raw["downloaded_videos"]
-            videos = sources.digest()
-            index = video_index(sources, videos)
+            videos = self.raw["downloaded_videos"].digest()
+            index = self.video_index
             for problem in index.problems:
                 log.reject(problem, split="train")
             for notice in index.notices:
                 log.notice(notice)
         return {"train": [CaptionRange(str(path), start, end, videos)
                           for start, end in line_aligned_ranges(path, SHARD_BYTES)]}
+
+    @functools.cached_property
+    def video_index(self) -> VideoIndex:
+        """The index of the downloaded videos: built once, when the build is planned."""
+        return index_videos(self.raw["downloaded_videos"])
+
+    def shared_state(self) -> VideoIndex | None:
+        return self.video_index if self.config.with_videos else None
+
+    def adopt_shared_state(self, state: VideoIndex) -> None:
+        self.video_index = state
 
     # ---- table assembly --------------------------------------------------------------------------------
 
@@ -234,7 +244,7 @@ class InternVid(MultimodalBuilder):
         more than the parsing itself at 230M rows.
         """
         has_info = SUBSETS[self.config.subset].has_info
-        index = video_index(self.raw["downloaded_videos"], shard.videos) if self.config.with_videos else None
+        index = self.video_index if self.config.with_videos else None
         for batch in read_jsonl(shard.path, shard.start, shard.end, release_schema(has_info)):
             columns, problems = caption_columns(batch.table, has_info)
             errors = [(batch.line_of(i), problem, None) for i, problem in batch.unparsed]
@@ -628,12 +638,8 @@ class VideoIndex:
         return cell
 
 
-@functools.lru_cache(maxsize=2)
-def video_index(sources: VideoSources, digest: str) -> VideoIndex:
-    """The index of the downloaded videos, built once per process and version of their listing (`digest`).
-
-    The build plans in the parent process, which builds the index; shard jobs forked from it inherit it.
-    """
+def index_videos(sources: VideoSources) -> VideoIndex:
+    """Every clip and full video in the downloaded folders (reads each video2dataset shard's headers)."""
     index = VideoIndex()
     root = Path(sources.data_dir)
     if sources.video2dataset:

@@ -739,7 +739,9 @@ def probe_image(data: bytes) -> tuple[int, int]:
     try:
         with PIL.Image.open(io.BytesIO(data)) as image:
             size, kind = image.size, image.format
-    except (PIL.UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+    except PIL.UnidentifiedImageError:  # its message holds our buffer's address, which differs per run
+        raise ValueError("not a readable image (no image format recognises the bytes)") from None
+    except (OSError, SyntaxError, ValueError) as e:
         raise ValueError(f"not a readable image ({e})") from None
     if kind == "JPEG" and b"\xff\xd9" not in data[-1024:]:
         raise ValueError("truncated JPEG (no end-of-image marker)")
@@ -850,6 +852,8 @@ def check_decodes(image: bytes) -> None:
     try:
         with PIL.Image.open(io.BytesIO(image)) as opened:
             opened.load()
+    except PIL.UnidentifiedImageError:  # its message holds our buffer's address, which differs per run
+        raise ValueError("the frame does not decode (no image format recognises it)") from None
     except Exception as e:  # Pillow and libtiff raise many exception types for damaged data
         raise ValueError(f"the frame does not decode ({type(e).__name__}: {e})") from None
 

@@ -5,18 +5,23 @@ embedded, so the tables go to `pyarrow.parquet.ParquetWriter` directly with `dat
 media columns uncompressed and PLAIN (they are already compressed, and the Hub's Xet dedups them),
 content-defined chunking, a page index, and the `huggingface` schema metadata from which
 `load_dataset` recovers the features.
+
+Parts are written through an fsspec filesystem (a local folder, `memory://`, `s3://`, ...). A part
+being written already has its final name in the staging area: the shard job's completion marker, not
+the file, says it is finished (object stores have no rename to make a file appear complete).
 """
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import datasets
+import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 from datasets.arrow_writer import get_parquet_column_options
+
+from .content_hash import RowDigest
 
 MAX_SHARD_BYTES = 500 * 10**6
 """A part is closed before it would exceed this many Arrow bytes (the Hub's recommended ~500 MB)."""
@@ -25,26 +30,24 @@ ROW_GROUP_BYTES = 64 * 2**20
 """Row groups stay well below the size at which nested columns stop fitting in one Arrow chunk
 (the MINT-1T-HTML viewer failure) and the viewer's per-row-group read limit."""
 
-TMP_SUFFIX = ".tmp"
-
-
 @dataclass(frozen=True)
 class PartInfo:
-    path: Path
+    path: str
     rows: int
     arrow_bytes: int
     parquet_bytes: int
 
 
 class PartWriter:
-    """Writes a stream of tables to `<stem>-NNN.parquet` parts, each renamed into place when complete."""
+    """Writes a stream of tables to `<directory>/<stem>-NNN.parquet` parts on `fs`, and digests their rows."""
 
-    def __init__(self, features: datasets.Features, directory: Path, stem: str,
+    def __init__(self, features: datasets.Features, fs: fsspec.AbstractFileSystem, directory: str, stem: str,
                  max_shard_bytes: int | None = None, row_group_bytes: int | None = None):
         self.features = features
         self.schema = features.arrow_schema
         self.options = get_parquet_column_options(features, self.schema)
-        self.directory, self.stem = Path(directory), stem
+        self.fs, self.directory, self.stem = fs, directory, stem
+        self.digest = RowDigest()
         # module settings are read now, not bound at import, so a test can lower them
         self.max_shard_bytes = max_shard_bytes or MAX_SHARD_BYTES
         self.row_group_bytes = row_group_bytes or ROW_GROUP_BYTES
@@ -62,6 +65,7 @@ class PartWriter:
             self._open_part()
         rows_per_group = max(1, table.num_rows * self.row_group_bytes // max(1, table.nbytes))
         self._writer.write_table(table, row_group_size=min(table.num_rows, rows_per_group))
+        self.digest.update(table)
         self._rows += table.num_rows
         self._bytes += table.nbytes
 
@@ -71,22 +75,19 @@ class PartWriter:
         return self.parts
 
     def abort(self) -> None:
-        """Drop the part being written (on error): nothing incomplete keeps a final name."""
+        """Drop the part being written (on error), so that no partial file is left behind."""
         if self._writer is not None:
             self._writer.close()
             self._writer = None
-            self._tmp_path().unlink(missing_ok=True)
+            self.fs.rm(self._path())
 
-    def _final_path(self) -> Path:
-        return self.directory / f"{self.stem}-{len(self.parts):03d}.parquet"
-
-    def _tmp_path(self) -> Path:
-        return self._final_path().with_name(self._final_path().name + TMP_SUFFIX)
+    def _path(self) -> str:
+        return f"{self.directory}/{self.stem}-{len(self.parts):03d}.parquet"
 
     def _open_part(self) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self.fs.makedirs(self.directory, exist_ok=True)
         self._writer = pq.ParquetWriter(
-            self._tmp_path(), self.schema,
+            self._path(), self.schema, filesystem=self.fs,
             use_content_defined_chunking=datasets.config.DEFAULT_CDC_OPTIONS,
             write_page_index=True, **self.options)
         self._writer.add_key_value_metadata(
@@ -96,9 +97,8 @@ class PartWriter:
     def _finish_part(self) -> None:
         self._writer.close()
         self._writer = None
-        final = self._final_path()
-        os.replace(self._tmp_path(), final)
-        self.parts.append(PartInfo(final, self._rows, self._bytes, final.stat().st_size))
+        path = self._path()
+        self.parts.append(PartInfo(path, self._rows, self._bytes, self.fs.size(path)))
 
 
 def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:

@@ -1,10 +1,14 @@
 """From a raw release to a Hub-ready folder: shard jobs, parallel execution, resume, card and report.
 
-A shard job is (dataset, config, split, one raw shard) → Parquet parts + statistics. Jobs write into
-OUT/.staging/ and drop a completion marker; a rerun reuses every job whose marker matches, so a killed
-build resumes where it stopped. The last step renames the parts to `<config>/<split>-NNNNN-of-NNNNN.parquet`,
-removes stale files, and writes build_report.json then README.md. README.md is written last and
-removed first: a folder with a README is a complete build.
+A shard job is (dataset, config, split, one raw shard) → Parquet parts + statistics. The output is any
+fsspec URL (a local folder, `file://`, `memory://`, `s3://...` with storage options). Jobs write into
+OUT/.staging/ and then drop a completion marker: a part without its marker is not done, and a rerun
+reuses every job whose marker matches, so a build that was killed or lost a worker resumes where it
+stopped, whichever engine (`builders.engines`) ran it. The last step, in this process, gives the parts
+their names `<config>/<split>-NNNNN-of-NNNNN.parquet` (a hard link on a local disk, a server-side copy on
+an object store), removes stale files, writes build_report.json then README.md, and deletes the
+staging area. README.md is removed first and written last, in one write (one PUT on an object store,
+which is all-or-nothing and seen at once by every reader): its presence means the folder is complete.
 """
 from __future__ import annotations
 
@@ -13,31 +17,77 @@ import concurrent.futures
 import functools
 import hashlib
 import json
-import multiprocessing
 import os
+import pickle
 import platform
 import shutil
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import datasets
+import fsspec
 import huggingface_hub
 import pyarrow
+from fsspec.implementations.local import LocalFileSystem
+from fsspec.implementations.memory import MemoryFileSystem
 from tqdm.auto import tqdm
 
-from . import __version__, builder_class, cards
+from . import __version__, builder_class, cards, content_hash
 from .cardcheck import strictest_policy
+from .engines import make_engine
 from .errors import RawDataError, RecordLog, UsageError
-from .parquet import TMP_SUFFIX, PartWriter
+from .parquet import PartWriter
 
 STAGING_DIR = ".staging"
 REPORT_FILE = "build_report.json"
 README_FILE = "README.md"
+TMP_SUFFIX = ".tmp"
 SPLIT_ORDER = {"train": 0, "validation": 1, "test": 2}
+CONTENT_HASH_DOC = (f"each split's content_hash is the sha256 of its shard jobs' {content_hash.ALGORITHM} row "
+                    "digests in order; a row digest covers the column values, not their Parquet encoding")
+INLINE_STATE_BYTES = 64 * 2**10
+"""Planning-time state up to this size travels inside each job description; larger state is written
+once to the staging area and read once per worker process."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a build writes: an fsspec URL and the options of its filesystem (credentials, endpoint)."""
+
+    url: str
+    storage_options: dict = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def of(cls, output, storage_options: dict | None = None) -> "Target":
+        """The target of a path or URL, made absolute: jobs may run with another working directory."""
+        fs, root = fsspec.core.url_to_fs(os.fspath(output), **(storage_options or {}))
+        return cls(fs.unstrip_protocol(root), dict(storage_options or {}))
+
+    @property
+    def fs(self) -> fsspec.AbstractFileSystem:
+        return fsspec.core.url_to_fs(self.url, **self.storage_options)[0]
+
+    @property
+    def root(self) -> str:
+        return fsspec.core.url_to_fs(self.url, **self.storage_options)[1]
+
+    @property
+    def staging(self) -> str:
+        return f"{self.root}/{STAGING_DIR}"
+
+
+@dataclass(frozen=True)
+class SharedState:
+    """What a config's planning learnt that its shard jobs need (`MultimodalBuilder.shared_state`):
+    the pickle itself when small, else the name of its file in the staging area."""
+
+    digest: str
+    inline: bytes | None = None
+    file: str | None = None
 
 
 @dataclass(frozen=True)
@@ -50,6 +100,7 @@ class ShardJob:
     data_dir: str
     on_error: str
     code_version: str
+    state: SharedState | None = None
 
     @property
     def key(self) -> str:
@@ -58,7 +109,7 @@ class ShardJob:
     @property
     def fingerprint(self) -> str:
         text = repr((self.dataset, self.config, self.split, self.index, self.shard, self.on_error,
-                     self.code_version, os.path.abspath(self.data_dir)))
+                     self.code_version, os.path.abspath(self.data_dir), self.state and self.state.digest))
         return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -82,34 +133,49 @@ def _scratch_cache() -> str:
 
 # ---- one shard job ----------------------------------------------------------------------------------
 
-def _job_dir(staging: Path, job: ShardJob) -> Path:
-    return staging / job.config / job.split
+def _job_dir(staging: str, job: ShardJob) -> str:
+    return f"{staging}/{job.config}/{job.split}"
 
 
-def _marker(staging: Path, job: ShardJob) -> Path:
-    return _job_dir(staging, job) / f"{job.index:05d}.done.json"
+def _marker(staging: str, job: ShardJob) -> str:
+    return f"{_job_dir(staging, job)}/{job.index:05d}.done.json"
 
 
-def completed_result(staging: Path, job: ShardJob) -> dict | None:
-    """The stored result of a job finished by an earlier run, if it is still valid."""
-    marker = _marker(staging, job)
-    if not marker.is_file():
-        return None
-    result = json.loads(marker.read_text())
-    parts_exist = all((_job_dir(staging, job) / part).is_file() for part in result["parts"])
-    return result if result["fingerprint"] == job.fingerprint and parts_exist else None
+def completed_results(target: Target, jobs: list[ShardJob]) -> dict[str, dict]:
+    """The stored results of the jobs an earlier run finished and that are still valid, by job key.
+
+    One listing of the staging area and one batched read of the markers: on an object store, a build
+    of many thousand shards resumes without a request per shard.
+    """
+    fs, staging = target.fs, target.staging
+    existing = set(fs.find(staging)) if fs.exists(staging) else set()
+    markers = {_marker(staging, job): job for job in jobs if _marker(staging, job) in existing}
+    results = {}
+    for path, text in (fs.cat(list(markers)) if markers else {}).items():
+        job, result = markers[path], json.loads(text)
+        parts_exist = all(f"{_job_dir(staging, job)}/{part}" in existing for part in result["parts"])
+        if result["fingerprint"] == job.fingerprint and parts_exist:
+            results[job.key] = result
+    return results
 
 
-def run_job(job: ShardJob, staging: Path) -> dict:
-    """Build one shard into Parquet parts under the staging dir; return its statistics."""
+def run_job(job: ShardJob, target: Target) -> dict:
+    """Build one shard into Parquet parts under the staging area; return its statistics.
+
+    The same function runs in this process, in a forked worker or in a Ray task; whatever an earlier,
+    interrupted attempt left is removed first.
+    """
     started = time.perf_counter()
-    job_dir = _job_dir(staging, job)
-    job_dir.mkdir(parents=True, exist_ok=True)
-    for leftover in job_dir.glob(f"{job.index:05d}-*"):  # parts of an interrupted earlier attempt
-        leftover.unlink()
+    fs, job_dir = target.fs, _job_dir(target.staging, job)
+    fs.makedirs(job_dir, exist_ok=True)
+    leftovers = fs.glob(f"{job_dir}/{job.index:05d}-*")
+    if leftovers:
+        fs.rm(leftovers)
     builder = make_builder(job.dataset, job.config, job.data_dir, job.on_error)
+    if job.state is not None:
+        builder.adopt_shared_state(_load_state(target, job.state))
     log = RecordLog(job.on_error, job.split)
-    writer = PartWriter(builder.info.features, job_dir, f"{job.index:05d}")
+    writer = PartWriter(builder.info.features, fs, job_dir, f"{job.index:05d}")
     try:
         for table in builder.shard_tables(job.shard, log):
             writer.write(table)
@@ -120,13 +186,37 @@ def run_job(job: ShardJob, staging: Path) -> dict:
     result = {
         "key": job.key, "fingerprint": job.fingerprint,
         "rows": sum(p.rows for p in parts), "arrow_bytes": sum(p.arrow_bytes for p in parts),
-        "parquet_bytes": sum(p.parquet_bytes for p in parts), "parts": [p.path.name for p in parts],
+        "parquet_bytes": sum(p.parquet_bytes for p in parts), "parts": [p.path.rsplit("/", 1)[1] for p in parts],
+        "content_hash": writer.digest.hexdigest(),
         "records_seen": log.seen, "counts": log.counts, "notices": log.notices,
         "skipped": [dict(s, file=s["file"] and builder.relative(s["file"])) for s in log.as_dicts()],
         "seconds": round(time.perf_counter() - started, 3),
     }
-    _write_atomic(_marker(staging, job), json.dumps(result, indent=1))
+    _write_whole(fs, _marker(target.staging, job), json.dumps(result, indent=1))
     return result
+
+
+_states: dict[str, Any] = {}
+"""Shared states this process has made or read, by digest. Forked workers inherit the planner's."""
+
+
+def _store_state(target: Target, config: str, state: Any) -> SharedState:
+    data = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+    digest = hashlib.sha256(data).hexdigest()
+    _states[digest] = state
+    if len(data) <= INLINE_STATE_BYTES:
+        return SharedState(digest, inline=data)
+    fs, name = target.fs, f"{config}.state-{digest[:16]}.pickle"
+    fs.makedirs(target.staging, exist_ok=True)
+    fs.pipe_file(f"{target.staging}/{name}", data)
+    return SharedState(digest, file=name)
+
+
+def _load_state(target: Target, ref: SharedState) -> Any:
+    if ref.digest not in _states:
+        data = ref.inline if ref.inline is not None else target.fs.cat_file(f"{target.staging}/{ref.file}")
+        _states[ref.digest] = pickle.loads(data)  # our own file, written by the planning of this build
+    return _states[ref.digest]
 
 
 # ---- the whole build --------------------------------------------------------------------------------
@@ -158,7 +248,8 @@ def select_configs(dataset: str, data_dir, requested: list[str] | None) -> tuple
     return selected, notices
 
 
-def plan_jobs(dataset: str, data_dir, configs: list[str], on_error: str) -> tuple[list[ShardJob], list[dict], dict]:
+def plan_jobs(dataset: str, data_dir, configs: list[str], on_error: str,
+              target: Target) -> tuple[list[ShardJob], list[dict], dict]:
     """Shard jobs for every config, the records rejected while listing splits, and the config metadata."""
     code_version = _code_version(dataset)
     jobs, rejected, meta = [], [], {}
@@ -167,6 +258,8 @@ def plan_jobs(dataset: str, data_dir, configs: list[str], on_error: str) -> tupl
         builder.check_raw()
         log = RecordLog(on_error)
         shards = builder.split_shards(log)
+        state = builder.shared_state()
+        state_ref = None if state is None else _store_state(target, config, state)
         rejected += [dict(s, config=config, file=s["file"] and builder.relative(s["file"])) for s in log.as_dicts()]
         features, docs = builder.documented_features()
         meta[config] = {
@@ -179,95 +272,86 @@ def plan_jobs(dataset: str, data_dir, configs: list[str], on_error: str) -> tupl
             "inputs": [str(p) for p in builder.input_files()],
         }
         for split, items in shards.items():
-            jobs += [ShardJob(dataset, config, split, i, shard, str(data_dir), on_error, code_version)
+            jobs += [ShardJob(dataset, config, split, i, shard, str(data_dir), on_error, code_version, state_ref)
                      for i, shard in enumerate(items)]
     return jobs, rejected, meta
 
 
 def build(dataset: str, data_dir, output, configs: list[str] | None = None, num_proc: int = 1,
           on_error: str = "raise", engine: str = "local", repo_id: str | None = None,
-          progress: bool = True, log=print) -> dict:
-    """Build `dataset` from `data_dir` into the Hub-ready folder `output`; return the build report."""
+          progress: bool = True, log=print, storage_options: dict | None = None,
+          ray_address: str | None = None) -> dict:
+    """Build `dataset` from `data_dir` into `output` (a folder or an fsspec URL); return the build report.
+
+    `engine` "local" runs the shard jobs here or in `num_proc` forked processes, "ray" as Ray tasks on the
+    cluster at `ray_address` (default: a local Ray instance with `num_proc` CPUs, or all of them).
+    """
     started = time.perf_counter()
-    data_dir, output = Path(data_dir), Path(output)
-    if engine != "local":
-        raise UsageError(f"--engine {engine} is not available yet; use --engine local")
+    data_dir = Path(data_dir).resolve()  # jobs may run with another working directory
+    target = Target.of(output, storage_options)
+    runner = make_engine(engine, num_proc, ray_address)
+    fs, root = target.fs, target.root
+    if isinstance(fs, MemoryFileSystem) and not runner.in_process:
+        raise UsageError(f"{target.url}: a memory:// output exists in this process only; "
+                         "build it with --engine local --num-proc 1, or write to a folder or an object store")
     selected, notices = select_configs(dataset, data_dir, configs)
     for notice in notices:
         log(notice)
-    output.mkdir(parents=True, exist_ok=True)
+    fs.makedirs(root, exist_ok=True)
     for marker_of_completion in (README_FILE, REPORT_FILE):  # an interrupted rebuild must not look complete
-        (output / marker_of_completion).unlink(missing_ok=True)
-    staging = output / STAGING_DIR
+        if fs.exists(f"{root}/{marker_of_completion}"):
+            fs.rm(f"{root}/{marker_of_completion}")
 
-    jobs, rejected, config_meta = plan_jobs(dataset, data_dir, selected, on_error)
+    jobs, rejected, config_meta = plan_jobs(dataset, data_dir, selected, on_error, target)
     planned = time.perf_counter()
-    results = {job.key: r for job in jobs if (r := completed_result(staging, job)) is not None}
+    results = completed_results(target, jobs)
     if results:
         log(f"resuming: {len(results)} of {len(jobs)} shard jobs already complete")
-    inputs = _run_jobs([j for j in jobs if j.key not in results], staging, num_proc, results, progress,
-                       checksum_paths=sorted({p for m in config_meta.values() for p in m["inputs"]}),
-                       data_dir=data_dir, total=len(jobs))
-    report = _finalize(dataset, output, staging, jobs, results, rejected, config_meta, on_error,
+    pending = [j for j in jobs if j.key not in results]
+    completions = runner.start(run_job, pending, target)
+    # the jobs are submitted (local workers forked) before this process starts any thread
+    with concurrent.futures.ThreadPoolExecutor(1) as hasher, \
+            tqdm(total=len(jobs), initial=len(results), desc="building", unit="shard", disable=not progress) as bar:
+        inputs = hasher.submit(input_checksums, sorted({p for m in config_meta.values() for p in m["inputs"]}),
+                               data_dir)
+        for job, result in completions:
+            results[job.key] = result
+            bar.update()
+        inputs = inputs.result()
+    report = _finalize(dataset, target, jobs, results, rejected, config_meta, on_error,
                        repo_id or cards.suggested_repo_id(dataset), inputs)
     for notice in report["notices"]:
         log(notice)
     report["timings"] = {"planning_seconds": round(planned - started, 3),
                          "job_seconds": round(sum(r["seconds"] for r in results.values()), 3),
                          "wall_seconds": round(time.perf_counter() - started, 3)}
-    write_outputs(output, report)
-    shutil.rmtree(staging, ignore_errors=True)
+    write_outputs(target, report)
+    fs.rm(target.staging, recursive=True)
     return report
 
 
-def write_outputs(output: Path, report: dict) -> None:
-    """build_report.json, then README.md (last, so that its presence means the folder is complete)."""
-    _write_atomic(output / REPORT_FILE, json.dumps(report, indent=1, ensure_ascii=False) + "\n")
-    _write_atomic(output / README_FILE, cards.render_card(report))
+def write_outputs(output, report: dict) -> None:
+    """build_report.json, then README.md (last, so that its presence means the folder is complete).
+
+    `output` is a folder, or the `Target` of a build."""
+    target = output if isinstance(output, Target) else Target.of(output)
+    fs, root = target.fs, target.root
+    _write_whole(fs, f"{root}/{REPORT_FILE}", json.dumps(report, indent=1, ensure_ascii=False) + "\n")
+    _write_whole(fs, f"{root}/{README_FILE}", cards.render_card(report))
 
 
-def _run_jobs(jobs: list[ShardJob], staging: Path, num_proc: int, results: dict, progress: bool,
-              checksum_paths: list[str], data_dir: Path, total: int) -> list[dict]:
-    """Run the pending jobs (in a process pool when num_proc > 1) and checksum the inputs meanwhile."""
-    def bar():
-        return tqdm(total=total, initial=total - len(jobs), desc="building", unit="shard", disable=not progress)
-
-    if num_proc <= 1 or len(jobs) <= 1:
-        with bar() as shown:
-            for job in jobs:
-                results[job.key] = run_job(job, staging)
-                shown.update()
-        return input_checksums(checksum_paths, data_dir)
-    context = multiprocessing.get_context("fork") if sys.platform == "linux" else None
-    with concurrent.futures.ProcessPoolExecutor(min(num_proc, len(jobs)), mp_context=context) as pool:
-        # submitting forks every worker, so no thread of ours (tqdm's monitor, the hashing) exists yet
-        futures = {pool.submit(run_job, job, staging): job for job in jobs}
-        with concurrent.futures.ThreadPoolExecutor(1) as hasher, bar() as shown:
-            inputs = hasher.submit(input_checksums, checksum_paths, data_dir)
-            try:
-                for future in concurrent.futures.as_completed(futures):
-                    results[futures[future].key] = future.result()
-                    shown.update()
-            except BaseException:
-                for future in futures:
-                    future.cancel()
-                raise
-            return inputs.result()
-
-
-def _finalize(dataset, output: Path, staging: Path, jobs, results, rejected, config_meta, on_error,
-              repo_id, inputs) -> dict:
+def _finalize(dataset, target: Target, jobs, results, rejected, config_meta, on_error, repo_id, inputs) -> dict:
     cls = builder_class(dataset)
     configs: dict[str, dict] = {}
     skipped = list(rejected)
-    moves: list[tuple[Path, Path]] = []  # staged part -> final name
+    moves: list[tuple[str, str]] = []  # staged part -> final name
     notices = [f"{config}: {n}" for config, meta in config_meta.items() for n in meta["notices"]]
     for config, meta in config_meta.items():
         splits, empty = {}, {}
         for split in sorted(meta["split_order"], key=lambda s: (SPLIT_ORDER.get(s, 3), s)):
             split_jobs = sorted((j for j in jobs if j.config == config and j.split == split), key=lambda j: j.index)
             stats = [results[j.key] for j in split_jobs]
-            parts = [(_job_dir(staging, j), part) for j, r in zip(split_jobs, stats) for part in r["parts"]]
+            parts = [f"{_job_dir(target.staging, j)}/{part}" for j, r in zip(split_jobs, stats) for part in r["parts"]]
             job_skips = [dict(s, config=config) for r in stats for s in r["skipped"]]
             planning_skips = [s for s in rejected if s["config"] == config and s["split"] == split]
             skipped += job_skips
@@ -281,9 +365,10 @@ def _finalize(dataset, output: Path, staging: Path, jobs, results, rejected, con
             names = [f"{split}-{i:05d}-of-{len(parts):05d}.parquet" for i in range(len(parts))]
             splits[split] = {"rows": rows, "arrow_bytes": sum(r["arrow_bytes"] for r in stats),
                              "parquet_bytes": sum(r["parquet_bytes"] for r in stats),
+                             "content_hash": content_hash.combined([r["content_hash"] for r in stats]),
                              "files": [f"{config}/{n}" for n in names], **record_stats,
                              "counts": _summed(r["counts"] for r in stats)}
-            moves += [(d / p, output / config / n) for (d, p), n in zip(parts, names)]
+            moves += [(part, f"{target.root}/{config}/{n}") for part, n in zip(parts, names)]
         if splits:
             configs[config] = {"description": meta["description"], "redistribution": meta["redistribution"],
                                "features": meta["features"], "fields": meta["fields"], "splits": splits,
@@ -294,12 +379,12 @@ def _finalize(dataset, output: Path, staging: Path, jobs, results, rejected, con
     default = cls.DEFAULT_CONFIG_NAME if cls.DEFAULT_CONFIG_NAME in configs else next(iter(configs))
     for name, config in configs.items():
         config["default"] = name == default
-    _install_parts(output, configs, moves)
+    _install_parts(target, configs, moves)
     return {
         "dataset": dataset, "builder": f"{cls.__module__}.{cls.__name__} {cls.VERSION or ''}".strip(),
         "repo_id": repo_id, "on_error": on_error,
         "redistribution": strictest_policy(c["redistribution"] for c in configs.values()),
-        "configs": configs, "skipped": skipped, "notices": list(dict.fromkeys(notices)), "inputs": inputs,
+        "content_hash": CONTENT_HASH_DOC, "configs": configs, "skipped": skipped, "notices": list(dict.fromkeys(notices)), "inputs": inputs,
         "tools": tool_versions(),
     }
 
@@ -312,20 +397,38 @@ def _summed(tallies) -> dict[str, int]:
     return total
 
 
-def _install_parts(output: Path, configs: dict, moves: list[tuple[Path, Path]]) -> None:
-    """Move the staged parts to their final names and remove Parquet files no longer produced."""
+def _install_parts(target: Target, configs: dict, moves: list[tuple[str, str]]) -> None:
+    """Give the staged parts their final names and remove Parquet files no longer produced.
+
+    The staged parts stay until the build is complete, so an interrupted install is simply done again.
+    """
+    fs, root = target.fs, target.root
     for name in configs:
-        (output / name).mkdir(exist_ok=True)
-    for source, target in moves:
-        os.replace(source, target)
-    keep = {target.resolve() for _, target in moves}
-    for directory in output.iterdir():
-        if directory.is_dir() and directory.name != STAGING_DIR:
-            for stale in list(directory.glob("*.parquet")) + list(directory.glob("*" + TMP_SUFFIX)):
-                if stale.resolve() not in keep:
-                    stale.unlink()
-            if directory.name not in configs and not any(directory.iterdir()):
-                directory.rmdir()
+        fs.makedirs(f"{root}/{name}", exist_ok=True)
+    if isinstance(fs, LocalFileSystem):
+        for source, destination in moves:
+            _link_or_copy(source, destination)
+    elif moves:
+        fs.copy([source for source, _ in moves], [destination for _, destination in moves])
+    keep = {destination for _, destination in moves}
+    found = fs.glob(f"{root}/*/*.parquet") + fs.glob(f"{root}/*/*{TMP_SUFFIX}")
+    stale = [path for path in found if path not in keep and path.split("/")[-2] != STAGING_DIR]
+    if stale:
+        fs.rm(stale)
+    for directory in {path.rsplit("/", 1)[0] for path in stale}:
+        if directory.rsplit("/", 1)[1] not in configs and fs.isdir(directory) and not fs.ls(directory):
+            fs.rmdir(directory)
+
+
+def _link_or_copy(source: str, destination: str) -> None:
+    """A hard link on one local disk (as cheap as a rename, and the staged part survives), else a copy."""
+    temporary = destination + TMP_SUFFIX
+    Path(temporary).unlink(missing_ok=True)
+    try:
+        os.link(source, temporary)
+    except OSError:  # a file system without hard links
+        shutil.copyfile(source, temporary)
+    os.replace(temporary, destination)
 
 
 def input_checksums(paths: list[str], data_dir: Path) -> list[dict]:
@@ -373,7 +476,12 @@ def _code_version(dataset: str) -> str:
     return digest.hexdigest()[:16]
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + TMP_SUFFIX)
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+def _write_whole(fs: fsspec.AbstractFileSystem, path: str, text: str) -> None:
+    """Write a small file so that no reader sees it half-written: a rename on a local disk, one PUT elsewhere."""
+    data = text.encode("utf-8")
+    if isinstance(fs, LocalFileSystem):
+        temporary = path + TMP_SUFFIX
+        Path(temporary).write_bytes(data)
+        os.replace(temporary, path)
+    else:
+        fs.pipe_file(path, data)

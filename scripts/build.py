@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
 """Build a dataset from its raw release into a Hub-ready folder (Parquet shards + README.md + build_report.json).
 
-usage: python scripts/build.py NAME --data-dir RAW_DIR --output OUT_DIR [--config C]... [--num-proc N]
-                               [--engine local|ray] [--on-error raise|skip] [--repo ORG/NAME] [--quiet]
+usage: python scripts/build.py NAME --data-dir RAW_DIR --output OUT [--config C]... [--num-proc N]
+                               [--engine local|ray] [--ray-address ADDR] [--storage-options JSON]
+                               [--on-error raise|skip] [--repo ORG/NAME] [--quiet]
+OUT is a folder or an fsspec URL (file://, s3://bucket/prefix, ...); see docs/SCALING.md for cluster builds.
 """
 import argparse
+import json
 
 import _path  # noqa: F401
 
@@ -17,15 +20,32 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("name", help=f"dataset: {', '.join(dataset_names())}")
     parser.add_argument("--data-dir", required=True, help="folder holding the raw release")
-    parser.add_argument("--output", required=True, help="folder to write the Hub-ready dataset to")
+    parser.add_argument("--output", required=True,
+                        help="folder or fsspec URL (s3://bucket/prefix, ...) to write the Hub-ready dataset to")
     parser.add_argument("--config", action="append", dest="configs", help="build only this config (repeatable)")
-    parser.add_argument("--num-proc", type=int, default=1, help="shard jobs run in this many processes")
-    parser.add_argument("--engine", choices=("local", "ray"), default="local")
+    parser.add_argument("--num-proc", type=int, default=1,
+                        help="shard jobs run in this many processes (--engine ray: CPUs of the local Ray instance)")
+    parser.add_argument("--engine", choices=("local", "ray"), default="local",
+                        help="local: this machine; ray: Ray tasks (a local Ray instance, or --ray-address)")
+    parser.add_argument("--ray-address", help="an existing Ray cluster (e.g. ray://head:10001 or head:6379)")
+    parser.add_argument("--storage-options", type=json_object, default={},
+                        help="JSON object of fsspec options for the output, e.g. '{\"endpoint_url\": \"...\"}' "
+                             "(credentials are better left to the environment)")
     parser.add_argument("--on-error", choices=ON_ERROR_CHOICES, default="raise",
                         help="raise: stop at the first bad record; skip: count and list bad records")
     parser.add_argument("--repo", help="the Hub repository the card's examples should name (default ORG/<name>)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars or notices")
     return parser.parse_args(argv)
+
+
+def json_object(text: str) -> dict:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise argparse.ArgumentTypeError(f"not JSON ({error})") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("expected a JSON object, e.g. '{\"anon\": false}'")
+    return value
 
 
 def main():
@@ -34,7 +54,8 @@ def main():
 
     report = build(args.name, args.data_dir, args.output, configs=args.configs, num_proc=args.num_proc,
                    on_error=args.on_error, engine=args.engine, repo_id=args.repo, progress=not args.quiet,
-                   log=(lambda *a: None) if args.quiet else print)
+                   log=(lambda *a: None) if args.quiet else print, storage_options=args.storage_options,
+                   ray_address=args.ray_address)
     if not args.quiet:
         for name, config in report["configs"].items():
             counts = ", ".join(f"{split} {s['rows']}" for split, s in config["splits"].items())

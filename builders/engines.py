@@ -1,0 +1,121 @@
+"""Where shard jobs run: a local process pool (`--engine local`) or Ray tasks (`--engine ray`).
+
+Both engines run the very same job function on the same job descriptions and hand back the same
+statistics; the pipeline plans before and finalizes after, whatever ran the jobs. A job reads its raw
+shard from `--data-dir` (on a cluster: the same path on every node, e.g. a shared or mounted file
+system) and writes its parts and its completion marker to the build's fsspec output.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import multiprocessing
+import sys
+from pathlib import Path
+from typing import Callable, Iterator
+
+from .errors import RawDataError, UsageError
+
+RAY_TASK_RETRIES = 3
+"""A task whose worker process or node dies is run again this many times before the build fails
+(a rerun of the build then runs only the jobs without a completion marker)."""
+
+JobFunction = Callable  # (job, target) -> statistics dict
+Completions = Iterator[tuple[object, dict]]  # (job, its statistics), in completion order
+
+
+class LocalEngine:
+    """Jobs in this process (num_proc 1) or in a pool of forked processes."""
+
+    def __init__(self, num_proc: int = 1):
+        self.num_proc = num_proc
+        self.in_process = num_proc <= 1  # jobs then see this process's memory (a memory:// output works)
+
+    def start(self, run: JobFunction, jobs: list, target) -> Completions:
+        """Submit every job (forking the workers now, before the caller starts any thread); iterate the results."""
+        if self.num_proc <= 1 or len(jobs) <= 1:
+            return ((job, run(job, target)) for job in jobs)
+        context = multiprocessing.get_context("fork") if sys.platform == "linux" else None
+        pool = concurrent.futures.ProcessPoolExecutor(min(self.num_proc, len(jobs)), mp_context=context)
+        futures = {pool.submit(run, job, target): job for job in jobs}
+        return _pool_completions(pool, futures)
+
+
+def _pool_completions(pool: concurrent.futures.ProcessPoolExecutor, futures: dict) -> Completions:
+    with pool:
+        try:
+            for future in concurrent.futures.as_completed(futures):
+                yield futures[future], future.result()
+        except BaseException:  # also when the consumer stops: pending jobs are dropped, running ones finish
+            for future in futures:
+                future.cancel()
+            raise
+
+
+class RayEngine:
+    """Jobs as Ray tasks on the cluster at `address`, or on a Ray instance started here for the build.
+
+    A Ray instance that is already running in this process (`ray.init` done by the caller) is used as it
+    is and left running. On a remote cluster the `builders` package is shipped with the tasks
+    (`py_modules`), so every node runs the driver's code; its dependencies must be installed there.
+    """
+
+    def __init__(self, address: str | None = None, num_cpus: int | None = None):
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            raise UsageError("--engine ray needs Ray: pip install -e \".[ray]\"") from None
+        self.address, self.num_cpus = address, num_cpus
+        self.in_process = False
+
+    def start(self, run: JobFunction, jobs: list, target) -> Completions:
+        import ray
+
+        started_here = not ray.is_initialized()
+        if started_here:
+            package = str(Path(__file__).resolve().parent)
+            ray.init(address=self.address, num_cpus=None if self.address else self.num_cpus,
+                     runtime_env={"py_modules": [package]} if self.address else None,
+                     include_dashboard=False, configure_logging=False, log_to_driver=True)
+        task = ray.remote(run).options(max_retries=RAY_TASK_RETRIES, retry_exceptions=False)
+        refs = {task.remote(job, target): job for job in jobs}
+        return _ray_completions(refs, started_here)
+
+
+def _ray_completions(refs: dict, started_here: bool) -> Completions:
+    import ray
+
+    pending = list(refs)
+    try:
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            for ref in done:
+                yield refs[ref], _ray_result(ref)
+    except BaseException:
+        for ref in pending:
+            ray.cancel(ref)
+        raise
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def _ray_result(ref) -> dict:
+    """The task's statistics; a bad-input error comes back as itself, so the CLI reports it (exit 2)."""
+    import ray
+
+    try:
+        return ray.get(ref)
+    except ray.exceptions.RayTaskError as error:
+        if isinstance(error.cause, (RawDataError, UsageError)):
+            raise error.cause from None
+        raise
+
+
+def make_engine(name: str, num_proc: int = 1, ray_address: str | None = None):
+    if name == "local":
+        if ray_address:
+            raise UsageError("--ray-address needs --engine ray")
+        return LocalEngine(num_proc)
+    if name == "ray":
+        return RayEngine(ray_address, num_proc if num_proc > 1 else None)
+    raise UsageError(f"unknown engine {name!r}; use local or ray")
