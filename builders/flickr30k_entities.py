@@ -438,7 +438,7 @@ def parse_annotation_xml(data: bytes, path) -> dict:
     for number, obj in enumerate(root.iter("object"), 1):
         where = f"<object> #{number}"
         names = [n.text.strip() if n.text else "" for n in obj.findall("name")]
-        if not names or not all(n.isdigit() for n in names):
+        if not names or not all(n.isdecimal() for n in names):
             raise RawDataError(path, f"{where}: <name> must be one or more chain ids, got {names}")
         box_element = obj.find("bndbox")
         box = None
@@ -528,7 +528,7 @@ def parse_split_file(text: str, path) -> list[tuple[str, int]]:
         value = line.strip()
         if not value:
             continue
-        if not value.isdigit():
+        if not value.isdecimal():
             raise RawDataError(path, f"expected an image id (digits), got {value!r}", line=number,
                                hint="split files hold one Flickr id per line, without .jpg")
         ids.append((value, number))
@@ -546,7 +546,7 @@ def parse_unrelated_captions(text: str, path) -> set[tuple[str, int]]:
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         parts = line.split()
-        if len(parts) != 2 or not parts[0].isdigit() or not parts[1].isdigit() or not 1 <= int(parts[1]) <= 5:
+        if len(parts) != 2 or not parts[0].isdecimal() or not parts[1].isdecimal() or not 1 <= int(parts[1]) <= 5:
             raise RawDataError(path, f"expected '<imageID> <sentence number 1-5>', got {line!r}", line=number)
         flagged.add((parts[0], int(parts[1]) - 1))
     return flagged

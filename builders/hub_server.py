@@ -416,7 +416,7 @@ def base_url(request: Request) -> str:
 
 async def read_body(request: Request, limit: int = JSON_BODY_LIMIT) -> bytes:
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
+    if declared and declared.isdecimal() and int(declared) > limit:
         raise HubError(413, f"request body larger than {limit} bytes")
     chunks, total = [], 0
     async for chunk in request.stream():
@@ -688,7 +688,7 @@ class LocalHub:
         expand = truthy(request.query_params.get("expand"))
         limit = TREE_PAGE_SIZE_EXPANDED if expand else TREE_PAGE_SIZE
         requested = request.query_params.get("limit", "")
-        if requested.isdigit() and int(requested) > 0:
+        if requested.isdecimal() and int(requested) > 0:
             limit = min(limit, int(requested))
         # The cursor is the last path already sent: pages stay consistent even if a commit lands in between.
         cursor = request.query_params.get("cursor")
@@ -804,7 +804,7 @@ class LocalHub:
 
     async def lfs_upload(self, request: Request, oid: str) -> Response:
         size_param, signature = request.query_params.get("size", ""), request.query_params.get("sig", "")
-        if not size_param.isdigit() or not self.auth.check_upload(oid, int(size_param), signature):
+        if not size_param.isdecimal() or not self.auth.check_upload(oid, int(size_param), signature):
             raise HubError(403, "invalid or missing upload signature: ask the LFS batch endpoint for an upload URL")
         size = int(size_param)
         if self.store.blob_size(oid) == size:

@@ -431,7 +431,13 @@ def _bisect_lines(lines, indices, schema, tables, row_lines, unparsed) -> None:
         _bisect_lines(lines, indices[middle:], schema, tables, row_lines, unparsed)
 
 
+_STARTS_WITH_NULL = re.compile(rb"\s*null")
+
+
 def _read_json(data: bytes, schema: pa.Schema, block_size: int) -> tuple[pa.Table | None, str | None]:
+    if _STARTS_WITH_NULL.match(data):
+        # pyarrow's JSON reader (26.0) dies with a segmentation fault on a buffer whose first value is null
+        return None, "the line is a JSON null, not an object"
     try:
         table = pj.read_json(pa.BufferReader(pa.py_buffer(data)), read_options=pj.ReadOptions(block_size=block_size),
                              parse_options=pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore"))
@@ -710,7 +716,7 @@ def add_video2dataset_sample(index: VideoIndex, metadata: bytes, video: tuple | 
     if not isinstance(sample, dict):
         raise RawDataError(shard, "the sample metadata is not a JSON object")
     youtube_id = sample.get("YoutubeID") or youtube_id_from_url(sample.get("url"))
-    if not youtube_id:
+    if not isinstance(youtube_id, str):
         raise RawDataError(shard, f"no YoutubeID and no YouTube url ({sample.get('url')!r})",
                            hint="video2dataset keeps the input columns: give it the url or YoutubeID column")
     try:

@@ -231,7 +231,7 @@ def row_size(row: dict) -> int:
 def natural_sorted(paths) -> list[Path]:
     """Paths in human order (shard-2 before shard-10), which is also the release's order."""
     def key(path: Path):
-        return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.as_posix())]
+        return [int(part) if part.isdecimal() else part for part in re.split(r"(\d+)", path.as_posix())]
     return sorted(paths, key=key)
 
 

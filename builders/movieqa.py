@@ -550,7 +550,7 @@ def parse_movies(data: bytes, path) -> dict[str, Movie]:
             raise fail(f"imdb_key {key!r} is not an IMDb id (tt + digits)")
         if key in movies:
             raise fail(f"{key} is listed twice")
-        if not year.isdigit():
+        if not year.isdecimal():
             raise fail(f"{key}: year {record['year']!r} is not a number")
         if not isinstance(text, dict) or not all(isinstance(v, (str, type(None))) for v in text.values()):
             raise fail(f"{key}: text must map story types to paths or null")
@@ -573,6 +573,9 @@ def parse_splits(data: bytes, path, movies: dict[str, Movie]) -> dict[str, str]:
     split_of: dict[str, str] = {}
     for name, keys in lists.items():
         for key in keys:
+            if not isinstance(key, str):
+                raise RawDataError(path, f"{name}: {json.dumps(key)[:60]} is not an imdb key",
+                                   hint="splits.json lists imdb keys (strings such as tt0109830)")
             if key in split_of:
                 raise RawDataError(path, f"{key} is listed in both {split_of[key]} and {SPLITS[name]}",
                                    hint="splits are by movie and disjoint; download splits.json again")
@@ -595,7 +598,7 @@ def question_split(record, path, line: int, split_of: dict[str, str]) -> str:
     if prefix not in SPLITS or not number.isdigit():
         raise RawDataError(path, f"qid {qid!r} is not '<train|val|test>:<number>'", line=line, record=qid,
                            hint="the qid prefix is the question's split")
-    if imdb_key not in split_of:
+    if not isinstance(imdb_key, str) or imdb_key not in split_of:
         raise RawDataError(path, f"imdb_key {imdb_key!r} is not a movie of movies.json / splits.json", line=line,
                            record=qid, hint="use the qa.json, movies.json and splits.json of the same release")
     if SPLITS[prefix] != split_of[imdb_key]:
@@ -639,7 +642,7 @@ def parse_question(record: dict, path, line: int, split: str) -> Question:
         count = len(answers) if isinstance(answers, list) else "no list of"
         raise fail(f"{count} answers, expected a list of 5 strings")
     correct = record.get("correct_index")
-    if isinstance(correct, str) and correct.isdigit():  # early val records (changelog: 'should be int')
+    if isinstance(correct, str) and correct.isdecimal():  # early val records (changelog: 'should be int')
         correct = int(correct)
     if correct is None and split == "test":
         correct = TEST_ANSWER
@@ -713,7 +716,7 @@ def parse_srt(text: str) -> tuple[list[dict], list[dict]]:
     lines = text.split("\n")
     timings = [n for n, line in enumerate(lines) if _TIMING_LINE.fullmatch(line)]
     timing_set = set(timings)
-    starts = [n - 1 if n > 0 and lines[n - 1].strip().isdigit() and n - 1 not in timing_set else n for n in timings]
+    starts = [n - 1 if n > 0 and lines[n - 1].strip().isdecimal() and n - 1 not in timing_set else n for n in timings]
     cues, skipped = [], []
     for k, timing in enumerate(timings):
         end_of_text = starts[k + 1] if k + 1 < len(timings) else len(lines)
@@ -763,7 +766,7 @@ def parse_shot_boundaries(data: bytes, path) -> list[list[int]]:
         if not line.strip():
             continue
         parts = line.split()
-        if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        if len(parts) != 2 or not all(p.isdecimal() for p in parts):
             raise RawDataError(path, f"expected '<first frame> <last frame>', got {line!r}", line=number,
                                hint="the shot-boundary file is corrupt; extract it again")
         shots.append([int(parts[0]), int(parts[1])])

@@ -1059,8 +1059,12 @@ def read_feature_file(path: Path) -> FeatureTable:
 
 
 def read_csv_header(path: Path) -> list[str]:
-    with open(path, encoding="utf-8-sig", newline="") as f:
-        header = next(csv.reader(f), None)
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            header = next(csv.reader(f), None)
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise RawDataError(path, f"unreadable header row ({e})", line=1,
+                           hint="the file is corrupt; extract it again") from None
     if not header:
         raise RawDataError(path, "empty file (no header row)", hint="the file is truncated; extract it again")
     return header

@@ -622,18 +622,25 @@ def parse_category_list(value, column: str) -> list[str]:
 
 
 def parse_score_list(value, column: str) -> list[float]:
-    """`[0.95 0.9 ]` (numpy repr), `[0.95, 0.9]` or a single number."""
-    if isinstance(value, list):
-        return [float(item) for item in value]
-    if isinstance(value, (int, float)):
+    """`[0.95 0.9 ]` (numpy repr), `[0.95, 0.9]`, a single number, or a list (its nulls kept)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
         return [float(value)]
-    text = "" if value is None else str(value).strip()
-    tokens = [t for t in re.split(r"[\s,]+", text.removeprefix("[").removesuffix("]")) if t]
+    if isinstance(value, list):
+        text, items = repr(value), value
+    else:
+        text = "" if value is None else str(value).strip()
+        items = [t for t in re.split(r"[\s,]+", text.removeprefix("[").removesuffix("]")) if t]
     try:
-        return [float(token) for token in tokens]
-    except ValueError:
+        return [None if item is None else _number(item) for item in items]
+    except (TypeError, ValueError):
         raise RawDataError(None, f"{column}: {text[:60]!r} is not a list of numbers",
                            hint="expected a list string such as [0.95 0.9 ]") from None
+
+
+def _number(item) -> float:
+    if isinstance(item, bool):
+        raise TypeError("a boolean is not a score")
+    return float(item)
 
 
 def parse_published(value) -> tuple[str | None, datetime | None]:

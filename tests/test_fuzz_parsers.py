@@ -1,0 +1,466 @@
+"""Property-based fuzzing of every builder's pure parsing functions: whatever the input, the only exception
+that may escape is RawDataError (which the CLIs turn into exit 2 with a located message).
+
+Inputs are arbitrary text and bytes, text built from each format's own tokens (so that deep branches are
+reached, not only the first syntax check), JSON values of every shape, and mutations of the sample
+generators' real files (bit flips, cuts and insertions in TIFF, JPEG, MP4 and WAV bytes).
+The number of examples is bounded and the search is derandomized so the suite stays fast and repeatable;
+set MM_FUZZ_EXAMPLES=20000 for a long exploratory run with fresh random examples.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from builders import bigdocs, flickr30k_entities as f30k, internvid, mint1t, movieqa, musecar, nmb_plus
+from builders.errors import RawDataError, RecordLog
+
+EXAMPLES = int(os.environ.get("MM_FUZZ_EXAMPLES", "150"))
+fuzz = settings(max_examples=EXAMPLES, deadline=None, derandomize="MM_FUZZ_EXAMPLES" not in os.environ,
+                database=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+WHERE = "fuzzed"
+
+
+def only_raw_data_errors(parse, *args):
+    """Call a parser; a RawDataError is an accepted outcome (and must say where), anything else fails."""
+    try:
+        return parse(*args)
+    except RawDataError as error:
+        assert error.problem and str(error), "a RawDataError must say what is wrong"
+        assert len(str(error)) < 4000, f"the message echoes too much of the input ({len(str(error))} characters)"
+        return error
+
+
+def tokens(*pieces: str, max_size: int = 40):
+    """Text assembled from a format's own tokens and a little noise: reaches the parser's deeper checks."""
+    noise = st.text(alphabet=st.characters(codec="utf-8"), max_size=3)
+    return st.lists(st.one_of(st.sampled_from(pieces), noise), max_size=max_size).map("".join)
+
+
+JSON_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70),
+                         st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=12))
+JSON_VALUES = st.recursive(JSON_SCALARS, lambda children: st.one_of(
+    st.lists(children, max_size=4), st.dictionaries(st.text(max_size=8), children, max_size=4)), max_leaves=12)
+
+
+def records(keys: dict):
+    """Dicts with some of `keys`, each holding a value of its expected shape or anything else."""
+    return st.fixed_dictionaries({}, optional={k: st.one_of(v, JSON_VALUES) for k, v in keys.items()})
+
+
+def mutations(data: bytes):
+    """Bytes derived from a real file: cut, with bytes overwritten, inserted or deleted."""
+    @st.composite
+    def mutate(draw):
+        result = bytearray(data)
+        for _ in range(draw(st.integers(1, 4))):
+            if not result:
+                break
+            position = draw(st.integers(0, len(result) - 1))
+            action = draw(st.sampled_from(["cut", "overwrite", "insert", "delete"]))
+            chunk = draw(st.binary(min_size=1, max_size=8))
+            if action == "cut":
+                del result[position:]
+            elif action == "overwrite":
+                result[position:position + len(chunk)] = chunk
+            elif action == "insert":
+                result[position:position] = chunk
+            else:
+                del result[position:position + len(chunk)]
+        return bytes(result)
+    return mutate()
+
+
+_SCRATCH = Path(tempfile.mkdtemp(prefix="mmb-fuzz-"))
+
+
+def scratch_file(data: bytes, name: str = "file.csv") -> Path:
+    path = _SCRATCH / name
+    path.write_bytes(data)
+    return path
+
+
+@pytest.fixture(scope="module")
+def samples(tmp_path_factory):
+    """Real media files from the sample generators, to mutate."""
+    from builders.samples import make_sample
+
+    root = tmp_path_factory.mktemp("samples")
+    for name in ("flickr30k_entities", "movieqa", "musecar", "mint1t"):
+        make_sample(name, root / name)
+    tiffs = []
+    import tarfile
+    for tar in sorted((root / "mint1t").rglob("CC-MAIN-*.tar")):
+        with tarfile.open(tar) as archive:
+            tiffs += [archive.extractfile(m).read() for m in archive if m.name.endswith(".tiff")]
+    return {
+        "jpeg": (root / "flickr30k_entities" / "flickr30k-images" / "12345.jpg").read_bytes(),
+        "mp4": next((root / "movieqa").rglob("*.mp4")).read_bytes() or b"",
+        "wav": next((root / "musecar").rglob("3_1.wav")).read_bytes(),
+        "tiff": tiffs[0],
+        "xml": f30k_xml(),
+    }
+
+
+def f30k_xml() -> bytes:
+    from builders.samples.flickr30k_entities import _hand_written_images, format_annotation_xml
+
+    return format_annotation_xml(_hand_written_images()[2]).encode()
+
+
+# ---- Flickr30K Entities ---------------------------------------------------------------------------------
+
+CAPTION_TOKENS = ("[/EN#", "12", "0", "/people", "/scene", "/other", "/bogus", "]", "[", " ", "word", "#", "/",
+                  "\n", "٣", "²", "\t")
+
+
+@fuzz
+@given(tokens(*CAPTION_TOKENS))
+def test_flickr_captions(text):
+    result = only_raw_data_errors(f30k.parse_sentences, text, WHERE)
+    if not isinstance(result, RawDataError):
+        for caption in result:
+            words = caption["text"].split(" ") if caption["text"] else []
+            for phrase in caption["phrases"]:  # phrases index the caption's own words
+                assert words[phrase["first_word_index"]:][:len(phrase["text"].split(" "))] == phrase["text"].split(" ")
+
+
+XML_TOKENS = ("<annotation>", "</annotation>", "<size>", "</size>", "<width>", "</width>", "<height>", "</height>",
+              "<object>", "</object>", "<name>", "</name>", "<bndbox>", "</bndbox>", "<xmin>", "</xmin>", "<ymin>",
+              "</ymin>", "<xmax>", "</xmax>", "<ymax>", "</ymax>", "<scene>", "</scene>", "<nobndbox>", "</nobndbox>",
+              "500", "1", "0", "-3", "²", "x", "<!DOCTYPE a [<!ENTITY e 'x'>]>", "&e;", "<?xml version='1.0'?>")
+
+
+@fuzz
+@given(tokens(*XML_TOKENS, max_size=60))
+def test_flickr_annotation_xml_from_tokens(text):
+    only_raw_data_errors(f30k.parse_annotation_xml, text.encode("utf-8", "surrogatepass"), WHERE)
+
+
+@fuzz
+@given(st.data())
+def test_flickr_annotation_xml_mutated(samples, data):
+    only_raw_data_errors(f30k.parse_annotation_xml, data.draw(mutations(samples["xml"])), WHERE)
+
+
+@fuzz
+@given(tokens("12345", "98765", " ", "\n", "\r\n", "#", "x", "²", "٣", "5", "0", max_size=30))
+@example("12345 ²")  # '²'.isdigit() is true but int('²') fails
+def test_flickr_line_files(text):
+    only_raw_data_errors(f30k.parse_split_file, text, WHERE)
+    only_raw_data_errors(f30k.parse_unrelated_captions, text, WHERE)
+    only_raw_data_errors(f30k.parse_token_file, text.replace("#", ".jpg#").replace(" ", "\t"), WHERE)
+
+
+KARPATHY_IMAGE = records({"filename": st.text(max_size=10).map(lambda s: s + ".jpg"),
+                          "split": st.sampled_from(["train", "val", "test", "restval"]),
+                          "sentences": st.lists(records({"sentid": st.integers(), "raw": st.text(max_size=5),
+                                                         "tokens": st.lists(st.text(max_size=3))}), max_size=3)})
+
+
+@fuzz
+@given(st.one_of(JSON_VALUES, st.fixed_dictionaries({"images": st.lists(KARPATHY_IMAGE, max_size=4)})))
+def test_flickr_karpathy_json(document):
+    only_raw_data_errors(f30k.parse_karpathy, json.dumps(document).encode(), WHERE)
+
+
+@fuzz
+@given(st.data())
+def test_flickr_jpeg_check(samples, data):
+    only_raw_data_errors(f30k.check_jpeg, data.draw(st.one_of(mutations(samples["jpeg"]), st.binary())), WHERE)
+
+
+# ---- MovieQA ----------------------------------------------------------------------------------------------
+
+MOVIE = records({"imdb_key": st.sampled_from(["tt0000001", "tt0000002", "tt1", "x", "٣"]),
+                 "name": st.text(max_size=5), "year": st.sampled_from(["2001", 1999, "²", "", None]),
+                 "genre": st.text(max_size=8),
+                 "text": st.dictionaries(st.sampled_from(["plot", "subtitle", "dvs", "script"]),
+                                         st.one_of(st.none(), st.text(max_size=5)))})
+QUESTION = records({"qid": st.sampled_from(["train:1", "val:2", "test:3", "train:x", "train:²", "bad", "train:٣"]),
+                    "imdb_key": st.sampled_from(["tt0000001", "tt0000002", "tt9"]),
+                    "question": st.text(max_size=5), "answers": st.lists(st.text(max_size=3), max_size=6),
+                    "correct_index": st.one_of(st.integers(-2, 6), st.sampled_from(["1", "²", "٣", True])),
+                    "plot_alignment": st.lists(st.one_of(st.integers(-1, 3), st.booleans())),
+                    "video_clips": st.lists(st.sampled_from(["tt0000001.sf-000010.ef-000059.video.mp4",
+                                                             "tt0000002.sf-000090.ef-000010.video.mp4", "x.mp4"]))})
+
+
+@fuzz
+@given(st.one_of(JSON_VALUES, st.lists(MOVIE, max_size=3)),
+       st.one_of(JSON_VALUES, st.dictionaries(st.sampled_from(["train", "val", "test", "dev"]),
+                                              st.lists(st.one_of(st.sampled_from(["tt0000001", "tt0000002"]),
+                                                                 JSON_VALUES), max_size=3))))
+@example([{"imdb_key": "tt0000001", "name": "", "year": "²", "genre": "", "text": {}}], {})
+@example([], {"train": [[]]})  # an unhashable key
+def test_movieqa_movies_and_splits(movies, splits):
+    parsed = only_raw_data_errors(movieqa.parse_movies, json.dumps(movies).encode(), WHERE)
+    if not isinstance(parsed, RawDataError):
+        only_raw_data_errors(movieqa.parse_splits, json.dumps(splits).encode(), WHERE, parsed)
+
+
+@fuzz
+@given(st.one_of(QUESTION, JSON_VALUES))
+@example({"qid": "train:1", "imdb_key": []})
+@example({"qid": "train:1", "imdb_key": "tt0000001", "question": "", "answers": [""] * 5, "correct_index": "²"})
+def test_movieqa_question_records(record):
+    split_of = {"tt0000001": "train", "tt0000002": "validation"}
+
+    def both():
+        split = movieqa.question_split(record, WHERE, 3, split_of)
+        return movieqa.parse_question(record, WHERE, 3, split)
+    only_raw_data_errors(both)
+
+
+@fuzz
+@given(st.one_of(st.binary(max_size=64), tokens("[", "]", "{", "}", ",", " ", "\n", '"qid"', ":", "1", "\ufeff")))
+def test_movieqa_json_list(data):
+    if isinstance(data, str):
+        data = data.encode("utf-8", "surrogatepass")
+    only_raw_data_errors(movieqa.read_json_list, data, WHERE)
+
+
+SRT_TOKENS = ("1", "²", "\n", "\r\n", "00:00:01,000", "00:00:02.50", " --> ", "-->", "00:15:*****9", "<i>", "</i>",
+              "text", " ", "99:99:99,999", ":", ",", "\ufeff")
+
+
+@fuzz
+@given(st.one_of(st.binary(max_size=64), tokens(*SRT_TOKENS, max_size=50).map(lambda t: t.encode("utf-8", "surrogatepass"))))
+@example("²\n00:00:01,000 --> 00:00:02,000\nx".encode())
+def test_movieqa_subtitles_never_fail(data):
+    """A subtitle file never stops the build: unreadable cues go to skipped_cues."""
+    track = movieqa.parse_subtitle_file(data)
+    assert set(track) == {"encoding", "cues", "skipped_cues"}
+    assert all(isinstance(cue["start"], float) for cue in track["cues"])
+
+
+@fuzz
+@given(tokens("0", "1", "2", " ", "0.040", "\n", "x", "²", "-1", "1e999", "nan", max_size=30))
+def test_movieqa_frame_and_shot_files(text):
+    data = text.encode("utf-8", "surrogatepass")
+    only_raw_data_errors(movieqa.parse_matidx, data, WHERE)
+    only_raw_data_errors(movieqa.parse_shot_boundaries, data, WHERE)
+
+
+@fuzz
+@given(st.data())
+def test_movieqa_mp4_status(samples, data):
+    assert movieqa.mp4_status(data.draw(st.one_of(st.none(), st.binary(), mutations(samples["mp4"])))) in \
+        {"ok", "missing", "empty", "not mp4", "truncated"}
+
+
+# ---- MuSe-CaR -----------------------------------------------------------------------------------------------
+
+CSV_TOKENS = ("timestamp", "value", "segment_id", "class_id", "start", "end", "word", "id", "partition", "proposal",
+              "label_topic", "label_arousal", "label_valence", "mean", "speaker_id", "youtube_id", ",", "\n", "\r\n",
+              '"', "1", "2", "250", "0.5", "nan", "", "train", "devel", "test", "x", "²", "1e400", "-1", "4750.0")
+MUSE_PARSERS = [musecar.parse_continuous_labels, musecar.parse_class_labels, musecar.parse_aggregated_topic_labels,
+                musecar.parse_video_metadata, musecar.parse_partition]
+
+
+@fuzz
+@given(tokens(*CSV_TOKENS, max_size=60), st.sampled_from(["utf-8", "utf-8-sig", "latin-1"]))
+@example("\x80", "latin-1")  # not UTF-8
+def test_musecar_csv_files(text, encoding):
+    path = scratch_file(text.encode(encoding, "replace"))
+    table = only_raw_data_errors(musecar.read_csv, path)
+    if not isinstance(table, RawDataError):
+        for parse in MUSE_PARSERS:
+            only_raw_data_errors(parse, table)
+        only_raw_data_errors(musecar.read_partition, path, RecordLog("skip"))
+    only_raw_data_errors(musecar.read_transcript, path, 1)
+    only_raw_data_errors(musecar.check_class_mapping, path, "topic", musecar.TOPIC_CLASSES)
+    only_raw_data_errors(musecar.read_feature_file, path)
+
+
+@fuzz
+@given(st.data())
+def test_musecar_wav_check(samples, data):
+    only_raw_data_errors(musecar.check_wav, scratch_file(data.draw(mutations(samples["wav"])), "audio.wav"))
+    only_raw_data_errors(musecar.check_mp4, scratch_file(data.draw(st.binary(max_size=16)), "video.mp4"))
+
+
+# ---- InternVid ------------------------------------------------------------------------------------------------
+
+LINE_TOKENS = ('{"YoutubeID": "aB3dE5fG7hI", ', '"Start_timestamp": "00:00:01.000", ', '"End_timestamp": "0:0:2.5", ',
+               '"Caption": "a cat", ', '"UMT_Score": 0.4, ', '"Aesthetic_Score": "x", ', '"Language": 3, ', "}", "{",
+               "[1]", "\n", "\n\n", '"', "\\", "null", "\xff", "99:99:99.999", ",")
+
+
+@fuzz
+@given(tokens(*LINE_TOKENS, max_size=30), st.booleans())
+@example("null", False)  # pyarrow's reader crashed (SIGSEGV) on a buffer starting with null
+@example("\n\nnull\n{}", True)
+def test_internvid_caption_lines(text, has_info):
+    data = text.encode("utf-8", "surrogatepass")
+    lines = internvid.count_lines(data)
+    table, row_lines, unparsed = internvid.parse_json_lines(data, internvid.release_schema(has_info), lines)
+    columns, problems = internvid.caption_columns(table, has_info)
+    assert len(columns["youtube_id"]) + len(problems) == table.num_rows
+    assert all(0 <= index < lines for index, _ in unparsed)
+
+
+@fuzz
+@given(st.one_of(JSON_VALUES, records({"YoutubeID": st.text(max_size=12), "url": st.text(max_size=30),
+                                       "clips": st.lists(st.lists(st.one_of(st.text(max_size=12), st.floats()),
+                                                                  max_size=3), max_size=2),
+                                       "status": st.sampled_from(["success", "failed_to_download", "x"])})),
+       st.booleans())
+@example({"status": "failed_to_download", "YoutubeID": [None], "clips": [["0", 0.0]]}, False)
+def test_internvid_video2dataset_metadata(sample, with_video):
+    index = internvid.VideoIndex()
+    data = json.dumps(sample).encode()
+    only_raw_data_errors(internvid.add_video2dataset_sample, index, data, ("k.mp4", 0, 1) if with_video else None,
+                         Path("/nowhere/00000.tar"), "video2dataset/00000.tar")
+
+
+@fuzz
+@given(tokens("aB3dE5fG7hI", "_", "00-00-20-000", "12:34:56.789", ".", "-", "x", "[", "]", max_size=8))
+def test_internvid_file_names(stem):
+    clip = internvid.parse_clip_file_name(stem)
+    assert clip is None or (len(clip) == 3 and clip[1] >= 0)
+    assert isinstance(internvid.full_video_id(stem), str)
+    assert internvid.youtube_id_from_url(stem) is None or len(internvid.youtube_id_from_url(stem)) == 11
+
+
+# ---- MINT-1T ------------------------------------------------------------------------------------------------------
+
+DOCUMENT = records({"texts": st.lists(st.one_of(st.none(), st.text(max_size=4), JSON_SCALARS), max_size=4),
+                    "images": st.lists(st.one_of(st.none(), st.text(max_size=4), JSON_SCALARS), max_size=4),
+                    "image_metadata": JSON_VALUES, "url": JSON_SCALARS,
+                    "language_id_whole_page_fasttext": JSON_VALUES})
+
+
+@fuzz
+@given(st.one_of(DOCUMENT, JSON_VALUES), st.binary(max_size=4))
+def test_mint1t_document_json(document, noise):
+    data = json.dumps(document).encode() + noise
+    parsed = only_raw_data_errors(mint1t.parse_document_json, data, WHERE)
+    if not isinstance(parsed, RawDataError):
+        only_raw_data_errors(mint1t.check_interleaving, parsed[0]["texts"], parsed[0]["images"])
+
+
+@fuzz
+@given(st.data(), st.integers(0, 3))
+def test_mint1t_tiff_frames(samples, data, count):
+    """A damaged TIFF gives a located error or an image with status undecodable, never a crash."""
+    tiff = data.draw(st.one_of(mutations(samples["tiff"]), st.binary(max_size=64)))
+    pictures = only_raw_data_errors(mint1t.tiff_pictures, tiff, "doc", count)
+    if not isinstance(pictures, RawDataError):
+        assert all(p.status in (mint1t.OK, mint1t.UNDECODABLE) for p in pictures)
+
+
+@fuzz
+@given(st.data())
+def test_mint1t_single_images(samples, data):
+    picture = mint1t.stored_picture(data.draw(st.one_of(mutations(samples["jpeg"]), st.binary())), "x.jpg")
+    assert (picture.status == mint1t.OK) == (picture.data is not None)
+
+
+# ---- BigDocs ------------------------------------------------------------------------------------------------------
+
+IMAGE_CELLS = st.one_of(st.none(), st.binary(max_size=16), JSON_VALUES,
+                        st.fixed_dictionaries({"bytes": st.one_of(st.none(), st.binary(max_size=16)),
+                                               "path": st.one_of(st.none(), st.text(max_size=5))}))
+
+
+@fuzz
+@given(records({"sample_id": st.text(max_size=5), "image": IMAGE_CELLS,
+                "img_id": st.sampled_from(["a.jpg", "../x.jpg", "/etc/passwd", " ", "C:\\x.png", "b"]),
+                "query": st.one_of(st.text(max_size=5), st.lists(st.one_of(st.none(), st.text(max_size=3)))),
+                "annotations": JSON_VALUES, "extra": JSON_VALUES}))
+def test_bigdocs_subset_rows(record):
+    columns = {"sample_id": "sample_id", **{name: name for name in ("image", "img_id", "query", "annotations")
+                                            if name in record}}
+    with bigdocs.SourceImages(None, ()) as sources:
+        only_raw_data_errors(bigdocs.subset_row, record, columns, sources)
+
+
+@fuzz
+@given(records({"identifier": st.text(max_size=5), "images": st.one_of(IMAGE_CELLS, st.lists(IMAGE_CELLS, max_size=3)),
+                "queries": JSON_VALUES, "task": JSON_SCALARS}))
+def test_bigdocs_bench_rows(record):
+    columns = {"identifier": "identifier", "images": "images", "queries": "queries", "task": "task"}
+    only_raw_data_errors(bigdocs.bench_row, record, columns)
+
+
+@fuzz
+@given(st.lists(st.sampled_from(["train-00000-of-00002.parquet", "train-00001-of-00002.parquet",
+                                 "train-00000-of-00003.parquet", "val-00000-of-00001.parquet", "dev-00000-of-00001.parquet",
+                                 "data.parquet", "test/part.parquet", "x/y.parquet", ".cache/z.parquet"]),
+                unique=True, max_size=5))
+def test_bigdocs_split_file_names(names):
+    folder = Path(tempfile.mkdtemp(dir=_SCRATCH))
+    for name in names:
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(b"")
+    only_raw_data_errors(bigdocs.list_split_files, folder)
+
+
+# ---- NMB+ -----------------------------------------------------------------------------------------------------------
+
+CATEGORY_TOKENS = ("[", "]", "'", '"', "Politics", " ", ",", "\\", "\\N", "\\x", "\\u12", "\n", "0.95", "nan", "[]")
+
+
+@fuzz
+@given(st.one_of(tokens(*CATEGORY_TOKENS, max_size=20), JSON_VALUES))
+@example([None])
+@example([True, "x"])
+def test_nmb_plus_list_columns(value):
+    only_raw_data_errors(nmb_plus.parse_category_list, value, "new_categories")
+    only_raw_data_errors(nmb_plus.parse_score_list, value, "news_categories_confidence_scores")
+
+
+@fuzz
+@given(st.one_of(JSON_VALUES, st.datetimes(), tokens("2024-05-06", " ", "T", "08:00:00", "+00:00", "Z", "NaT", "x")))
+def test_nmb_plus_scalar_columns(value):
+    nmb_plus.normalise_id(value)
+    assert nmb_plus.normalise_label(value) in (None, 0, 1)
+    nmb_plus.parse_published(value)
+    if isinstance(value, str):
+        nmb_plus.parse_pil_repr(value)
+        for prose in (False, True):
+            nmb_plus.repair_text(value, prose)
+
+
+@fuzz
+@given(st.data())
+def test_nmb_plus_image_inspection(samples, data):
+    found, status, size = nmb_plus.inspect_image(data.draw(st.one_of(mutations(samples["jpeg"]), st.binary())))
+    assert status in nmb_plus.IMAGE_STATUSES and (size is None) == (status != "ok")
+
+
+@fuzz
+@given(tokens("unique_id", "title", "content", ",", "\n", "\r\n", '"', '""', "abc", "\xe9", "\ufeff", max_size=40))
+def test_nmb_plus_csv_records(text):
+    path = scratch_file(text.encode("utf-8", "surrogatepass"), "news.csv")
+    only_raw_data_errors(lambda: list(nmb_plus.iter_csv_records(path)))
+
+
+@fuzz
+@given(st.one_of(JSON_VALUES, st.lists(records({"unique_id": JSON_SCALARS, "headline": JSON_VALUES,
+                                                 "new_categories": JSON_VALUES}), max_size=3)),
+       st.binary(max_size=3))
+def test_nmb_plus_json_metadata(document, noise):
+    path = scratch_file(json.dumps(document).encode() + noise, "metadata.json")
+    only_raw_data_errors(nmb_plus.read_json_records, path)
+
+
+ARTICLE = records({"unique_id": JSON_SCALARS, "headline": st.text(max_size=6), "article_text": st.text(max_size=6),
+                   "date_published": JSON_SCALARS, "categories": st.one_of(tokens(*CATEGORY_TOKENS), JSON_VALUES),
+                   "category_scores": JSON_VALUES, "text_label": JSON_SCALARS, "multimodal_label": JSON_SCALARS,
+                   "image": st.one_of(IMAGE_CELLS, st.text(max_size=8))})
+
+
+@fuzz
+@given(ARTICLE)
+def test_nmb_plus_articles(record):
+    only_raw_data_errors(nmb_plus.assemble_article, record, None, list(nmb_plus.V1_FIELDS))
