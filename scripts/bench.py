@@ -2,7 +2,8 @@
 """Benchmark every builder: throughput vs the raw-copy limit and the usual way, memory, publish, load.
 
 usage: python scripts/bench.py [--size S] [--dataset NAME]... [--workdir bench/work] [--results bench/results.json]
---size scales the synthetic trees (1 = the default, about 10 minutes on 2 cores for every dataset).
+--size multiplies the records of the synthetic trees (1 = the default, about 10 minutes on 2 cores for every
+dataset; the trees are kept in the work folder, so a second run skips making them).
 """
 import argparse
 from pathlib import Path
@@ -15,7 +16,8 @@ from builders.bench import BASE_RECORDS, run, table
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=float, default=1.0)
-    parser.add_argument("--dataset", action="append", dest="datasets", help=f"default: {', '.join(BASE_RECORDS)}")
+    parser.add_argument("--dataset", action="append", dest="datasets", choices=list(BASE_RECORDS),
+                        help="repeatable; default: every dataset")
     parser.add_argument("--workdir", default="bench/work")
     parser.add_argument("--results", default="bench/results.json")
     args = parser.parse_args()

@@ -1,20 +1,23 @@
 """`make bench`: every builder measured against the limit and against the usual way.
 
-For each dataset with a sample generator, in one run:
+For each dataset, on a synthetic raw tree of BASE_RECORDS scaled records (`--size` multiplies them), in
+one run:
 1. build throughput (rows/s, MB/s of raw input) of the default config, and its ratio to the *limit*
    (`builders.bench.limit`: read the same raw bytes, write them to Parquet, no parsing);
 2. its ratio to the *usual way* (`builders.bench.usual_<name>`: a GeneratorBasedBuilder written as
    community scripts are, run with download_and_prepare to Parquet);
-3. peak RSS at 1x and 10x data; 4. the `--num-proc 2` speed-up;
+3. peak RSS of a build of a tree with a tenth of the records (1x) and of the full tree (10x);
+4. the `--num-proc 2` speed-up;
 5. publish throughput to the local Hub vs raw HTTP PUTs of the same bytes, and a re-publish of the
    unchanged folder (no upload, no commit expected);
 6. `load_dataset` of the published repo: time to first row and full-scan rows/s, vs pyarrow.
-Every measured command runs in its own process, so its peak RSS is its own.
+Every measured command runs in its own process: its wall time, its CPU time (user + sys of the process
+and every child it waited for) and its peak RSS (of its largest process) are its own. The CPU times keep
+the ratios meaningful on a shared machine, where wall times are not; the load average is recorded too.
 """
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
 import platform
@@ -30,36 +33,58 @@ PROJECT = Path(__file__).resolve().parents[2]
 SCRIPTS = PROJECT / "scripts"
 
 BASE_RECORDS = {
-    "flickr30k_entities": 300,   # images of ~150 kB: ~45 MB at size 1
+    "flickr30k_entities": 1500,  # images of ~135 kB
+    "movieqa": 15_000,           # questions (the release has 14,944)
+    "musecar": 30,               # 83 s videos: 4 segments each, audio cut from a 2.6 MB WAV
+    "internvid": 600_000,        # caption lines of ~220 bytes
+    "mint1t": 60_000,            # HTML documents of ~3.5 kB
+    "bigdocs": 600,              # ArxivOCR pages of ~290 kB
+    "nmb_plus": 1200,            # articles with a ~150 kB photo
 }
-"""Synthetic records added to each sample tree at --size 1 (the 10x tree has ten times as many)."""
+"""Scaled records in each dataset's full tree at --size 1, chosen so that `make bench` takes about ten
+minutes on 2 cores (the small tree for the memory comparison has a tenth of them)."""
+
+SAMPLE_OPTIONS = {  # the scaled records get no media that the default config does not read
+    "movieqa": {"scaled_clips": False},
+    "internvid": {"scaled_videos": False},
+    "mint1t": {"scaled_subsets": ("html",)},
+}
 
 GOALS = {"vs_limit": 0.7, "vs_usual": 3.0, "rss_growth": 1.3, "num_proc_speedup": 1.6, "publish_vs_put": 0.7}
 
 
 @dataclass
 class Run:
-    seconds: float
+    seconds: float       # wall
+    cpu_seconds: float   # user + sys of the process and of the children it waited for
+    peak_rss: int        # bytes, of the largest process of the tree
     stdout: str
-    peak_rss: int = 0      # bytes; measured only through python_measured
 
 
-def measured(command: list, env: dict | None = None) -> Run:
-    """Run a command in a child process and time it; its failure stops the benchmark with its stderr."""
-    started = time.perf_counter()
-    done = subprocess.run([str(c) for c in command], capture_output=True, text=True, cwd=PROJECT,
-                          env={**os.environ, **(env or {})})
-    seconds = time.perf_counter() - started
-    if done.returncode:
-        raise RuntimeError(f"{' '.join(map(str, command))} failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    return Run(seconds, done.stdout)
+class Spawner:
+    """The small process that runs every measured command (see `builders.bench.spawner`)."""
 
+    def __init__(self):
+        self.process = subprocess.Popen([sys.executable, "-m", "builders.bench.spawner"], cwd=PROJECT,
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
-def python_measured(args: list, env: dict | None = None) -> Run:
-    """Run `python -m builders.bench.rss ARGS...`: ARGS in a fresh process that reports its own peak RSS."""
-    run = measured([sys.executable, "-m", "builders.bench.rss", *args], env)
-    *lines, last = run.stdout.rstrip().splitlines()
-    return Run(run.seconds, "\n".join(lines), int(last.removeprefix("peak_rss_bytes=")))
+    def run(self, command: list, env: dict | None = None) -> Run:
+        """Run a command and measure it; its failure stops the benchmark with its stderr."""
+        command = [str(c) for c in command]
+        request = {"command": command, "env": {**os.environ, **(env or {})}, "cwd": str(PROJECT)}
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+        answer = json.loads(self.process.stdout.readline())
+        if answer["returncode"]:
+            raise RuntimeError(f"{' '.join(command)} failed ({answer['returncode']}):\n{answer['stderr'][-3000:]}")
+        return Run(answer["seconds"], answer["cpu_seconds"], answer["peak_rss"], answer["stdout"])
+
+    def python(self, *args, env: dict | None = None) -> Run:
+        return self.run([sys.executable, *args], env)
+
+    def close(self):
+        self.process.stdin.close()
+        self.process.wait(timeout=10)
 
 
 def folder_bytes(path: Path) -> int:
@@ -77,75 +102,106 @@ def machine() -> dict:
             "python": platform.python_version(), "platform": platform.platform()}
 
 
-# ---- one dataset ------------------------------------------------------------------------------------------
-
-def bench_dataset(name: str, size: float, work: Path, hub) -> dict:
-    from builders import builder_class
-    from builders.cards import load_card_metadata
+def sample_tree(name: str, records: int, work: Path) -> Path:
+    """The synthetic raw tree with `records` scaled records, made once and kept under the work folder."""
     from builders.samples import make_sample
 
-    config = builder_class(name).DEFAULT_CONFIG_NAME
-    records = max(1, int(BASE_RECORDS.get(name, 100) * size))
-    raw1, raw10 = work / "raw" / f"{name}-1x", work / "raw" / f"{name}-10x"
-    for raw, scale in ((raw1, records), (raw10, records * 10)):
-        if not (raw / ".complete").exists():
-            shutil.rmtree(raw, ignore_errors=True)
-            make_sample(name, raw, scale=scale)
-            (raw / ".complete").touch()
-    out = work / "out" / name
-    result = {"config": config, "records": records}
+    raw = work / "raw" / f"{name}-{records}"
+    if not (raw / ".complete").exists():
+        shutil.rmtree(raw, ignore_errors=True)
+        make_sample(name, raw, scale=records, **SAMPLE_OPTIONS.get(name, {}))
+        (raw / ".complete").touch()
+    return raw
 
-    def build(raw, target, num_proc=1) -> tuple[Run, dict]:
+
+def rows_of(report: dict, config: str) -> int:
+    return sum(s["rows"] for s in report["configs"][config]["splits"].values())
+
+
+# ---- one dataset ------------------------------------------------------------------------------------------
+
+def bench_dataset(name: str, size: float, work: Path, spawner: Spawner, hub: "BenchHub", say=print) -> dict:
+    from builders import builder_class
+    from builders.cards import load_card_metadata
+
+    config = builder_class(name).DEFAULT_CONFIG_NAME
+    records = max(10, round(BASE_RECORDS[name] * size))
+    say(f"{name}: sample trees ({records // 10} and {records} records)")
+    small, full = sample_tree(name, records // 10, work), sample_tree(name, records, work)
+    out = work / "out"
+    result = {"config": config, "records": records, "load_average_before": os.getloadavg()}
+
+    def build(raw: Path, target: Path, num_proc: int = 1) -> tuple[Run, dict]:
+        say(f"{name}: build {raw.name} --num-proc {num_proc}")
         shutil.rmtree(target, ignore_errors=True)
-        run = python_measured([SCRIPTS / "build.py", name, "--data-dir", raw, "--output", target, "--config", config,
-                               "--num-proc", num_proc, "--quiet"])
+        run = spawner.python(SCRIPTS / "build.py", name, "--data-dir", raw, "--output", target, "--config", config,
+                     "--num-proc", num_proc, "--quiet")
         return run, json.loads((target / "build_report.json").read_text())
 
-    one, report = build(raw1, out)
-    rows = sum(s["rows"] for s in report["configs"][config]["splits"].values())
-    raw_bytes = sum(i["bytes"] for i in report["inputs"])
-    inputs = [str(raw1 / i["path"].rstrip("/")) for i in report["inputs"]]
-    two, _ = build(raw1, work / "out" / f"{name}-np2", num_proc=2)
-    ten, report10 = build(raw10, work / "out" / f"{name}-10x")
-    rows10 = sum(s["rows"] for s in report10["configs"][config]["splits"].values())
-    limit = python_measured(["-m", "builders.bench.limit", work / "out" / f"{name}-limit", *inputs])
-    result["build"] = {"rows": rows, "raw_bytes": raw_bytes, "seconds": one.seconds,
-                       "rows_per_s": rows / one.seconds, "mb_per_s": raw_bytes / one.seconds / 1e6,
-                       "peak_rss_1x": one.peak_rss, "peak_rss_10x": ten.peak_rss, "rows_10x": rows10,
-                       "seconds_10x": ten.seconds, "num_proc_2_seconds": two.seconds}
-    result["limit_seconds"] = limit.seconds
+    one, report = build(full, out / name)
+    rows, raw_bytes = rows_of(report, config), sum(i["bytes"] for i in report["inputs"])
+    shards = sum(len(s["files"]) for s in report["configs"][config]["splits"].values())
+    two, _ = build(full, out / f"{name}-np2", num_proc=2)
+    tenth, _ = build(small, out / f"{name}-small")
+    say(f"{name}: limit")
+    limit = spawner.python("-m", "builders.bench.limit", out / f"{name}-limit",
+                   *[full / i["path"].rstrip("/") for i in report["inputs"]])
+    say(f"{name}: usual way")
+    usual = spawner.python("-m", f"builders.bench.usual_{name}", full, out / f"{name}-usual")
+    result["build"] = {"rows": rows, "raw_bytes": raw_bytes, "parts": shards, "seconds": one.seconds,
+                       "cpu_seconds": one.cpu_seconds, "rows_per_s": rows / one.seconds,
+                       "mb_per_s": raw_bytes / one.seconds / 1e6, "peak_rss": one.peak_rss,
+                       "num_proc_2_seconds": two.seconds, "num_proc_2_cpu_seconds": two.cpu_seconds,
+                       "small_peak_rss": tenth.peak_rss, "small_seconds": tenth.seconds}
+    result["limit"] = {"seconds": limit.seconds, "cpu_seconds": limit.cpu_seconds}
+    result["usual"] = {"seconds": usual.seconds, "cpu_seconds": usual.cpu_seconds, "peak_rss": usual.peak_rss,
+                       "parquet_rows": parquet_rows(out / f"{name}-usual")}
     result["vs_limit"] = limit.seconds / one.seconds
-    result["rss_growth"] = ten.peak_rss / one.peak_rss
+    result["vs_limit_cpu"] = limit.cpu_seconds / one.cpu_seconds
+    result["vs_usual"] = usual.seconds / one.seconds
+    result["vs_usual_cpu"] = usual.cpu_seconds / one.cpu_seconds
+    result["rss_growth"] = one.peak_rss / tenth.peak_rss
     result["num_proc_speedup"] = one.seconds / two.seconds
-    if importlib.util.find_spec(f"builders.bench.usual_{name}") is not None:
-        usual = python_measured(["-m", f"builders.bench.usual_{name}", raw1, work / "out" / f"{name}-usual"])
-        result["usual_seconds"] = usual.seconds
-        result["vs_usual"] = usual.seconds / one.seconds
     repo = f"bench/{load_card_metadata(name)['repo_name']}"
-    result["publish"] = bench_publish(out, repo, hub)
-    result["load"] = python_measured(["-m", "builders.bench.load", repo, config, out], env=hub.env).stdout
-    result["load"] = json.loads(result["load"])
+    say(f"{name}: publish")
+    result["publish"] = bench_publish(out / name, repo, spawner, hub)
+    say(f"{name}: load")
+    load = spawner.python("-m", "builders.bench.load", repo, config, out / name, env=hub.env)
+    result["load"] = json.loads(load.stdout)
+    result["load_average_after"] = os.getloadavg()
     return result
 
 
-def bench_publish(folder: Path, repo: str, hub) -> dict:
-    """Publish, then a raw PUT of the same bytes, then a re-publish of the unchanged folder."""
+def parquet_rows(folder: Path) -> int:
+    import pyarrow.parquet as pq
+
+    return sum(pq.read_metadata(p).num_rows for p in folder.rglob("*.parquet"))
+
+
+def bench_publish(folder: Path, repo: str, spawner: Spawner, hub: "BenchHub") -> dict:
+    """Publish, then a re-publish of the unchanged folder, then raw PUTs of the same bytes.
+
+    CPU times add the server's to the client's: both run on this machine, and a slow server would
+    otherwise look like a fast client.
+    """
     size = folder_bytes(folder)
-    puts_before = hub.lfs_puts()
-    first = measured([sys.executable, SCRIPTS / "publish.py", folder, "--repo", repo, "--quiet"], env=hub.env)
-    head = hub.head(repo)
-    puts_after_first = hub.lfs_puts()
-    again = measured([sys.executable, SCRIPTS / "publish.py", folder, "--repo", repo], env=hub.env)
+    puts_before, server_before = hub.lfs_puts(), hub.cpu_seconds()
+    first = spawner.python(SCRIPTS / "publish.py", folder, "--repo", repo, "--quiet", env=hub.env)
+    server_first = hub.cpu_seconds() - server_before
+    head, puts_after_first = hub.head(repo), hub.lfs_puts()
+    again = spawner.python(SCRIPTS / "publish.py", folder, "--repo", repo, env=hub.env)
     republish = {"republish_lfs_puts": hub.lfs_puts() - puts_after_first, "republish_committed": hub.head(repo) != head,
                  "republish_seconds": again.seconds, "republish_said_no_commit": "no commit" in again.stdout}
-    put_seconds = hub.raw_put_seconds(folder, repo)
-    return {"bytes": size, "seconds": first.seconds, "mb_per_s": size / first.seconds / 1e6,
-            "raw_put_seconds": put_seconds, "vs_put": put_seconds / first.seconds,
+    put = hub.raw_put(folder, repo)
+    return {"bytes": size, "seconds": first.seconds, "cpu_seconds": first.cpu_seconds + server_first,
+            "mb_per_s": size / first.seconds / 1e6, "raw_put_seconds": put.seconds,
+            "raw_put_cpu_seconds": put.cpu_seconds, "vs_put": put.seconds / first.seconds,
+            "vs_put_cpu": put.cpu_seconds / (first.cpu_seconds + server_first),
             "lfs_puts": puts_after_first - puts_before, **republish}
 
 
 class BenchHub:
-    """A local Hub server for the run, with its access log (to count uploads) and raw PUTs."""
+    """A local Hub server for the run, with its access log (to count uploads), CPU time and raw PUTs."""
 
     def __init__(self, work: Path):
         import socket
@@ -174,6 +230,11 @@ class BenchHub:
         self.process.terminate()
         self.process.wait(timeout=10)
 
+    def cpu_seconds(self) -> float:
+        """user + sys of the server process so far (all its threads), from /proc."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def lfs_puts(self) -> int:
         return len(re.findall(r'"PUT /_lfs/', self.log_path.read_text()))
 
@@ -185,17 +246,17 @@ class BenchHub:
     def _auth(self) -> dict:
         return {"authorization": f"Bearer {self.token}"}
 
-    def raw_put_seconds(self, folder: Path, repo: str) -> float:
+    def raw_put(self, folder: Path, repo: str) -> Run:
         """The same bytes sent as LFS PUTs to the same server, with no client library in between.
 
-        Hashing is included (any upload must name its content); the objects go to a scratch repo's
-        batch so the server has to store them again rather than skip them.
+        Hashing is included (any upload must name its content); the objects get fresh ids so the server
+        has to receive and store every byte again rather than skip them. CPU: this process's and the server's.
         """
         import httpx2 as httpx
 
         files = [p for p in sorted(folder.rglob("*")) if p.is_file()]
-        started = time.perf_counter()
-        salt = os.urandom(8)  # fresh oids: the server must receive every byte
+        started, cpu_started, server_started = time.perf_counter(), time.process_time(), self.cpu_seconds()
+        salt = os.urandom(8)
         objects = []
         for path in files:
             data = path.read_bytes() + salt
@@ -208,41 +269,65 @@ class BenchHub:
             actions = {o["oid"]: o["actions"]["upload"]["href"] for o in batch["objects"] if o.get("actions")}
             for data, oid in objects:
                 client.put(actions[oid], content=data).raise_for_status()
-        return time.perf_counter() - started
+        cpu = time.process_time() - cpu_started + self.cpu_seconds() - server_started
+        return Run(time.perf_counter() - started, cpu, 0, "")
 
 
 # ---- the whole run ------------------------------------------------------------------------------------------
 
 def run(datasets: list[str], size: float, work: Path, results_path: Path) -> dict:
     work.mkdir(parents=True, exist_ok=True)
+    spawner = Spawner()  # first, while this process is small
     hub = BenchHub(work)
+    started = time.perf_counter()
     results = {"machine": machine(), "size": size, "goals": GOALS, "datasets": {}}
+
+    def say(message):
+        print(f"[{time.perf_counter() - started:6.0f} s] {message}", flush=True)
+
     try:
         for name in datasets:
-            print(f"benchmarking {name} ...", flush=True)
-            results["datasets"][name] = bench_dataset(name, size, work, hub)
+            results["datasets"][name] = bench_dataset(name, size, work, spawner, hub, say)
+            results["seconds"] = round(time.perf_counter() - started, 1)
             results_path.parent.mkdir(parents=True, exist_ok=True)
             results_path.write_text(json.dumps(results, indent=1) + "\n")
     finally:
         hub.close()
+        spawner.close()
     return results
 
 
+def _goal(value: float, goal: float, higher_is_better: bool = True) -> str:
+    met = value >= goal if higher_is_better else value < goal
+    return "✓" if met else "✗"
+
+
 def table(results: dict) -> str:
-    head = ("| dataset | rows | build rows/s | MB/s | vs limit | vs usual | peak RSS 1x → 10x | num-proc 2 "
-            "| publish MB/s (vs PUT) | re-publish | load: first row | scan rows/s (pyarrow) |")
-    lines = [head, "|" + "---|" * 12]
+    goals = results["goals"]
+    head = (f"| dataset (config) | rows | build s: wall (cpu) | rows/s | MB/s | vs limit ≥ {goals['vs_limit']} "
+            f"| vs usual ≥ {goals['vs_usual']} | peak RSS 1x → 10x (< {goals['rss_growth']}x) "
+            f"| num-proc 2 ≥ {goals['num_proc_speedup']} | publish MB/s, vs PUT ≥ {goals['publish_vs_put']} "
+            "| re-publish: nothing sent | load: first row (streaming) | scan rows/s (pyarrow) |")
+    lines = [head, "|" + "---|" * 13]
     for name, r in results["datasets"].items():
         b, p, l = r["build"], r["publish"], r["load"]
-        republish = "no upload, no commit" if not p["republish_committed"] and not p["republish_lfs_puts"] else \
-            f"{p['republish_lfs_puts']} uploads, commit={p['republish_committed']}"
-        usual = f"{r['vs_usual']:.1f}x" if "vs_usual" in r else "n/a"
+        quiet = not p["republish_committed"] and not p["republish_lfs_puts"]
+        republish = "✓" if quiet else f"✗ {p['republish_lfs_puts']} uploads, commit={p['republish_committed']}"
+        speedup = f"{r['num_proc_speedup']:.2f}x " + (
+            _goal(r["num_proc_speedup"], goals["num_proc_speedup"]) if b["parts"] > 1 else "(1 shard)")
         lines.append(
-            f"| {name} ({r['config']}) | {b['rows']} | {b['rows_per_s']:,.0f} | {b['mb_per_s']:.0f} | {r['vs_limit']:.2f} "
-            f"| {usual} | {b['peak_rss_1x'] / 2**20:.0f} → {b['peak_rss_10x'] / 2**20:.0f} MiB ({r['rss_growth']:.2f}x) "
-            f"| {r['num_proc_speedup']:.2f}x | {p['mb_per_s']:.0f} ({p['vs_put']:.2f}) | {republish} "
-            f"| {l['first_row_seconds']:.2f} s | {l['scan_rows_per_s']:,.0f} ({l['pyarrow_rows_per_s']:,.0f}) |")
+            f"| {name} ({r['config']}) | {b['rows']:,} | {b['seconds']:.1f} ({b['cpu_seconds']:.1f}) "
+            f"| {b['rows_per_s']:,.0f} | {b['mb_per_s']:.1f} "
+            f"| {r['vs_limit']:.2f} (cpu {r['vs_limit_cpu']:.2f}) {_goal(r['vs_limit'], goals['vs_limit'])} "
+            f"| {r['vs_usual']:.1f}x (cpu {r['vs_usual_cpu']:.1f}x) {_goal(r['vs_usual'], goals['vs_usual'])} "
+            f"| {b['small_peak_rss'] / 2**20:.0f} → {b['peak_rss'] / 2**20:.0f} MiB ({r['rss_growth']:.2f}x) "
+            f"{_goal(r['rss_growth'], goals['rss_growth'], higher_is_better=False)} | {speedup} "
+            f"| {p['mb_per_s']:.0f}, {p['vs_put']:.2f} (cpu {p['vs_put_cpu']:.2f}) {_goal(p['vs_put'], goals['publish_vs_put'])} "
+            f"| {republish} | {l['first_row_seconds']:.2f} s ({l['streaming_first_row_seconds']:.2f} s) "
+            f"| {l['scan_rows_per_s']:,.0f} ({l['pyarrow_rows_per_s']:,.0f}) |")
     m = results["machine"]
+    loads = [a for r in results["datasets"].values() for a in (r["load_average_before"][0], r["load_average_after"][0])]
     lines.append(f"\nMachine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, Python {m['python']}; "
-                 f"size {results['size']}.")
+                 f"--size {results['size']}; run took {results.get('seconds', 0):.0f} s; 1-minute load average "
+                 f"{min(loads):.1f}-{max(loads):.1f} around the datasets.")
     return "\n".join(lines)

@@ -4,14 +4,14 @@ A GeneratorBasedBuilder that opens every image with PIL, parses with the officia
 (ElementTree, string splitting), yields one dict per example, and is run with download_and_prepare to
 Parquet. usage: python -m builders.bench.usual_flickr30k_entities RAW_DIR OUT_DIR
 """
-import sys
-import tempfile
 import xml.etree.ElementTree as ET
 import zipfile
 from pathlib import Path
 
 import datasets
 from PIL import Image
+
+from builders.bench.usual import prepare
 
 TYPES = ["people", "clothing", "bodyparts", "animals", "vehicles", "instruments", "scene", "other", "notvisual"]
 
@@ -81,10 +81,5 @@ def parse_annotation(data):
     return list(entities.values())
 
 
-def main(raw: str, out: str) -> None:
-    builder = Flickr30kEntitiesScript(data_dir=raw, cache_dir=tempfile.mkdtemp(), dataset_name="flickr30k_entities")
-    builder.download_and_prepare(output_dir=out, file_format="parquet", download_mode="force_redownload")
-
-
 if __name__ == "__main__":
-    main(*sys.argv[1:])
+    prepare(Flickr30kEntitiesScript, "flickr30k_entities")

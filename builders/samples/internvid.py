@@ -310,13 +310,14 @@ def _scaled_lines(count: int, seed: int, video_every: int = 0) -> list[Line]:
 
 # ---- writing the tree -------------------------------------------------------------------------------------
 
-def make(out_dir: Path, bad_records: bool = False, scale: int = 0) -> SampleTree:
+def make(out_dir: Path, bad_records: bool = False, scale: int = 0, scaled_videos: bool = True) -> SampleTree:
+    """scaled_videos=False gives the `scale` lines no clips (benchmarks of the captions configs)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     files = _caption_files()
     if bad_records:
         for position, line in _bad_lines():
             files["10m_flt"].insert(position, line)
-    files["10m_flt"] += _scaled_lines(scale, seed=7, video_every=2)
+    files["10m_flt"] += _scaled_lines(scale, seed=7, video_every=2 if scaled_videos else 0)
     files["full"] += _scaled_lines(scale, seed=8)
     for config, lines in files.items():
         _write_jsonl(out_dir / SUBSETS[config].file_name, lines)

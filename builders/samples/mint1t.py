@@ -469,12 +469,14 @@ def tar_members(doc: Doc, layout: list[tuple[str, bytes | None]]) -> list[tuple[
 
 # ---- writing the tree -------------------------------------------------------------------------------------
 
-def make(out_dir: Path, bad_records: bool = False, scale: int = 0) -> SampleTree:
+def make(out_dir: Path, bad_records: bool = False, scale: int = 0,
+         scaled_subsets: tuple[str, ...] = ("html", "pdf", "arxiv")) -> SampleTree:
+    """scale=N adds N documents to each of scaled_subsets (benchmarks of one subset scale only that one)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     tree = SampleTree(out_dir, {}, {"html": [], "html-v1.0": [], "pdf": [], "arxiv": []})
-    write_html(tree, scale)
-    write_pdf(tree, scale)
-    write_arxiv(tree, scale)
+    write_html(tree, scale if "html" in scaled_subsets else 0)
+    write_pdf(tree, scale if "pdf" in scaled_subsets else 0)
+    write_arxiv(tree, scale if "arxiv" in scaled_subsets else 0)
     if bad_records:
         write_bad_records(tree)
     return tree

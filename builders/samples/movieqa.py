@@ -288,10 +288,11 @@ SYNTHETIC_FPS = 23.976
 SYNTHETIC_MINUTES = 30
 
 
-def _synthetic(count: int) -> tuple[list[SampleMovie], list[SampleQA]]:
-    """`count` questions over movies of realistic story sizes; every other question has two ~1 MB clips."""
+def _synthetic(count: int, clip_files: bool = True) -> tuple[list[SampleMovie], list[SampleQA]]:
+    """`count` questions over movies of realistic story sizes; every other question has two ~1 MB clips
+    (named in qa.json; their files are written only with clip_files)."""
     rng = np.random.default_rng(7)
-    pool = [_mp4(75, 480, 270, seed=100 + k, noisy=True) for k in range(3)] if count else []
+    pool = [_mp4(75, 480, 270, seed=100 + k, noisy=True) for k in range(3)] if count and clip_files else []
     frames = int(SYNTHETIC_MINUTES * 60 * SYNTHETIC_FPS)
     movies, questions = [], []
     for m in range((count + QUESTIONS_PER_MOVIE - 1) // QUESTIONS_PER_MOVIE):
@@ -311,7 +312,8 @@ def _synthetic(count: int) -> tuple[list[SampleMovie], list[SampleQA]]:
                 first = int(rng.integers(0, frames - 400))
                 clips = (f"{key}.sf-{first:06d}.ef-{first + 149:06d}.video.mp4",
                          f"{key}.sf-{first + 150:06d}.ef-{first + 299:06d}.video.mp4")
-                movie.clips.update({name: pool[(q + k) % len(pool)] for k, name in enumerate(clips)})
+                if clip_files:
+                    movie.clips.update({name: pool[(q + k) % len(pool)] for k, name in enumerate(clips)})
             questions.append(SampleQA(f"train:{1000 + q}", key, f"Synthetic question {q} about {key}?",
                                       tuple(f"Answer {a} to question {q}" for a in range(5)), q % 5,
                                       [q % 60], clips))
@@ -320,15 +322,17 @@ def _synthetic(count: int) -> tuple[list[SampleMovie], list[SampleQA]]:
 
 # ---- writing the tree -----------------------------------------------------------------------------------
 
-def make(out_dir: Path, bad_records: bool = False, scale: int = 0, videos_as: str = "dir") -> SampleTree:
-    """Write the raw tree under out_dir (the MovieQA_benchmark folder). videos_as: dir | tar."""
+def make(out_dir: Path, bad_records: bool = False, scale: int = 0, videos_as: str = "dir",
+         scaled_clips: bool = True) -> SampleTree:
+    """Write the raw tree under out_dir (the MovieQA_benchmark folder). videos_as: dir | tar.
+    scaled_clips=False leaves out the clip files of the `scale` questions (benchmarks of the text configs)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     movies = _hand_written_movies()
     questions = _hand_written_questions()
     if bad_records:
         questions[4:4] = _bad_questions()[:1]
         questions[6:6] = _bad_questions()[1:]
-    more_movies, more_questions = _synthetic(scale)
+    more_movies, more_questions = _synthetic(scale, scaled_clips)
     movies += more_movies
     questions = questions[:4] + more_questions + questions[4:]  # the release lists train, then val, then test
     (out_dir / "data").mkdir(exist_ok=True)
