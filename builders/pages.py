@@ -37,6 +37,8 @@ table{border-collapse:collapse;margin:.5rem 0 1rem;font-size:.9rem}
 th,td{border:1px solid #d0d7de;padding:.3rem .5rem;vertical-align:top;text-align:left}
 th{background:#f6f8fa}
 td img{max-width:12rem;max-height:12rem}
+td audio{min-width:15rem}
+table.preview td{min-width:4rem;max-width:40rem}
 pre{background:#f6f8fa;padding:.7rem;overflow:auto}
 .note{color:#59636e}
 .null{color:#8c959f;font-style:italic}

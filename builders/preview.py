@@ -37,6 +37,8 @@ import hashlib
 import html
 import io
 import json
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -206,6 +208,8 @@ def render_cell(value) -> str:
         shown = ", ".join(render_cell(v) for v in value[:PREVIEW_LIST_ITEMS])
         more = f", … {len(value) - PREVIEW_LIST_ITEMS} more" if len(value) > PREVIEW_LIST_ITEMS else ""
         return f"[{shown}{more}]"
+    if isinstance(value, float):
+        return f"{value:.6g}"  # float32 columns come back as doubles: 0.119, not 0.11900000274181366
     return html.escape(cut(str(value), PREVIEW_TEXT))
 
 
@@ -228,6 +232,8 @@ def render_media(data: bytes | None, path: str | None) -> str:
     if len(data) > PREVIEW_MEDIA_BYTES:
         return f'<span class="note">{label} ({len(data):,} bytes: too large to preview)</span>'
     mime = image_mime(data)
+    if mime and image_size(data) is None:
+        return f'<span class="note">{label} ({len(data):,} bytes: not a decodable image)</span>'
     if mime:
         return f'<img src="{data_uri(mime, data)}" alt="{label}">'
     mime = audio_mime(data)
@@ -275,14 +281,33 @@ def is_video_container(data: bytes) -> bool:
     return data[4:8] == b"ftyp" or data.startswith(b"\x1a\x45\xdf\xa3") or (data[:4] == b"RIFF" and data[8:12] == b"AVI ")
 
 
+def cached_by_content(maxsize: int):
+    """Memoise a function of media bytes by their hash (keys stay small, unlike lru_cache's own)."""
+    def decorate(function):
+        results: OrderedDict[bytes, object] = OrderedDict()
+        lock = threading.Lock()  # the server renders pages in several threads
+
+        @functools.wraps(function)
+        def wrapper(data: bytes):
+            key = hashlib.sha256(data).digest()
+            with lock:
+                if key in results:
+                    results.move_to_end(key)
+                    return results[key]
+            value = function(data)
+            with lock:
+                results[key] = value
+                while len(results) > maxsize:
+                    results.popitem(last=False)
+            return value
+
+        return wrapper
+    return decorate
+
+
+@cached_by_content(maxsize=512)
 def video_poster(data: bytes) -> bytes | None:
-    return _poster(hashlib.sha256(data).hexdigest(), data)
-
-
-@functools.lru_cache(maxsize=512)
-def _poster(digest: str, data: bytes) -> bytes | None:
     """The first decodable frame as a small JPEG, or None when the bytes hold no decodable video."""
-    del digest  # the cache key: hashing is cheaper than comparing whole clips
     try:
         with av.open(io.BytesIO(data)) as container:
             if not container.streams.video:
@@ -299,11 +324,16 @@ def _poster(digest: str, data: bytes) -> bytes | None:
     return out.getvalue()
 
 
+@cached_by_content(maxsize=4096)
 def image_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) of an image that decodes, else None: a browser shows a broken icon for the others."""
     try:
-        with PIL.Image.open(io.BytesIO(data)) as image:  # reads the header only
-            return image.size
-    except (OSError, ValueError, PIL.Image.DecompressionBombError):
+        with PIL.Image.open(io.BytesIO(data)) as image:
+            size = image.size
+            image.draft("RGB", (64, 64))  # JPEGs decode at a fraction of their size: cheap, and still complete
+            image.load()
+            return size
+    except (OSError, ValueError, SyntaxError, PIL.Image.DecompressionBombError):
         return None
 
 

@@ -115,3 +115,29 @@ def realdata_dir(name: str) -> Path:
     path = Path(base).resolve() / name
     assert path.is_dir(), f"MM_REALDATA is set but {path} does not exist"
     return path
+
+
+@pytest.fixture(scope="session")
+def sample_builds(tmp_path_factory) -> dict[str, Path]:
+    """Every dataset's sample raw tree, built once for the session: dataset name -> built folder."""
+    from builders.catalog import build_samples
+
+    folders = build_samples(tmp_path_factory.mktemp("sample-builds"), log=lambda *a: None)
+    return {folder.name: folder for folder in folders}
+
+
+@pytest.fixture(scope="session")
+def published_samples(local_hub, sample_builds) -> dict[str, str]:
+    """Every sample build published with ``scripts/publish.py OUT --repo cards/<repo_name>``: name -> repo id.
+
+    Publishing re-renders each folder's card for its repository, so the folders then match the Hub."""
+    from builders.cards import load_card_metadata
+    from helpers import run_script
+
+    repos = {}
+    for name, folder in sample_builds.items():
+        repo_id = f"cards/{load_card_metadata(name)['repo_name']}"
+        result = run_script("publish.py", folder, "--repo", repo_id, "--quiet", env={"HF_TOKEN": local_hub.token})
+        assert result.returncode == 0, f"publishing {name}: {result.stderr}"
+        repos[name] = repo_id
+    return repos
