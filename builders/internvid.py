@@ -73,6 +73,9 @@ YOUTUBE_ID = re.compile(r"[A-Za-z0-9_-]{11}")
 
 SHARD_BYTES = 256 * 2**20
 """Each caption file is cut into byte ranges of about this size: one shard job each."""
+CLIP_SHARD_BYTES = 2 * 2**20
+"""The same for the clips configs, whose rows carry videos: 2 MB of captions (about 9,000 clips, some GB
+of video) keep a job to minutes, which a cluster can balance and a lost worker redoes cheaply."""
 CHUNK_BYTES = 16 * 2**20
 """A shard is parsed in chunks of whole lines of about this size, which bounds memory."""
 PARSE_BLOCK_BYTES = 2**20
@@ -222,7 +225,8 @@ class InternVid(MultimodalBuilder):
             for notice in index.notices:
                 log.notice(notice)
         return {"train": [CaptionRange(str(path), start, end, videos)
-                          for start, end in line_aligned_ranges(path, SHARD_BYTES)]}
+                          for start, end in line_aligned_ranges(
+                              path, CLIP_SHARD_BYTES if self.config.with_videos else SHARD_BYTES)]}
 
     @functools.cached_property
     def video_index(self) -> VideoIndex:
