@@ -195,28 +195,24 @@ def render_gate(meta: dict, granted: bool) -> str:
 
 
 def render_previews(snapshot: Snapshot, withhold: Callable[[str], str | None]) -> str:
-    """The first rows of each config and split of the card's ``configs:``."""
-    splits = config_splits(snapshot.meta)
-    if not splits:
+    """The first rows of each config and split of the card's ``configs:`` (the first split of each open)."""
+    by_config: dict[str, list[tuple[str, list[str]]]] = {}
+    for config, split, patterns in config_splits(snapshot.meta):
+        by_config.setdefault(config, []).append((split, patterns))
+    if not by_config:
         return '<section><h2>Preview</h2><p class="note">The card lists no configs.</p></section>'
-    reasons = {config: withhold(config) for config, _, _ in splits}
+    reasons = {config: withhold(config) for config in by_config}
     if all(reasons.values()) and len(set(reasons.values())) == 1:
         return f'<section><h2>Preview</h2><p class="note">{html.escape(next(iter(reasons.values())))}</p></section>'
-    sections, opened = [], set()
-    for config, split, patterns in splits:
+    sections = []
+    for config, splits in by_config.items():
+        sections.append(f'<h3 id="preview-{html.escape(config)}">{html.escape(config)}</h3>')
         if reasons[config]:
-            if config not in opened:
-                sections.append(f'<h3 id="preview-{html.escape(config)}">{html.escape(config)}</h3>'
-                                f'<p class="note">{html.escape(reasons[config])}</p>')
-                opened.add(config)
+            sections.append(f'<p class="note">{html.escape(reasons[config])}</p>')
             continue
-        if config not in opened:
-            sections.append(f'<h3 id="preview-{html.escape(config)}">{html.escape(config)}</h3>')
-        first = config not in opened
-        opened.add(config)
-        summary = f"<summary>{html.escape(split)}</summary>"
-        sections.append(f"<details{' open' if first else ''}>{summary}{render_split(snapshot, config, patterns)}"
-                        "</details>")
+        sections += [f"<details{' open' if number == 0 else ''}><summary>{html.escape(split)}</summary>"
+                     f"{render_split(snapshot, config, patterns)}</details>"
+                     for number, (split, patterns) in enumerate(splits)]
     return "<section><h2>Preview</h2>\n" + "\n".join(sections) + "\n</section>"
 
 

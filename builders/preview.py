@@ -229,22 +229,24 @@ def render_media(data: bytes | None, path: str | None) -> str:
     label = html.escape(path or "")
     if data is None:
         return f'<span class="note">{label or "no bytes"}</span>'
-    if len(data) > PREVIEW_MEDIA_BYTES:
-        return f'<span class="note">{label} ({len(data):,} bytes: too large to preview)</span>'
+    too_large = f'<span class="note">{label} ({len(data):,} bytes: too large to preview)</span>'
     mime = image_mime(data)
-    if mime and image_size(data) is None:
-        return f'<span class="note">{label} ({len(data):,} bytes: not a decodable image)</span>'
     if mime:
+        if len(data) > PREVIEW_MEDIA_BYTES:
+            return too_large
+        if image_size(data) is None:
+            return f'<span class="note">{label} ({len(data):,} bytes: not a decodable image)</span>'
         return f'<img src="{data_uri(mime, data)}" alt="{label}">'
     mime = audio_mime(data)
     if mime:
+        if len(data) > PREVIEW_MEDIA_BYTES:
+            return too_large
         return f'<audio controls preload="metadata" src="{data_uri(mime, data)}" title="{label}"></audio>'
-    if is_video_container(data):
-        poster = video_poster(data)
-        if poster is not None:
-            return (f'<figure class="video"><img class="poster" src="{data_uri("image/jpeg", poster)}" '
-                    f'alt="poster frame of {label}"><figcaption>video {label} ({len(data):,} bytes)</figcaption>'
-                    "</figure>")
+    poster = video_poster(data) if is_video_container(data) else None  # only the poster goes in the page
+    if poster is not None:
+        return (f'<figure class="video"><img class="poster" src="{data_uri("image/jpeg", poster)}" '
+                f'alt="poster frame of {label}"><figcaption>video {label} ({len(data):,} bytes)</figcaption>'
+                "</figure>")
     return f'<span class="note">{label} ({len(data):,} bytes)</span>'
 
 
@@ -278,7 +280,9 @@ def audio_mime(data: bytes) -> str | None:
 
 
 def is_video_container(data: bytes) -> bool:
-    return data[4:8] == b"ftyp" or data.startswith(b"\x1a\x45\xdf\xa3") or (data[:4] == b"RIFF" and data[8:12] == b"AVI ")
+    """MP4/MOV (an ``ftyp`` box), Matroska/WebM (EBML) or AVI."""
+    return (data[4:8] == b"ftyp" or data.startswith(b"\x1a\x45\xdf\xa3")
+            or (data[:4] == b"RIFF" and data[8:12] == b"AVI "))
 
 
 def cached_by_content(maxsize: int):
@@ -377,8 +381,8 @@ def render_boxes(view: dict, row: dict) -> str:
     for number, item in enumerate(collect(row, view["objects"] + "[]")):
         colour = BOX_COLOURS[number % len(BOX_COLOURS)]
         boxes = _boxes(item.get(view["box"]) if isinstance(item, dict) else None, view.get("box_format", "xyxy"))
-        label = _box_label(view, item, labels) or f"object {number}"
-        short = html.escape(cut(label.split(" · ")[0], 40))
+        texts = _box_texts(view, item, labels) or [f"object {number}"]
+        label, short = " · ".join(texts), html.escape(cut(texts[0], 40))
         for x0, y0, x1, y1 in boxes:
             shapes.append(f'<rect x="{x0}" y="{y0}" width="{x1 - x0}" height="{y1 - y0}" stroke="{colour}" '
                           f'data-box="{x0},{y0},{x1},{y1}" vector-effect="non-scaling-stroke"><title>'
@@ -394,13 +398,13 @@ def render_boxes(view: dict, row: dict) -> str:
             f'</div><figcaption><ol class="legend">{"".join(legend)}</ol></figcaption></figure>')
 
 
-def _box_label(view: dict, item, labels: dict) -> str:
+def _box_texts(view: dict, item, labels: dict) -> list[str]:
     """An object's own ``label`` field, else the texts joined to it by ``label_key``."""
     if not isinstance(item, dict):
-        return ""
+        return []
     if "label" in view and item.get(view["label"]) is not None:
-        return str(item[view["label"]])
-    return " · ".join(labels.get(item.get(view["label_key"]), [])) if "label_key" in view else ""
+        return [str(item[view["label"]])]
+    return labels.get(item.get(view["label_key"]), []) if "label_key" in view else []
 
 
 def _box_labels(view: dict, row: dict) -> dict:
@@ -463,7 +467,8 @@ def render_qa(view: dict, row: dict) -> str:
         mark = ' class="correct" title="correct answer"' if is_correct else ""
         text = html.escape(answer) if answer else '<span class="null">empty</span>'
         items.append(f"<li{mark}>{text}{' ✓' if is_correct else ''}</li>")
-    parts = [f'<p class="question">{html.escape(str(question))}</p>', f'<ol class="answers" start="0">{"".join(items)}</ol>']
+    parts = [f'<p class="question">{html.escape(str(question))}</p>',
+             f'<ol class="answers" start="0">{"".join(items)}</ol>']
     if "correct" in view and not (isinstance(correct, int) and 0 <= correct < len(answers)):
         parts.append(f'<p class="note">correct answer not given ({html.escape(str(correct))})</p>')
     aligned = row.get(view["aligned"]) if "aligned" in view else None

@@ -18,7 +18,6 @@ import pytest
 from builders import builder_class, cardcheck, preview
 from builders.cards import load_card_metadata
 from builders.samples import GENERATORS
-from helpers import PROJECT
 
 DATASETS = sorted(GENERATORS)
 SECTIONS = ("Intended applications", "Configurations", "How to load", "Data fields", "Splits", "Sizes",
