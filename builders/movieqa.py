@@ -285,6 +285,15 @@ class MovieQA(MultimodalBuilder):
     def stories(self) -> "StoryReader":
         return StoryReader(self.data_dir, self.raw["files"], self.movies)
 
+    def shared_state(self) -> dict:
+        """The raw file index and the parsed release files: indexing the story tree and parsing qa.json again
+        in every shard job made a build's time grow with the square of the number of questions."""
+        names = ("raw", "movies", "split_of") + (() if self.config.name == "movies" else ("qa_records",))
+        return {name: getattr(self, name) for name in names}
+
+    def adopt_shared_state(self, state: dict) -> None:
+        self.__dict__.update(state)  # the cached properties' values
+
     # ---- shard listing ---------------------------------------------------------------------------------
 
     def split_shards(self, log: RecordLog) -> dict[str, list]:
