@@ -317,8 +317,9 @@ def list_split_files(folder: Path) -> dict[str, list[Path]]:
 def _complete_shard_set(split: str, shards: list[tuple[int, int, Path]], folder: Path) -> list[Path]:
     counts = sorted({count for _, count, _ in shards})
     if len(counts) > 1:
-        raise RawDataError(folder, f"split {split}: files from different uploads mixed "
-                                   f"(-of-{', -of-'.join(f'{c:05d}' for c in counts)})",
+        uploads = "; ".join(f"-of-{count:05d}: " + ", ".join(sorted(p.name for _, c, p in shards if c == count)[:3])
+                            for count in counts)
+        raise RawDataError(folder, f"split {split}: files from different uploads mixed ({uploads})",
                            hint="keep the files of one release revision only; download the folder again")
     present = {index for index, _, _ in shards}
     stem = shards[0][2].name.split("-", 1)[0]

@@ -54,6 +54,13 @@ def _rebuild_raw_data_error(cls, path, problem, line, record, hint):
     return cls(path, problem, line=line, record=record, hint=hint)
 
 
+def not_utf8(path, error: UnicodeDecodeError, hint: str = "the file is corrupt or in another encoding; "
+                                                            "download it again") -> RawDataError:
+    """The error for text that is not UTF-8, located at the line and byte of the first bad byte."""
+    line = bytes(error.object).count(b"\n", 0, error.start) + 1
+    return RawDataError(path, f"not UTF-8 text ({error.reason} at byte {error.start})", line=line, hint=hint)
+
+
 class MissingRawDataError(RawDataError):
     """The data directory lacks files the requested configs need."""
 

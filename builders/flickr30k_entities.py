@@ -24,7 +24,7 @@ from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeET
 
 from .core import MMConfig, MultimodalBuilder, RawPart
-from .errors import RawDataError, RecordLog
+from .errors import RawDataError, RecordLog, not_utf8
 
 # ---- metadata --------------------------------------------------------------------------------------
 
@@ -216,7 +216,7 @@ class Flickr30kEntities(MultimodalBuilder):
         annotation = parse_annotation_xml(xml, xml_path)
         if (annotation["width"], annotation["height"]) != (width, height):
             raise RawDataError(xml_path, f"the XML says the image is {annotation['width']}x{annotation['height']} "
-                               f"but {image_path} is {width}x{height}", record=image_id,
+                               f"but {Path(image_path).name} is {width}x{height}", record=image_id,
                                hint="the annotation and the image do not belong together; re-extract both")
         return {**row, "width": width, "height": height,
                 "captions": [dict(c, unrelated=f) for c, f in zip(captions, flags)],
@@ -364,7 +364,7 @@ class _AnnotationReader:
         try:
             return data.decode("utf-8"), where
         except UnicodeDecodeError as e:
-            raise RawDataError(where, f"not UTF-8 text ({e.reason} at byte {e.start})", hint="the file is corrupt") from None
+            raise not_utf8(where, e) from None
 
     def xml(self, image_id: str) -> tuple[str, bytes]:
         return self._read("Annotations", f"{image_id}.xml")
@@ -547,7 +547,7 @@ def parse_unrelated_captions(text: str, path) -> set[tuple[str, int]]:
             continue
         parts = line.split()
         if len(parts) != 2 or not parts[0].isdecimal() or not parts[1].isdecimal() or not 1 <= int(parts[1]) <= 5:
-            raise RawDataError(path, f"expected '<imageID> <sentence number 1-5>', got {line!r}", line=number)
+            raise RawDataError(path, f"expected '<imageID> <sentence number 1-5>', got {line[:80]!r}", line=number)
         flagged.add((parts[0], int(parts[1]) - 1))
     return flagged
 

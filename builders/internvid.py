@@ -36,6 +36,7 @@ from datasets import Value, Video
 
 from .core import MMConfig, MultimodalBuilder, RawPart
 from .errors import RawDataError, RecordLog
+from .media import mp4_truncation
 
 # ---- metadata --------------------------------------------------------------------------------------
 
@@ -216,6 +217,8 @@ class InternVid(MultimodalBuilder):
 
     def split_shards(self, log: RecordLog) -> dict[str, list[CaptionRange]]:
         path = self.raw[self.config.subset]
+        if path.stat().st_size == 0:
+            raise RawDataError(path, "the file is empty", hint="the download failed; download the caption file again")
         videos = ""
         if self.config.with_videos:
             videos = self.raw["downloaded_videos"].digest()
@@ -820,6 +823,9 @@ def check_video_bytes(data: bytes, name: str, where) -> None:
     if not any(data[offset:].startswith(s) for s in signatures):
         raise RawDataError(where, f"not a {container} file (its first bytes are {data[:8].hex()})",
                            hint="the file is corrupt or misnamed; download it again")
+    truncation = mp4_truncation(data) if container in ("mp4", "mov") else None
+    if truncation:
+        raise RawDataError(where, f"truncated MP4: {truncation}", hint="the download was cut short; download it again")
 
 
 def cut_clip(path: Path, start: float, end: float) -> tuple[bytes, float, float]:

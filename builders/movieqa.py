@@ -30,7 +30,8 @@ import srt
 from datasets import List, Value, Video
 
 from .core import MMConfig, MultimodalBuilder, RawPart
-from .errors import RawDataError, RecordLog
+from .errors import RawDataError, RecordLog, not_utf8
+from .media import mp4_truncation
 
 # ---- metadata --------------------------------------------------------------------------------------
 
@@ -130,7 +131,7 @@ QA_SUBTITLES_FIELDS = {
 QA_VIDEO_FIELDS = {
     **QA_FIELDS,
     "videos": ([Video()], "The clips' MP4 files byte for byte (never re-encoded), in `video_clips` order; null "
-                          "for a clip that is missing, empty or not an MP4 file (see `clips[].status`)."),
+                          "for a clip that is missing, empty, not an MP4 file or truncated (see `clips[].status`)."),
     "clips": ([{
         "name": (Value("string"), "Clip name, as in `video_clips`."),
         "start_frame": (Value("int32"), "First movie frame of the clip (0-based, from the name)."),
@@ -141,7 +142,8 @@ QA_VIDEO_FIELDS = {
                   "Shot boundaries [first frame, last frame] in absolute movie frames, from <clip>.video.sbd; "
                   "null when the file is absent."),
         "status": (Value("string"), "'ok', or why `videos` has null here: 'missing' (no such file in the raw data), "
-                                    "'empty' (0 bytes) or 'not mp4'."),
+                                    "'empty' (0 bytes), 'not mp4' or 'truncated' (its boxes run past the end of "
+                                    "the file: a download cut short)."),
     }], "Per clip, in `video_clips` order: frames, times, shots and availability."),
 }
 
@@ -368,6 +370,10 @@ class MovieQA(MultimodalBuilder):
                 with log.record(self.raw["movies"], imdb_key):
                     row = movie_row(self.movies[imdb_key], self.stories)
                 if row is not None:
+                    for track in ("subtitles", "dvs"):
+                        if row[track] and row[track]["skipped_cues"]:
+                            log.count(f"{track} cues with an unreadable timing line (listed in "
+                                      f"{track}.skipped_cues)", len(row[track]["skipped_cues"]))
                     yield row
             return
         clips = ClipReader(shard.clips)
@@ -539,7 +545,7 @@ def decode_json(data: bytes, path) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        raise RawDataError(path, f"not UTF-8 text ({e.reason} at byte {e.start})", hint="the file is corrupt") from None
+        raise not_utf8(path, e) from None
 
 
 def parse_movies(data: bytes, path) -> dict[str, Movie]:
@@ -560,7 +566,7 @@ def parse_movies(data: bytes, path) -> dict[str, Movie]:
         if key in movies:
             raise fail(f"{key} is listed twice")
         if not year.isdecimal():
-            raise fail(f"{key}: year {record['year']!r} is not a number")
+            raise fail(f"{key}: year {year[:40]!r} is not a number")
         if not isinstance(text, dict) or not all(isinstance(v, (str, type(None))) for v in text.values()):
             raise fail(f"{key}: text must map story types to paths or null")
         genres = tuple(g.strip() for g in str(record["genre"] or "").split(",") if g.strip())
@@ -586,10 +592,11 @@ def parse_splits(data: bytes, path, movies: dict[str, Movie]) -> dict[str, str]:
                 raise RawDataError(path, f"{name}: {json.dumps(key)[:60]} is not an imdb key",
                                    hint="splits.json lists imdb keys (strings such as tt0109830)")
             if key in split_of:
-                raise RawDataError(path, f"{key} is listed in both {split_of[key]} and {SPLITS[name]}",
+                raise RawDataError(path, f"{key} is listed in both {split_of[key]} and {SPLITS[name]}", record=key,
                                    hint="splits are by movie and disjoint; download splits.json again")
             if key not in movies:
-                raise RawDataError(path, f"{key} is not in movies.json", hint="use the same release's movies.json")
+                raise RawDataError(path, f"{key} is not in movies.json", record=key,
+                                   hint="use the same release's movies.json")
             split_of[key] = SPLITS[name]
     unassigned = [key for key in movies if key not in split_of]
     if unassigned:
@@ -802,7 +809,9 @@ def mp4_status(data: bytes | None) -> str:
         return "missing"
     if not data:
         return "empty"
-    return "ok" if data[4:8] in MP4_FIRST_BOXES else "not mp4"
+    if data[4:8] not in MP4_FIRST_BOXES:
+        return "not mp4"
+    return "truncated" if mp4_truncation(data) else "ok"
 
 
 # ---- row assembly -----------------------------------------------------------------------------------------
@@ -824,7 +833,7 @@ def plot_fields(question: Question, line: int, qa_path, stories: StoryReader) ->
         beyond = [i for i in question.plot_alignment if i >= len(sentences)]
         if beyond:
             raise RawDataError(qa_path, f"plot_alignment {list(question.plot_alignment)} points past the "
-                               f"{len(sentences)} sentences of {stories.path('split_plot', question.imdb_key)}",
+                               f"{len(sentences)} sentences of {stories.path('split_plot', question.imdb_key).name}",
                                line=line, record=question.qid,
                                hint="the split plot and qa.json are from different releases")
         aligned = [sentences[i] for i in question.plot_alignment]

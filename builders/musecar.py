@@ -16,6 +16,7 @@ read by name: 2020 and 2021 order them differently (`timestamp,value,segment_id`
 """
 from __future__ import annotations
 
+import copy
 import csv
 import functools
 import io
@@ -33,7 +34,8 @@ import soundfile
 from datasets import Audio, ClassLabel, Value, Video
 
 from .core import MMConfig, MultimodalBuilder, RawPart
-from .errors import RawDataError, RecordLog
+from .errors import RawDataError, RecordLog, not_utf8
+from .media import mp4_truncation, wav_truncation
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +63,9 @@ CLASS_DIMENSIONS = {"topic": {"topic": TOPIC_CLASSES, "arousal": EMOTION_CLASSES
                     "sent": {"arousal": SENT_CLASSES, "valence": SENT_CLASSES}}
 FEATURE_META_COLUMNS = ("timestamp", "start", "end", "segment_id")
 MISSING_VALUES = ("", "na", "nan", "none", "null")
+CSV_FIELD_LIMIT = 2**31 - 1
+"""Fields of any length are read: the csv module's limit is process-wide, and nmb_plus needs long fields."""
+csv.field_size_limit(CSV_FIELD_LIMIT)
 SHARD_BYTES = 400 * 10**6
 """Videos of a split are grouped into shard jobs of about this many raw bytes (Parquet parts stay < 500 MB)."""
 BATCH_BYTES = 64 * 2**20
@@ -377,14 +382,12 @@ class MuSeCaR(MultimodalBuilder):
             return
         task = self._task(shard.task)
         for video_id, fold in shard.videos:
-            try:
-                video = self._read_video(task, video_id)
-            except RawDataError as error:
-                with log.record(error.path, f"video {video_id}"):  # a broken per-video file rejects the video
-                    raise error
-                continue
-            with video:
-                for segment_id in video.segment_ids():
+            with self._read_video(task, video_id) as video:
+                segments = video.segment_ids()
+                if video.broken and not segments:  # no other file tells its segments: the video is the record
+                    with log.record(video.broken[0].path, f"video {video_id}"):
+                        raise video.broken[0]
+                for segment_id in segments:
                     row = None
                     with log.record(video.label_file(segment_id), f"{video_id}_{segment_id}"):
                         row = {"video_id": video_id, "segment_id": segment_id, "package": task.label, "fold": fold,
@@ -394,15 +397,18 @@ class MuSeCaR(MultimodalBuilder):
 
     def _read_video(self, task: TaskFolder, video_id: int) -> "VideoSegments":
         name = self.config.name
-        labels = {}
+        labels, broken = {}, []
         for dimension in self._label_dimensions():
             path = task.path / "label_segments" / dimension / f"{video_id}.csv"
             if path.is_file():
-                table = read_csv(path)
-                labels[dimension] = (path, parse_continuous_labels(table) if name in CONTINUOUS_DIMENSIONS
-                                     else parse_class_labels(table))
+                try:
+                    table = read_csv(path)
+                    labels[dimension] = (path, parse_continuous_labels(table) if name in CONTINUOUS_DIMENSIONS
+                                         else parse_class_labels(table))
+                except RawDataError as error:
+                    broken.append(error)
         aggregated = self.aggregated_topic_labels.get(video_id) if name == "topic" else None
-        return VideoSegments(task, video_id, name, labels, aggregated, self._audio_norm(video_id))
+        return VideoSegments(task, video_id, name, labels, aggregated, self._audio_norm(video_id), broken)
 
     def _video_row(self, video_id: int, fold: int | None) -> dict:
         metadata = self.video_metadata.get(video_id, {})
@@ -417,16 +423,21 @@ class MuSeCaR(MultimodalBuilder):
         task = self._task(shard.task)
         sets = feature_sets(task.path)
         for video_id, fold in shard.videos:
-            try:
-                files = [(feature, read_feature_file(feature.folder / f"{video_id}.csv"))
-                         for feature in sets if (feature.folder / f"{video_id}.csv").is_file()]
-            except RawDataError as error:
-                with log.record(error.path, f"video {video_id}"):
-                    raise error
-                continue
-            for segment_id in _ordered({s for _, table in files for s in table.segments}):
+            files, broken = [], []
+            for feature in (f for f in sets if (f.folder / f"{video_id}.csv").is_file()):
+                try:
+                    files.append((feature, read_feature_file(feature.folder / f"{video_id}.csv")))
+                except RawDataError as error:
+                    broken.append(error)
+            segments = _ordered({s for _, table in files for s in table.segments})
+            if broken and not segments:  # no other feature file tells its segments: the video is the record
+                with log.record(broken[0].path, f"video {video_id}"):
+                    raise broken[0]
+            for segment_id in segments:
                 row = None
                 with log.record(files[0][0].folder / f"{video_id}.csv", f"{video_id}_{segment_id}"):
+                    if broken:  # a segment with a feature set missing is not written
+                        raise copy.copy(broken[0])
                     row = {"video_id": video_id, "segment_id": segment_id, "package": task.label, "fold": fold,
                            "feature_sets": [table.segment(feature, segment_id) for feature, table in files
                                             if segment_id in table.segments]}
@@ -572,11 +583,15 @@ def _group_shards(task: str, partition: dict[int, tuple[str, int | None]], size_
 # ---- one video's segments ------------------------------------------------------------------------------------
 
 class VideoSegments:
-    """The label rows, transcripts and audio of one video of a task folder, assembled segment by segment."""
+    """The label rows, transcripts and audio of one video of a task folder, assembled segment by segment.
 
-    def __init__(self, task: TaskFolder, video_id: int, config: str, labels: dict, aggregated, audio_norm):
+    `broken` holds the errors of the video's label files that could not be read: every segment the other
+    files know is then rejected with that error, so that each one is counted and listed."""
+
+    def __init__(self, task: TaskFolder, video_id: int, config: str, labels: dict, aggregated, audio_norm,
+                 broken: list[RawDataError]):
         self.task, self.video_id, self.config = task, video_id, config
-        self.labels, self.aggregated = labels, aggregated
+        self.labels, self.aggregated, self.broken = labels, aggregated, broken
         self.continuous = config in CONTINUOUS_DIMENSIONS
         self.transcripts = _segment_files(task.path / "transcription_segments" / str(video_id), ".csv")
         self.audio_files = _segment_files(task.path / "audio_segments" / str(video_id), ".wav")
@@ -607,6 +622,8 @@ class VideoSegments:
         return self.transcripts.get(segment_id) or self.audio_files[segment_id]
 
     def segment_row(self, segment_id) -> dict:
+        if self.broken:
+            raise copy.copy(self.broken[0])
         per_dimension = {dim: (path, segments.get(segment_id)) for dim, (path, segments) in self.labels.items()}
         if self.continuous:
             labels = merge_continuous_segment(self.config, segment_id, per_dimension)
@@ -662,7 +679,9 @@ def read_csv(path: Path) -> CsvTable:
     """A release CSV (UTF-8, optional BOM, LF or CRLF, quoted fields allowed); rows of the wrong width are errors."""
     try:
         text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as e:
+    except UnicodeDecodeError as e:
+        raise not_utf8(path, e, hint="the file is corrupt; extract it again") from None
+    except OSError as e:
         raise RawDataError(path, f"unreadable text file ({e})", hint="the file is corrupt; extract it again") from None
     lines = csv.reader(io.StringIO(text, newline=""))
     try:
@@ -711,12 +730,13 @@ def parse_float(text: str, path, line: int, column: str) -> float | None:
                            hint="the file is corrupt; extract it again from the package") from None
 
 
-def read_partition(path: Path, log: RecordLog) -> dict[int, tuple[str, int | None]]:
+def read_partition(path: Path, log: RecordLog) -> dict[int, tuple[str | None, int | None]]:
     """partition.csv → video id -> (split, fold) in id order.
 
     Splits come from `Proposal` (2020) or a `Partition` column holding split names (2021, toolbox examples);
     fold numbers from a numeric `Partition` column. A video listed twice in the same split is kept once (its
-    fold becomes null if the two rows disagree); a video listed in two splits is rejected.
+    fold becomes null if the two rows disagree); a video listed in two splits is rejected, and kept with the
+    split None so that its files are not reported a second time as unlisted.
     """
     table = read_csv(path)
     entries = parse_partition(table)
@@ -731,7 +751,7 @@ def read_partition(path: Path, log: RecordLog) -> dict[int, tuple[str, int | Non
             continue
         first_split, first_fold = result[video_id]
         if first_split != split:
-            del result[video_id]
+            result[video_id] = (None, None)
             rejected.add(video_id)
             log.reject(RawDataError(path, f"video {video_id} is listed in two splits ({first_split} on line "
                                     f"{lines[video_id]}, {split})", line=line, record=str(video_id),
@@ -877,6 +897,12 @@ def merge_continuous_segment(config: str, segment_id, per_dimension: dict) -> di
     return result
 
 
+def label_name(path: Path) -> str:
+    """A label file as a message names another one: `<dimension>/<video>.csv` (reasons reach the card, which
+    must not show where the maintainer keeps the raw data)."""
+    return f"{path.parent.name}/{path.name}"
+
+
 def merge_class_segment(config: str, segment_id, per_dimension: dict, aggregated) -> dict:
     """One segment's class labels from the per-video files, checked against the aggregated file (MuSe-Topic)."""
     classes = CLASS_DIMENSIONS[config]
@@ -887,7 +913,7 @@ def merge_class_segment(config: str, segment_id, per_dimension: dict, aggregated
         for key in ("start_ms", "end_ms"):
             if entry[key] is not None and bounds.setdefault(key, (entry[key], path))[0] != entry[key]:
                 raise RawDataError(path, f"segment {segment_id}: {key[:-3]} {entry[key]} differs from "
-                                   f"{bounds[key][0]} in {bounds[key][1]}", line=entry["line"],
+                                   f"{bounds[key][0]} in {label_name(bounds[key][1])}", line=entry["line"],
                                    hint="the label files of one video must describe the same segments")
     result = {"start_ms": bounds.get("start_ms", (None,))[0], "end_ms": bounds.get("end_ms", (None,))[0]}
     aggregated_path, aggregated_segments = aggregated or (None, {})
@@ -898,7 +924,7 @@ def merge_class_segment(config: str, segment_id, per_dimension: dict, aggregated
         from_summary = summary.get(dim)
         if value is not None and from_summary is not None and value != from_summary:
             raise RawDataError(aggregated_path, f"segment {segment_id}: label_{dim} {from_summary} but "
-                               f"{path} says {value}", line=summary["line"],
+                               f"{label_name(path)} says {value}", line=summary["line"],
                                hint="the aggregated and per-video label files disagree; extract both again")
         value = value if value is not None else from_summary
         if value is not None and not 0 <= value < len(names):
@@ -964,6 +990,9 @@ def check_wav(path: Path) -> bytes:
             from None
     if info.frames <= 0:
         raise RawDataError(path, "the audio file holds no samples", hint="the file is truncated; extract it again")
+    truncation = wav_truncation(data)
+    if truncation:
+        raise RawDataError(path, f"truncated audio file: {truncation}", hint="the file was cut short; extract it again")
     return data
 
 
@@ -971,6 +1000,9 @@ def check_mp4(path: Path) -> bytes:
     data = path.read_bytes()
     if data[4:8] != b"ftyp":
         raise RawDataError(path, "not an MP4 file (no ftyp box)", hint="the file is corrupt or not the release's video")
+    truncation = mp4_truncation(data)
+    if truncation:
+        raise RawDataError(path, f"truncated MP4: {truncation}", hint="the file was cut short; extract it again")
     return data
 
 

@@ -40,7 +40,7 @@ import pyarrow.parquet as pq
 from datasets import ClassLabel, Image, Value
 
 from .core import MMConfig, MultimodalBuilder, RawPart
-from .errors import RawDataError, RecordLog
+from .errors import RawDataError, RecordLog, not_utf8
 
 # ---- metadata --------------------------------------------------------------------------------------
 
@@ -50,6 +50,11 @@ REPAIR_KINDS = ["cp1252_bytes", "double_encoded_utf8"]
 
 SHARD_ROWS = 1000
 """Records per shard job: with the images of the 2024 release embedded, about 100-200 MB of Parquet."""
+
+CSV_FIELD_LIMIT = 2**31 - 1
+"""A whole article is one CSV field: the csv module's default limit (128 KiB) would refuse long articles.
+The limit is process-wide; musecar sets the same value, so the order of imports does not matter."""
+csv.field_size_limit(CSV_FIELD_LIMIT)
 
 VLDBENCH_METADATA = ("metadata.csv", "metadata.parquet", "metadata.json")
 """VLDBench ships the same table in three formats; the first one present is read."""
@@ -435,7 +440,7 @@ def read_json_records(path: Path) -> list[dict]:
     try:
         document = json.loads(data)
     except UnicodeDecodeError as e:
-        raise RawDataError(path, f"not UTF-8 text (byte offset {e.start})", hint="download the file again") from None
+        raise not_utf8(path, e) from None
     except json.JSONDecodeError as e:
         offset = len(e.doc[:e.pos].encode("utf-8"))
         where = f"byte offset {offset} (line {e.lineno}, column {e.colno})"

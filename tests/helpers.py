@@ -22,3 +22,121 @@ def run_script(script: str, *args, env: dict | None = None, timeout: float = 300
     return subprocess.run([sys.executable, str(PROJECT / "scripts" / script), *map(str, args)],
                           capture_output=True, text=True, timeout=timeout, cwd=PROJECT,
                           env={**os.environ, **(env or {})})
+
+
+# ---- surgery on raw trees: small named breakages for the bad-input and hostile-archive tests ----------------
+# Each returns a function that damages a raw tree (its argument) and returns where the damage is, as the
+# error location must show it: the file relative to the tree, or `<archive>:<member>`.
+
+def cut(relative: str, keep: float = 0.5):
+    """Truncate a file to a fraction of its length (a download cut short)."""
+    def damage(raw: Path) -> str:
+        path = raw / relative
+        data = path.read_bytes()
+        path.write_bytes(data[:int(len(data) * keep)])
+        return relative
+    return damage
+
+
+def write(relative: str, data: bytes):
+    """Replace a file's bytes (or create the file)."""
+    def damage(raw: Path) -> str:
+        (raw / relative).parent.mkdir(parents=True, exist_ok=True)
+        (raw / relative).write_bytes(data)
+        return relative
+    return damage
+
+
+def remove(relative: str):
+    def damage(raw: Path) -> str:
+        (raw / relative).unlink()
+        return relative
+    return damage
+
+
+def edit(relative: str, change):
+    """Rewrite a file through `change(bytes) -> bytes`."""
+    def damage(raw: Path) -> str:
+        path = raw / relative
+        path.write_bytes(change(path.read_bytes()))
+        return relative
+    return damage
+
+
+def replaced(old: bytes, new: bytes):
+    """A change replacing the first `old` (which must be there) by `new`."""
+    def change(data: bytes) -> bytes:
+        assert old in data, f"{old!r} is not in the file"
+        return data.replace(old, new, 1)
+    return change
+
+
+def edit_json(relative: str, change):
+    """Rewrite a JSON file through `change(document)`, which edits it in place."""
+    def damage(raw: Path) -> str:
+        import json
+
+        path = raw / relative
+        document = json.loads(path.read_bytes())
+        change(document)
+        path.write_text(json.dumps(document, indent=2))
+        return relative
+    return damage
+
+
+def edit_zip_member(relative: str, member: str, change):
+    """Rewrite one member of a zip archive through `change(bytes) -> bytes`."""
+    def damage(raw: Path) -> str:
+        import zipfile
+
+        path = raw / relative
+        with zipfile.ZipFile(path) as archive:
+            members = [(info, archive.read(info)) for info in archive.infolist()]
+        assert member in [info.filename for info, _ in members], f"no {member} in {relative}"
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+            for info, data in members:
+                archive.writestr(info, change(data) if info.filename == member else data)
+        return f"{relative}:{member}"
+    return damage
+
+
+def edit_tar(relative: str, change):
+    """Rewrite a tar archive through `change(members)`, a list of (TarInfo, bytes) it edits in place."""
+    def damage(raw: Path) -> str:
+        import io
+        import tarfile
+
+        path = raw / relative
+        with tarfile.open(path) as archive:
+            members = [(m, archive.extractfile(m).read() if m.isfile() else b"") for m in archive]
+        change(members)
+        with tarfile.open(path, "w") as archive:
+            for info, data in members:
+                info.size = len(data) if info.isfile() else 0
+                archive.addfile(info, io.BytesIO(data) if info.isfile() else None)
+        return relative
+    return damage
+
+
+def tar_member(name: str, data: bytes):
+    """A regular tar member, for edit_tar changes that add one."""
+    import tarfile
+
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    return info, data
+
+
+def edit_parquet(relative: str, change):
+    """Rewrite a Parquet file through `change(rows)`, a list of row dicts it edits in place (schema kept,
+    unless `change` returns a new pyarrow schema)."""
+    def damage(raw: Path) -> str:
+        import pyarrow as pa
+
+        path = raw / relative
+        table = pq.read_table(path)
+        rows = table.to_pylist()
+        schema = change(rows) or table.schema
+        pq.write_table(pa.Table.from_pylist(rows, schema=schema), path)
+        return relative
+    return damage

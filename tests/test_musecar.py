@@ -308,7 +308,7 @@ def test_a_video_in_two_splits_is_rejected_per_policy(tmp_path):
     with pytest.raises(RawDataError, match=r"video 1 is listed in two splits \(train on line 2, test\)"):
         musecar.read_partition(path, RecordLog("raise"))
     log = RecordLog("skip")
-    assert musecar.read_partition(path, log) == {2: ("train", None)}
+    assert musecar.read_partition(path, log) == {1: (None, None), 2: ("train", None)}  # 1: rejected, no split
     assert [(s.record, s.line) for s in log.skipped] == [("1", 4)]
 
 
@@ -379,15 +379,15 @@ def test_on_error_skip_lists_every_bad_record_and_the_card_counts_them(bad_tree,
     skipped = sorted((s["config"], s["split"] or "", s["file"], s["record"], s["reason"]) for s in report["skipped"])
     expected = sorted((config, b["split"] or "", b["file"], b["record"], b["reason"])
                       for config, items in bad_tree.bad.items() for b in items)
-    assert skipped == expected and len(skipped) == 5
+    assert skipped == expected and len(skipped) == 7   # video 3's broken wilder file rejects its 3 segments
     for config in report["configs"].values():
         for split in config["splits"].values():
             assert split["records_read"] == split["rows"] + split["records_skipped"]
-    for config in ("wilder", "topic", "sent", "videos"):
-        assert report["configs"][config]["splits"]["train"]["records_skipped"] == 1, config
-    assert [r["video_id"] for r in parquet_rows(out, "wilder", "train")] == [1000] * 4   # video 3 rejected whole
+    for config, count in (("wilder", 3), ("topic", 1), ("sent", 1), ("videos", 1)):
+        assert report["configs"][config]["splits"]["train"]["records_skipped"] == count, config
+    assert [r["video_id"] for r in parquet_rows(out, "wilder", "train")] == [1000] * 4   # no segment of video 3
     readme = (out / "README.md").read_text()
-    assert "5 raw records were skipped" in readme
+    assert "7 raw records were skipped" in readme
     assert "| `sent` | train | segment 10: arousal class 7 is not one of 0-4 | 1 |" in readme
     assert "| `wilder` | - | video 999 has files but is not listed in MuSe2021/c1_muse_wilder/metadata/partition.csv |" \
         in readme

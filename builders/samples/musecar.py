@@ -451,7 +451,8 @@ def _write_bad_records(out_dir: Path, tree: SampleTree) -> dict[str, list[dict]]
         arousal = wilder / "arousal" / "3.csv"
         rows = _label_rows(TASKS["c1_muse_wilder"], tree.videos[3], "arousal")
         _write_file(arousal, format_continuous_labels("MuSe2021", rows).replace(f",{rows[2][2]:.4f}\n", ",abc\n", 1))
-        record("wilder", "train", arousal, "video 3", "column 'value': expected a number, got 'abc'")
+        for segment in tree.videos[3].segments:  # the valence file and transcripts still tell the segments
+            record("wilder", "train", arousal, f"3_{segment.segment_id}", "column 'value': expected a number, got 'abc'")
         orphan = wilder / "valence" / "999.csv"
         _write_file(orphan, format_continuous_labels("MuSe2021", [(1000, 1, 0.5)]))
         record("wilder", None, orphan, "999", "video 999 has files but is not listed in "
