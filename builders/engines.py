@@ -19,6 +19,9 @@ RAY_TASK_RETRIES = 3
 """A task whose worker process or node dies is run again this many times before the build fails
 (a rerun of the build then runs only the jobs without a completion marker)."""
 
+CANCEL_SECONDS = 60
+"""How long a failing build waits for its cancelled tasks to stop (a running task is interrupted)."""
+
 JobFunction = Callable  # (job, target) -> statistics dict
 Completions = Iterator[tuple[object, dict]]  # (job, its statistics), in completion order
 
@@ -91,8 +94,11 @@ def _ray_completions(refs: dict, started_here: bool) -> Completions:
             for ref in done:
                 yield refs[ref], _ray_result(ref)
     except BaseException:
+        # the build stops: its other tasks end before it returns, so that none of them still writes
+        # when a rerun starts on the same staging area
         for ref in pending:
             ray.cancel(ref)
+        ray.wait(pending, num_returns=len(pending), timeout=CANCEL_SECONDS)
         raise
     finally:
         if started_here:

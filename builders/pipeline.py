@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import atexit
 import concurrent.futures
+import contextlib
 import functools
 import hashlib
 import json
@@ -309,8 +310,9 @@ def build(dataset: str, data_dir, output, configs: list[str] | None = None, num_
         log(f"resuming: {len(results)} of {len(jobs)} shard jobs already complete")
     pending = [j for j in jobs if j.key not in results]
     completions = runner.start(run_job, pending, target)
-    # the jobs are submitted (local workers forked) before this process starts any thread
-    with concurrent.futures.ThreadPoolExecutor(1) as hasher, \
+    # the jobs are submitted (local workers forked) before this process starts any thread; on an error
+    # or an interrupt, closing the completions cancels the jobs not yet started
+    with concurrent.futures.ThreadPoolExecutor(1) as hasher, contextlib.closing(completions), \
             tqdm(total=len(jobs), initial=len(results), desc="building", unit="shard", disable=not progress) as bar:
         inputs = hasher.submit(input_checksums, sorted({p for m in config_meta.values() for p in m["inputs"]}),
                                data_dir)
