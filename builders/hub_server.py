@@ -1214,6 +1214,8 @@ def render_login(next_path: str, failed: bool) -> str:
     problem = '<p class="notice">That is not this hub\'s token.</p>' if failed else ""
     form = ('<form method="post" action="/login">'
             f'<input type="hidden" name="next" value="{html.escape(next_path)}">'
+            # for password managers: the token belongs to the hub's only account
+            f'<input type="text" name="username" value="{OWNER}" autocomplete="username" hidden>'
             '<p><label>Token <input type="password" name="token" autocomplete="current-password" size="40">'
             '</label> <button type="submit">Sign in</button></p></form>'
             '<p class="note">The token the server was started with (--token, HF_TOKEN, or the one it printed). '

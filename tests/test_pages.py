@@ -29,10 +29,11 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
-from builders import preview
+from builders import pages, preview
 from builders.cards import load_card_metadata
 from builders.catalog import write_catalog
 from builders.samples import GENERATORS
+from conftest import realdata_dir
 from helpers import PROJECT, parquet_rows, run_script
 
 ARTIFACTS = PROJECT / "test-artifacts" / "pages"
@@ -458,3 +459,33 @@ def test_documents_and_questions_without_every_part():
     qa = preview.render_qa({"view": "qa", "question": "q", "answers": "a", "correct": "c", "aligned": "al"},
                            {"q": "Why?", "a": ["x", ""], "c": -1, "al": [3]})
     assert 'class="correct"' not in qa and "correct answer not given (-1)" in qa and "aligned to al 3" in qa
+
+
+@pytest.mark.realdata
+def test_real_release_images_show_in_the_browser(browser, tmp_path):
+    """The authentic Flickr30K and VLDBench images, through the same preview code, decode in Chromium; boxes
+    over real photos land where their coordinates say."""
+    files = sorted((realdata_dir("flickr30k_entities") / "flickr30k-images").glob("*.jpg"))
+    files += sorted((realdata_dir("newsmediabias_plus") / "VLDBench" / "images").glob("*.png"))
+    view = {"view": "boxes", "image": "image", "objects": "objects", "box": "box", "label": "name"}
+    cells = []
+    for path in files:
+        data = path.read_bytes()
+        width, height = PIL.Image.open(path).size
+        box = [width // 4, height // 4, width * 3 // 4, height * 3 // 4]
+        cells.append(preview.render_boxes(view, {"image": {"bytes": data, "path": path.name},
+                                                 "objects": [{"box": box, "name": "centre"}]}))
+    page = tmp_path / "real.html"
+    page.write_text(pages.html_page("real images", "".join(cells)), encoding="utf-8")
+    open_page(browser, page.as_uri())
+    wait_for(lambda: not images_not_loaded(browser), "images to decode")
+    save_screenshot(browser, "realdata-images")
+    assert len(browser.find_elements(By.CSS_SELECTOR, "figure.boxes img")) == len(files) >= 13
+    assert images_not_loaded(browser) == [] and console_errors(browser) == []
+    for figure in browser.find_elements(By.CSS_SELECTOR, "figure.boxes"):
+        image, rect = figure.find_element(By.TAG_NAME, "img"), figure.find_element(By.TAG_NAME, "rect")
+        left, natural, box_left = browser.execute_script(
+            "return [arguments[0].getBoundingClientRect().left, arguments[0].naturalWidth,"
+            " arguments[1].getBoundingClientRect().left]", image, rect)
+        shown = image.rect["width"]
+        assert abs(box_left - (left + natural // 4 * shown / natural)) <= 1.5
