@@ -40,6 +40,9 @@ td img{max-width:12rem;max-height:12rem}
 td audio{min-width:15rem}
 table.preview td{min-width:4rem;max-width:40rem}
 pre{background:#f6f8fa;padding:.7rem;overflow:auto}
+code{background:#eff1f3;padding:.1em .3em;border-radius:.3em;font-size:.9em}
+pre code{background:none;padding:0}
+blockquote{border-left:.25rem solid #d0d7de;margin:1rem 0;padding:0 1rem;color:#59636e}
 .note{color:#59636e}
 .null{color:#8c959f;font-style:italic}
 .notice{border:1px solid #d4a72c;background:#fff8c5;padding:.5rem 1rem;border-radius:.4rem}
