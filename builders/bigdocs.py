@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from datasets import ClassLabel, Image, List, Value
 
+from .archives import MEDIA_MEMBER_LIMIT, read_zip_member
 from .core import MMConfig, MultimodalBuilder, RawPart
 from .errors import RawDataError, RecordLog
 
@@ -411,7 +412,8 @@ class SourceImages:
             for candidate in candidates:
                 if candidate in members:
                     try:
-                        return candidate, archive.read(candidate), Path(f"{archive.filename}:{candidate}")
+                        where = f"{archive.filename}:{candidate}"
+                        return candidate, read_zip_member(archive, candidate, MEDIA_MEMBER_LIMIT, where), Path(where)
                     except (zipfile.BadZipFile, OSError, EOFError) as e:
                         raise RawDataError(f"{archive.filename}:{candidate}", f"corrupt archive member ({e})",
                                            hint="download the source archive again") from None

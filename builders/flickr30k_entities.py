@@ -23,6 +23,7 @@ from datasets import ClassLabel, Image, List, Value
 from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeET
 
+from .archives import MEDIA_MEMBER_LIMIT, TEXT_MEMBER_LIMIT, read_tar_member, read_zip_member
 from .core import MMConfig, MultimodalBuilder, RawPart
 from .errors import RawDataError, RecordLog, not_utf8
 
@@ -309,7 +310,13 @@ def iter_images(shard: ImageShard) -> Iterator[tuple[str, str, bytes | RawDataEr
                     image_id = member.name.rsplit("/", 1)[-1][:-4]
                     if member.isfile() and member.name.endswith(".jpg") and image_id in wanted:
                         wanted.discard(image_id)
-                        yield image_id, f"{shard.path}:{member.name}", archive.extractfile(member).read()
+                        where = f"{shard.path}:{member.name}"
+                        try:
+                            yield image_id, where, read_tar_member(archive, member, MEDIA_MEMBER_LIMIT, where)
+                        except RawDataError as error:
+                            yield image_id, where, error
+                        if not wanted:  # the rest of the stream holds no image of this shard
+                            break
         except (tarfile.TarError, EOFError, OSError) as e:
             raise RawDataError(shard.path, f"the images archive is corrupt or truncated ({e})",
                                hint="download flickr30k-images.tar.gz again, or extract it and pass the folder")
@@ -349,7 +356,7 @@ class _AnnotationReader:
                 raise RawDataError(self.location, f"no annotation {folder}/{name} in the archive",
                                    hint="every id of the split files needs Sentences/<id>.txt and Annotations/<id>.xml")
             try:
-                return where, self.zip.read(member)
+                return where, read_zip_member(self.zip, member, TEXT_MEMBER_LIMIT, where)
             except (zipfile.BadZipFile, OSError, EOFError) as e:
                 raise RawDataError(where, f"corrupt archive member ({e})", hint="download annotations.zip again") from None
         path = self.location.parent / folder / name

@@ -34,6 +34,7 @@ import pyarrow.compute as pc
 import pyarrow.json as pj
 from datasets import Value, Video
 
+from .archives import TEXT_MEMBER_LIMIT, read_tar_member
 from .core import MMConfig, MultimodalBuilder, RawPart
 from .errors import RawDataError, RecordLog
 from .media import mp4_truncation
@@ -684,7 +685,11 @@ def index_video2dataset_shard(index: VideoIndex, shard: Path, origin: str) -> No
     for name, read, offset, size in _shard_members(shard):
         key, _, extension = name.rpartition(".")
         if extension == "json":
-            metadata[key] = read()
+            try:
+                metadata[key] = read()
+            except RawDataError as error:
+                error.record = key
+                index.problems.append(error)
         elif f".{extension.lower()}" in VIDEO_EXTENSIONS:
             videos[key] = (name, offset, size)
     for key in sorted(videos.keys() - metadata.keys()):
@@ -708,7 +713,8 @@ def _shard_members(shard: Path) -> Iterator[tuple[str, Callable[[], bytes], int,
         with tarfile.open(shard, "r:") as archive:
             for member in archive:
                 if member.isfile():
-                    yield (member.name, functools.partial(lambda m: archive.extractfile(m).read(), member),
+                    where = f"{shard}:{member.name}"
+                    yield (member.name, functools.partial(read_tar_member, archive, member, TEXT_MEMBER_LIMIT, where),
                            member.offset_data, member.size)
     except (tarfile.TarError, EOFError, OSError) as error:
         raise RawDataError(shard, f"not a readable tar file ({error})",

@@ -33,6 +33,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from datasets import Image, Json, Value
 
+from .archives import MEDIA_MEMBER_LIMIT, read_tar_member
 from .core import MMConfig, MultimodalBuilder, RawPart, table_from_rows
 from .errors import RawDataError, RecordLog
 
@@ -452,7 +453,7 @@ def tar_samples(path: str) -> Iterator[TarSample]:
     pending: dict[str, TarSample] = {}
     strays: dict[str, tuple[str, str, bytes]] = {}     # unclaimed member name -> (stem, ext, bytes)
     finished: dict[str, int] = {}      # key of each document yielded -> its number of images
-    unreadable: set[str] = set()       # keys whose JSON failed: their other members are part of that error
+    unreadable: set[str] = set()       # keys already rejected: their other members are part of that rejection
     try:
         with tarfile.open(path, "r|") as archive:
             for member in archive:
@@ -461,7 +462,16 @@ def tar_samples(path: str) -> Iterator[TarSample]:
                 name = member.name.rsplit("/", 1)[-1]
                 stem, _, ext = name.rpartition(".")
                 ext = ext.lower()
-                data = archive.extractfile(member).read()
+                try:
+                    data = read_tar_member(archive, member, MEDIA_MEMBER_LIMIT, f"{path}:{member.name}")
+                except RawDataError as error:  # the document is rejected once, its other members with it
+                    error.record = stem
+                    unreadable.add(stem)
+                    pending.pop(stem, None)
+                    yield TarSample(stem, error=error)
+                    continue
+                if stem in unreadable:
+                    continue
                 if ext == "json":
                     if stem in pending or stem in finished:
                         yield TarSample(stem, error=RawDataError(

@@ -39,6 +39,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from datasets import ClassLabel, Image, Value
 
+from .archives import MEDIA_MEMBER_LIMIT, read_zip_member
 from .core import MMConfig, MultimodalBuilder, RawPart
 from .errors import RawDataError, RecordLog, not_utf8
 
@@ -554,7 +555,8 @@ class ImageStore:
                 return member, Path(member).read_bytes()
             if archive not in self._archives:
                 self._archives[archive] = zipfile.ZipFile(archive)
-            return f"{archive}:{member}", self._archives[archive].read(member)
+            where = f"{archive}:{member}"
+            return where, read_zip_member(self._archives[archive], member, MEDIA_MEMBER_LIMIT, where)
         except (OSError, zipfile.BadZipFile, EOFError) as e:
             raise RawDataError(archive or member, f"cannot read image {member} ({e})",
                                hint="the file or archive is damaged; download it again") from None

@@ -84,24 +84,38 @@ def edit_json(relative: str, change):
     return damage
 
 
-def edit_zip_member(relative: str, member: str, change):
-    """Rewrite one member of a zip archive through `change(bytes) -> bytes`."""
+def edit_zip(relative: str, change):
+    """Rewrite a zip archive through `change(members)`, a list of (ZipInfo, bytes) it edits in place."""
     def damage(raw: Path) -> str:
         import zipfile
 
         path = raw / relative
         with zipfile.ZipFile(path) as archive:
             members = [(info, archive.read(info)) for info in archive.infolist()]
-        assert member in [info.filename for info, _ in members], f"no {member} in {relative}"
+        change(members)
         with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
             for info, data in members:
-                archive.writestr(info, change(data) if info.filename == member else data)
+                archive.writestr(info, data)
+        return relative
+    return damage
+
+
+def edit_zip_member(relative: str, member: str, change):
+    """Rewrite one member of a zip archive through `change(bytes) -> bytes`."""
+    def change_member(members):
+        position = next((i for i, (info, _) in enumerate(members) if info.filename == member), None)
+        assert position is not None, f"no {member} in {relative}"
+        members[position] = (members[position][0], change(members[position][1]))
+
+    def damage(raw: Path) -> str:
+        edit_zip(relative, change_member)(raw)
         return f"{relative}:{member}"
     return damage
 
 
 def edit_tar(relative: str, change):
-    """Rewrite a tar archive through `change(members)`, a list of (TarInfo, bytes) it edits in place."""
+    """Rewrite a tar archive (compressed as it was) through `change(members)`, a list of (TarInfo, bytes) it
+    edits in place; members that are not regular files (links, devices) carry no bytes."""
     def damage(raw: Path) -> str:
         import io
         import tarfile
@@ -110,7 +124,7 @@ def edit_tar(relative: str, change):
         with tarfile.open(path) as archive:
             members = [(m, archive.extractfile(m).read() if m.isfile() else b"") for m in archive]
         change(members)
-        with tarfile.open(path, "w") as archive:
+        with tarfile.open(path, "w:gz" if path.name.endswith(("gz", "tgz")) else "w") as archive:
             for info, data in members:
                 info.size = len(data) if info.isfile() else 0
                 archive.addfile(info, io.BytesIO(data) if info.isfile() else None)
