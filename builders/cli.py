@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+from concurrent.futures.process import BrokenProcessPool
 from typing import Callable
 
 from .errors import RawDataError, UsageError
@@ -47,6 +48,10 @@ def run(main: Callable[[], int | None]) -> None:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         code = 130
+    except BrokenProcessPool:
+        print("error: a worker process of the build died (killed, or out of memory); nothing was finalized. "
+              "Rerun the same command: it resumes from the shard jobs already complete", file=sys.stderr)
+        code = EXIT_FAILURE
     except Exception:
         print(scrub(traceback.format_exc()), file=sys.stderr)
         code = EXIT_FAILURE

@@ -121,7 +121,7 @@ def publish(folder, repo_id: str, private: bool | None = None, create_pr: bool =
         log("dry run: nothing was uploaded")
         return PublishResult(the_plan, page_url=page)
     if not the_plan.exists:
-        api.create_repo(repo_id, repo_type="dataset", private=the_plan.private)
+        the_plan.parent_commit = create_repo(api, repo_id, the_plan.private)
     elif the_plan.private and not create_pr:
         api.update_repo_settings(repo_id, repo_type="dataset", private=True)
     if the_plan.gated and not the_plan.private and not create_pr:
@@ -136,14 +136,36 @@ def publish(folder, repo_id: str, private: bool | None = None, create_pr: bool =
             create_pr=create_pr, commit_message=f"Publish {report['dataset']} ({len(the_plan.add)} added, "
                                                 f"{len(the_plan.delete)} deleted)")
     except HfHubHTTPError as error:
-        if error.response is not None and error.response.status_code in (409, 412):
-            raise UsageError(f"{repo_id} changed while publishing (its head is no longer "
-                             f"{the_plan.parent_commit}); nothing was committed. Review the new commit, then "
-                             "rerun: files already uploaded are not sent again") from None
+        if _status(error) in (409, 412):
+            raise changed_meanwhile(repo_id, f"its head is no longer {the_plan.parent_commit}") from None
         raise
     result = PublishResult(the_plan, commit.commit_url, commit.pr_url, page)
     log(f"committed {commit.commit_url}" + (f"\npull request: {commit.pr_url}" if commit.pr_url else ""))
     return result
+
+
+def create_repo(api: HfApi, repo_id: str, private: bool) -> str:
+    """Create the repository and return its first commit, the parent the publish commit is checked against
+    (without one, a commit landing between the creation and ours would go unnoticed)."""
+    try:
+        api.create_repo(repo_id, repo_type="dataset", private=private)
+    except HfHubHTTPError as error:
+        if _status(error) == 409:
+            raise changed_meanwhile(repo_id, "someone else created it") from None
+        raise
+    info = api.repo_info(repo_id, repo_type="dataset")
+    if {s.rfilename for s in info.siblings or []} - {".gitattributes"}:
+        raise changed_meanwhile(repo_id, "someone else committed to it right after it was created")
+    return info.sha
+
+
+def changed_meanwhile(repo_id: str, what: str) -> UsageError:
+    return UsageError(f"{repo_id} changed while publishing ({what}); nothing was committed. Review the "
+                      "repository, then rerun: files already uploaded are not sent again")
+
+
+def _status(error: HfHubHTTPError) -> int | None:
+    return error.response.status_code if error.response is not None else None
 
 
 def _local_files(folder: Path, report: dict) -> dict[str, Path]:

@@ -20,14 +20,14 @@ PROJECT = Path(__file__).resolve().parent.parent
 HUB_TOKEN = "hf_testtoken_0123456789abcdefFAKE"
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
 _SESSION_HOME = Path(tempfile.mkdtemp(prefix="mmb-tests-"))
-HUB_PORT = _free_port()
+HUB_PORT = free_port()
 HUB_ENDPOINT = f"http://127.0.0.1:{HUB_PORT}"
 os.environ.update(
     HF_ENDPOINT=HUB_ENDPOINT,
@@ -65,11 +65,13 @@ class LocalHub:
         return HfApi(endpoint=self.endpoint, token=self.token if token is None else token)
 
 
-def start_local_hub(root: Path, port: int, token: str = HUB_TOKEN, log_path: Path | None = None) -> LocalHub:
+def start_local_hub(root: Path, port: int, token: str = HUB_TOKEN, log_path: Path | None = None,
+                    access_log: bool = False) -> LocalHub:
+    """Start scripts/local_hub.py; its output goes to `log_path` (with one line per request if `access_log`)."""
     log = open(log_path or root.with_suffix(".log"), "ab")
     proc = subprocess.Popen(
         [sys.executable, str(PROJECT / "scripts" / "local_hub.py"), "--port", str(port), "--root", str(root),
-         "--token", token, "--quiet"],
+         "--token", token, *([] if access_log else ["--quiet"])],
         stdout=log, stderr=subprocess.STDOUT, cwd=PROJECT,
     )
     _wait_for_port(port, proc)
