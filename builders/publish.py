@@ -114,6 +114,17 @@ def publish(folder, repo_id: str, private: bool | None = None, create_pr: bool =
         report["repo_id"] = repo_id
         pipeline.write_outputs(folder, report)
     api = HfApi(endpoint=endpoint(), token=token)
+    try:
+        return _publish(api, folder, report, repo_id, private, create_pr, dry_run, log)
+    except HfHubHTTPError as error:
+        if _status(error) in (401, 403):
+            raise UsageError(f"{endpoint()} refused the request ({_status(error)}): the token is missing or wrong, "
+                             f"or may not write to {repo_id}; set HF_TOKEN or run `hf auth login`") from None
+        raise
+
+
+def _publish(api: HfApi, folder: Path, report: dict, repo_id: str, private: bool | None, create_pr: bool,
+             dry_run: bool, log) -> PublishResult:
     the_plan = plan(api, folder, report, repo_id, private)
     page = f"{endpoint()}/datasets/{repo_id}"
     log(the_plan.describe())
