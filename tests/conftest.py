@@ -68,12 +68,12 @@ class LocalHub:
 def start_local_hub(root: Path, port: int, token: str = HUB_TOKEN, log_path: Path | None = None,
                     access_log: bool = False) -> LocalHub:
     """Start scripts/local_hub.py; its output goes to `log_path` (with one line per request if `access_log`)."""
-    log = open(log_path or root.with_suffix(".log"), "ab")
-    proc = subprocess.Popen(
-        [sys.executable, str(PROJECT / "scripts" / "local_hub.py"), "--port", str(port), "--root", str(root),
-         "--token", token, *([] if access_log else ["--quiet"])],
-        stdout=log, stderr=subprocess.STDOUT, cwd=PROJECT,
-    )
+    with open(log_path or root.with_suffix(".log"), "ab") as log:  # the server writes to its own copy
+        proc = subprocess.Popen(
+            [sys.executable, str(PROJECT / "scripts" / "local_hub.py"), "--port", str(port), "--root", str(root),
+             "--token", token, *([] if access_log else ["--quiet"])],
+            stdout=log, stderr=subprocess.STDOUT, cwd=PROJECT,
+        )
     _wait_for_port(port, proc)
     return LocalHub(f"http://127.0.0.1:{port}", token, root, proc)
 

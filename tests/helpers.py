@@ -1,10 +1,12 @@
 """Small helpers shared by the test modules."""
 from __future__ import annotations
 
+import http.client
 import os
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pyarrow.parquet as pq
 
@@ -15,6 +17,18 @@ def parquet_rows(out: Path, config: str, split: str) -> list[dict]:
     """All rows of one split of a built folder, in file order, read with pyarrow."""
     files = sorted((Path(out) / config).glob(f"{split}-*.parquet"))
     return [row for f in files for row in pq.read_table(f).to_pylist()]
+
+
+def raw_request(endpoint: str, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
+    """One HTTP request with the path sent exactly as given (the clients normalise or refuse odd paths)."""
+    url = urlsplit(endpoint)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, response.headers, response.read()
+    finally:
+        conn.close()
 
 
 def run_script(script: str, *args, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import http.client
 import io
 import json
 import os
@@ -16,7 +15,6 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import datasets
 import pyarrow as pa
@@ -29,6 +27,7 @@ from huggingface_hub.errors import (EntryNotFoundError, GatedRepoError, HfHubHTT
 from PIL import Image
 
 from conftest import PROJECT, start_local_hub, stop_local_hub
+from helpers import raw_request
 
 PARQUET = "data/train-00000-of-00001.parquet"
 CARD = """---
@@ -88,18 +87,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def raw_request(endpoint: str, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
-    """One HTTP request with the path sent exactly as given (the clients normalise or refuse odd paths)."""
-    url = urlsplit(endpoint)
-    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
-    try:
-        conn.request(method, path, body=body, headers=headers or {})
-        response = conn.getresponse()
-        return response.status, response.headers, response.read()
-    finally:
-        conn.close()
 
 
 def ndjson(*items) -> bytes:
