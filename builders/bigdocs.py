@@ -34,6 +34,7 @@ from datasets import ClassLabel, Image, List, Value
 from .archives import MEDIA_MEMBER_LIMIT, read_zip_member
 from .core import MMConfig, MultimodalBuilder, RawPart
 from .errors import RawDataError, RecordLog
+from .media import image_truncated
 
 # ---- metadata --------------------------------------------------------------------------------------
 
@@ -47,9 +48,6 @@ SHARD_FILE = re.compile(r"(?P<split>[A-Za-z]+)-(?P<index>\d+)-of-(?P<count>\d+)\
 
 IMAGE_STATUSES = ["embedded", "joined", "missing_in_release", "not_in_source", "no_source_folder"]
 IMAGE_SUFFIXES = (".jpg", ".png", ".jpeg")
-END_MARKERS = {"PNG": b"IEND\xaeB`\x82", "JPEG": b"\xff\xd9"}
-END_MARKER_WINDOW = 64 * 1024
-"""An end marker must sit in this many final bytes (writers may append trailers after it)."""
 
 
 @dataclass(frozen=True)
@@ -503,10 +501,9 @@ def inspect_image(data: bytes, file: Path | None = None, what: str = "the image"
     except PIL.UnidentifiedImageError:  # its message holds our buffer's address, which differs per run
         raise RawDataError(file, f"{where} is not a readable image (no image format recognises the bytes)",
                            hint=hint) from None
-    except (OSError, SyntaxError, ValueError) as e:
+    except (OSError, SyntaxError, ValueError, PIL.Image.DecompressionBombError) as e:
         raise RawDataError(file, f"{where} is not a readable image ({e})", hint=hint) from None
-    marker = END_MARKERS.get(kind)
-    if marker and marker not in data[-END_MARKER_WINDOW:]:
+    if image_truncated(data, kind):
         raise RawDataError(file, f"{where} is a truncated {kind} (no end marker)", hint=hint)
     return width, height
 

@@ -26,6 +26,7 @@ from defusedxml import ElementTree as SafeET
 from .archives import MEDIA_MEMBER_LIMIT, TEXT_MEMBER_LIMIT, read_tar_member, read_zip_member
 from .core import MMConfig, MultimodalBuilder, RawPart
 from .errors import RawDataError, RecordLog, not_utf8
+from .media import image_truncated
 
 # ---- metadata --------------------------------------------------------------------------------------
 
@@ -491,13 +492,13 @@ def check_jpeg(data: bytes, where) -> tuple[int, int]:
     """
     if not data.startswith(b"\xff\xd8"):
         raise RawDataError(where, "not a JPEG file (no start-of-image marker)", hint="replace it with the release's file")
-    if b"\xff\xd9" not in data[-1024:]:
+    if image_truncated(data, "JPEG"):
         raise RawDataError(where, "truncated JPEG (no end-of-image marker)",
                            hint="the file was cut short; re-extract it from the images archive")
     try:
         with PIL.Image.open(io.BytesIO(data)) as image:
             return image.size
-    except (PIL.UnidentifiedImageError, OSError, SyntaxError) as e:
+    except (PIL.UnidentifiedImageError, OSError, SyntaxError, PIL.Image.DecompressionBombError) as e:
         raise RawDataError(where, f"unreadable JPEG header ({e})", hint="replace it with the release's file") from None
 
 

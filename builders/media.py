@@ -2,11 +2,16 @@
 
 Media are copied byte for byte and never decoded (decoding every file would cost more than the whole
 build), so a download cut short would otherwise be published as if it were whole. These checks read
-only the container's own length fields: the top-level boxes of an MP4 / MOV, the RIFF size of a WAV.
+only what a format says about its own length: the top-level boxes of an MP4 / MOV, the RIFF size of a
+WAV, the end marker of a JPEG or PNG.
 """
 from __future__ import annotations
 
 import struct
+
+IMAGE_END_MARKERS = {"JPEG": b"\xff\xd9", "PNG": b"IEND\xaeB`\x82"}
+END_MARKER_WINDOW = 64 * 1024
+"""An end marker must sit in this many final bytes (writers may append trailers after it)."""
 
 RIFF_UNKNOWN_SIZE = 0xFFFFFFFF
 """RF64 and streamed WAV files put this in the RIFF size field: their length cannot be checked."""
@@ -46,6 +51,12 @@ def wav_truncation(data: bytes) -> str | None:
     if declared == RIFF_UNKNOWN_SIZE or declared + 8 <= len(data):
         return None
     return f"the RIFF header declares {declared + 8:,} bytes but the file has {len(data):,}"
+
+
+def image_truncated(data: bytes, image_format: str) -> bool:
+    """Whether a JPEG or PNG (Pillow's format name) lacks its end marker: a file cut short."""
+    marker = IMAGE_END_MARKERS.get(image_format)
+    return marker is not None and marker not in data[-END_MARKER_WINDOW:]
 
 
 def _name(kind: bytes) -> str:

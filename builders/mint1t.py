@@ -36,6 +36,7 @@ from datasets import Image, Json, Value
 from .archives import MEDIA_MEMBER_LIMIT, read_tar_member
 from .core import MMConfig, MultimodalBuilder, RawPart, table_from_rows
 from .errors import RawDataError, RecordLog
+from .media import image_truncated
 
 # ---- metadata --------------------------------------------------------------------------------------
 
@@ -751,10 +752,10 @@ def probe_image(data: bytes) -> tuple[int, int]:
             size, kind = image.size, image.format
     except PIL.UnidentifiedImageError:  # its message holds our buffer's address, which differs per run
         raise ValueError("not a readable image (no image format recognises the bytes)") from None
-    except (OSError, SyntaxError, ValueError) as e:
+    except (OSError, SyntaxError, ValueError, PIL.Image.DecompressionBombError) as e:
         raise ValueError(f"not a readable image ({e})") from None
-    if kind == "JPEG" and b"\xff\xd9" not in data[-1024:]:
-        raise ValueError("truncated JPEG (no end-of-image marker)")
+    if image_truncated(data, kind):
+        raise ValueError(f"truncated {kind} (no end marker)")
     return size
 
 

@@ -42,6 +42,7 @@ from datasets import ClassLabel, Image, Value
 from .archives import MEDIA_MEMBER_LIMIT, read_zip_member
 from .core import MMConfig, MultimodalBuilder, RawPart
 from .errors import RawDataError, RecordLog, not_utf8
+from .media import image_truncated
 
 # ---- metadata --------------------------------------------------------------------------------------
 
@@ -751,7 +752,7 @@ def inspect_image(data: bytes) -> tuple[str | None, str, tuple[int, int] | None]
     found = sniff_format(data)
     if found == "svg":
         return found, "svg", None
-    if (found == "jpeg" and b"\xff\xd9" not in data[-1024:]) or (found == "png" and b"IEND" not in data[-32:]):
+    if found and image_truncated(data, found.upper()):
         return found, "unreadable", None
     try:
         with PIL.Image.open(io.BytesIO(data)) as image:

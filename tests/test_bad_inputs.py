@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import struct
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -58,6 +60,16 @@ def B(*args, **kwargs) -> Breakage:
 
 def text_edit(old: str, new: str):
     return replaced(old.encode(), new.encode())
+
+
+def huge_dimensions(data: bytes) -> bytes:
+    """A JPEG or PNG whose header declares 65535 x 65535 pixels (an image bomb: 4.3 gigapixels to decode)."""
+    if data.startswith(b"\x89PNG"):
+        start = data.index(b"IHDR")
+        chunk = b"IHDR" + struct.pack(">II", 65535, 65535) + data[start + 12:start + 17]
+        return data[:start] + chunk + struct.pack(">I", zlib.crc32(chunk)) + data[start + 21:]
+    frame = data.index(b"\xff\xc0")
+    return data[:frame + 5] + struct.pack(">HH", 65535, 65535) + data[frame + 9:]
 
 
 def row_of(rows: list[dict], **match) -> dict:
@@ -132,6 +144,8 @@ F30K = [
     B("flickr30k_entities", "html-instead-of-jpeg", write(f"{F30K_IMAGES}/98765.jpg", b"<html>404</html>"),
       "captions", "not a JPEG file"),
     B("flickr30k_entities", "empty-jpeg", write(f"{F30K_IMAGES}/2199200615.jpg", b""), "entities", "not a JPEG file"),
+    B("flickr30k_entities", "image-bomb-header", edit(f"{F30K_IMAGES}/12345.jpg", huge_dimensions), "captions",
+      "exceeds limit of"),
     B("flickr30k_entities", "missing-image", remove(f"{F30K_IMAGES}/4000000001.jpg"), "captions",
       "image missing or unreadable"),
     B("flickr30k_entities", "truncated-xml", edit_zip_member("annotations.zip", "Annotations/12345.xml",
@@ -335,6 +349,12 @@ MINT1T = [
       PDF_CONFIG, "has no orphan.json in this tar", extra_records=1),
     B("mint1t", "unexpected-member", edit_tar(PDF_TAR, lambda m: m.append(tar_member("notes.txt", b"hello"))),
       PDF_CONFIG, "unexpected member notes.txt", extra_records=1),
+    B("mint1t", "truncated-png-member", edit_tar(ARXIV_TAR, member_named("2105_05870_1.png", lambda data: data[:-40])),
+      "arxiv", "", rejects=KEEPS, kept=lambda rows, report: [(i["status"], i["error"]) for i in row_of(
+          rows, key="2105_05870")["image_info"]][1] == ("undecodable", "2105_05870_1.png: truncated PNG (no end marker)")),
+    B("mint1t", "image-bomb-member", edit_tar(ARXIV_TAR, member_named("2105_05870_0.jpg", huge_dimensions)),
+      "arxiv", "", rejects=KEEPS, kept=lambda rows, report: "exceeds limit of" in row_of(
+          rows, key="2105_05870")["image_info"][0]["error"]),
     B("mint1t", "image-member-missing", edit_tar(ARXIV_TAR, member_named("2105_05870_1.png", lambda data: None)),
       "arxiv", "image member(s)"),
     B("mint1t", "empty-tar", write(PDF_TAR, b""), PDF_CONFIG, "the tar is corrupt or truncated", rejects=STOPS,
@@ -369,6 +389,8 @@ BIGDOCS = [
       "sample_id is missing"),
     B("bigdocs", "truncated-png", edit_parquet(f"{ARXIV_OCR}/test-00000-of-00001.parquet", first_row(
         lambda r: r["image"].update(bytes=r["image"]["bytes"][:-30]))), "ArxivOCR", "truncated PNG"),
+    B("bigdocs", "image-bomb-header", edit_parquet(f"{ARXIV_OCR}/test-00000-of-00001.parquet", first_row(
+        lambda r: r["image"].update(bytes=huge_dimensions(r["image"]["bytes"])))), "ArxivOCR", "exceeds limit of"),
     B("bigdocs", "not-an-image", edit_parquet(f"{ARXIV_OCR}/val-00000-of-00001.parquet", first_row(
         lambda r: r["image"].update(bytes=b"<svg/>"))), "ArxivOCR", "is not a readable image"),
     B("bigdocs", "img-id-escapes-source", edit_parquet("BigDocs-7.5M/COCOtext/train-00000-of-00001.parquet",
@@ -408,6 +430,8 @@ NMB_PLUS = [
     B("nmb_plus", "more-scores-than-categories", edit_parquet(V1_PART, first_row(
         lambda r: r.update(news_categories_confidence_scores="[0.9 0.8 0.7]"))), "v1",
       "2 categories but 3 confidence scores"),
+    B("nmb_plus", "image-bomb-header", edit("zenodo/images/1098444910.jpg", huge_dimensions), "current", "",
+      rejects=KEEPS, kept=lambda rows, report: row_of(rows, unique_id="1098444910")["image_status"] == 4),
     B("nmb_plus", "truncated-image", cut("zenodo/images/1098444910.jpg"), "current", "", rejects=KEEPS,
       kept=lambda rows, report: row_of(rows, unique_id="1098444910")["image_status"] == 4),
     B("nmb_plus", "truncated-parquet", cut(CURRENT), "current", "not a readable Parquet file", rejects=STOPS,
