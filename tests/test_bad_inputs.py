@@ -54,8 +54,7 @@ class Breakage:
         return f"{self.dataset}-{self.name}"
 
 
-def B(*args, **kwargs) -> Breakage:
-    return Breakage(*args, **kwargs)
+B = Breakage  # short, so that each row of the table fits on a line or two
 
 
 def text_edit(old: str, new: str):
@@ -121,6 +120,14 @@ def without_status(rows: list[dict]) -> pa.Schema:
     for row in rows:
         del row["status"]
     return pa.Table.from_pylist(rows).schema
+
+
+def unreadable_image(unique_id: str):
+    """A KEEPS check: the article is kept with image_status unreadable and its bytes set aside."""
+    def kept(rows, report):
+        row = row_of(rows, unique_id=unique_id)
+        return row["image_status"] == 4 and row["image"] is None and row["image_undecodable_bytes"]
+    return kept
 
 
 def as_truncated_json(csv_relative: str):
@@ -431,9 +438,9 @@ NMB_PLUS = [
         lambda r: r.update(news_categories_confidence_scores="[0.9 0.8 0.7]"))), "v1",
       "2 categories but 3 confidence scores"),
     B("nmb_plus", "image-bomb-header", edit("zenodo/images/1098444910.jpg", huge_dimensions), "current", "",
-      rejects=KEEPS, kept=lambda rows, report: row_of(rows, unique_id="1098444910")["image_status"] == 4),
+      rejects=KEEPS, kept=unreadable_image("1098444910")),
     B("nmb_plus", "truncated-image", cut("zenodo/images/1098444910.jpg"), "current", "", rejects=KEEPS,
-      kept=lambda rows, report: row_of(rows, unique_id="1098444910")["image_status"] == 4),
+      kept=unreadable_image("1098444910")),
     B("nmb_plus", "truncated-parquet", cut(CURRENT), "current", "not a readable Parquet file", rejects=STOPS,
       at="file"),
     B("nmb_plus", "truncated-metadata-json", as_truncated_json("VLDBench/data/metadata.csv"), "vldbench",
@@ -446,8 +453,7 @@ NMB_PLUS = [
         "VLDBench/data/metadata.csv", lambda data: data.replace(b"size=", b"size=9", 1))), "vldbench",
       "but the release's image column says"),
     B("nmb_plus", "empty-scrape-csv", reported_at("raw_scrape/*.csv", write(SCRAPE_CSV, b"")), "raw_scrape",
-      "raw_scrape/*.csv", rejects=STOPS,
-      at="file"),
+      "raw_scrape/*.csv", rejects=STOPS, at="file"),
     B("nmb_plus", "huge-article", edit(SCRAPE_CSV, lambda data: data + b'abcdef0123,CNN,Long,2024-05-06,first,"'
                                        + b"long " * (HUGE // 5) + b'",,,,\n'), "raw_scrape", "", rejects=KEEPS,
       kept=lambda rows, report: len(row_of(rows, unique_id="abcdef0123")["article_text"]) >= HUGE - 5),
