@@ -140,7 +140,7 @@ def rerun(raw: Path, out: Path, *extra) -> int:
 KILL_POINTS = {
     "after the first job": lambda out: len(markers(out)) >= 1,
     "after 40 jobs": lambda out: len(markers(out)) >= 40,
-    "after 90 jobs": lambda out: len(markers(out)) >= 90,
+    "after 80 jobs": lambda out: len(markers(out)) >= 80,  # leaves a margin before the end on a loaded machine
 }
 
 
