@@ -8,7 +8,10 @@ system) and writes its parts and its completion marker to the build's fsspec out
 from __future__ import annotations
 
 import concurrent.futures
+import ctypes
 import multiprocessing
+import os
+import signal
 import sys
 from pathlib import Path
 from typing import Callable, Iterator
@@ -38,9 +41,21 @@ class LocalEngine:
         if self.num_proc <= 1 or len(jobs) <= 1:
             return ((job, run(job, target)) for job in jobs)
         context = multiprocessing.get_context("fork") if sys.platform == "linux" else None
-        pool = concurrent.futures.ProcessPoolExecutor(min(self.num_proc, len(jobs)), mp_context=context)
+        pool = concurrent.futures.ProcessPoolExecutor(min(self.num_proc, len(jobs)), mp_context=context,
+                                                      initializer=_die_with_parent, initargs=(os.getpid(),))
         futures = {pool.submit(run, job, target): job for job in jobs}
         return _pool_completions(pool, futures)
+
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """A worker must not outlive a killed build: it would go on writing into the staging area a rerun uses."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent_pid:  # the build died before the request above took effect
+        os._exit(1)
 
 
 def _pool_completions(pool: concurrent.futures.ProcessPoolExecutor, futures: dict) -> Completions:
