@@ -24,9 +24,11 @@ import platform
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from queue import Queue
 from typing import Any
 
 import datasets
@@ -178,8 +180,7 @@ def run_job(job: ShardJob, target: Target) -> dict:
     log = RecordLog(job.on_error, job.split)
     writer = PartWriter(builder.info.features, fs, job_dir, f"{job.index:05d}")
     try:
-        for table in builder.shard_tables(job.shard, log):
-            writer.write(table)
+        write_overlapped(builder.shard_tables(job.shard, log), writer)
         parts = writer.close()
     except BaseException:
         writer.abort()
@@ -195,6 +196,37 @@ def run_job(job: ShardJob, target: Target) -> dict:
     }
     _write_whole(fs, _marker(target.staging, job), json.dumps(result, indent=1))
     return result
+
+
+def write_overlapped(tables, writer: PartWriter, depth: int = 2) -> None:
+    """Write each table in a second thread while this one parses the next.
+
+    Parquet encoding, content-defined chunking and I/O run in pyarrow without the GIL, so a shard job
+    overlaps them with its own Python parsing. `depth` tables at most wait, which bounds the memory.
+    """
+    queue: Queue = Queue(maxsize=depth)
+    failure: list[BaseException] = []
+
+    def drain() -> None:
+        while (table := queue.get()) is not None:
+            if not failure:  # after a failure keep taking tables, so the parser never blocks on a full queue
+                try:
+                    writer.write(table)
+                except BaseException as error:  # re-raised in the parsing thread below
+                    failure.append(error)
+
+    thread = threading.Thread(target=drain, name="parquet-writer", daemon=True)
+    thread.start()
+    try:
+        for table in tables:
+            if failure:
+                break
+            queue.put(table)
+    finally:
+        queue.put(None)
+        thread.join()
+    if failure:
+        raise failure[0]
 
 
 _states: dict[str, Any] = {}
