@@ -43,11 +43,9 @@ from . import __version__, builder_class, cards, content_hash
 from .cardcheck import strictest_policy
 from .engines import make_engine
 from .errors import RawDataError, RecordLog, UsageError
+from .outputs import README_FILE, REPORT_FILE, STAGING_DIR  # noqa: F401 (part of this module's API)
 from .parquet import PartWriter
 
-STAGING_DIR = ".staging"
-REPORT_FILE = "build_report.json"
-README_FILE = "README.md"
 TMP_SUFFIX = ".tmp"
 SPLIT_ORDER = {"train": 0, "validation": 1, "test": 2}
 CONTENT_HASH_DOC = (f"each split's content_hash is the sha256 of its shard jobs' {content_hash.ALGORITHM} row "

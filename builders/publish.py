@@ -17,8 +17,8 @@ from pathlib import Path
 from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, constants
 from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 
-from . import pipeline
 from .errors import UsageError
+from .outputs import README_FILE, REPORT_FILE
 
 DATA_FILE = re.compile(r"[^/]+/[^/]+-\d{5}-of-\d{5}\.parquet")
 """Files of our layout in a repository: a publish deletes those it does not produce."""
@@ -62,11 +62,11 @@ def endpoint() -> str:
 
 def read_built_folder(folder: Path) -> dict:
     """The build report of a complete build folder (README.md present), or a UsageError saying why not."""
-    report_path, readme = folder / pipeline.REPORT_FILE, folder / pipeline.README_FILE
+    report_path, readme = folder / REPORT_FILE, folder / README_FILE
     if not folder.is_dir():
         raise UsageError(f"{folder}: not a folder; build one with scripts/build.py first")
     if not report_path.is_file() or not readme.is_file():
-        raise UsageError(f"{folder}: not a complete build (README.md or {pipeline.REPORT_FILE} is missing); "
+        raise UsageError(f"{folder}: not a complete build (README.md or {REPORT_FILE} is missing); "
                          "rerun scripts/build.py")
     return json.loads(report_path.read_text(encoding="utf-8"))
 
@@ -112,6 +112,8 @@ def publish(folder, repo_id: str, private: bool | None = None, create_pr: bool =
     report = read_built_folder(folder)
     if report["repo_id"] != repo_id:  # the card's examples must name the repository they are read from
         report["repo_id"] = repo_id
+        from . import pipeline  # imports `datasets`: paid only when the card must change
+
         pipeline.write_outputs(folder, report)
     api = HfApi(endpoint=endpoint(), token=token)
     try:
@@ -180,14 +182,14 @@ def _status(error: HfHubHTTPError) -> int | None:
 
 
 def _local_files(folder: Path, report: dict) -> dict[str, Path]:
-    files = {pipeline.README_FILE: folder / pipeline.README_FILE, pipeline.REPORT_FILE: folder / pipeline.REPORT_FILE}
+    files = {README_FILE: folder / README_FILE, REPORT_FILE: folder / REPORT_FILE}
     for config in report["configs"].values():
         for split in config["splits"].values():
             for name in split["files"]:
                 files[name] = folder / name
     missing = [name for name, path in files.items() if not path.is_file()]
     if missing:
-        raise UsageError(f"{folder}: files listed in {pipeline.REPORT_FILE} are missing: {', '.join(missing)}; "
+        raise UsageError(f"{folder}: files listed in {REPORT_FILE} are missing: {', '.join(missing)}; "
                          "rebuild the folder")
     return files
 

@@ -1,0 +1,7 @@
+"""The fixed names in a built folder (DESIGN.md, "Output layout"), in a module light enough for any tool.
+
+publish.py reads a built folder without importing `datasets`; only re-rendering a card needs it.
+"""
+STAGING_DIR = ".staging"
+REPORT_FILE = "build_report.json"
+README_FILE = "README.md"
