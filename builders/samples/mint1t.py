@@ -135,8 +135,10 @@ HTML_V1_0 = pa.schema([("texts", pa.list_(pa.string())), ("images", pa.list_(pa.
 
 
 def write_html_parquet(path: Path, rows: list[dict], schema: pa.Schema) -> None:
+    """Hand-written shards get row groups of 2 rows (the reader must cross groups); scaled shards get row
+    groups of a realistic size: tens of thousands of tiny groups make a footer of hundreds of MB."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.Table.from_pylist(rows, schema=schema), path, row_group_size=2)
+    pq.write_table(pa.Table.from_pylist(rows, schema=schema), path, row_group_size=2 if len(rows) < 100 else 1000)
 
 
 def document_json(doc: Doc) -> dict:
