@@ -20,7 +20,6 @@ import copy
 import csv
 import functools
 import io
-import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +36,6 @@ from .core import MMConfig, MultimodalBuilder, RawPart
 from .errors import RawDataError, RecordLog, not_utf8
 from .media import mp4_truncation, wav_truncation
 
-logger = logging.getLogger(__name__)
 
 # ---- metadata --------------------------------------------------------------------------------------
 
@@ -272,11 +270,11 @@ class MuSeCaR(MultimodalBuilder):
             _reject_unlisted(self._media_files(), partition, self.relative(self.raw["partition"]), log)
             described_only = sorted(set(self.video_metadata) - set(partition))
             if described_only:
-                warn_once(f"musecar: video_metadata.csv describes {len(described_only)} videos that "
-                          f"{self.relative(self.raw['partition'])} does not list ({', '.join(map(str, described_only))}); "
-                          "without a split they are not in the videos config")
+                log.notice(f"video_metadata.csv describes {len(described_only)} videos that "
+                           f"{self.relative(self.raw['partition'])} does not list ({', '.join(map(str, described_only))}); "
+                           "without a split they are not in the videos config")
             return _group_shards("", partition, self._video_bytes)
-        self._check_shared_files()
+        self._check_shared_files(log)
         shards: dict[str, list[VideoShard]] = {}
         for task in self._tasks():
             if task.partition is None:
@@ -290,13 +288,16 @@ class MuSeCaR(MultimodalBuilder):
                 shards.setdefault(split, []).extend(items)
         return shards
 
-    def _check_shared_files(self) -> None:
+    def _check_shared_files(self, log: RecordLog) -> None:
         """Files shared by every video of a task are checked before any job starts."""
         if self.config.name == "wilder" and self.raw["wild_alternative"] is not None:
-            warn_once(f"musecar: both {self.raw['wild'].label} and {self.raw['wild_alternative'].label} found; the "
-                      f"wilder config reads {self.raw['wild'].label} (the features config reads both)")
+            log.notice(f"both {self.raw['wild'].label} and {self.raw['wild_alternative'].label} found; the "
+                       f"wilder config reads {self.raw['wild'].label} (the features config reads both)")
         if self.config.name == "topic":
-            self.aggregated_topic_labels  # parsed now: a corrupt aggregated file stops the build here
+            # parsed now: a corrupt aggregated file stops the build here
+            for path, repeated in self.aggregated_topic_labels[1].items():
+                log.notice(f"{self.relative(path)}: {sum(repeated.values())} rows repeat earlier rows of videos "
+                           f"{', '.join(map(str, sorted(repeated)))}; kept once")
             if self.raw["metadata"] is not None:
                 check_class_mapping(self.raw["metadata"] / "topic_class_mapping.csv", "topic", TOPIC_CLASSES)
                 check_class_mapping(self.raw["metadata"] / "emotion_class_mapping.csv", "emotion", EMOTION_CLASSES)
@@ -314,7 +315,7 @@ class MuSeCaR(MultimodalBuilder):
         for folder in ("transcription_segments", "audio_segments"):
             found.update({vid: path for vid, path in _numbered_dirs(task.path / folder).items() if vid not in found})
         if self.config.name == "topic":
-            found.update({vid: path for vid, (path, _) in self.aggregated_topic_labels.items() if vid not in found})
+            found.update({vid: path for vid, (path, _) in self.aggregated_topic_labels[0].items() if vid not in found})
         return found
 
     def _media_files(self) -> dict[int, Path]:
@@ -345,15 +346,20 @@ class MuSeCaR(MultimodalBuilder):
     # ---- shared files, read once per builder -------------------------------------------------------------
 
     @functools.cached_property
-    def aggregated_topic_labels(self) -> dict[int, tuple[Path, dict[int, dict]]]:
+    def aggregated_topic_labels(self) -> tuple[dict[int, tuple[Path, dict[int, dict]]], dict[Path, dict[int, int]]]:
+        """(video id -> (file, segment labels), file -> repeated rows per video) of the aggregated files."""
         folder = self.raw["topic"].path / "label_segments" / "aggregated"
         labels: dict[int, tuple[Path, dict[int, dict]]] = {}
+        repeats: dict[Path, dict[int, int]] = {}
         for split in SPLITS:
             path = folder / f"{split}.csv"
             if path.is_file():
-                for video_id, segments in parse_aggregated_topic_labels(read_csv(path)).items():
+                per_video, repeated = parse_aggregated_topic_labels(read_csv(path))
+                for video_id, segments in per_video.items():
                     labels.setdefault(video_id, (path, {}))[1].update(segments)
-        return labels
+                if repeated:
+                    repeats[path] = repeated
+        return labels, repeats
 
     @functools.cached_property
     def video_metadata(self) -> dict[int, dict]:
@@ -407,7 +413,7 @@ class MuSeCaR(MultimodalBuilder):
                                          else parse_class_labels(table))
                 except RawDataError as error:
                     broken.append(error)
-        aggregated = self.aggregated_topic_labels.get(video_id) if name == "topic" else None
+        aggregated = self.aggregated_topic_labels[0].get(video_id) if name == "topic" else None
         return VideoSegments(task, video_id, name, labels, aggregated, self._audio_norm(video_id), broken)
 
     def _video_row(self, video_id: int, fold: int | None) -> dict:
@@ -759,16 +765,10 @@ def read_partition(path: Path, log: RecordLog) -> dict[int, tuple[str | None, in
             continue
         if first_fold != fold:
             result[video_id] = (split, None)
-        warn_once(f"{path}: video {video_id} is listed twice (lines {lines[video_id]} and {line})"
-                  + ("" if first_fold == fold else f" with folds {first_fold} and {fold} (fold set to null)")
-                  + "; kept once")
+        log.notice(f"{path.parent.name}/{path.name}: video {video_id} is listed twice (lines {lines[video_id]} "
+                   f"and {line})" + ("" if first_fold == fold else f" with folds {first_fold} and {fold} "
+                                                                    "(fold set to null)") + "; kept once")
     return dict(sorted(result.items()))
-
-
-@functools.cache
-def warn_once(message: str) -> None:
-    """Every config reads the same partition file: say what was de-duplicated once per process."""
-    logger.warning(message)
 
 
 def parse_partition(table: CsvTable) -> list[tuple[int, str, int | None, int]]:
@@ -846,8 +846,9 @@ def parse_class_labels(table: CsvTable) -> dict[int, dict]:
     return segments
 
 
-def parse_aggregated_topic_labels(table: CsvTable) -> dict[int, dict[int, dict]]:
-    """label_segments/aggregated/<split>.csv → video id -> segment id -> {dimension: class id or None, line}.
+def parse_aggregated_topic_labels(table: CsvTable) -> tuple[dict[int, dict[int, dict]], dict[int, int]]:
+    """label_segments/aggregated/<split>.csv → (video id -> segment id -> {dimension: class id or None, line},
+    video id -> rows repeated).
 
     The 2020 train.csv repeats, row for row, the segments of the videos partition.csv lists twice: such
     repeats are kept once; a segment repeated with other labels makes the file unusable.
@@ -869,10 +870,7 @@ def parse_aggregated_topic_labels(table: CsvTable) -> dict[int, dict[int, dict]]
             raise RawDataError(table.path, f"video {video_id} segment {segment_id} is listed again with other labels "
                                f"(first on line {earlier['line']})", line=line,
                                hint="the aggregated file is corrupt; extract it again from the package")
-    if repeated:
-        warn_once(f"{table.path}: {sum(repeated.values())} rows repeat earlier rows of videos "
-                  f"{', '.join(map(str, sorted(repeated)))}; kept once")
-    return labels
+    return labels, repeated
 
 
 def merge_continuous_segment(config: str, segment_id, per_dimension: dict) -> dict:

@@ -95,13 +95,17 @@ def test_videos_config_keeps_metadata_and_media_bytes(built):
                                             for r in parquet_rows(out, "videos", split)}   # no split: reported
 
 
-def test_metadata_of_unlisted_videos_is_reported(built, caplog, tmp_path):
-    tree, _, _ = built
-    musecar.warn_once.cache_clear()
-    builder = musecar.MuSeCaR(config_name="videos", data_dir=str(tree.root), cache_dir=str(tmp_path))
-    builder.split_shards(RecordLog("raise"))
-    assert "video_metadata.csv describes 1 videos that MuSe2020/data/processed_tasks/metadata/partition.csv does " \
-           "not list (299)" in caplog.text
+def test_metadata_of_unlisted_videos_and_deduplicated_rows_are_notices(built):
+    _, out, report = built
+    notices = report["notices"]
+    assert "videos: video_metadata.csv describes 1 videos that MuSe2020/data/processed_tasks/metadata/partition.csv " \
+           "does not list (299); without a split they are not in the videos config" in notices
+    assert "topic: metadata/partition.csv: video 3 is listed twice (lines 2 and 3) with folds 2 and 5 " \
+           "(fold set to null); kept once" in notices
+    assert any(n.startswith("topic: MuSe2020/data/processed_tasks/c2_muse_topic/label_segments/aggregated/train.csv: ")
+               and n.endswith("rows repeat earlier rows of videos 3; kept once") for n in notices)
+    readme = (out / "README.md").read_text()
+    assert "Notices from the build:" in readme and "describes 1 videos that" in readme
 
 
 def test_segment_3_of_a_generated_video_carries_the_arousal_series_written(built):
@@ -297,7 +301,7 @@ def test_partition_columns_by_name_in_either_year(tmp_path):
 def test_aggregated_repeats_are_kept_once_and_conflicts_refused(tmp_path):
     header = "id,segment_id,label_arousal,label_valence,label_topic\n"
     table = musecar.read_csv(write(tmp_path / "a.csv", header + "3,1,2,1,6\n3,2,0,2,0\n3,1,2,1,6\n"))
-    assert {s: e["topic"] for s, e in musecar.parse_aggregated_topic_labels(table)[3].items()} == {1: 6, 2: 0}
+    assert {s: e["topic"] for s, e in musecar.parse_aggregated_topic_labels(table)[0][3].items()} == {1: 6, 2: 0}
     table = musecar.read_csv(write(tmp_path / "b.csv", header + "3,1,2,1,6\n3,1,2,1,7\n"))
     with pytest.raises(RawDataError, match=r"segment 1 is listed again with other labels \(first on line 2\)"):
         musecar.parse_aggregated_topic_labels(table)
