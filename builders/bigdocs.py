@@ -263,6 +263,8 @@ class BigDocs(MultimodalBuilder):
                 with log.record(path, record_name(record.get(columns[self.schema.identifier]), number)):
                     row = bench_row(record, columns) if bench else subset_row(record, columns, sources)
                 if row is not None:
+                    if not bench:  # how many rows lack their image, and why, belongs in the card
+                        log.count(f"image_status {IMAGE_STATUSES[row['image_status']]}")
                     yield row
 
 

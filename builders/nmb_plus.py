@@ -295,6 +295,7 @@ class NmbPlus(MultimodalBuilder):
                         error.path, error.line = shard.path, line
                     raise
             if row is not None:
+                log.count(f"image_status {IMAGE_STATUSES[row['image_status']]}")  # rows without an image, and why
                 yield row
 
 

@@ -173,6 +173,10 @@ def test_card_and_report(built):
     readme = (out / "README.md").read_text()
     assert validate_readme(readme) == []
     assert "license: cc-by-4.0" in readme and "- document-question-answering" in readme
+    # rows without their image are counted per status in the card
+    assert report["configs"]["COCOtext"]["splits"]["train"]["counts"] == {"image_status joined": 2,
+                                                                         "image_status not_in_source": 1}
+    assert "| `COCOtext` | train | image_status not_in_source | 1 |" in readme
     assert "| `COCOtext` | 4 | gated |" in readme and "| `cord-v2` | 4 | public |" in readme
     assert "`pubtables-1m`: PubTables-1M (Microsoft), CDLA-Permissive-2.0." in readme
     assert "Redistribution policy of this build: **gated** (configs `COCOtext`, `TextOCR`" in readme

@@ -158,6 +158,10 @@ def test_card_and_report(built):
     readme = (out / "README.md").read_text()
     assert validate_readme(readme) == []
     assert "license: cc-by-nc-2.0" in readme and "extra_gated_prompt:" in readme
+    # rows without a decodable image are counted per status in the card
+    assert report["configs"]["current"]["splits"]["train"]["counts"] == {
+        "image_status file_missing": 1, "image_status no_image": 1, "image_status ok": 5, "image_status svg": 1}
+    assert "| `current` | train | image_status svg | 1 |" in readme
     assert "raza2024vilbias" in readme and "arXiv:2502.11361" in readme
     assert "| `image_status` | class_label (ok, no_image, file_missing, svg, unreadable) |" in readme
     assert "| `text_repairs[].kind` | class_label (cp1252_bytes, double_encoded_utf8) |" in readme
