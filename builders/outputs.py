@@ -2,6 +2,13 @@
 
 publish.py reads a built folder without importing `datasets`; only re-rendering a card needs it.
 """
+import json
+
 STAGING_DIR = ".staging"
 REPORT_FILE = "build_report.json"
 README_FILE = "README.md"
+
+
+def report_text(report: dict) -> str:
+    """build_report.json as written to a built folder."""
+    return json.dumps(report, indent=1, ensure_ascii=False) + "\n"

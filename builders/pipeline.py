@@ -43,7 +43,7 @@ from . import __version__, builder_class, cards, content_hash
 from .cardcheck import strictest_policy
 from .engines import make_engine
 from .errors import RawDataError, RecordLog, UsageError
-from .outputs import README_FILE, REPORT_FILE, STAGING_DIR  # noqa: F401 (part of this module's API)
+from .outputs import README_FILE, REPORT_FILE, STAGING_DIR, report_text  # noqa: F401 (names of this module's API)
 from .parquet import PartWriter
 
 TMP_SUFFIX = ".tmp"
@@ -368,7 +368,7 @@ def write_outputs(output, report: dict) -> None:
     `output` is a folder, or the `Target` of a build."""
     target = output if isinstance(output, Target) else Target.of(output)
     fs, root = target.fs, target.root
-    _write_whole(fs, f"{root}/{REPORT_FILE}", json.dumps(report, indent=1, ensure_ascii=False) + "\n")
+    _write_whole(fs, f"{root}/{REPORT_FILE}", report_text(report))
     _write_whole(fs, f"{root}/{README_FILE}", cards.render_card(report))
 
 

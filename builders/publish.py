@@ -18,7 +18,7 @@ from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, co
 from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 
 from .errors import UsageError
-from .outputs import README_FILE, REPORT_FILE
+from .outputs import README_FILE, REPORT_FILE, report_text
 
 DATA_FILE = re.compile(r"[^/]+/[^/]+-\d{5}-of-\d{5}\.parquet")
 """Files of our layout in a repository: a publish deletes those it does not produce."""
@@ -86,38 +86,71 @@ def visibility(policy: str, requested_private: bool | None, repo_private: bool |
     return bool(repo_private)
 
 
-def plan(api: HfApi, folder: Path, report: dict, repo_id: str, private: bool | None) -> PublishPlan:
+@dataclass
+class RemoteState:
+    exists: bool
+    private: bool | None
+    head: str | None
+    files: dict = field(default_factory=dict)  # path -> RepoSibling (with its content hash)
+
+
+def remote_state(api: HfApi, repo_id: str) -> RemoteState:
     try:
         info = api.repo_info(repo_id, repo_type="dataset", files_metadata=True)
-        exists, remote = True, {s.rfilename: s for s in info.siblings or []}
-        repo_private, head = bool(info.private), info.sha
     except RepositoryNotFoundError:
-        exists, remote, repo_private, head = False, {}, None, None
+        return RemoteState(False, None, None)
+    return RemoteState(True, bool(info.private), info.sha, {s.rfilename: s for s in info.siblings or []})
+
+
+def plan(folder: Path, report: dict, repo_id: str, private: bool | None, remote: RemoteState,
+         contents: dict[str, bytes]) -> PublishPlan:
+    """What to upload and delete. `contents` replaces files of the folder (the card re-rendered for repo_id)."""
     policy = report["redistribution"]
-    result = PublishPlan(repo_id, exists, visibility(policy, private, repo_private), policy == "gated", head)
+    result = PublishPlan(repo_id, remote.exists, visibility(policy, private, remote.private), policy == "gated",
+                         remote.head)
     local = _local_files(folder, report)
     for path_in_repo, path in local.items():
-        operation = CommitOperationAdd(path_in_repo=path_in_repo, path_or_fileobj=str(path))
-        if _same_content(remote.get(path_in_repo), operation, path):
+        content = contents.get(path_in_repo)
+        operation = CommitOperationAdd(path_in_repo=path_in_repo,
+                                       path_or_fileobj=str(path) if content is None else content)
+        if _same_content(remote.files.get(path_in_repo), operation,
+                         content if content is not None else path.read_bytes):
             result.unchanged.append(path_in_repo)
         else:
             result.add.append(operation)
-    result.delete = sorted(p for p in remote if DATA_FILE.fullmatch(p) and p not in local)
+    result.delete = sorted(p for p in remote.files if DATA_FILE.fullmatch(p) and p not in local)
     return result
+
+
+def card_for_repository(report: dict, repo_id: str) -> dict[str, bytes]:
+    """build_report.json and README.md re-rendered so the card's examples name `repo_id` (empty if they do)."""
+    if report["repo_id"] == repo_id:
+        return {}
+    from . import cards  # imports `datasets`: paid only when the card must change
+
+    report = dict(report, repo_id=repo_id)
+    return {REPORT_FILE: report_text(report).encode(), README_FILE: cards.render_card(report).encode()}
 
 
 def publish(folder, repo_id: str, private: bool | None = None, create_pr: bool = False, dry_run: bool = False,
             token: str | None = None, log=print) -> PublishResult:
+    """Publish a built folder. The licence guard runs before anything changes, here or on the Hub; the
+    folder's card is rewritten for `repo_id` only when something is really published (not on a dry run)."""
     folder = Path(folder)
     report = read_built_folder(folder)
-    if report["repo_id"] != repo_id:  # the card's examples must name the repository they are read from
-        report["repo_id"] = repo_id
-        from . import pipeline  # imports `datasets`: paid only when the card must change
-
-        pipeline.write_outputs(folder, report)
     api = HfApi(endpoint=endpoint(), token=token)
     try:
-        return _publish(api, folder, report, repo_id, private, create_pr, dry_run, log)
+        remote = remote_state(api, repo_id)
+        visibility(report["redistribution"], private, remote.private)
+        contents = card_for_repository(report, repo_id)
+        the_plan = plan(folder, report, repo_id, private, remote, contents)
+        log(the_plan.describe())
+        if dry_run:
+            log("dry run: nothing was uploaded")
+            return PublishResult(the_plan, page_url=page_url(repo_id))
+        for name, content in contents.items():  # the folder stays exactly what is published
+            _write_whole(folder / name, content)
+        return _publish(api, the_plan, report, repo_id, create_pr, log)
     except HfHubHTTPError as error:
         if _status(error) in (401, 403):
             raise UsageError(f"{endpoint()} refused the request ({_status(error)}): the token is missing or wrong, "
@@ -125,14 +158,12 @@ def publish(folder, repo_id: str, private: bool | None = None, create_pr: bool =
         raise
 
 
-def _publish(api: HfApi, folder: Path, report: dict, repo_id: str, private: bool | None, create_pr: bool,
-             dry_run: bool, log) -> PublishResult:
-    the_plan = plan(api, folder, report, repo_id, private)
-    page = f"{endpoint()}/datasets/{repo_id}"
-    log(the_plan.describe())
-    if dry_run:
-        log("dry run: nothing was uploaded")
-        return PublishResult(the_plan, page_url=page)
+def page_url(repo_id: str) -> str:
+    return f"{endpoint()}/datasets/{repo_id}"
+
+
+def _publish(api: HfApi, the_plan: PublishPlan, report: dict, repo_id: str, create_pr: bool, log) -> PublishResult:
+    page = page_url(repo_id)
     if not the_plan.exists:
         the_plan.parent_commit = create_repo(api, repo_id, the_plan.private)
     elif the_plan.private and not create_pr:
@@ -194,12 +225,20 @@ def _local_files(folder: Path, report: dict) -> dict[str, Path]:
     return files
 
 
-def _same_content(sibling, operation: CommitOperationAdd, path: Path) -> bool:
+def _same_content(sibling, operation: CommitOperationAdd, content) -> bool:
+    """Whether the Hub already has this file: LFS files by sha256, regular ones by git blob id.
+    `content` is the bytes, or a function reading them (files are read only when needed)."""
     if sibling is None:
         return False
     if sibling.lfs is not None:
         return sibling.lfs.sha256 == operation.upload_info.sha256.hex()
-    return sibling.blob_id == _git_blob_sha1(path.read_bytes())
+    return sibling.blob_id == _git_blob_sha1(content() if callable(content) else content)
+
+
+def _write_whole(path: Path, content: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(content)
+    os.replace(tmp, path)
 
 
 def _git_blob_sha1(content: bytes) -> str:

@@ -1,8 +1,10 @@
 """Small helpers shared by the test modules."""
 from __future__ import annotations
 
+import dataclasses
 import http.client
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +19,37 @@ def parquet_rows(out: Path, config: str, split: str) -> list[dict]:
     """All rows of one split of a built folder, in file order, read with pyarrow."""
     files = sorted((Path(out) / config).glob(f"{split}-*.parquet"))
     return [row for f in files for row in pq.read_table(f).to_pylist()]
+
+
+def publish_copy(hub, built: Path, tmp_path: Path, repo: str, *options: str) -> Path:
+    """Publish a copy of a built folder with scripts/publish.py (which re-renders the copy's card for `repo`)."""
+    folder = tmp_path / "published"
+    shutil.copytree(built, folder)
+    result = run_script("publish.py", folder, "--repo", repo, *options, env={"HF_TOKEN": hub.token})
+    assert result.returncode == 0, result.stderr
+    return folder
+
+
+def hub_rows(repo: str, config: str, token: str) -> dict[str, list[dict]]:
+    """Every split of a config as `load_dataset` gives it from the Hub, media left as their stored bytes."""
+    import datasets
+
+    loaded = datasets.load_dataset(repo, config, token=token)
+    return {split: list(part.cast(undecoded(part.features))) for split, part in loaded.items()}
+
+
+def undecoded(feature):
+    """The same features with every image, audio and video (nested ones too) read as {bytes, path}:
+    decoding audio and video needs torchcodec, and bytes compare exactly."""
+    import datasets
+
+    if isinstance(feature, (datasets.Image, datasets.Audio, datasets.Video)):
+        return dataclasses.replace(feature, decode=False)
+    if isinstance(feature, datasets.List):
+        return dataclasses.replace(feature, feature=undecoded(feature.feature))
+    if isinstance(feature, dict):
+        return type(feature)({name: undecoded(inner) for name, inner in feature.items()})
+    return feature
 
 
 def raw_request(endpoint: str, method: str, path: str, body: bytes | None = None, headers: dict | None = None):

@@ -18,7 +18,7 @@ from builders.errors import RawDataError
 from builders.pipeline import build
 from builders.samples import bigdocs as sample
 from conftest import realdata_dir
-from helpers import parquet_rows, run_script
+from helpers import hub_rows, parquet_rows, publish_copy, run_script
 
 STATUS = bigdocs.IMAGE_STATUSES.index
 
@@ -361,26 +361,16 @@ def test_bad_records_raise_or_are_skipped_and_counted(tmp_path):
 
 # ---- the local Hub round trip --------------------------------------------------------------------------------
 
-def _undecoded(dataset: datasets.Dataset) -> datasets.Dataset:
-    if "image" in dataset.features:
-        return dataset.cast_column("image", datasets.Image(decode=False))
-    return dataset.cast_column("images", datasets.List(datasets.Image(decode=False)))
-
-
 def test_round_trip_through_the_local_hub(local_hub, built, tmp_path, fresh_hf_home):
     tree, out, _ = built
-    folder = tmp_path / "built"
-    shutil.copytree(out, folder)
-    result = run_script("publish.py", folder, "--repo", "roundtrip/bigdocs", env={"HF_TOKEN": local_hub.token})
-    assert result.returncode == 0, result.stderr
+    folder = publish_copy(local_hub, out, tmp_path, "roundtrip/bigdocs")
     assert local_hub.api().repo_info("roundtrip/bigdocs", repo_type="dataset").gated  # COCOtext and TextOCR
     configs = datasets.get_dataset_config_names("roundtrip/bigdocs", token=local_hub.token)
     assert sorted(configs) == sorted(tree.folders)
     for config in tree.folders:
-        loaded = datasets.load_dataset("roundtrip/bigdocs", config, token=local_hub.token)
+        loaded = hub_rows("roundtrip/bigdocs", config, local_hub.token)
         assert list(loaded) == tree.splits(config)
-        for split, part in loaded.items():
-            assert list(_undecoded(part)) == parquet_rows(folder, config, split), (config, split)
+        assert loaded == {split: parquet_rows(folder, config, split) for split in loaded}, config
 
 
 # ---- real image files ----------------------------------------------------------------------------------------

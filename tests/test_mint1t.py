@@ -20,7 +20,7 @@ from builders.errors import RawDataError
 from builders.pipeline import build
 from builders.samples import mint1t as sample
 from conftest import realdata_dir
-from helpers import parquet_rows, run_script
+from helpers import hub_rows, parquet_rows, publish_copy, run_script
 
 BUILT_CONFIGS = ["html", "html-v1.0", "pdf", "pdf-CC-MAIN-2023-06", "pdf-CC-MAIN-2024-18", "arxiv"]
 
@@ -480,14 +480,10 @@ def as_datasets_returns_it(row: dict) -> dict:
 
 def test_round_trip_through_the_local_hub(local_hub, built, tmp_path, fresh_hf_home):
     tree, out, _ = built
-    folder = tmp_path / "built"
-    shutil.copytree(out, folder)
-    result = run_script("publish.py", folder, "--repo", "roundtrip/mint-1t", env={"HF_TOKEN": local_hub.token})
-    assert result.returncode == 0, result.stderr
+    folder = publish_copy(local_hub, out, tmp_path, "roundtrip/mint-1t")
     assert sorted(datasets.get_dataset_config_names("roundtrip/mint-1t", token=local_hub.token)) == sorted(BUILT_CONFIGS)
     for config in BUILT_CONFIGS:
-        loaded = datasets.load_dataset("roundtrip/mint-1t", config, split="train", token=local_hub.token)
-        loaded = loaded.cast_column("images", datasets.List(datasets.Image(decode=False)))
+        loaded = hub_rows("roundtrip/mint-1t", config, local_hub.token)["train"]
         expected = parquet_rows(folder, config, "train")
         # compared as repr so that a NaN language score equals itself
         assert [repr(r) for r in loaded] == [repr(as_datasets_returns_it(r)) for r in expected], config

@@ -15,7 +15,7 @@ from builders.errors import RawDataError
 from builders.pipeline import build
 from builders.samples import movieqa as sample
 from conftest import realdata_dir
-from helpers import parquet_rows, run_script
+from helpers import hub_rows, parquet_rows, publish_copy, run_script
 
 CONFIGS = ["qa", "qa_plot", "qa_subtitles", "qa_video", "movies"]
 SPLITS = ["train", "validation", "test"]
@@ -394,19 +394,13 @@ def test_absent_parts_disable_the_configs_that_need_them(tmp_path):
 
 def test_round_trip_every_config(local_hub, built, tmp_path, fresh_hf_home):
     _, out, _ = built
-    folder = tmp_path / "built"
-    shutil.copytree(out, folder)
     repo = "roundtrip/movieqa"
-    result = run_script("publish.py", folder, "--repo", repo, env={"HF_TOKEN": local_hub.token})
-    assert result.returncode == 0, result.stderr
+    folder = publish_copy(local_hub, out, tmp_path, repo)
     assert local_hub.api().repo_info(repo, repo_type="dataset").private  # the policy of the movie material
     assert sorted(datasets.get_dataset_config_names(repo, token=local_hub.token)) == sorted(CONFIGS)
     for config in CONFIGS:
-        loaded = datasets.load_dataset(repo, config, token=local_hub.token)
-        for split, part in loaded.items():
-            if config == "qa_video":
-                part = part.cast_column("videos", datasets.List(datasets.Video(decode=False)))
-            assert list(part) == parquet_rows(folder, config, split), (config, split)
+        loaded = hub_rows(repo, config, local_hub.token)
+        assert loaded == {split: parquet_rows(folder, config, split) for split in loaded}, config
     video = datasets.load_dataset(repo, "qa_video", split="train", token=local_hub.token)
     assert video.features["videos"] == datasets.List(datasets.Video())
 

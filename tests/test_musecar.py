@@ -19,7 +19,7 @@ from builders.errors import RawDataError, RecordLog
 from builders.pipeline import build
 from builders.samples import musecar as sample
 from conftest import realdata_dir
-from helpers import parquet_rows, run_script
+from helpers import hub_rows, parquet_rows, publish_copy, run_script
 
 SEGMENT_CONFIGS = ("wilder", "trust", "topic", "sent")
 ALL_CONFIGS = (*SEGMENT_CONFIGS, "features", "videos")
@@ -435,22 +435,18 @@ def test_a_config_whose_task_folder_is_absent(tmp_path):
 
 def test_round_trip_every_config(built, local_hub, fresh_hf_home, tmp_path):
     _, out, _ = built
-    folder = tmp_path / "built"
-    shutil.copytree(out, folder)
-    refused = run_script("publish.py", folder, "--repo", "org/musecar-public", "--public",
+    readme = (out / "README.md").read_bytes()
+    refused = run_script("publish.py", out, "--repo", "org/musecar-public", "--public",
                          env={"HF_TOKEN": local_hub.token})
     assert refused.returncode == 2 and "policy 'private'" in refused.stderr
-    result = run_script("publish.py", folder, "--repo", "org/musecar", env={"HF_TOKEN": local_hub.token})
-    assert result.returncode == 0, result.stderr
+    assert (out / "README.md").read_bytes() == readme  # refused before anything changed
+    assert not local_hub.api().repo_exists("org/musecar-public", repo_type="dataset")
+    folder = publish_copy(local_hub, out, tmp_path, "org/musecar")
     assert local_hub.api().repo_info("org/musecar", repo_type="dataset").private
     assert sorted(datasets.get_dataset_config_names("org/musecar", token=local_hub.token)) == sorted(ALL_CONFIGS)
     for config in ALL_CONFIGS:
-        loaded = datasets.load_dataset("org/musecar", config, token=local_hub.token)
-        for split, part in loaded.items():
-            for column in ("audio", "video"):
-                if column in part.features:
-                    part = part.cast_column(column, type(part.features[column])(decode=False))
-            assert list(part) == parquet_rows(folder, config, split), (config, split)
+        loaded = hub_rows("org/musecar", config, local_hub.token)
+        assert loaded == {split: parquet_rows(folder, config, split) for split in loaded}, config
     topic = datasets.load_dataset("org/musecar", "topic", split="train", token=local_hub.token)
     first = topic.cast_column("audio", datasets.Audio(decode=False))[0]
     samples, rate = soundfile.read(io.BytesIO(first["audio"]["bytes"]), dtype="int16")

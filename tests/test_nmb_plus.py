@@ -19,7 +19,7 @@ from builders.errors import RawDataError
 from builders.pipeline import build
 from builders.samples import nmb_plus as sample
 from conftest import realdata_dir
-from helpers import parquet_rows, run_script
+from helpers import hub_rows, parquet_rows, publish_copy, run_script
 
 CONFIGS = ("current", "v1", "vldbench", "raw_scrape")
 UTC = timezone.utc
@@ -384,15 +384,11 @@ def test_a_bad_file_stops_the_build_whatever_the_policy(tmp_path, breakage, conf
 
 def test_round_trip_every_config(local_hub, built, tmp_path, fresh_hf_home):
     _, out, _ = built
-    folder = tmp_path / "built"
-    shutil.copytree(out, folder)
     repo = "nmbtest/newsmediabias-plus"
-    result = run_script("publish.py", folder, "--repo", repo, env={"HF_TOKEN": local_hub.token})
-    assert result.returncode == 0, result.stderr
+    folder = publish_copy(local_hub, out, tmp_path, repo)
     assert sorted(datasets.get_dataset_config_names(repo, token=local_hub.token)) == sorted(CONFIGS)
     for config in CONFIGS:
-        loaded = datasets.load_dataset(repo, config, split="train", token=local_hub.token)
-        assert list(loaded.cast_column("image", datasets.Image(decode=False))) == parquet_rows(folder, config, "train")
+        assert hub_rows(repo, config, local_hub.token) == {"train": parquet_rows(folder, config, "train")}, config
     current = datasets.load_dataset(repo, "current", split="train", token=local_hub.token)
     assert current[0]["image"].size == (64, 48) and current.features["multimodal_label"].int2str(0) == "likely_unbiased"
 

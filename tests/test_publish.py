@@ -89,8 +89,11 @@ def test_a_changed_build_replaces_files_and_leaves_nothing_stale(local_hub, buil
 
 
 def test_dry_run_changes_nothing(local_hub, built_folder, tmp_path):
-    result = publish_cli(copy_of(built_folder[1], tmp_path), "dry/flickr30k-entities", local_hub, "--dry-run")
+    folder = copy_of(built_folder[1], tmp_path)
+    readme = (folder / "README.md").read_bytes()
+    result = publish_cli(folder, "dry/flickr30k-entities", local_hub, "--dry-run")
     assert result.returncode == 0, result.stderr
+    assert (folder / "README.md").read_bytes() == readme  # the card would name dry/...: not written on a dry run
     assert "will be created" in result.stdout and "upload  entities/train-00000-of-00001.parquet" in result.stdout
     assert not local_hub.api().repo_exists("dry/flickr30k-entities", repo_type="dataset")
 

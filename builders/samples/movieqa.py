@@ -21,6 +21,7 @@ With bad_records: a question with four answers, and a question whose qid split d
 from __future__ import annotations
 
 import io
+from fractions import Fraction
 import json
 import tarfile
 from dataclasses import dataclass, field
@@ -28,6 +29,8 @@ from pathlib import Path
 
 import av
 import numpy as np
+
+from .video import yuv420p_frame
 
 NO_KEY = object()
 """A record field that qa.json leaves out (not null)."""
@@ -292,7 +295,7 @@ def _synthetic(count: int, clip_files: bool = True) -> tuple[list[SampleMovie], 
     """`count` questions over movies of realistic story sizes; every other question has two ~1 MB clips
     (named in qa.json; their files are written only with clip_files)."""
     rng = np.random.default_rng(7)
-    pool = [_mp4(75, 480, 270, seed=100 + k, noisy=True) for k in range(3)] if count and clip_files else []
+    pool = [_mp4(75, 480, 272, seed=100 + k, noisy=True) for k in range(3)] if count and clip_files else []
     frames = int(SYNTHETIC_MINUTES * 60 * SYNTHETIC_FPS)
     movies, questions = [], []
     for m in range((count + QUESTIONS_PER_MOVIE - 1) // QUESTIONS_PER_MOVIE):
@@ -400,12 +403,13 @@ def _mp4(frames: int, width: int, height: int, seed: int, noisy: bool = False) -
     with av.open(buffer, "w", format="mp4") as container:
         stream = container.add_stream("libx264", rate=25)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.time_base = Fraction(1, 25)
         for i in range(frames):
             if noisy:
                 picture = np.roll(base, 3 * i, axis=1) ^ rng.integers(0, 40, base.shape, dtype=np.uint8)
             else:
                 picture = np.full((height, width, 3), (seed * 40 % 256, 4 * i % 256, 128), dtype=np.uint8)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")):
+            for packet in stream.encode(yuv420p_frame(picture, pts=i)):
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)

@@ -37,6 +37,8 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
+from .video import yuv420p_frame
+
 RATE = 16000
 STEP_MS = 250
 PACKAGE_DIRS = {"MuSe2020": Path("MuSe2020/data/processed_tasks"), "MuSe2021": Path("MuSe2021")}
@@ -182,9 +184,7 @@ def mp4_bytes(video_id: int) -> bytes:
         stream.time_base = Fraction(1, 4)
         colour = np.array([video_id * 37 % 256, video_id * 91 % 256, 128], np.uint8)
         for index in range(4):
-            frame = av.VideoFrame.from_ndarray(np.tile(colour, (48, 64, 1)), format="rgb24")
-            frame.pts = index
-            container.mux(stream.encode(frame))
+            container.mux(stream.encode(yuv420p_frame(np.tile(colour, (48, 64, 1)), pts=index)))
         container.mux(stream.encode())
     return buffer.getvalue()
 
