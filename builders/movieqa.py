@@ -188,18 +188,14 @@ CONFIGS = [
              description="One row per question: the question, its five answers, the correct one (withheld for "
                          "test), its movie, plot alignment and clip names."),
     MMConfig(name="qa_plot", version=VERSION, fields=QA_PLOT_FIELDS, requires=QA_PARTS + ("plot", "split_plot"),
-             redistribution="private",
              description="Every question with the plot sentences it is aligned to and the whole plot synopsis."),
     MMConfig(name="qa_subtitles", version=VERSION, fields=QA_SUBTITLES_FIELDS, requires=QA_PARTS + ("subtitles",),
-             redistribution="private",
              description="Every question with the subtitle cues that overlap its video clips (the whole movie's "
                          "cues for questions without clips)."),
     MMConfig(name="qa_video", version=VERSION, fields=QA_VIDEO_FIELDS, requires=QA_PARTS + ("video",),
-             redistribution="private",
              description="The questions answerable from video, with their clips' original MP4 files, frame "
                          "ranges, times and shot boundaries."),
     MMConfig(name="movies", version=VERSION, fields=MOVIE_FIELDS, requires=("movies", "splits"),
-             redistribution="private",
              description="One row per movie: metadata, plot, split plot, subtitle cues, script and DVS where "
                          "present, and its clip names."),
 ]

@@ -193,7 +193,7 @@ def test_card_and_report(built):
     assert validate_readme(readme) == []
     assert "license: other" in readme and "license_name: movieqa-research-terms" in readme
     assert "tapaswi2016movieqa" in readme and "Video question answering" in readme
-    assert "| `qa` (default) | 7 | gated |" in readme and "| `qa_video` | 3 | private |" in readme
+    assert "| `qa` (default) | 7 | private |" in readme and "| `qa_video` | 3 | private |" in readme
     assert "Redistribution policy of this build: **private**" in readme
     assert "| `videos` | list<video> |" in readme and "| `subtitles[].start` | float64 |" in readme
     assert "correct_index` is -1" in readme and "<qid> <answer index>" in readme  # how to evaluate test
@@ -405,14 +405,13 @@ def test_round_trip_every_config(local_hub, built, tmp_path, fresh_hf_home):
     assert video.features["videos"] == datasets.List(datasets.Video())
 
 
-def test_only_qa_publishes_to_a_gated_public_repository(local_hub, built, tmp_path):
+def test_even_the_questions_alone_are_refused_on_a_public_repository(local_hub, built, tmp_path):
     tree, _, _ = built
     quiet_build(tree.root, tmp_path / "qa", configs=["qa"])
     public = run_script("publish.py", tmp_path / "qa", "--repo", "roundtrip/movieqa-questions", "--public",
                         env={"HF_TOKEN": local_hub.token})
-    assert public.returncode == 0, public.stderr
-    info = local_hub.api().repo_info("roundtrip/movieqa-questions", repo_type="dataset")
-    assert not info.private and info.gated
+    assert public.returncode == 2 and "does not allow public redistribution" in public.stderr
+    assert not local_hub.api().repo_exists("roundtrip/movieqa-questions", repo_type="dataset")
 
 
 # ---- the real release files (MM_REALDATA) -------------------------------------------------------------------

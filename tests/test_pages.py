@@ -346,7 +346,7 @@ def test_catalog_index_lists_every_dataset_with_its_terms(browser, catalog_site)
     assert sorted(cells) == DATASETS
     assert cells["flickr30k_entities"][1:3] == ["flickr30k-noncommercial-research", "gated"]
     assert cells["mint1t"][2] == "public" and cells["musecar"][2] == "private"
-    assert cells["movieqa"][2] == "gated / private"
+    assert cells["movieqa"][2] == "private"
     report = json.loads((out / "builds" / "movieqa" / "build_report.json").read_text())
     assert cells["movieqa"][5] == str(sum(s["rows"] for c in report["configs"].values() for s in c["splits"].values()))
 
