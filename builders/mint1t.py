@@ -489,7 +489,6 @@ def tar_samples(path: str) -> Iterator[TarSample]:
                         continue
                     for stray in [n for n, (s, e, _) in strays.items() if sample.claims(n, s, e)]:
                         sample.attach(stray, strays[stray][1], strays.pop(stray)[2])
-                    target = pending
                 elif ext in TIFF_EXTENSIONS or ext in IMAGE_EXTENSIONS:
                     sample = next((s for s in pending.values() if s.claims(name, stem, ext)), None)
                     if sample is None:

@@ -21,6 +21,17 @@ def parquet_rows(out: Path, config: str, split: str) -> list[dict]:
     return [row for f in files for row in pq.read_table(f).to_pylist()]
 
 
+def refused_build(dataset: str, raw: Path, out: Path, *options: str, expected: str) -> str:
+    """Run build.py on bad raw data: exit 2, `expected` and a hint in the message, no traceback, and nothing
+    in `out` that looks complete. Returns stderr for further checks."""
+    result = run_script("build.py", dataset, "--data-dir", raw, "--output", out, "--quiet", *options)
+    assert result.returncode == 2, result.stderr
+    assert expected in result.stderr, result.stderr
+    assert "hint:" in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert not (Path(out) / "README.md").exists()
+    return result.stderr
+
+
 def publish_copy(hub, built: Path, tmp_path: Path, repo: str, *options: str) -> Path:
     """Publish a copy of a built folder with scripts/publish.py (which re-renders the copy's card for `repo`)."""
     folder = tmp_path / "published"

@@ -223,7 +223,7 @@ MOVIEQA = [
       "year", rejects=STOPS, at="line"),
     B("movieqa", "corrupt-frame-times", edit("story/matidx/tt0000001.matidx", replaced(b"3 0.120", b"3 zero")),
       "qa_subtitles", "expected '<frame> <seconds>'", rejects=2, at="line"),
-    B("movieqa", "corrupt-shot-boundaries", edit(f"story/shot_boundaries/tt0000001.sf-000010.ef-000059.video.sbd",
+    B("movieqa", "corrupt-shot-boundaries", edit("story/shot_boundaries/tt0000001.sf-000010.ef-000059.video.sbd",
                                                  replaced(b"34 59", b"34 fifty-nine")),
       "qa_video", "expected '<first frame> <last frame>'", at="line"),
     B("movieqa", "garbled-subtitle-timing", edit("story/subtt/tt0000001.srt",

@@ -18,7 +18,7 @@ from builders.errors import RawDataError
 from builders.pipeline import build
 from builders.samples import bigdocs as sample
 from conftest import realdata_dir
-from helpers import hub_rows, parquet_rows, publish_copy, run_script
+from helpers import hub_rows, parquet_rows, publish_copy, refused_build, run_script
 
 STATUS = bigdocs.IMAGE_STATUSES.index
 
@@ -313,12 +313,7 @@ def _broken_tree(tmp_path: Path, breakage: str) -> Path:
     ("corrupt source zip", "sources/TextOCR/train_val_images.zip: not a readable zip archive"),
 ])
 def test_bad_input_exits_2_naming_the_file(tmp_path, breakage, expected):
-    raw = _broken_tree(tmp_path, breakage)
-    result = run_script("build.py", "bigdocs", "--data-dir", raw, "--output", tmp_path / "out", "--quiet")
-    assert result.returncode == 2, result.stderr
-    assert expected in result.stderr
-    assert "hint:" in result.stderr and "Traceback" not in result.stderr
-    assert not (tmp_path / "out" / "README.md").exists()
+    refused_build("bigdocs", _broken_tree(tmp_path, breakage), tmp_path / "out", expected=expected)
 
 
 def test_a_config_asked_for_by_name_needs_its_folder(tmp_path):

@@ -18,7 +18,7 @@ from builders.errors import RawDataError, RecordLog
 from builders.pipeline import build
 from builders.samples import flickr30k_entities as sample
 from conftest import realdata_dir
-from helpers import parquet_rows, run_script
+from helpers import parquet_rows, refused_build, run_script
 
 TYPES = f30k.PHRASE_TYPES
 
@@ -293,12 +293,7 @@ def _broken_tree(tmp_path: Path, breakage: str) -> Path:
     ("bad markup", "annotations.zip:Sentences/12345.txt:1 (record 12345): phrase [/EN#1... is never closed"),
 ])
 def test_bad_input_exits_2_naming_the_file(tmp_path, breakage, expected):
-    raw = _broken_tree(tmp_path, breakage)
-    result = run_script("build.py", "flickr30k_entities", "--data-dir", raw, "--output", tmp_path / "out", "--quiet")
-    assert result.returncode == 2, result.stderr
-    assert expected in result.stderr
-    assert "hint:" in result.stderr and "Traceback" not in result.stderr
-    assert not (tmp_path / "out" / "README.md").exists()
+    refused_build("flickr30k_entities", _broken_tree(tmp_path, breakage), tmp_path / "out", expected=expected)
 
 
 def test_split_id_without_annotation_raises_or_is_skipped_and_counted(tmp_path):

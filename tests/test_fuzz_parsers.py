@@ -9,13 +9,11 @@ set MM_FUZZ_EXAMPLES=20000 for a long exploratory run with fresh random examples
 """
 from __future__ import annotations
 
-import io
 import json
 import os
 import tempfile
 from pathlib import Path
 
-import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
