@@ -20,6 +20,8 @@ from huggingface_hub import DatasetCardData
 
 from . import preview
 from .cardcheck import redistribution_policies, size_category, validate_metadata
+from .errors import ON_ERROR_CHOICES
+from .outputs import human_bytes
 
 CARDS_DIR = Path(__file__).resolve().parent.parent / "dataset_cards"
 TEMPLATE = "_template.md.j2"
@@ -48,6 +50,8 @@ def load_card_metadata(name: str) -> dict:
         raise CardError(f"{path}: missing required keys: {', '.join(missing)}")
     if meta["redistribution"] not in redistribution_policies():
         raise CardError(f"{path}: redistribution must be one of {redistribution_policies()}")
+    if meta.get("on_error", "raise") not in ON_ERROR_CHOICES:
+        raise CardError(f"{path}: on_error must be one of {ON_ERROR_CHOICES}")
     if meta["redistribution"] == "gated" and not meta.get("gating_prompt"):
         raise CardError(f"{path}: a gated dataset needs a gating_prompt")
     errors = validate_metadata({key: meta[key] for key in HUB_KEYS if key in meta})
@@ -55,6 +59,13 @@ def load_card_metadata(name: str) -> dict:
     if errors:
         raise CardError(f"{path}: " + "; ".join(errors))
     return meta
+
+
+def default_on_error(name: str) -> str:
+    """The record error policy a build of `name` uses when none is given: the card's `on_error` (web-scale
+    corpora say `skip`: one upstream defect among millions of documents must not stop a cluster build),
+    else `raise`."""
+    return load_card_metadata(name).get("on_error", "raise")
 
 
 def suggested_repo_id(name: str, org: str = "ORG") -> str:
@@ -131,14 +142,6 @@ def _counted(report: dict) -> list[dict]:
         rows += [{"config": name, "split": split, "what": what, "count": n}
                  for split, counts in places for what, n in sorted(counts.items())]
     return rows
-
-
-def human_bytes(num: float) -> str:
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if abs(num) < 1000 or unit == "TB":
-            return f"{num:.0f} {unit}" if unit == "B" else f"{num:.1f} {unit}"
-        num /= 1000
-    return f"{num} B"
 
 
 @functools.cache

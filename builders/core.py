@@ -55,6 +55,10 @@ class MultimodalBuilder(datasets.ArrowBasedBuilder):
 
     NAME: ClassVar[str]
     RAW_PARTS: ClassVar[dict[str, RawPart]] = {}
+    NOT_READ: ClassVar[tuple[tuple[str, str], ...]] = ()
+    """(pattern, reason) for raw paths the builder recognises and deliberately leaves (an upstream README,
+    another dataset's folder in the same package): the build lists them with that reason instead of
+    "not recognised". Patterns are matched as in `builders.coverage.matches`."""
     BUILDER_CONFIG_CLASS = MMConfig
     ROWS_PER_BATCH: ClassVar[int] = 100  # datasets' own batch size for media rows
 
@@ -80,6 +84,12 @@ class MultimodalBuilder(datasets.ArrowBasedBuilder):
         """Raw files and folders this config reads (their checksums go to build_report.json)."""
         return [p for p in self.raw.values() if isinstance(p, Path)]
 
+    def read_paths(self) -> list[Path]:
+        """What this config reads: files, and folders it reads entirely. Everything else under the data
+        directory is listed as not read (`builders.coverage`). Override when `input_files` names a folder
+        of which only some files are read."""
+        return self.input_files()
+
     def shared_state(self) -> Any:
         """What `split_shards` learnt that every shard job needs and the shards do not carry (an index of
         downloaded files, say): any picklable value, or None. The pipeline takes it once, at planning,
@@ -95,6 +105,7 @@ class MultimodalBuilder(datasets.ArrowBasedBuilder):
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("dataset_name", self.NAME)
+        kwargs.setdefault("on_error", cards.default_on_error(self.NAME))
         super().__init__(*args, **kwargs)
 
     def _info(self) -> datasets.DatasetInfo:

@@ -26,7 +26,8 @@ CANCEL_SECONDS = 60
 """How long a failing build waits for its cancelled tasks to stop (a running task is interrupted)."""
 
 JobFunction = Callable  # (job, target) -> statistics dict
-Completions = Iterator[tuple[object, dict]]  # (job, its statistics), in completion order
+Completions = Iterator[tuple[object, "dict | RawDataError"]]  # (job, its statistics or its bad-input error),
+                                                              # in completion order
 
 
 class LocalEngine:
@@ -39,12 +40,21 @@ class LocalEngine:
     def start(self, run: JobFunction, jobs: list, target) -> Completions:
         """Submit every job (forking the workers now, before the caller starts any thread); iterate the results."""
         if self.num_proc <= 1 or len(jobs) <= 1:
-            return ((job, run(job, target)) for job in jobs)
+            return ((job, _result_or_error(run, job, target)) for job in jobs)
         context = multiprocessing.get_context("fork") if sys.platform == "linux" else None
         pool = concurrent.futures.ProcessPoolExecutor(min(self.num_proc, len(jobs)), mp_context=context,
                                                       initializer=_die_with_parent, initargs=(os.getpid(),))
         futures = {pool.submit(run, job, target): job for job in jobs}
         return _pool_completions(pool, futures)
+
+
+def _result_or_error(function, *args):
+    """A job's statistics, or the RawDataError that stopped it: bad raw data fails its config, not the
+    build, so the pipeline goes on with the other jobs and reports the error at the end."""
+    try:
+        return function(*args)
+    except RawDataError as error:
+        return error
 
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
@@ -62,7 +72,7 @@ def _pool_completions(pool: concurrent.futures.ProcessPoolExecutor, futures: dic
     with pool:
         try:
             for future in concurrent.futures.as_completed(futures):
-                yield futures[future], future.result()
+                yield futures[future], _result_or_error(future.result)
         except BaseException:  # also when the consumer stops: pending jobs are dropped, running ones finish
             for future in futures:
                 future.cancel()
@@ -107,7 +117,7 @@ def _ray_completions(refs: dict, started_here: bool) -> Completions:
         while pending:
             done, pending = ray.wait(pending, num_returns=1)
             for ref in done:
-                yield refs[ref], _ray_result(ref)
+                yield refs[ref], _result_or_error(_ray_result, ref)
     except BaseException:
         # the build stops: its other tasks end before it returns, so that none of them still writes
         # when a rerun starts on the same staging area

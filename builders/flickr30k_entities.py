@@ -131,6 +131,12 @@ class Flickr30kEntities(MultimodalBuilder):
     RAW_PARTS = RAW_PARTS
     BUILDER_CONFIGS = CONFIGS
     DEFAULT_CONFIG_NAME = "entities"
+    NOT_READ = (
+        ("README.md", "the README of the Entities repository (this card describes the data)"),
+        ("*.m", "MATLAB code of the Entities repository, not data"),
+        ("flickr30k_entities_utils.py", "Python code of the Entities repository, not data"),
+        ("flickr30k-images/readme.txt", "the readme of the Flickr30K images archive, not data"),
+    )
 
     def locate_raw(self, data_dir: Path) -> dict:
         splits = [data_dir / name for name in SPLIT_FILES.values()]
@@ -159,6 +165,17 @@ class Flickr30kEntities(MultimodalBuilder):
                 paths.append(location)
         return paths
 
+    def read_paths(self) -> list[Path]:
+        """In an images folder only the images of the config's splits are read (once they are listed):
+        any other file there is reported as not read."""
+        paths = self.input_files()
+        images = self.raw.get("images")
+        if self._listed_ids is None or images is None or not images.is_dir():
+            return paths
+        return [p for p in paths if p != images] + [images / f"{image_id}.jpg" for image_id in self._listed_ids]
+
+    _listed_ids: set[str] | None = None  # the image ids split_shards listed
+
     # ---- shard listing ---------------------------------------------------------------------------------
 
     def split_shards(self, log: RecordLog) -> dict[str, list[ImageShard]]:
@@ -171,7 +188,11 @@ class Flickr30kEntities(MultimodalBuilder):
             sentences = {image_id: sents for items in karpathy.values() for image_id, sents in items}
         else:
             split_ids = read_split_files(self.raw["splits"], log)
+        self._listed_ids = {image_id for ids in split_ids.values() for image_id in ids}
         locator = _ImageLocator(self.raw["images"])
+        if locator.source == "tar" and locator.other_members:
+            log.notice(f"{self.relative(locator.path)}: {len(locator.other_members)} members are not "
+                       f"<id>.jpg images and were not read (e.g. {locator.other_members[0]})")
         shards = {}
         for split, ids in split_ids.items():
             shards[split] = []
@@ -239,7 +260,8 @@ class _ImageLocator:
         if path.is_dir():
             self.source = "dir"
         elif path.name.endswith(".tar"):
-            self.source, self.index = "tar", _index_tar(path)
+            self.source = "tar"
+            self.index, self.other_members = _index_tar(path)
         else:
             self.source = "stream"
 
@@ -270,15 +292,18 @@ class _ImageLocator:
         return tuple(offsets) if self.source == "tar" else ()
 
 
-def _index_tar(path: Path) -> dict[str, tuple[int, int]]:
-    """Image id -> (data offset, size) for the JPEG members of an uncompressed tar (headers only)."""
-    index = {}
+def _index_tar(path: Path) -> tuple[dict[str, tuple[int, int]], list[str]]:
+    """Image id -> (data offset, size) for the JPEG members of an uncompressed tar (headers only), and the
+    names of the other file members (reported, not read)."""
+    index, others = {}, []
     with tarfile.open(path, "r:") as archive:
         for member in archive:
             name = member.name.rsplit("/", 1)[-1]
             if member.isfile() and name.endswith(".jpg"):
                 index[name[:-4]] = (member.offset_data, member.size)
-    return index
+            elif member.isfile():
+                others.append(member.name)
+    return index, others
 
 
 def iter_images(shard: ImageShard) -> Iterator[tuple[str, str, bytes | RawDataError]]:

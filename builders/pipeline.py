@@ -39,7 +39,7 @@ from fsspec.implementations.local import LocalFileSystem
 from fsspec.implementations.memory import MemoryFileSystem
 from tqdm.auto import tqdm
 
-from . import __version__, builder_class, cards, content_hash
+from . import __version__, builder_class, cards, content_hash, coverage
 from .cardcheck import strictest_policy
 from .engines import make_engine
 from .errors import RawDataError, RecordLog, UsageError
@@ -279,21 +279,35 @@ def select_configs(dataset: str, data_dir, requested: list[str] | None) -> tuple
     return selected, notices
 
 
-def plan_jobs(dataset: str, data_dir, configs: list[str], on_error: str,
-              target: Target) -> tuple[list[ShardJob], list[dict], dict]:
-    """Shard jobs for every config, the records rejected while listing splits, and the config metadata."""
+@dataclass
+class Plan:
+    """Shard jobs for every config that could be planned, and what planning learnt."""
+
+    jobs: list[ShardJob] = field(default_factory=list)
+    rejected: list[dict] = field(default_factory=list)  # records rejected while listing splits
+    meta: dict[str, dict] = field(default_factory=dict)  # config -> its metadata for the card and report
+    failures: dict[str, list[RawDataError]] = field(default_factory=dict)  # config -> what stopped it
+
+
+def plan_jobs(dataset: str, data_dir, configs: list[str], on_error: str, target: Target) -> Plan:
+    """Shard jobs for every config; a config whose raw data cannot be listed is a failure, not the end."""
     code_version = _code_version(dataset)
-    jobs, rejected, meta = [], [], {}
+    plan = Plan()
     for config in configs:
         builder = make_builder(dataset, config, data_dir, on_error)
-        builder.check_raw()
         log = RecordLog(on_error)
-        shards = builder.split_shards(log)
-        state = builder.shared_state()
+        try:
+            builder.check_raw()
+            shards = builder.split_shards(log)
+            state = builder.shared_state()
+        except RawDataError as error:
+            plan.failures[config] = [error]
+            continue
         state_ref = None if state is None else _store_state(target, config, state)
-        rejected += [dict(s, config=config, file=s["file"] and builder.relative(s["file"])) for s in log.as_dicts()]
+        plan.rejected += [dict(s, config=config, file=s["file"] and builder.relative(s["file"]))
+                          for s in log.as_dicts()]
         features, docs = builder.documented_features()
-        meta[config] = {
+        plan.meta[config] = {
             "description": builder.config.description or "",
             "redistribution": builder.config.redistribution or cards.load_card_metadata(dataset)["redistribution"],
             "features": features._to_yaml_list(),
@@ -301,23 +315,49 @@ def plan_jobs(dataset: str, data_dir, configs: list[str], on_error: str,
             "split_order": list(shards),
             "counts": log.counts, "notices": log.notices,
             "inputs": [str(p) for p in builder.input_files()],
+            "read": [str(p) for p in builder.read_paths()],
         }
         for split, items in shards.items():
-            jobs += [ShardJob(dataset, config, split, i, shard, str(data_dir), on_error, code_version, state_ref)
-                     for i, shard in enumerate(items)]
-    return jobs, rejected, meta
+            plan.jobs += [ShardJob(dataset, config, split, i, shard, str(data_dir), on_error, code_version, state_ref)
+                          for i, shard in enumerate(items)]
+    return plan
+
+
+def unread_raw_paths(dataset: str, data_dir: Path, plan: Plan) -> list[dict]:
+    """Everything under the data directory that no config of this build reads, with a reason each."""
+    cls = builder_class(dataset)
+    read = [path for meta in plan.meta.values() for path in meta["read"]]
+    elsewhere = {}
+    for config in cls.BUILDER_CONFIGS:  # what the configs not built would read, to say so
+        if config.name not in plan.meta:
+            try:
+                builder = make_builder(dataset, config.name, data_dir)
+                missing = builder.missing_parts()
+                paths = builder.read_paths()
+            except Exception:  # noqa: BLE001 (a config without its raw parts may not know its paths)
+                continue
+            why = ("it failed, see failed_configs" if config.name in plan.failures
+                   else f"it needs {'; '.join(missing)}" if missing else "it was not asked for (--config)")
+            elsewhere[f"read by config '{config.name}', which this build did not make: {why}"] = paths
+    return coverage.as_dicts(coverage.unread_paths(data_dir, read, cls.NOT_READ, elsewhere))
 
 
 def build(dataset: str, data_dir, output, configs: list[str] | None = None, num_proc: int = 1,
-          on_error: str = "raise", engine: str = "local", repo_id: str | None = None,
+          on_error: str | None = None, engine: str = "local", repo_id: str | None = None,
           progress: bool = True, log=print, storage_options: dict | None = None,
           ray_address: str | None = None) -> dict:
     """Build `dataset` from `data_dir` into `output` (a folder or an fsspec URL); return the build report.
 
     `engine` "local" runs the shard jobs here or in `num_proc` forked processes, "ray" as Ray tasks on the
     cluster at `ray_address` (default: a local Ray instance with `num_proc` CPUs, or all of them).
+    `on_error` None takes the card's policy (`cards.default_on_error`).
+
+    A config whose raw data is bad (a RawDataError while listing or building it) does not stop the others:
+    they are finished and installed, build_report.json names the failed configs, README.md is not written
+    and the staging area is kept, and `BuildIncomplete` is raised; a rerun resumes from the finished jobs.
     """
     started = time.perf_counter()
+    on_error = on_error or cards.default_on_error(builder_class(dataset).NAME)  # UsageError for an unknown name
     data_dir = Path(data_dir).resolve()  # jobs may run with another working directory
     target = Target.of(output, storage_options)
     runner = make_engine(engine, num_proc, ray_address)
@@ -333,33 +373,83 @@ def build(dataset: str, data_dir, output, configs: list[str] | None = None, num_
         if fs.exists(f"{root}/{marker_of_completion}"):
             fs.rm(f"{root}/{marker_of_completion}")
 
-    jobs, rejected, config_meta = plan_jobs(dataset, data_dir, selected, on_error, target)
+    plan = plan_jobs(dataset, data_dir, selected, on_error, target)
     planned = time.perf_counter()
-    results = completed_results(target, jobs)
+    results = completed_results(target, plan.jobs)
     if results:
-        log(f"resuming: {len(results)} of {len(jobs)} shard jobs already complete")
-    pending = [j for j in jobs if j.key not in results]
+        log(f"resuming: {len(results)} of {len(plan.jobs)} shard jobs already complete")
+    pending = [j for j in plan.jobs if j.key not in results]
     completions = runner.start(run_job, pending, target)
     # the jobs are submitted (local workers forked) before this process starts any thread; on an error
     # or an interrupt, closing the completions cancels the jobs not yet started
-    with concurrent.futures.ThreadPoolExecutor(1) as hasher, contextlib.closing(completions), \
-            tqdm(total=len(jobs), initial=len(results), desc="building", unit="shard", disable=not progress) as bar:
-        inputs = hasher.submit(input_checksums, sorted({p for m in config_meta.values() for p in m["inputs"]}),
-                               data_dir)
+    with concurrent.futures.ThreadPoolExecutor(2) as scanner, contextlib.closing(completions), \
+            tqdm(total=len(plan.jobs), initial=len(results), desc="building", unit="shard",
+                 disable=not progress) as bar:
+        inputs = scanner.submit(input_checksums, sorted({p for m in plan.meta.values() for p in m["inputs"]}),
+                                data_dir)
+        unread = scanner.submit(unread_raw_paths, dataset, data_dir, plan)
         for job, result in completions:
-            results[job.key] = result
+            if isinstance(result, RawDataError):
+                plan.failures.setdefault(job.config, []).append(result)
+            else:
+                results[job.key] = result
             bar.update()
-        inputs = inputs.result()
-    report = _finalize(dataset, target, jobs, results, rejected, config_meta, on_error,
+        inputs, unread = inputs.result(), unread.result()
+    for line in coverage.summary(unread):
+        log(line)
+    built = [job for job in plan.jobs if job.config not in plan.failures]
+    meta = {name: m for name, m in plan.meta.items() if name not in plan.failures}
+    if not meta:
+        raise BuildIncomplete(os.fspath(output), plan.failures, [])
+    report = _finalize(dataset, target, built, results, plan.rejected, meta, on_error,
                        repo_id or cards.suggested_repo_id(dataset), inputs)
+    report["unread"] = unread
     for notice in report["notices"]:
         log(notice)
     report["timings"] = {"planning_seconds": round(planned - started, 3),
                          "job_seconds": round(sum(r["seconds"] for r in results.values()), 3),
                          "wall_seconds": round(time.perf_counter() - started, 3)}
+    if plan.failures:  # the configs that built are in place; the folder is not complete, and resumable
+        report["failed_configs"] = {name: failure_record(errors, data_dir) for name, errors in plan.failures.items()}
+        _write_whole(fs, f"{root}/{REPORT_FILE}", report_text(report))
+        raise BuildIncomplete(os.fspath(output), plan.failures, list(meta))
     write_outputs(target, report)
     fs.rm(target.staging, recursive=True)
     return report
+
+
+class BuildIncomplete(RawDataError):
+    """Some configs' raw data is bad: the other configs are built, the folder is not complete."""
+
+    def __init__(self, output: str, failures: dict[str, list[RawDataError]], built: list[str]):
+        self.failures, self.built = failures, built
+        lines = [f"{len(failures)} of {len(failures) + len(built)} configs failed"
+                 + (f"; {', '.join(built)} {'is' if len(built) == 1 else 'are'} built here, but README.md is not "
+                    "written, so the folder is not complete (build_report.json lists the failures):"
+                    if built else ":")]
+        for name, errors in failures.items():
+            more = f" (and {len(errors) - 1} more failed shard jobs)" if len(errors) > 1 else ""
+            lines.append(f"  config '{name}'{more}: {errors[0].location}: {errors[0].problem}")
+            if errors[0].hint:
+                lines.append(f"    hint: {errors[0].hint}")
+        hint = "fix the raw data and rerun the same command: the shard jobs already finished are reused"
+        if built:
+            hint += "; to finish only the configs that built, rerun with " + " ".join(f"--config {c}" for c in built)
+        super().__init__(output, "\n".join(lines), hint=hint)
+
+    def __reduce__(self):
+        return type(self), (self.path, self.failures, self.built)
+
+
+def failure_record(errors: list[RawDataError], data_dir: Path) -> dict:
+    """A failed config in build_report.json: its first error, located, and how many shard jobs failed."""
+    first = errors[0]
+    file = first.path
+    if file is not None:
+        with contextlib.suppress(ValueError):
+            file = Path(file).resolve().relative_to(data_dir).as_posix()
+    return {"file": file, "line": first.line, "record": first.record, "problem": first.problem,
+            "hint": first.hint, "failed_jobs": len(errors)}
 
 
 def write_outputs(output, report: dict) -> None:

@@ -31,8 +31,9 @@ def parse_args(argv=None):
     parser.add_argument("--storage-options", type=json_object, default={},
                         help="JSON object of fsspec options for the output, e.g. '{\"endpoint_url\": \"...\"}' "
                              "(credentials are better left to the environment)")
-    parser.add_argument("--on-error", choices=ON_ERROR_CHOICES, default="raise",
-                        help="raise: stop at the first bad record; skip: count and list bad records")
+    parser.add_argument("--on-error", choices=ON_ERROR_CHOICES,
+                        help="raise: stop a config at its first bad record; skip: count and list bad records "
+                             "(default: the dataset card's policy, skip for web-scale corpora, else raise)")
     parser.add_argument("--repo", help="the Hub repository the card's examples should name (default ORG/<name>)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars or notices")
     return parser.parse_args(argv)

@@ -28,7 +28,9 @@ def parse_args(argv=None):
     parser.add_argument("--output", help="where to build when --data-dir is given (default out/<name>)")
     parser.add_argument("--config", action="append", dest="configs")
     parser.add_argument("--num-proc", type=int, default=1)
-    parser.add_argument("--on-error", choices=ON_ERROR_CHOICES, default="raise")
+    parser.add_argument("--on-error", choices=ON_ERROR_CHOICES,
+                        help="raise: stop a config at its first bad record; skip: count and list bad records "
+                             "(default: the dataset card's policy, skip for web-scale corpora, else raise)")
     parser.add_argument("--quiet", action="store_true")
     return parser.parse_args(argv)
 

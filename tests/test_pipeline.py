@@ -6,12 +6,13 @@ import json
 
 import pytest
 
+from builders import coverage, pipeline
 from builders import flickr30k_entities as f30k
-from builders import pipeline
 from builders.errors import RecordLog
 from builders.fields import documented
 from builders.samples import flickr30k_entities as sample
 from datasets import ClassLabel, List, Value
+from helpers import parquet_rows, refused_build
 
 
 def quiet_build(raw, out, **kwargs):
@@ -134,3 +135,93 @@ def test_documented_features_need_a_doc_for_every_field():
         documented({"a": Value("int32")})
     with pytest.raises(ValueError, match="empty doc"):
         documented({"a": (Value("int32"), " ")})
+
+
+def test_a_config_with_bad_raw_data_does_not_lose_the_others(tmp_path, monkeypatch):
+    from test_flickr30k_entities import _replace_in_zip
+
+    raw = tmp_path / "raw"
+    tree = sample.make(raw)
+    karpathy_json, annotations = (raw / "dataset_flickr30k.json").read_bytes(), (raw / "annotations.zip").read_bytes()
+    (raw / "dataset_flickr30k.json").write_text('{"images": [\n')  # karpathy fails while its splits are listed
+    _replace_in_zip(raw / "annotations.zip", "Annotations/12345.xml", b"<annotation>\n<size>\n<width>5</wid")
+    out = tmp_path / "out"                                          # entities fails in a shard job
+
+    with pytest.raises(pipeline.BuildIncomplete) as failed:
+        quiet_build(raw, out)
+    assert failed.value.built == ["captions"] and sorted(failed.value.failures) == ["entities", "karpathy"]
+    message = str(failed.value)
+    assert "2 of 3 configs failed; captions is built here, but README.md is not written" in message
+    assert "config 'karpathy': " in message and "dataset_flickr30k.json:2: invalid JSON" in message
+    assert "annotations.zip:Annotations/12345.xml:3 (record 12345): malformed XML" in message
+    assert "rerun with --config captions" in failed.value.hint
+    report = json.loads((out / "build_report.json").read_text())
+    assert report["failed_configs"]["karpathy"] == {"file": "dataset_flickr30k.json", "line": 2, "record": None,
+                                                    "problem": "invalid JSON (Expecting value)",
+                                                    "hint": "download the file again", "failed_jobs": 1}
+    assert report["failed_configs"]["entities"]["file"] == "annotations.zip:Annotations/12345.xml"
+    assert list(report["configs"]) == ["captions"] and not (out / "README.md").exists()
+    captions = {row["image_id"]: row["captions"] for row in parquet_rows(out, "captions", "validation")}
+    assert captions["12345"] == [tree.images["12345"].caption_text(k) for k in range(5)]
+
+    (raw / "dataset_flickr30k.json").write_bytes(karpathy_json)  # the maintainer repairs the download
+    (raw / "annotations.zip").write_bytes(annotations)
+    real_run_job, rerun = pipeline.run_job, []
+    monkeypatch.setattr(pipeline, "run_job", lambda job, target: rerun.append(job.config) or real_run_job(job, target))
+    report = quiet_build(raw, out)
+    assert list(report["configs"]) == ["entities", "captions", "karpathy"] and "failed_configs" not in report
+    assert "captions" not in rerun and {"entities", "karpathy"} <= set(rerun)  # the finished jobs were reused
+    assert (out / "README.md").exists() and not (out / pipeline.STAGING_DIR).exists()
+
+
+def test_build_py_names_every_failed_config_and_exits_2(tmp_path):
+    raw = tmp_path / "raw"
+    sample.make(raw)
+    (raw / "dataset_flickr30k.json").write_text("[]")
+    stderr = refused_build("flickr30k_entities", raw, tmp_path / "out",
+                           expected="1 of 3 configs failed; entities, captions are built here")
+    assert "config 'karpathy': " in stderr and "rerun with --config entities --config captions" in stderr
+
+
+def test_the_error_policy_defaults_to_the_cards(tmp_path):
+    from builders.cards import default_on_error, load_card_metadata
+
+    assert {name: default_on_error(name) for name in ("mint1t", "internvid", "flickr30k_entities", "movieqa")} == {
+        "mint1t": "skip", "internvid": "skip", "flickr30k_entities": "raise", "movieqa": "raise"}
+    assert "on_error" not in load_card_metadata("flickr30k_entities")
+    raw = tmp_path / "raw"
+    sample.make(raw)
+    report = quiet_build(raw, tmp_path / "out", configs=["captions"])
+    assert report["on_error"] == "raise"
+    card = (tmp_path / "out" / "README.md").read_text()
+    assert "Error policy: `--on-error raise`" in card
+    assert f30k.Flickr30kEntities(config_name="captions").config.on_error == "raise"
+
+
+def test_raw_paths_no_config_reads_are_reported_with_reasons(tmp_path):
+    raw = tmp_path / "raw"
+    sample.make(raw)
+    (raw / "README.md").write_text("# Flickr30k Entities\n")
+    (raw / "notes").mkdir()
+    (raw / "notes" / "mine.txt").write_text("my notes")
+    (raw / "flickr30k-images" / "readme.txt").write_text("images readme")
+    (raw / "flickr30k-images" / "00000.png").write_bytes(b"\x89PNG")  # not an image of any split
+    messages = []
+    report = pipeline.build("flickr30k_entities", raw, tmp_path / "out", configs=["entities"], progress=False,
+                            log=messages.append)
+    unread = {u["path"]: (u["files"], u["reason"]) for u in report["unread"]}
+    assert unread == {
+        "README.md": (1, "the README of the Entities repository (this card describes the data)"),
+        "dataset_flickr30k.json": (1, "read by config 'karpathy', which this build did not make: "
+                                      "it was not asked for (--config)"),
+        "flickr30k-images/00000.png": (1, coverage.UNRECOGNISED),
+        "flickr30k-images/readme.txt": (1, "the readme of the Flickr30K images archive, not data"),
+        "notes/": (1, coverage.UNRECOGNISED),
+        "results_20130124.token": (1, "read by config 'karpathy', which this build did not make: "
+                                      "it was not asked for (--config)"),
+    }
+    assert messages[0].startswith("6 raw paths (6 files, ")
+    assert "  notes/ (1 file): not recognised by this builder" in "\n".join(messages)
+    card = (tmp_path / "out" / "README.md").read_text()
+    assert "Raw files and folders this build did not read (6 paths, 6 files" in card
+    assert "| `flickr30k-images/00000.png` | 1 | 4 B | not recognised by this builder" in card

@@ -198,7 +198,7 @@ def test_shared_state_reaches_jobs_that_inherit_nothing(raw, local_builds, tmp_p
 
     target = pipeline.Target.of(tmp_path / "out")
     monkeypatch.setattr(pipeline, "INLINE_STATE_BYTES", 0)  # the sample's index is small: force the file
-    jobs, _, _ = pipeline.plan_jobs("internvid", raw / "internvid", ["clips_10m_flt"], "raise", target)
+    jobs = pipeline.plan_jobs("internvid", raw / "internvid", ["clips_10m_flt"], "raise", target).jobs
     assert jobs[0].state is not None and jobs[0].state.inline is None
     assert (tmp_path / "out" / pipeline.STAGING_DIR / jobs[0].state.file).is_file()
     monkeypatch.setattr(pipeline, "_states", {})  # what a Ray worker starts with

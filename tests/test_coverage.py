@@ -1,0 +1,84 @@
+"""Nothing in --data-dir is ignored silently: what a build does not read is listed, with a reason."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from builders import coverage
+from builders.coverage import UNRECOGNISED, matches, unread_paths
+
+
+def tree(root, *files):
+    for name in files:
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x" * len(name))
+    return root
+
+
+@pytest.mark.parametrize("pattern, relative, expected", [
+    ("README.md", "README.md", True),
+    ("README.md", "MINT-1T-HTML/README.md", True),       # a bare name matches at any depth
+    ("README.md", "README.md.bak", False),
+    ("c3_muse_stress/", "data/c3_muse_stress/", True),  # a folder pattern matches folders only
+    ("c3_muse_stress/", "data/c3_muse_stress", False),
+    ("*.png", "MINT-1T-HTML/mint-logo.png", True),
+    ("MINT-1T-HTML/*.png", "MINT-1T-HTML/mint-logo.png", True),  # an inner '/' anchors at the data directory
+    ("MINT-1T-HTML/*.png", "other/MINT-1T-HTML/mint-logo.png", False),
+    (".cache/", "MINT-1T-HTML/.cache/", True),
+])
+def test_patterns_match_like_gitignore(pattern, relative, expected):
+    assert matches(pattern, relative) is expected
+
+
+def test_unread_files_and_wholly_unread_folders_are_listed_with_sizes(tmp_path):
+    raw = tree(tmp_path / "raw", "a/read.txt", "a/left.txt", "b/one.bin", "b/sub/two.bin", "top.txt", "c/read_dir/x")
+    found = unread_paths(raw, [raw / "a" / "read.txt", raw / "c" / "read_dir"])
+    assert [(u.path, u.files, u.bytes, u.reason) for u in found] == [
+        ("a/left.txt", 1, len("a/left.txt"), UNRECOGNISED),
+        ("b/", 2, len("b/one.bin") + len("b/sub/two.bin"), UNRECOGNISED),  # nothing read inside: one entry
+        ("top.txt", 1, len("top.txt"), UNRECOGNISED),
+    ]
+
+
+def test_reasons_come_from_the_builder_the_common_list_and_other_configs(tmp_path):
+    raw = tree(tmp_path / "raw", "data/x.parquet", "data/README.md", ".cache/huggingface/download/x.lock",
+               "repo/.gitattributes", "Ulm/c3_muse_stress/partition.csv", "extra/token.txt", "images/1.jpg",
+               "images/stray.png")
+    found = {u.path: u.reason for u in unread_paths(
+        raw, [raw / "data" / "x.parquet", raw / "images" / "1.jpg"],
+        not_read=[("README.md", "upstream card"), ("c3_muse_stress/", "Ulm-TSST")],
+        elsewhere={"read by config 'karpathy'": [raw / "extra" / "token.txt", raw / "images"]})}
+    assert found == {
+        ".cache/": coverage.COMMON_NOT_READ[0][1],
+        "Ulm/": UNRECOGNISED,  # the folder holds nothing read, and only its sub-folder has a reason
+        "data/README.md": "upstream card",
+        "extra/token.txt": "read by config 'karpathy'",
+        "images/stray.png": UNRECOGNISED,  # the built config picked files from images/: karpathy would have too
+        "repo/": UNRECOGNISED,
+    }
+    # with the sub-folder named as read around it, the pattern reason applies to the folder itself
+    found = {u.path: u.reason for u in unread_paths(raw, [raw / "Ulm" / "c3_muse_stress" / "nothing"],
+                                                       not_read=[("c3_muse_stress/", "Ulm-TSST")])}
+    assert "Ulm/c3_muse_stress/partition.csv" in found and found["Ulm/c3_muse_stress/partition.csv"] == UNRECOGNISED
+
+
+def test_links_are_followed_and_matched_resolved_or_not(tmp_path):
+    elsewhere = tree(tmp_path / "download", "shard_0.parquet", "shard_1.parquet", "README.md")
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    os.symlink(elsewhere, raw / "MINT-1T-HTML")
+    os.symlink(raw, raw / "MINT-1T-HTML" / "loop")  # a cycle is walked once
+    read = [raw / "MINT-1T-HTML" / "shard_0.parquet", elsewhere.resolve() / "shard_1.parquet"]
+    found = unread_paths(raw, read)
+    assert [(u.path, u.reason) for u in found] == [("MINT-1T-HTML/README.md", UNRECOGNISED),
+                                                   ("MINT-1T-HTML/loop/", "a link to a folder walked already (the data directory)")]
+
+
+def test_summary_counts_and_truncates():
+    unread = [{"path": f"f{i}.txt", "files": 1, "bytes": 1500, "reason": "why"} for i in range(25)]
+    lines = coverage.summary(unread, limit=3)
+    assert lines[0] == '25 raw paths (25 files, 37.5 kB) were not read (listed in build_report.json under "unread"):'
+    assert lines[1:] == ["  f0.txt: why", "  f1.txt: why", "  f2.txt: why", "  ... and 22 more"]
+    assert coverage.summary([]) == []
