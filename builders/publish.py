@@ -65,10 +65,15 @@ def read_built_folder(folder: Path) -> dict:
     report_path, readme = folder / REPORT_FILE, folder / README_FILE
     if not folder.is_dir():
         raise UsageError(f"{folder}: not a folder; build one with scripts/build.py first")
-    if not report_path.is_file() or not readme.is_file():
+    report = json.loads(report_path.read_text(encoding="utf-8")) if report_path.is_file() else {}
+    if report.get("failed_configs"):
+        raise UsageError(f"{folder}: not a complete build: config(s) {', '.join(report['failed_configs'])} failed "
+                         f"(their errors are under failed_configs in {REPORT_FILE}); fix the raw data and rerun "
+                         "scripts/build.py, or build only the other configs with --config")
+    if not report or not readme.is_file():
         raise UsageError(f"{folder}: not a complete build (README.md or {REPORT_FILE} is missing); "
                          "rerun scripts/build.py")
-    return json.loads(report_path.read_text(encoding="utf-8"))
+    return report
 
 
 def visibility(policy: str, requested_private: bool | None, repo_private: bool | None) -> bool:

@@ -12,7 +12,7 @@ from builders.errors import RecordLog
 from builders.fields import documented
 from builders.samples import flickr30k_entities as sample
 from datasets import ClassLabel, List, Value
-from helpers import parquet_rows, refused_build
+from helpers import parquet_rows, refused_build, run_script
 
 
 def quiet_build(raw, out, **kwargs):
@@ -181,6 +181,8 @@ def test_build_py_names_every_failed_config_and_exits_2(tmp_path):
     stderr = refused_build("flickr30k_entities", raw, tmp_path / "out",
                            expected="1 of 3 configs failed; entities, captions are built here")
     assert "config 'karpathy': " in stderr and "rerun with --config entities --config captions" in stderr
+    published = run_script("publish.py", tmp_path / "out", "--repo", "org/flickr", "--dry-run")
+    assert published.returncode == 2 and "not a complete build: config(s) karpathy failed" in published.stderr
 
 
 def test_the_error_policy_defaults_to_the_cards(tmp_path):
