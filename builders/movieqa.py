@@ -6,6 +6,13 @@ script; DVS written by `download_dvs_stories.py` from MPII-MD), the video metada
 frame→seconds maps and `<clip>.video.sbd` shot boundaries) and one `video_clips/<imdb>.tar` per video
 movie. The tarballs' internal prefixes are not documented, so story files and clips are found by file
 name anywhere under the data directory; video tars are read in place (members are never extracted).
+What a config does not read (the repository's code and docs, story/MD5SUM, the downloaded tarballs, story
+files of movies movies.json does not list, anything unknown) is listed by the build with a reason.
+
+`plot_alignment` holds "split_plot file line numbers" (the benchmark README): 0-based indices into the
+raw lines of story/split_plot/<imdb>.split.wiki, blank lines included, which is how code that uses the
+alignments reads them. The official story loader drops blank lines, so its sentence list is not what the
+alignment indexes once a file has one; an alignment on a blank line or past the end is a located error.
 
 Subtitles are not uniformly encoded (UTF-8 with and without BOM, cp1252, latin-1) and carry the quirks
 of hand-made SRT files; a cue whose timing line cannot be read is skipped and listed with its movie,
@@ -20,7 +27,7 @@ import json
 import os
 import re
 import tarfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -58,6 +65,32 @@ RAW_FILE_NAMES = {  # kind -> file name pattern; group 1 is the key the file is 
 }
 MOVIE_TEXT_KEYS = {"plot": "plot", "subtitles": "subtitle", "script": "script", "dvs": "dvs"}
 """Story kinds whose path movies.json declares (`text.<key>`), relative to the data directory."""
+QA_KEYS = ("qid", "question", "answers", "imdb_key", "correct_index", "plot_alignment", "video_clips")
+MOVIE_KEYS = ("genre", "text", "imdb_key", "name", "year")
+"""The record keys the README documents and the releases hold; any other key is kept in `extra` and counted."""
+
+LINE_WHITESPACE = " \t\n\r\x0b\x0c"
+"""What the official loader's Python 2 `str.strip()` removes from a line (bytes, so no Unicode spaces)."""
+
+NOT_READ = (
+    ("README.md", "the benchmark repository's README (documentation, not data)"),
+    ("CHANGELOG", "the benchmark repository's change log (documentation, not data)"),
+    (".gitignore", "the benchmark repository's git settings, not data"),
+    ("*.py", "the benchmark's Python 2 loaders and scripts, not data (this build reads the files they load)"),
+    ("*.pyc", "compiled Python of the benchmark's code, not data"),
+    ("*.sh", "a helper script of the benchmark (frame bursting, audio ripping, story download), not data"),
+    ("MD5SUM", "MD5 checksums of the tarballs as downloaded (check them with `md5sum -c` before extracting); "
+               "build_report.json holds checksums of what the build reads"),
+    ("*.tar.gz", "a downloaded story or video-metadata tarball (plot, split_plot or splitplot, subtt, script, "
+                 "matidx, shot_boundaries): the build reads the files extracted from it, not the archive"),
+    ("video_0.5fps/", "frames burst from the clips by story/burst_at_0.5fps.sh: derived from the clips, which "
+                      "qa_video holds byte for byte"),
+    ("audio_clips/", "AAC audio ripped from the clips by story/rip_audio_from_video_clips.sh: derived from the "
+                     "clips, which qa_video holds byte for byte"),
+    ("annotations-original.csv", "the MPII-MD transcriptions download_dvs_stories.py fetches; the build reads the "
+                                 "story/dvs/<imdb_key>.dvs files it writes from them"),
+)
+"""Files of a MovieQA_benchmark folder that are not data, or that the build reads in another form."""
 
 MP4_FIRST_BOXES = {b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide"}
 """An ISO-BMFF file starts with one of these boxes; anything else is not an MP4 (e.g. an HTML error page)."""
@@ -98,21 +131,28 @@ QA_FIELDS = {
                 "The five answer options in release order; an option can be the empty string."),
     "correct_index": (Value("int32"), "0-based index of the correct answer; -1 for test questions, whose answers the "
                                       "release withholds (scored by the benchmark's evaluation server)."),
-    "plot_alignment": ([Value("int32")], "0-based indices of the split-plot sentences that answer the question "
-                                         "(qa.json `plot_alignment`); null when the record has no such key."),
+    "plot_alignment": ([Value("int32")], "The split-plot lines that answer the question (qa.json `plot_alignment`, "
+                                         "'split_plot file line numbers'): 0-based line numbers in "
+                                         "story/split_plot/<imdb>.split.wiki, blank lines counted; null when the "
+                                         "record has no such key."),
     "video_clips": ([Value("string")], "Names of the question's video clips (`<imdb>.sf-<first frame>.ef-<last "
                                        "frame>.video.mp4`); empty for text-only questions."),
+    "extra": (Value("string"), "Keys of the qa.json record this build does not map, as a JSON object (the build "
+                               "counts them in a notice); null when the record has none, as in every known release."),
 }
 
 QA_PLOT_FIELDS = {
     **QA_FIELDS,
-    "aligned_sentences": ([Value("string")], "The split-plot sentences `plot_alignment` points to, in its order; "
-                                             "null when the movie has no split plot or the record no alignment."),
-    "plot_sentences": ([Value("string")], "The movie's whole split plot, one sentence per item (non-empty lines of "
-                                          "split_plot/<imdb>.split.wiki): what `plot_alignment` indexes; null "
-                                          "when the file is absent."),
-    "plot": ([Value("string")], "The whole plot synopsis, one paragraph per item (non-empty lines of "
-                                "plot/<imdb>.wiki); null when the file is absent."),
+    "aligned_sentences": ([Value("string")], "The split-plot lines `plot_alignment` points to, in its order (each "
+                                             "holds a sentence: an alignment on a blank line is refused); null when "
+                                             "the movie has no split plot or the record no alignment."),
+    "plot_sentences": ([Value("string")], "Every line of split_plot/<imdb>.split.wiki in file order, surrounding "
+                                          "whitespace stripped, blank lines kept as '' so that `plot_alignment` "
+                                          "indexes this list directly (the official loader drops them); null when "
+                                          "the file is absent."),
+    "plot": ([Value("string")], "The whole plot synopsis, one paragraph per item (non-blank lines of "
+                                "plot/<imdb>.wiki, as the official loader reads them); null when the file is "
+                                "absent."),
 }
 
 QA_SUBTITLES_FIELDS = {
@@ -158,14 +198,19 @@ MOVIE_FIELDS = {
     "title": (Value("string"), "Movie title (movies.json `name`)."),
     "year": (Value("int32"), "Release year (movies.json `year`)."),
     "genres": ([Value("string")], "IMDb genres (movies.json `genre`, split at commas)."),
-    "plot": ([Value("string")], "Plot synopsis, one paragraph per item; null when the file is absent."),
-    "split_plot": ([Value("string")], "The same synopsis one sentence per item (what `plot_alignment` indexes); null "
-                                      "when the file is absent."),
+    "plot": ([Value("string")], "Plot synopsis, one paragraph per item (non-blank lines); null when the file is "
+                                "absent."),
+    "split_plot": ([Value("string")], "The same synopsis one sentence per line: every line of the split-plot file, "
+                                      "blank lines kept as '' (what `plot_alignment` indexes); null when the file "
+                                      "is absent."),
     "subtitles": (SUBTITLE_TRACK, "The subtitle file (subtt/<imdb>.srt); null when absent."),
     "script": (Value("string"), "The IMSDb screenplay as written (indentation kept); null for movies without one."),
     "dvs": (SUBTITLE_TRACK, "Descriptive video service sentences with their times (dvs/<imdb>.dvs, written by "
                             "the release's MPII-MD download script); null for movies without them."),
     "video_clips": ([Value("string")], "Names of the movie's clip files found in the raw data, sorted."),
+    "extra": (Value("string"), "Keys of the movies.json record (and of its `text` object, under \"text\") this "
+                               "build does not map, as a JSON object (counted in a notice); null when there are "
+                               "none, as in the known releases."),
 }
 
 # ---- configs ------------------------------------------------------------------------------------------
@@ -228,6 +273,7 @@ class Movie:
     year: int
     genres: tuple[str, ...]
     declared: dict        # story kind -> path from movies.json `text` (or None)
+    extra: dict = field(default_factory=dict)   # keys the build does not map (unknown `text` keys under "text")
 
 
 @dataclass(frozen=True)
@@ -239,6 +285,7 @@ class Question:
     correct_index: int
     plot_alignment: tuple[int, ...] | None
     video_clips: tuple[str, ...]
+    extra: dict = field(default_factory=dict)   # record keys the build does not map
 
 
 class MovieQA(MultimodalBuilder):
@@ -247,6 +294,7 @@ class MovieQA(MultimodalBuilder):
     RAW_PARTS = RAW_PARTS
     BUILDER_CONFIGS = CONFIGS
     DEFAULT_CONFIG_NAME = "qa"
+    NOT_READ = NOT_READ
 
     def locate_raw(self, data_dir: Path) -> dict:
         found = index_raw_files(data_dir)
@@ -266,6 +314,34 @@ class MovieQA(MultimodalBuilder):
             if files:  # one entry per kind: the folder holding all its files (hashed as a listing, not read)
                 paths.append(Path(os.path.commonpath([str(p.parent) for p in files.values()])))
         return sorted(set(paths))
+
+    def read_paths(self) -> list[Path]:
+        """The files this config reads. `input_files` names each story kind's folder; a config reads from it
+        only the files of the movies (and clips) it joins, so a stray or duplicate file there is reported."""
+        paths = [self.raw[part] for part in self.config.requires if part in ("qa", "movies", "splits")]
+        kinds = STORY_KINDS[self.config.name]
+        if self.config.name == "movies":
+            asked = with_video = set(self.movies)
+            clips = {name: path for name, path in self.raw["files"]["video"].items()
+                     if CLIP_NAME.fullmatch(name).group(1) in self.movies}
+            paths += [path for key, path in self.raw["files"]["video_tar"].items() if key in self.movies]
+        else:
+            records = [record for _, record in self.qa_records
+                       if isinstance(record, dict) and record.get("imdb_key") in self.movies]
+            asked = {record["imdb_key"] for record in records}
+            with_video = {record["imdb_key"] for record in records if clip_names(record)}
+            sources = locate_clips(self.raw["files"]) if "video" in kinds else {}
+            clips = {name: Path(sources[name][0]) for record in records for name in clip_names(record)
+                     if name in sources}
+        for kind in kinds:
+            if kind in ("video", "video_tar"):
+                continue
+            keys = ({name.removesuffix(".mp4") for name in clips} if kind == "shot_boundaries"
+                    else with_video if kind == "frame_times" else asked)
+            paths += [path for key in sorted(keys) if (path := self.stories.path(kind, key)) is not None]
+        if "video" in kinds:
+            paths += clips.values()
+        return whole_folders(set(paths), self.data_dir)
 
     @functools.cached_property
     def movies(self) -> dict[str, Movie]:
@@ -295,6 +371,16 @@ class MovieQA(MultimodalBuilder):
     # ---- shard listing ---------------------------------------------------------------------------------
 
     def split_shards(self, log: RecordLog) -> dict[str, list]:
+        unmapped = sorted({name for movie in self.movies.values() for name in unmapped_names(movie.extra)})
+        if unmapped:
+            holders = sum(bool(movie.extra) for movie in self.movies.values())
+            log.notice(f"movies.json: keys this build does not map ({', '.join(unmapped)}) in {holders} of "
+                       f"{len(self.movies)} records; they are kept in the `extra` column of the `movies` config")
+        strays = sorted(self.relative(path) for kind, files in self.raw["files"].items() if kind not in QA_PARTS
+                        for key, path in files.items() if key.split(".")[0] not in self.movies)
+        if strays:
+            log.notice(f"{len(strays)} story files are of movies that movies.json does not list, e.g. {strays[0]}; "
+                       "they are not read (listed as unread)")
         if self.config.name == "movies":
             by_split = {split: [key for key, s in self.split_of.items() if s == split] for split in SPLITS.values()}
             return {split: [MovieShard(split, tuple(keys[i:i + MOVIES_PER_SHARD]))
@@ -365,6 +451,9 @@ class MovieQA(MultimodalBuilder):
                 row = None
                 with log.record(self.raw["movies"], imdb_key):
                     row = movie_row(self.movies[imdb_key], self.stories)
+                    for name in unmapped_names(self.movies[imdb_key].extra):
+                        log.count(f"movies.json records with the key '{name}', which this build does not map "
+                                  "(kept in `extra`)")
                 if row is not None:
                     for track in ("subtitles", "dvs"):
                         if row[track] and row[track]["skipped_cues"]:
@@ -379,6 +468,8 @@ class MovieQA(MultimodalBuilder):
             with log.record(self.raw["qa"], record_label(record, position)):
                 question = parse_question(record, self.raw["qa"], line, shard.split)
                 row = self._question_row(question, line, clips)
+                for key in question.extra:
+                    log.count(f"qa.json records with the key '{key}', which this build does not map (kept in `extra`)")
             if row is not None:
                 yield row
 
@@ -408,6 +499,29 @@ def index_raw_files(data_dir: Path) -> dict[str, dict[str, Path]]:
                     found[kind].setdefault(match.group(1), Path(folder) / name)
                     break
     return found
+
+
+def whole_folders(paths: set[Path], data_dir: Path) -> list[Path]:
+    """`paths` with every folder below data_dir whose entries are all in it named instead of its entries (so a
+    build that leaves a story kind to another config reports one folder, not each of its 408 files)."""
+    paths = set(paths)
+    while True:
+        by_folder: dict[Path, set[Path]] = {}
+        for path in paths:
+            if path.parent != data_dir and data_dir in path.parents:
+                by_folder.setdefault(path.parent, set()).add(path)
+        complete = {folder: inside for folder, inside in by_folder.items() if inside == folder_entries(folder)}
+        if not complete:
+            return sorted(paths)
+        for folder, inside in complete.items():
+            paths = (paths - inside) | {folder}
+
+
+def folder_entries(folder: Path) -> set[Path]:
+    try:
+        return {folder / name for name in os.listdir(folder)}
+    except OSError:
+        return set()
 
 
 def read_bytes(path: Path) -> bytes:
@@ -490,8 +604,17 @@ class StoryReader:
             raise copy.copy(value)  # each question's record log stamps its own qid on the error
         return value
 
-    def lines(self, kind: str, key: str) -> list[str] | None:
-        return self._parsed(kind, key, lambda data, _: story_lines(decode_text(data)[0]))
+    def relative(self, path: Path) -> str:
+        try:
+            return path.relative_to(self.data_dir).as_posix()
+        except ValueError:
+            return str(path)
+
+    def plot(self, key: str) -> list[str] | None:
+        return self._parsed("plot", key, lambda data, _: story_lines(data))
+
+    def split_plot(self, key: str) -> list[str] | None:
+        return self._parsed("split_plot", key, lambda data, _: file_lines(data))
 
     def script(self, key: str) -> str | None:
         return self._parsed("script", key, lambda data, _: decode_text(data)[0])
@@ -563,11 +686,16 @@ def parse_movies(data: bytes, path) -> dict[str, Movie]:
             raise fail(f"{key} is listed twice")
         if not year.isdecimal():
             raise fail(f"{key}: year {year[:40]!r} is not a number")
-        if not isinstance(text, dict) or not all(isinstance(v, (str, type(None))) for v in text.values()):
+        if not isinstance(text, dict) or \
+                not all(isinstance(text.get(k), (str, type(None))) for k in MOVIE_TEXT_KEYS.values()):
             raise fail(f"{key}: text must map story types to paths or null")
         genres = tuple(g.strip() for g in str(record["genre"] or "").split(",") if g.strip())
-        declared = {kind: text.get(field) for kind, field in MOVIE_TEXT_KEYS.items()}
-        movies[key] = Movie(key, str(record["name"]), int(year), genres, declared)
+        declared = {kind: text.get(name) for kind, name in MOVIE_TEXT_KEYS.items()}
+        extra = {k: v for k, v in record.items() if k not in MOVIE_KEYS}
+        unknown_text = {k: v for k, v in text.items() if k not in MOVIE_TEXT_KEYS.values()}
+        if unknown_text:
+            extra["text"] = unknown_text
+        movies[key] = Movie(key, str(record["name"]), int(year), genres, declared, extra)
     return movies
 
 
@@ -674,11 +802,18 @@ def parse_question(record: dict, path, line: int, split: str) -> Question:
         if match.group(1) != record["imdb_key"] or int(match.group(2)) > int(match.group(3)):
             raise fail(f"video clip {clip} does not belong to {record['imdb_key']} or ends before it starts")
     return Question(qid, record["imdb_key"], question, tuple(answers), correct,
-                    None if alignment is None else tuple(alignment), tuple(clips))
+                    None if alignment is None else tuple(alignment), tuple(clips),
+                    {k: v for k, v in record.items() if k not in QA_KEYS})
 
 
 def decode_text(data: bytes) -> tuple[str, str]:
-    """Text of a story file and the encoding used: UTF-8 (BOM stripped), else cp1252, else latin-1.
+    """Text of a story file with '\\n' line ends, and the encoding used (see `decode_story`)."""
+    text, label = decode_story(data)
+    return text.replace("\r\n", "\n").replace("\r", "\n"), label
+
+
+def decode_story(data: bytes) -> tuple[str, str]:
+    """Text of a story file as written and the encoding used: UTF-8 (BOM stripped), else cp1252, else latin-1.
 
     cp1252 is tried before latin-1 because the release's non-UTF-8 files use its curly quotes and dashes
     (bytes 0x91-0x97); a file with a byte cp1252 leaves undefined can only be latin-1.
@@ -693,15 +828,25 @@ def decode_text(data: bytes) -> tuple[str, str]:
     else:
         text, encoding = body.decode("latin-1"), "latin-1"
     label = "utf-8-sig" if bom and encoding == "utf-8" else encoding
-    return text.replace("\r\n", "\n").replace("\r", "\n"), label
+    return text, label
 
 
-def story_lines(text: str) -> list[str]:
-    """Non-empty stripped lines, as the official story loader reads plots and split plots.
+def file_lines(data: bytes) -> list[str]:
+    """The lines of a plot or split-plot file as the official story loader sees them before it drops the
+    blank ones: Python 2 `open(path).readlines()` (bytes split at '\\n' only, so a final '\\n' ends the last
+    line and a lone '\\r' splits nothing), each `strip()`ped of ASCII whitespace (a '\\r' of CRLF included).
+    str.splitlines would also break at U+0085 and U+2028, which the bytes can hold."""
+    text = decode_story(data)[0]
+    lines = text.split("\n")
+    if lines[-1] == "":  # the final line end, or an empty file
+        lines.pop()
+    return [line.strip(LINE_WHITESPACE) for line in lines]
 
-    Lines are split at '\\n' only: str.splitlines would also break at U+0085, which latin-1 text can hold.
-    """
-    return [line.strip() for line in text.split("\n") if line.strip()]
+
+def story_lines(data: bytes) -> list[str]:
+    """Non-blank lines, as the official story loader reads plots (and split plots, which `plot_alignment`
+    does not index that way)."""
+    return [line for line in file_lines(data) if line]
 
 
 _TIMING_LINE = re.compile(r"\s*(\d\S*)\s*-->\s*(\S+).*")
@@ -818,22 +963,35 @@ def question_row(question: Question, movie: Movie) -> dict:
         "movie_genres": list(movie.genres), "question": question.question, "answers": list(question.answers),
         "correct_index": question.correct_index,
         "plot_alignment": None if question.plot_alignment is None else list(question.plot_alignment),
-        "video_clips": list(question.video_clips),
+        "video_clips": list(question.video_clips), "extra": extra_json(question.extra),
     }
 
 
+def unmapped_names(extra: dict) -> list[str]:
+    """The unmapped keys of a record, those of movies.json's `text` object as `text.<key>`."""
+    return [name for key in extra for name in ([f"text.{k}" for k in extra[key]] if key == "text" else [key])]
+
+
+def extra_json(extra: dict) -> str | None:
+    return json.dumps(extra, ensure_ascii=False) if extra else None
+
+
 def plot_fields(question: Question, line: int, qa_path, stories: StoryReader) -> dict:
-    sentences = stories.lines("split_plot", question.imdb_key)
+    lines = stories.split_plot(question.imdb_key)
     aligned = None
-    if sentences is not None and question.plot_alignment is not None:
-        beyond = [i for i in question.plot_alignment if i >= len(sentences)]
-        if beyond:
-            raise RawDataError(qa_path, f"plot_alignment {list(question.plot_alignment)} points past the "
-                               f"{len(sentences)} sentences of {stories.path('split_plot', question.imdb_key).name}",
+    if lines is not None and question.plot_alignment is not None:
+        for index in question.plot_alignment:
+            if index < len(lines) and lines[index]:
+                continue
+            file = stories.relative(stories.path("split_plot", question.imdb_key))
+            where = (f"line {index + 1} of {file}, which is blank" if index < len(lines)
+                     else f"past the end of {file} ({len(lines)} lines)")
+            raise RawDataError(qa_path, f"plot_alignment {list(question.plot_alignment)}: {index} points at {where}",
                                line=line, record=question.qid,
-                               hint="the split plot and qa.json are from different releases")
-        aligned = [sentences[i] for i in question.plot_alignment]
-    return {"aligned_sentences": aligned, "plot_sentences": sentences, "plot": stories.lines("plot", question.imdb_key)}
+                               hint="plot_alignment holds 0-based line numbers of the split-plot file, blank lines "
+                                    "counted; this split plot and qa.json are from different releases or edited")
+        aligned = [lines[i] for i in question.plot_alignment]
+    return {"aligned_sentences": aligned, "plot_sentences": lines, "plot": stories.plot(question.imdb_key)}
 
 
 def subtitle_fields(question: Question, stories: StoryReader) -> dict:
@@ -877,7 +1035,7 @@ def movie_row(movie: Movie, stories: StoryReader) -> dict:
     clips = {name for name in stories.found["video"] if CLIP_NAME.fullmatch(name).group(1) == key}
     return {
         "imdb_key": key, "title": movie.title, "year": movie.year, "genres": list(movie.genres),
-        "plot": stories.lines("plot", key), "split_plot": stories.lines("split_plot", key),
+        "plot": stories.plot(key), "split_plot": stories.split_plot(key),
         "subtitles": stories.track("subtitles", key), "script": stories.script(key), "dvs": stories.track("dvs", key),
-        "video_clips": sorted(clips.union(clips_in_tar(tar_path) if tar_path else ())),
+        "video_clips": sorted(clips.union(clips_in_tar(tar_path) if tar_path else ())), "extra": extra_json(movie.extra),
     }

@@ -43,7 +43,7 @@ def expected_question(tree: sample.SampleTree, qa: sample.SampleQA) -> dict:
     return {"qid": qa.qid, "imdb_key": qa.imdb_key, "movie_title": movie.title, "movie_year": movie.year,
             "movie_genres": list(movie.genres), "question": qa.question, "answers": list(qa.answers),
             "correct_index": qa.expected_correct_index, "plot_alignment": qa.alignment,
-            "video_clips": list(qa.video_clips)}
+            "video_clips": list(qa.video_clips), "extra": None}
 
 
 def question_part(row: dict) -> dict:
@@ -57,7 +57,7 @@ def test_qa_rows_equal_what_the_generator_wrote(built):
     for split in SPLITS:
         rows = parquet_rows(out, "qa", split)
         assert rows == [expected_question(tree, qa) for qa in tree.good(split)]  # qa.json order
-    assert [r["qid"] for r in parquet_rows(out, "qa", "train")] == ["train:5", "train:0", "train:6", "train:9"]
+    assert [r["qid"] for r in parquet_rows(out, "qa", "train")] == ["train:5", "train:0", "train:6", "train:9", "train:10"]
 
 
 def test_question_fields_with_awkward_values(built):
@@ -78,16 +78,21 @@ def test_qa_plot_aligned_sentences_are_those_the_generator_wrote(built):
     for split in SPLITS:
         for row, qa in zip(parquet_rows(out, "qa_plot", split), tree.good(split), strict=True):
             movie = tree.movies[qa.imdb_key]
-            aligned = None if movie.sentences is None or qa.alignment is None else \
-                [movie.sentences[i] for i in qa.alignment]
+            lines = movie.split_plot_lines
+            aligned = None if lines is None or qa.alignment is None else [lines[i] for i in qa.alignment]
             assert question_part(row) == expected_question(tree, qa)
             assert row["aligned_sentences"] == aligned
-            assert row["plot_sentences"] == movie.sentences
+            assert row["plot_sentences"] == lines
             assert row["plot"] == (None if movie.plot is None else list(movie.plot))
     train = rows_by_qid(out, "qa_plot", "train")
-    # the split plot has a blank third line: alignment 2 is the third sentence, not the blank line
-    assert train["train:0"]["aligned_sentences"] == ["Anna returns to the city after ten years.",
-                                                     "She meets Ben at the station."]
+    # plot_alignment counts the blank line between the paragraphs: line 3 is the first of the second paragraph
+    # (the non-blank lines' index 3 would be "Ben tells her the truth about her father.")
+    assert train["train:0"]["plot_alignment"] == [3]
+    assert train["train:0"]["aligned_sentences"] == ["She meets Ben at the station."]
+    assert train["train:6"]["aligned_sentences"] == ["Ben tells her the truth about her father.",
+                                                     "Anna returns to the city after ten years."]
+    assert train["train:10"]["aligned_sentences"] == ["Nobody asks why.", "He listens."]
+    assert train["train:10"]["plot_sentences"] == ["A detective never speaks.", "He listens.", "", "Nobody asks why.", ""]
     assert rows_by_qid(out, "qa_plot", "validation")["val:0"]["aligned_sentences"] is None  # no split plot
     assert rows_by_qid(out, "qa_plot", "test")["test:1"]["plot"] is None  # declared in movies.json, file absent
 
@@ -146,7 +151,8 @@ def test_movies_rows(built):
             movie = tree.movies[row["imdb_key"]]
             assert (row["title"], row["year"], row["genres"]) == (movie.title, movie.year, list(movie.genres))
             assert row["plot"] == (None if movie.plot is None else list(movie.plot))
-            assert row["split_plot"] == movie.sentences
+            assert row["split_plot"] == movie.split_plot_lines
+            assert row["extra"] is None
             assert row["script"] == movie.script
             assert row["video_clips"] == sorted(movie.clips)
             for kind in ("subtitles", "dvs"):
@@ -194,7 +200,7 @@ def test_card_and_report(built):
     assert validate_readme(readme) == []
     assert "license: other" in readme and "license_name: movieqa-research-terms" in readme
     assert "tapaswi2016movieqa" in readme and "Video question answering" in readme
-    assert "| `qa` (default) | 7 | private |" in readme and "| `qa_video` | 3 | private |" in readme
+    assert "| `qa` (default) | 8 | private |" in readme and "| `qa_video` | 3 | private |" in readme
     assert "Redistribution policy of this build: **private**" in readme
     assert "| `videos` | list<video> |" in readme and "| `subtitles[].start` | float64 |" in readme
     assert "correct_index` is -1" in readme and "<qid> <answer index>" in readme  # how to evaluate test
@@ -273,7 +279,7 @@ def test_decoding_prefers_utf8_then_cp1252_then_latin1():
     assert mqa.decode_text("\ufeffZoë\r\n".encode("utf-8")) == ("Zoë\n", "utf-8-sig")
     assert mqa.decode_text("don’t".encode("cp1252")) == ("don’t", "cp1252")
     assert mqa.decode_text(b"\x81caf\xe9") == ("\x81café", "latin-1")  # 0x81 is undefined in cp1252
-    assert mqa.story_lines("One\x85two\n\n  Three  \n") == ["One\x85two", "Three"]  # U+0085 is not a line break
+    assert mqa.story_lines("One\x85two\n\n  Three  \n".encode("latin-1")) == ["One…two", "Three"]  # cp1252 0x85
 
 
 def test_json_records_carry_their_line_numbers():

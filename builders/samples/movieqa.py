@@ -7,9 +7,9 @@ must give back, independently of the parser.
 Awkward cases covered (see ../shared/formats/flickr30k_entities_movieqa.md §5.3): movies.json and
 splits.json with trailing spaces and no final newline; qids out of order and not contiguous; an empty
 answer option; a val correct_index written as a string; test questions with correct_index null and no
-plot_alignment key; an empty plot_alignment; a split plot with a blank line in the middle (alignment
-indexes its non-empty lines); a plot declared in movies.json whose file is absent; a movie without a
-split plot, one without subtitles, one without script, one without video; subtitles in UTF-8 with BOM,
+plot_alignment key; an empty plot_alignment; split plots with a blank line between paragraphs (and one
+with a blank last line), and alignments after a blank line (plot_alignment counts every line of the
+file); a plot declared in movies.json whose file is absent; a movie without a split plot, one without subtitles, one without script, one without video; subtitles in UTF-8 with BOM,
 UTF-8 without BOM and cp1252 (curly apostrophe, em dash, no final newline); cue numbering from 0, an
 index restart, an out-of-order cue, a cue ending before it starts, 2-digit milliseconds, a corrupted
 `*****` timestamp, an empty cue followed by two blank lines, a separator line of spaces, trailing spaces
@@ -17,9 +17,18 @@ after index and timing lines, a trailing TAB, <i> and <font> tags, a digits-only
 whose clips straddle a cue; a 0-byte clip; a clip referenced but missing; a video question on a movie
 without frame-time map; shot boundaries for one clip; a DVS file; a cp1252 script.
 With bad_records: a question with four answers, and a question whose qid split disagrees with its movie's.
+
+Beside the data the tree holds what a clone of MovieQA_benchmark also holds (README.md, CHANGELOG, the
+Python loaders, story/MD5SUM and the helper scripts; stand-in text), which a build must list as not read.
+
+The split-plot files' layout is inferred, not seen: no real one is public. The plot files' paragraphs are
+separated by blank lines, the README calls `plot_alignment` "split_plot file line numbers", and code that
+uses the alignments reads the raw lines and checks for a blank line before an aligned one; so the sample
+keeps a blank line between paragraphs of the sentence-per-line file.
 """
 from __future__ import annotations
 
+import hashlib
 import io
 from fractions import Fraction
 import json
@@ -97,7 +106,8 @@ class SampleMovie:
     genres: tuple[str, ...]
     split: str                                   # splits.json name: train, val or test
     plot: tuple[str, ...] | None = None          # paragraphs; None: declared in movies.json, file absent
-    split_plot: tuple[str, ...] | None = None    # file lines as written ("" = a blank line); None: no file
+    split_plot: tuple[str, ...] | None = None    # file lines as written, each ended by a line feed ("" = blank);
+                                                 # None: no file
     subtitles: SubtitleFile | None = None        # None: declared in movies.json, file absent
     script: str | None = None
     script_encoding: str = "utf-8"
@@ -108,8 +118,10 @@ class SampleMovie:
     shots: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
 
     @property
-    def sentences(self) -> list[str] | None:
-        return None if self.split_plot is None else [s for s in self.split_plot if s]
+    def split_plot_lines(self) -> list[str] | None:
+        """What the builder must read: every line of the file, stripped, blank lines kept (plot_alignment
+        indexes them)."""
+        return None if self.split_plot is None else [line.strip() for line in self.split_plot]
 
     def frame_time(self, frame: int) -> float:
         return float(f"{min(frame, self.frames - 1) / self.fps:.3f}")
@@ -149,10 +161,10 @@ class SampleQA:
 
     def record(self) -> dict:
         record = {"qid": self.qid, "question": self.question, "answers": list(self.answers),
-                  "imdb_key": self.imdb_key, "correct_index": self.correct_index,
-                  "video_clips": list(self.video_clips)}
+                  "imdb_key": self.imdb_key, "correct_index": self.correct_index}
         if self.plot_alignment is not NO_KEY:
             record["plot_alignment"] = list(self.plot_alignment)
+        record["video_clips"] = list(self.video_clips)  # key order as third-party code lists a record's keys
         return record
 
 
@@ -235,7 +247,8 @@ def _hand_written_movies() -> list[SampleMovie]:
         SampleMovie("tt0000003", "The Third Example (Part II)", 2015, ("Action", "Sci-Fi", "War"), "test",
                     subtitles=station, dvs=described, clips={C4: _mp4(75, 64, 48, seed=3)}),
         SampleMovie("tt0000004", "Silent Example", 1942, ("Film-Noir",), "train",
-                    plot=("A detective never speaks.",), split_plot=("A detective never speaks.", "He listens.")),
+                    plot=("A detective never speaks. He listens.", "Nobody asks why."),
+                    split_plot=("A detective never speaks.", "He listens.", "", "Nobody asks why.", "")),
     ]
 
 
@@ -262,11 +275,13 @@ def _hand_written_questions() -> list[SampleQA]:
         SampleQA("train:5", "tt0000001", "Why does Anna leave the party early?",
                  ("She is sick", "", "She sees her ex", "She is bored", "Her car is towed"), 2, [1]),
         SampleQA("train:0", "tt0000001", "Where does Anna meet Ben?",
-                 ("At a party", "At the station", "In a café", "At work", "On a boat"), 1, [0, 2], (C1, C2)),
+                 ("At a party", "At the station", "In a café", "At work", "On a boat"), 1, [3], (C1, C2)),
         SampleQA("train:6", "tt0000001", "What year does Anna remember?",
-                 ("1989", "2001", "1999", "2010", "1995"), 2, [3], (C3,)),
+                 ("1989", "2001", "1999", "2010", "1995"), 2, [4, 0], (C3,)),
         SampleQA("train:9", "tt0000004", "Why does the detective never speak?",
                  ("He is shy", "He lost his voice", "He listens instead", "He is bored", "Nobody knows"), 2, []),
+        SampleQA("train:10", "tt0000004", "Does anybody ask why?",
+                 ("Yes", "No", "Only Anna", "Only Ben", "Everybody"), 1, [3, 1]),
         SampleQA("val:0", "tt0000002", "What does Zoë open?",
                  ("A bakery", "A bar", "A shop", "A café", "A school"), "3", [1]),
         SampleQA("test:0", "tt0000003", "When does the train leave?",
@@ -306,7 +321,7 @@ def _synthetic(count: int, clip_files: bool = True) -> tuple[list[SampleMovie], 
                      for k, t in enumerate(starts))
         movie = SampleMovie(key, f"Synthetic Movie {m}", 1990 + m % 25, ("Drama",), "train",
                             plot=tuple(f"Paragraph {p} of the plot of {key}. " * 6 for p in range(12)),
-                            split_plot=tuple(f"Sentence {s} of the plot of {key}." for s in range(60)),
+                            split_plot=_synthetic_split_plot(key),
                             subtitles=SubtitleFile(cues, "utf-8"), fps=SYNTHETIC_FPS, frames=frames)
         movies.append(movie)
         for q in range(m * QUESTIONS_PER_MOVIE, min(count, (m + 1) * QUESTIONS_PER_MOVIE)):
@@ -319,8 +334,22 @@ def _synthetic(count: int, clip_files: bool = True) -> tuple[list[SampleMovie], 
                     movie.clips.update({name: pool[(q + k) % len(pool)] for k, name in enumerate(clips)})
             questions.append(SampleQA(f"train:{1000 + q}", key, f"Synthetic question {q} about {key}?",
                                       tuple(f"Answer {a} to question {q}" for a in range(5)), q % 5,
-                                      [q % 60], clips))
+                                      [SYNTHETIC_ALIGNABLE[q % len(SYNTHETIC_ALIGNABLE)]], clips))
     return movies, questions
+
+
+SYNTHETIC_PARAGRAPHS, SYNTHETIC_SENTENCES = 12, 5
+SYNTHETIC_ALIGNABLE = [p * (SYNTHETIC_SENTENCES + 1) + s for p in range(SYNTHETIC_PARAGRAPHS)
+                       for s in range(SYNTHETIC_SENTENCES)]
+"""Line numbers of the synthetic split plots' sentences (a blank line follows each paragraph but the last)."""
+
+
+def _synthetic_split_plot(key: str) -> tuple[str, ...]:
+    lines: list[str] = []
+    for p in range(SYNTHETIC_PARAGRAPHS):
+        lines += [""] if p else []
+        lines += [f"Sentence {s} of paragraph {p} of the plot of {key}." for s in range(SYNTHETIC_SENTENCES)]
+    return tuple(lines)
 
 
 # ---- writing the tree -----------------------------------------------------------------------------------
@@ -333,11 +362,12 @@ def make(out_dir: Path, bad_records: bool = False, scale: int = 0, videos_as: st
     movies = _hand_written_movies()
     questions = _hand_written_questions()
     if bad_records:
-        questions[4:4] = _bad_questions()[:1]
-        questions[6:6] = _bad_questions()[1:]
+        questions[5:5] = _bad_questions()[:1]  # the last train question, and the second val one
+        questions[7:7] = _bad_questions()[1:]
     more_movies, more_questions = _synthetic(scale, scaled_clips)
     movies += more_movies
-    questions = questions[:4] + more_questions + questions[4:]  # the release lists train, then val, then test
+    train = sum(q.split == "train" for q in questions)
+    questions = questions[:train] + more_questions + questions[train:]  # the release lists train, then val, then test
     (out_dir / "data").mkdir(exist_ok=True)
     (out_dir / "data" / "movies.json").write_text(py2_json([m.record() for m in movies]), encoding="utf-8")
     splits = {name: [m.imdb_key for m in movies if m.split == name] for name in ("test", "train", "val")}
@@ -346,7 +376,26 @@ def make(out_dir: Path, bad_records: bool = False, scale: int = 0, videos_as: st
     write_questions(out_dir, questions)
     for movie in movies:
         _write_story(out_dir / "story", movie, videos_as)
+    for path, text in REPOSITORY_FILES.items():
+        _write(out_dir / path, text.encode("utf-8"))
     return SampleTree(out_dir, {m.imdb_key: m for m in movies}, questions)
+
+
+_TARBALLS = ("plot.tar.gz", "script.tar.gz", "split_plot.tar.gz", "subtt.tar.gz")
+REPOSITORY_FILES = {
+    "README.md": "# MovieQA\n\n(stand-in for the benchmark repository's README)\n",
+    "CHANGELOG": "### Changelog\n\n- stand-in for the benchmark repository's change log\n",
+    ".gitignore": "*~\n*.pyc\n.idea\n.swp\nstory/\n",
+    "__init__.py": "# stand-in for the benchmark's package file\n",
+    "config.py": '"""Stand-in for the benchmark\'s file paths."""\n',
+    "data_loader.py": '"""Stand-in for the benchmark\'s data loader."""\n',
+    "story_loader.py": '"""Stand-in for the benchmark\'s story loader."""\n',
+    "download_dvs_stories.py": '"""Stand-in for the benchmark\'s DVS download script."""\n',
+    "story/MD5SUM": "".join(f"{hashlib.md5(name.encode()).hexdigest()}  {name}\n" for name in _TARBALLS),
+    "story/burst_at_0.5fps.sh": "#!/bin/bash\n# stand-in for the benchmark's frame-bursting script\n",
+    "story/rip_audio_from_video_clips.sh": "#!/bin/bash\n# stand-in for the benchmark's audio-ripping script\n",
+}
+"""What a clone of MovieQA_benchmark holds besides data (its last commit's files; contents are stand-ins)."""
 
 
 def py2_json(value) -> str:
