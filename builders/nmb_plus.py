@@ -2,42 +2,52 @@
 
 The Vector Institute scraped about 50 English-language outlets (2023-05 → 2024-09) and labelled each
 article twice: from its text, and from its first paragraph together with its top image. The data
-exists on disk in four forms, each a config here, each in its own folder of the data directory:
+exists on disk in six forms, each a config here, each in its own folder of the data directory:
 
 - `gen_b/`: the current Hub release (Feb 2025), `data/dataset_cleaned.parquet`, nine columns with the
-  image as a file path; the image bytes come from the Zenodo archive (record 13961155) in `zenodo/`.
+  image as a file path; the image bytes come from the Zenodo download in `zenodo/`.
+- `zenodo/`: Zenodo record 13961155 (Oct 2024), "the dataset in Parquet format, along with the
+  corresponding images" (the authors' docs): its table, whose `image` column is a file path, and the
+  images, as a folder or as the downloaded .zip. Its file names are not verified, so any Parquet file
+  there is a table and any other file (or .zip member) that is not documentation is an image.
 - `gen_a/`: the 2024 Hub release, `data/train-NNNNN-of-NNNNN.parquet`, 13 columns with the image
   embedded as a `datasets` Image struct.
-- `VLDBench/`: the VLDBench benchmark sample (`data/metadata.csv` | `.parquet` | `.json` with the 13
-  columns plus `saved_image_path`, the image column a stringified PIL object) and `images/<id>.png`.
-- `raw_scrape/`: the scraper's own output, a CSV per run and `images/<unique_id>.<ext>` whose
-  extension may not match the bytes, some of them SVG.
+- `VLDBench/`: the VLDBench benchmark sample of the GitHub repository (`data/metadata.csv` |
+  `.parquet` | `.json` with the 13 columns plus `saved_image_path`, the image column a stringified PIL
+  object) and `images/<id>.png`.
+- `vldbench_hub/`: the Hub's vector-institute/VLDBench, Parquet with the images embedded.
+- `raw_scrape/`: the scraper's own output, a CSV per run, `images/<unique_id>.<ext>` whose extension
+  may not match the bytes (some are SVG), and, for `newsscrapper-otherlist.py`, `content/<id>.txt`:
+  that script stores in `content` the path of the text file, not the text.
 
 Label strings drifted between releases (`Likely`, `Likely to Bias`, `Likely to be Unbiased`, ...): they
 are normalised into one ClassLabel and the release's string is kept next to it. Text read from CSV
 is repaired where the release mangled its encoding (cp1252 bytes, UTF-8 decoded twice), and every
 repair is listed in the row. Images keep the release's bytes; an image Pillow cannot decode (SVG,
-corrupt bytes) is not put in the Image column but kept as bytes with its status.
+corrupt bytes) is not put in the Image column but kept as bytes with its status. A column no field
+stands for is kept, as JSON, in `other_columns`, and named in a build notice.
 """
 from __future__ import annotations
 
 import ast
+import base64
 import csv
 import functools
 import io
 import json
+import math
 import re
 import zipfile
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 import datasets
 import PIL.Image
 import pyarrow as pa
 import pyarrow.parquet as pq
-from datasets import ClassLabel, Image, Value
+from datasets import ClassLabel, Image, Json, Value
 
 from .archives import MEDIA_MEMBER_LIMIT, read_zip_member
 from .core import MMConfig, MultimodalBuilder, RawPart
@@ -61,6 +71,11 @@ csv.field_size_limit(CSV_FIELD_LIMIT)
 VLDBENCH_METADATA = ("metadata.csv", "metadata.parquet", "metadata.json")
 """VLDBench ships the same table in three formats; the first one present is read."""
 
+NOT_IMAGE_SUFFIXES = frozenset({".parquet", ".csv", ".tsv", ".json", ".jsonl", ".md", ".txt", ".py", ".ipynb",
+                                ".html", ".htm", ".yaml", ".yml", ".pdf"})
+"""Files in an image folder or archive that are never images (a table, a README): not looked up as images.
+Anything else is, whatever its extension, because the scraper's extensions lie."""
+
 COLUMN_ALIASES = {
     "unique_id": ("unique_id",),
     "outlet": ("outlet",),
@@ -75,17 +90,26 @@ COLUMN_ALIASES = {
     "article_url": ("article_url",),
     "source_url": ("source_url",),
     "canonical_link": ("canonical_link",),
-    "categories": ("new_categories", "news_categories"),
-    "category_scores": ("news_categories_confidence_scores", "new_categories_confidence_scores"),
+    "categories": ("new_categories", "news_categories", "news_category"),
+    "category_scores": ("news_categories_confidence_scores", "new_categories_confidence_scores",
+                        "news_category_score"),
     "text_label": ("text_label", "nlp_label"),
     "multimodal_label": ("multimodal_label", "nlp_img_label"),
 }
-"""Output field -> the column names the releases use for it (matched case-insensitively, first found wins)."""
+"""Output field -> the column names the releases use for it (matched case-insensitively, first found wins).
+`news_category` / `news_category_score` are the names the Hub card of vector-institute/VLDBench lists."""
+
+LOOKUP_FIELDS = ("image", "saved_image_path")
+"""Fields read to find an article's image, whether or not the config outputs them."""
 
 TEXT_FIELDS = ("outlet", "headline", "first_paragraph", "article_text", "image_description", "url", "article_url",
                "source_url", "canonical_link")
 """Fields whose encoding is repaired; only the prose ones (the first five) for UTF-8 decoded twice."""
 PROSE_FIELDS = TEXT_FIELDS[:5]
+
+CONTENT_FILE = re.compile(r"[^\r\n]{0,4000}\.txt", re.IGNORECASE)
+"""A `content` value that is the path of a text file (`newsscrapper-otherlist.py` writes
+`str(<output_dir>/content/<unique_id>.txt)`) rather than the article: one line ending in `.txt`."""
 
 # ---- features, with the docs the card's field table is made of --------------------------------------
 
@@ -94,7 +118,7 @@ UNIQUE_ID = (Value("string"), "The release's article id, kept as a string (numer
 OUTLET = (Value("string"), "News outlet, as the release names it (e.g. `CNN`, `The Guardian US`).")
 HEADLINE = (Value("string"), "Headline: the page title, often ending in ` - <outlet>` (`title` in the scraper CSV).")
 ARTICLE_TEXT = (Value("string"), "Full article text, paragraphs separated by blank lines; can be empty "
-                                 "(`content` in the scraper CSV).")
+                                 "(`content` in the scraper CSV, or the text file `content` names).")
 IMAGE_DESCRIPTION = (Value("string"), "LLM-generated description of the top image (`img_description` in the "
                                       "current release); empty when the release has none.")
 DATE_FIELDS = {
@@ -142,26 +166,41 @@ CATEGORY_FIELDS = {
                         "Confidence of each category, same order as `categories` (`[0.95 0.9 ]` in the release); "
                         "empty when the release gives none."),
 }
+OTHER_COLUMNS = (Json(), "Every column of the release that no field of this config stands for, by its release name "
+                         "(values as JSON; binary values as `{\"base64\": ...}`); null when the file has none. Each "
+                         "such column is also named in a build notice.")
 ARTICLE_HEAD = {"unique_id": UNIQUE_ID, "outlet": OUTLET, "headline": HEADLINE, "article_text": ARTICLE_TEXT}
+SOURCE_URL = (Value("string"), "The outlet's home page (e.g. `https://www.ft.com`), despite the name.")
+CANONICAL_LINK = (Value("string"), "The article's canonical URL.")
 V1_FIELDS = {
-    **ARTICLE_HEAD, **DATE_FIELDS,
-    "source_url": (Value("string"), "The outlet's home page (e.g. `https://www.ft.com`), despite the name."),
-    "canonical_link": (Value("string"), "The article's canonical URL."),
+    **ARTICLE_HEAD, **DATE_FIELDS, "source_url": SOURCE_URL, "canonical_link": CANONICAL_LINK,
     **CATEGORY_FIELDS, "image_description": IMAGE_DESCRIPTION, **IMAGE_FIELDS, **LABEL_FIELDS,
-    "text_repairs": TEXT_REPAIRS,
+    "text_repairs": TEXT_REPAIRS, "other_columns": OTHER_COLUMNS,
+}
+ZENODO_FIELDS = {
+    **ARTICLE_HEAD, **DATE_FIELDS, "source_url": SOURCE_URL, "canonical_link": CANONICAL_LINK,
+    "url": (Value("string"), "The article's URL when the table has a `url` column (the Feb 2025 schema); null "
+                             "otherwise (the Zenodo page documents `source_url` and `canonical_link` instead)."),
+    **CATEGORY_FIELDS, "image_description": IMAGE_DESCRIPTION, **IMAGE_FIELDS, **LABEL_FIELDS,
+    "text_repairs": TEXT_REPAIRS, "other_columns": OTHER_COLUMNS,
 }
 CURRENT_FIELDS = {
     **ARTICLE_HEAD, "url": (Value("string"), "The article's URL."), "image_description": IMAGE_DESCRIPTION,
-    **IMAGE_FIELDS, **LABEL_FIELDS, "text_repairs": TEXT_REPAIRS,
+    **IMAGE_FIELDS, **LABEL_FIELDS, "text_repairs": TEXT_REPAIRS, "other_columns": OTHER_COLUMNS,
 }
 SCRAPE_FIELDS = {
     "unique_id": UNIQUE_ID, "outlet": OUTLET, "headline": HEADLINE,
     "first_paragraph": (Value("string"), "The scraper's `first_paragraph`: the first five lines of the text joined."),
-    "article_text": ARTICLE_TEXT, **DATE_FIELDS,
+    "article_text": ARTICLE_TEXT,
+    "article_text_file": (Value("string"), "The text file `content` names, as written (`newsscrapper-otherlist.py` "
+                                           "stores the article in `<output_dir>/content/<unique_id>.txt` and its path "
+                                           "in the CSV); its text is in `article_text`. Null when `content` held "
+                                           "the text itself (`news_scrapper.py`)."),
+    **DATE_FIELDS,
     "article_url": (Value("string"), "The URL the scraper fetched (`article_url`)."),
     "canonical_link": (Value("string"), "The page's canonical URL."),
     "source_url": (Value("string"), "The outlet's home page."),
-    **IMAGE_FIELDS, "text_repairs": TEXT_REPAIRS,
+    **IMAGE_FIELDS, "text_repairs": TEXT_REPAIRS, "other_columns": OTHER_COLUMNS,
 }
 
 # ---- configs ------------------------------------------------------------------------------------------
@@ -169,18 +208,24 @@ SCRAPE_FIELDS = {
 RAW_PARTS = {
     "current_table": RawPart("gen_b/data/dataset_cleaned.parquet (the current Hub release of "
                              "vector-institute/newsmediabias-plus)"),
+    "zenodo_table": RawPart("zenodo/*.parquet: the table of Zenodo record 13961155 (any Parquet file in zenodo/)"),
     "zenodo_images": RawPart("zenodo/: the images of Zenodo record 13961155, extracted or as the downloaded .zip"),
     "v1_tables": RawPart("gen_a/data/*.parquet (the 2024 Hub release: 13 columns, images embedded)"),
     "vldbench_metadata": RawPart("VLDBench/data/metadata.csv (or metadata.parquet / metadata.json)"),
     "vldbench_images": RawPart("VLDBench/images/<unique_id>.png"),
+    "vldbench_hub": RawPart("vldbench_hub/**/*.parquet (the Hub's vector-institute/VLDBench, images embedded)"),
     "scrape_csv": RawPart("raw_scrape/*.csv with the scraper's columns (unique_id, title, content, top_image, ...)"),
     "scrape_images": RawPart("raw_scrape/images/ (the scraper's downloaded images)"),
 }
+IMAGE_PARTS = ("zenodo_images", "vldbench_images", "scrape_images")
+"""Folders of which only the files some article names are read."""
 
 REQUIRED_COLUMNS = {
     "current": ("unique_id", "headline", "article_text", "image", "text_label", "multimodal_label"),
+    "zenodo": ("unique_id", "headline", "article_text", "text_label", "multimodal_label"),
     "v1": ("unique_id", "headline", "article_text", "image", "text_label", "multimodal_label"),
     "vldbench": ("unique_id", "headline", "article_text", "text_label", "multimodal_label"),
+    "vldbench_hub": ("unique_id", "headline", "article_text", "image", "text_label", "multimodal_label"),
     "raw_scrape": ("unique_id", "headline", "article_text"),
 }
 
@@ -188,17 +233,35 @@ VERSION = datasets.Version("1.0.0")
 CONFIGS = [
     MMConfig(name="current", version=VERSION, fields=CURRENT_FIELDS, requires=("current_table", "zenodo_images"),
              description="The current release (Hub, Feb 2025: dataset_cleaned.parquet) joined with its images "
-                         "from the Zenodo archive."),
+                         "from the Zenodo download."),
+    MMConfig(name="zenodo", version=VERSION, fields=ZENODO_FIELDS, requires=("zenodo_table", "zenodo_images"),
+             description="Zenodo record 13961155 on its own (Oct 2024): its Parquet table, the image column a file "
+                         "path, joined with the images shipped beside it."),
     MMConfig(name="v1", version=VERSION, fields=V1_FIELDS, requires=("v1_tables",),
-             description="The 2024 release (Hub until Feb 2025, Zenodo v1): 13 columns with the images embedded, "
-                         "dates and news categories."),
+             description="The 2024 release (Hub until Feb 2025): 13 columns with the images embedded, dates and "
+                         "news categories."),
     MMConfig(name="vldbench", version=VERSION, fields=V1_FIELDS, requires=("vldbench_metadata", "vldbench_images"),
-             description="The VLDBench benchmark sample of NMB+ (VectorInstitute/VLDBench): the 2024 columns, "
-                         "images from its images/ folder."),
+             description="The VLDBench benchmark sample of NMB+ in its GitHub repository (VectorInstitute/VLDBench): "
+                         "the 2024 columns, images from its images/ folder."),
+    MMConfig(name="vldbench_hub", version=VERSION, fields=V1_FIELDS, requires=("vldbench_hub",),
+             description="VLDBench as published on the Hub (vector-institute/VLDBench): Parquet with the images "
+                         "embedded, their bytes copied as they are."),
     MMConfig(name="raw_scrape", version=VERSION, fields=SCRAPE_FIELDS, requires=("scrape_csv", "scrape_images"),
-             description="The scraper's output (CSV + images/), before labelling: no labels, first paragraph and "
-                         "fetched URL kept."),
+             description="The scraper's output (CSV, images/ and, from newsscrapper-otherlist.py, content/*.txt), "
+                         "before labelling: no labels, first paragraph and fetched URL kept."),
 ]
+
+NOT_READ = (
+    ("README*", "documentation of the upstream release or repository, not data"),
+    ("VLDBench/data/metadata.*", "VLDBench ships one table in three formats; the first present of metadata.csv, "
+                                 "metadata.parquet, metadata.json is read and the others hold the same rows (the "
+                                 "repository's metadata.json is cut off at 7,428 bytes)"),
+    ("VLDBench/data/load-data.py", "the repository's example loading script, not data"),
+    ("VLDBench/code/", "the benchmark's evaluation code, not data"),
+    ("VLDBench/docs/", "the benchmark's website, not data"),
+    ("raw_scrape/deduped.csv", "news_scrapper.py's dedupe list (--dedupe_csv_name): ids of articles collected "
+                               "before, read as articles only when it has the article columns"),
+)
 
 
 @dataclass(frozen=True)
@@ -236,19 +299,21 @@ class NmbPlus(MultimodalBuilder):
     RAW_PARTS = RAW_PARTS
     BUILDER_CONFIGS = CONFIGS
     DEFAULT_CONFIG_NAME = "current"
+    NOT_READ = NOT_READ
 
     def locate_raw(self, data_dir: Path) -> dict:
-        vldbench = data_dir / "VLDBench"
-        scrape = data_dir / "raw_scrape"
+        vldbench, scrape, zenodo = data_dir / "VLDBench", data_dir / "raw_scrape", data_dir / "zenodo"
         return {
             "current_table": _existing_file(data_dir / "gen_b" / "data" / "dataset_cleaned.parquet"),
-            "zenodo_images": _non_empty_dir(data_dir / "zenodo"),
-            "v1_tables": tuple(sorted((data_dir / "gen_a").rglob("*.parquet"))) or None,
+            "zenodo_table": _files(zenodo, "*.parquet"),
+            "zenodo_images": _image_folder(zenodo),
+            "v1_tables": _files(data_dir / "gen_a", "*.parquet"),
             "vldbench_metadata": next(filter(None, (_existing_file(vldbench / "data" / name)
                                                     for name in VLDBENCH_METADATA)), None),
-            "vldbench_images": _non_empty_dir(vldbench / "images"),
+            "vldbench_images": _image_folder(vldbench / "images"),
+            "vldbench_hub": _files(data_dir / "vldbench_hub", "*.parquet"),
             "scrape_csv": tuple(p for p in sorted(scrape.glob("*.csv")) if is_scrape_csv(p)) or None,
-            "scrape_images": _non_empty_dir(scrape / "images"),
+            "scrape_images": _image_folder(scrape / "images"),
         }
 
     def input_files(self) -> list[Path]:
@@ -258,37 +323,91 @@ class NmbPlus(MultimodalBuilder):
             paths += list(location) if isinstance(location, tuple) else [location] if location else []
         return paths
 
+    def read_paths(self) -> list[Path]:
+        """The tables, and of the image folder (and content/ folder) only the files some article names."""
+        tables = [path for part in self.config.requires if part not in IMAGE_PARTS
+                  for path in _as_list(self.raw.get(part))]
+        return tables + sorted(self.references.files)
+
     @functools.cached_property
     def images(self) -> ImageStore | None:
         """The folder (or archive) the config's image files are looked up in; None when they are embedded."""
-        part = {"current": "zenodo_images", "vldbench": "vldbench_images", "raw_scrape": "scrape_images"}
+        part = {"current": "zenodo_images", "zenodo": "zenodo_images", "vldbench": "vldbench_images",
+                "raw_scrape": "scrape_images"}
         return ImageStore(self.raw[part[self.config.name]]) if self.config.name in part else None
+
+    @property
+    def used_fields(self) -> set[str]:
+        """The fields a column can stand for in this config: its own, and those read to find the image."""
+        return set(self.config.fields) | set(LOOKUP_FIELDS)
 
     # ---- shard listing ---------------------------------------------------------------------------------
 
     def split_shards(self, log: RecordLog) -> dict[str, list]:
+        shards = self._planned = self._plan()
+        for path, names in table_columns(shard for items in shards.values() for shard in items):
+            kept = unmapped_columns(names, self.used_fields)
+            if kept:
+                log.notice(f"{self.relative(path)}: {len(kept)} column(s) no field stands for, kept in "
+                           f"`other_columns`: {', '.join(kept)}")
+        unused = self.references.unused_images
+        if unused:
+            log.notice(f"{self.relative(self.images.root)}: {unused} image file(s) (or archive members) belong to "
+                       f"no article of this config's table: not read (listed with the unread raw paths)")
+        return shards
+
+    def _plan(self) -> dict[str, list]:
         required = REQUIRED_COLUMNS[self.config.name]
         if self.config.name == "current":
             return {"train": plan_parquet(self.raw["current_table"], required)}
-        if self.config.name == "v1":
+        if self.config.name in ("zenodo", "v1", "vldbench_hub"):
+            part = {"zenodo": "zenodo_table", "v1": "v1_tables", "vldbench_hub": "vldbench_hub"}[self.config.name]
             shards: dict[str, list] = {}
-            for path in self.raw["v1_tables"]:
+            for path in self.raw[part]:
                 shards.setdefault(split_of(path), []).extend(plan_parquet(path, required))
             return shards
         if self.config.name == "vldbench":
             return {"train": plan_table_file(self.raw["vldbench_metadata"], required)}
         return {"train": [shard for path in self.raw["scrape_csv"] for shard in plan_csv(path, required)]}
 
+    @functools.cached_property
+    def references(self) -> References:
+        """The image files (or archives) and text files the articles name, found as `shard_rows` finds them."""
+        images, texts_named = self.images, "article_text_file" in self.config.fields
+        if images is None and not texts_named:  # images embedded: nothing outside the tables
+            return References(frozenset(), 0)
+        shards = getattr(self, "_planned", None) or self._plan()
+        found, texts = set(), set()
+        for shard in (shard for items in shards.values() for shard in items):
+            folder = Path(shard.path).parent
+            for _, _, record in iter_records(shard, {"unique_id", "article_text", *LOOKUP_FIELDS}, keep_others=False):
+                if isinstance(record, RawDataError):
+                    continue
+                names = image_lookup_names(record)
+                if images is not None and names is not None:
+                    key = images.find(names, normalise_id(record.get("unique_id")))
+                    if key is not None:
+                        found.add(key)
+                name = content_file_name(record.get("article_text")) if texts_named else None
+                text = name and locate_content_file(name, folder)
+                if text:
+                    texts.add(text)
+        files = {images.file_of(key) for key in found} if images else set()
+        return References(frozenset(files | texts), len(images.locations) - len(found) if images else 0)
+
     # ---- table assembly --------------------------------------------------------------------------------
 
     def shard_rows(self, shard, log: RecordLog) -> Iterator[dict]:
         fields, images = list(self.info.features), self.images  # an unreadable archive fails the job, not a record
-        for name, line, record in iter_records(shard):
+        folder = Path(shard.path).parent
+        for name, line, record in iter_records(shard, self.used_fields):
             row = None
             with log.record(shard.path, name):
                 if isinstance(record, RawDataError):
                     raise record
                 try:
+                    if "article_text_file" in fields:
+                        record = with_text_from_file(record, folder)
                     row = assemble_article(record, images, fields)
                 except RawDataError as error:
                     if error.path is None:  # about the record itself, not about an image file it names
@@ -299,14 +418,40 @@ class NmbPlus(MultimodalBuilder):
                 yield row
 
 
+@dataclass(frozen=True)
+class References:
+    """What the articles of a config name outside their table: files read, and image files nobody names."""
+
+    files: frozenset[Path]
+    unused_images: int
+
+
 # ---- raw sources ------------------------------------------------------------------------------------------
 
 def _existing_file(path: Path) -> Path | None:
     return path if path.is_file() else None
 
 
-def _non_empty_dir(path: Path) -> Path | None:
-    return path if path.is_dir() and any(path.iterdir()) else None
+def _files(folder: Path, pattern: str) -> tuple[Path, ...] | None:
+    return tuple(sorted(p for p in folder.rglob(pattern) if p.is_file())) or None if folder.is_dir() else None
+
+
+def _as_list(location) -> list[Path]:
+    return list(location) if isinstance(location, tuple) else [location] if location else []
+
+
+def is_image_candidate(name: str) -> bool:
+    """A file an image folder or archive may hold an image in: not hidden, not documentation or a table."""
+    base = name.rsplit("/", 1)[-1]
+    return (bool(base) and not base.startswith(".") and not base.upper().startswith("README")
+            and "__MACOSX/" not in name and PurePosixPath(base).suffix.lower() not in NOT_IMAGE_SUFFIXES)
+
+
+def _image_folder(folder: Path) -> Path | None:
+    """The folder when it holds a possible image (or a .zip of them), else None."""
+    if not folder.is_dir():
+        return None
+    return folder if any(p.is_file() and is_image_candidate(p.name) for p in folder.rglob("*")) else None
 
 
 def split_of(path: Path) -> str:
@@ -326,7 +471,9 @@ def is_scrape_csv(path: Path) -> bool:
 
 def column_map(names: list[str], required: tuple[str, ...], path) -> dict[str, str]:
     """Output field -> the file's column for it; a file lacking a required column is refused as a whole."""
-    by_lower = {name.strip().lower(): name for name in names}
+    by_lower = {}
+    for name in names:
+        by_lower.setdefault(name.strip().lower(), name)
     mapping = {}
     for field, aliases in COLUMN_ALIASES.items():
         column = next((by_lower[alias] for alias in aliases if alias in by_lower), None)
@@ -338,6 +485,32 @@ def column_map(names: list[str], required: tuple[str, ...], path) -> dict[str, s
                            hint="this is not an NMB+ table of the expected release, or it is truncated; "
                                 f"accepted names: {'; '.join('/'.join(COLUMN_ALIASES[f]) for f in missing)}")
     return mapping
+
+
+def unmapped_columns(names: Iterable[str], used: set[str]) -> list[str]:
+    """The columns, in file order, that stand for none of the `used` fields (unknown, or a field the config lacks)."""
+    names = list(names)
+    taken = {column for field, column in column_map(names, (), None).items() if field in used}
+    return [name for name in names if name not in taken]
+
+
+def table_columns(shards: Iterable) -> Iterator[tuple[str, list[str]]]:
+    """(file, its column names) for each file the shards come from, once, in order."""
+    seen = set()
+    for shard in shards:
+        if shard.path in seen:
+            continue
+        seen.add(shard.path)
+        if isinstance(shard, CsvRecords):
+            yield shard.path, list(shard.header)
+        elif isinstance(shard, JsonRecords):
+            yield shard.path, _json_keys(read_json_records(Path(shard.path)))
+        else:
+            yield shard.path, pq.read_schema(shard.path).names
+
+
+def _json_keys(records: list[dict]) -> list[str]:
+    return list(dict.fromkeys(key for record in records for key in record))
 
 
 def plan_parquet(path: Path, required: tuple[str, ...]) -> list[ParquetRows]:
@@ -462,34 +635,49 @@ def read_json_records(path: Path) -> list[dict]:
     return document
 
 
-def iter_records(shard) -> Iterator[tuple[str | None, int | None, dict[str, Any] | RawDataError]]:
-    """(record name for messages, CSV line or None, record keyed by output field or the error that spoiled it)."""
+def iter_records(shard, used: set[str], keep_others: bool = True
+                 ) -> Iterator[tuple[str | None, int | None, dict[str, Any] | RawDataError]]:
+    """(record name for messages, CSV line or None, record keyed by output field or the error that spoiled it).
+
+    Only the `used` fields are read; with `keep_others`, the columns standing for none of them go, by their
+    release name, into the record's `other_columns`."""
     if isinstance(shard, CsvRecords):
-        positions = {field: shard.header.index(column)
-                     for field, column in column_map(list(shard.header), (), shard.path).items()}
+        header = list(shard.header)
+        mapping = {f: c for f, c in column_map(header, (), shard.path).items() if f in used or f == "unique_id"}
+        positions = {field: header.index(column) for field, column in mapping.items()}
+        others = [header.index(c) for c in unmapped_columns(header, used)] if keep_others else []
         for record in iter_csv_records(shard.path, shard.start, shard.stop, shard.first_line):
             id_position = positions["unique_id"]
             name = normalise_id(record.fields[id_position]) if id_position < len(record.fields) else None
-            if len(record.fields) != len(shard.header):
+            if len(record.fields) != len(header):
                 yield name, record.line, RawDataError(
-                    shard.path, f"the record has {len(record.fields)} fields but the header has {len(shard.header)}",
+                    shard.path, f"the record has {len(record.fields)} fields but the header has {len(header)}",
                     line=record.line, hint="a field holds an unquoted comma or quote; fix the quoting of this record")
             else:
-                yield name, record.line, {field: record.fields[i] for field, i in positions.items()}
+                values = {field: record.fields[i] for field, i in positions.items()}
+                if others:
+                    values["other_columns"] = {header[i]: record.fields[i] for i in others}
+                yield name, record.line, values
     elif isinstance(shard, JsonRecords):
         records = read_json_records(Path(shard.path))
-        mapping = column_map(sorted({key for record in records for key in record}), (), shard.path)
+        keys = _json_keys(records)
+        mapping = {f: c for f, c in column_map(keys, (), shard.path).items() if f in used or f == "unique_id"}
+        others = unmapped_columns(keys, used) if keep_others else []
         for index in range(shard.start, shard.stop):
             record = {field: records[index].get(column) for field, column in mapping.items()}
+            if others:
+                record["other_columns"] = {key: records[index][key] for key in others if key in records[index]}
             yield normalise_id(record.get("unique_id")) or f"record {index}", None, record
     else:
-        yield from _parquet_records(shard)
+        yield from _parquet_records(shard, used, keep_others)
 
 
-def _parquet_records(shard: ParquetRows) -> Iterator[tuple[str, None, dict[str, Any]]]:
+def _parquet_records(shard: ParquetRows, used: set[str], keep_others: bool) -> Iterator[tuple[str, None, dict]]:
     file = pq.ParquetFile(shard.path)
-    mapping = column_map(file.schema_arrow.names, (), shard.path)
-    columns = sorted(set(mapping.values()))
+    names = file.schema_arrow.names
+    mapping = {f: c for f, c in column_map(names, (), shard.path).items() if f in used or f == "unique_id"}
+    others = unmapped_columns(names, used) if keep_others else []
+    columns = [name for name in names if name in set(mapping.values()) or name in others]
     first = 0
     for group in range(file.num_row_groups):
         size = file.metadata.row_group(group).num_rows
@@ -504,9 +692,53 @@ def _parquet_records(shard: ParquetRows) -> Iterator[tuple[str, None, dict[str, 
             for batch in table.to_batches(max_chunksize=MultimodalBuilder.ROWS_PER_BATCH):
                 for values in batch.to_pylist():
                     record = {field: values[column] for field, column in mapping.items()}
+                    if others:
+                        record["other_columns"] = {column: values[column] for column in others}
                     yield normalise_id(record.get("unique_id")) or f"row {index}", None, record
                     index += 1
         first += size
+
+
+# ---- the scraper's text files -----------------------------------------------------------------------------
+
+def content_file_name(value) -> str | None:
+    """The text file a scraper CSV's `content` names (newsscrapper-otherlist.py), or None when it is the text."""
+    if isinstance(value, str) and CONTENT_FILE.fullmatch(value.strip()):
+        return value.strip()
+    return None
+
+
+def locate_content_file(name: str, folder: Path) -> Path | None:
+    """The file, looked for next to the CSV: the path as written (relative), else `content/<file name>`.
+
+    The script writes `<output_dir>/content/<id>.txt` relative to where it ran, and its CSV into
+    `<output_dir>`, so the path as written is rarely right from the CSV's folder but its file name is."""
+    relative = _safe_relative(name)
+    for path in (folder / relative, folder / "content" / relative.rsplit("/", 1)[-1]):
+        if relative and path.is_file():
+            return path
+    return None
+
+
+def with_text_from_file(record: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """The record with the article's text read from the file `content` names, if it names one."""
+    name = content_file_name(record.get("article_text"))
+    if name is None:
+        return {**record, "article_text_file": None}
+    path = locate_content_file(name, folder)
+    if path is None:
+        raise RawDataError(None, f"`content` names the text file {name!r}, which is neither at that path nor in "
+                                 f"content/ next to the CSV",
+                           hint="newsscrapper-otherlist.py writes the articles to <output_dir>/content/<id>.txt: copy "
+                                "that content/ folder next to the CSV")
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise RawDataError(path, f"cannot read the article's text file ({e.strerror})",
+                           hint="the file is damaged; copy it again from the scraper's content/ folder") from None
+    # undecodable bytes are kept as surrogates and repaired (read as Windows-1252) like the CSV's own fields
+    return {**record, "article_text": data.decode("utf-8", "surrogateescape").removeprefix("\ufeff"),
+            "article_text_file": name}
 
 
 # ---- images on disk ---------------------------------------------------------------------------------------
@@ -517,7 +749,8 @@ class ImageStore:
     def __init__(self, root: Path):
         self.root = root
         self.locations: dict[str, tuple[str, str]] = {}  # relative path -> (archive or "", member or file path)
-        for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        files = (p for p in root.rglob("*") if p.is_file() and is_image_candidate(p.relative_to(root).as_posix()))
+        for path in sorted(files):
             if path.suffix.lower() == ".zip":
                 self._index_zip(path)
             else:
@@ -533,7 +766,7 @@ class ImageStore:
     def _index_zip(self, path: Path) -> None:
         try:
             with zipfile.ZipFile(path) as archive:
-                members = [m for m in archive.namelist() if not m.endswith("/")]
+                members = [m for m in archive.namelist() if not m.endswith("/") and is_image_candidate(m)]
         except (zipfile.BadZipFile, OSError) as e:
             raise RawDataError(path, f"not a readable zip archive ({e})",
                                hint="download the Zenodo archive again, or extract it into zenodo/") from None
@@ -549,6 +782,11 @@ class ImageStore:
             if relative.rsplit("/", 1)[-1] in self.by_name:
                 return self.by_name[relative.rsplit("/", 1)[-1]]
         return self.by_stem.get(unique_id) if unique_id else None
+
+    def file_of(self, relative: str) -> Path:
+        """The file on disk that holds the image: itself, or the archive it is a member of."""
+        archive, member = self.locations[relative]
+        return Path(archive or member)
 
     def read(self, relative: str) -> tuple[str, bytes]:
         archive, member = self.locations[relative]
@@ -786,7 +1024,9 @@ def assemble_article(record: dict[str, Any], images: ImageStore | None, fields: 
     if unique_id is None:
         raise RawDataError(None, "the article has no unique_id",
                            hint="every article needs an id; remove the record or fill in its id")
-    row: dict[str, Any] = {"unique_id": unique_id, "text_repairs": []}
+    row: dict[str, Any] = {"unique_id": unique_id, "text_repairs": [],
+                           "article_text_file": record.get("article_text_file"),
+                           "other_columns": to_json(record.get("other_columns") or None)}
     for field in (f for f in fields if f in TEXT_FIELDS):
         value = record.get(field)
         if isinstance(value, str):
@@ -809,17 +1049,49 @@ def assemble_article(record: dict[str, Any], images: ImageStore | None, fields: 
     return {field: row[field] for field in fields}
 
 
+def to_json(value) -> str | None:
+    """JSON text for `other_columns`: bytes as {"base64": ...}, dates as ISO 8601, NaN as null."""
+    if value is None:
+        return None
+    return json.dumps(_jsonable(value), ensure_ascii=False, allow_nan=False)
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (bytes, bytearray)):
+        return {"base64": base64.b64encode(value).decode("ascii")}
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)  # decimals, time deltas: their text
+
+
+def image_lookup_names(record: dict[str, Any]) -> list[str] | None:
+    """The file names the record gives its image under (in lookup order); None when the image is embedded."""
+    value = record.get("image")
+    if isinstance(value, (dict, bytes)):
+        return None
+    described = parse_pil_repr(value) if isinstance(value, str) else None
+    return [n for n in (None if described else value, record.get("saved_image_path"))
+            if isinstance(n, str) and n.strip()]
+
+
 def article_image(unique_id: str, record: dict[str, Any], images: ImageStore | None) -> dict:
     """The image fields: bytes embedded in the record, or the file the record names, looked up in the store."""
     value = record.get("image")
-    if isinstance(value, dict):  # the 2024 release: a datasets Image struct
+    if isinstance(value, dict):  # the 2024 release, VLDBench on the Hub: a datasets Image struct
         path = value.get("path") or None
         return image_columns(unique_id, value.get("bytes"), path, promised=bool(path))[0]
     if isinstance(value, bytes):
         return image_columns(unique_id, value, None, promised=True)[0]
+    names = image_lookup_names(record)
     described = parse_pil_repr(value) if isinstance(value, str) else None
-    names = [n for n in (None if described else value, record.get("saved_image_path"))
-             if isinstance(n, str) and n.strip()]
     found = images.find(names, unique_id) if images else None
     where, data = images.read(found) if found else (None, None)
     columns, size = image_columns(unique_id, data, names[0] if names else None, promised=bool(names or described))

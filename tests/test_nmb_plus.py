@@ -21,7 +21,7 @@ from builders.samples import nmb_plus as sample
 from conftest import realdata_dir
 from helpers import hub_rows, parquet_rows, publish_copy, refused_build, run_script
 
-CONFIGS = ("current", "v1", "vldbench", "raw_scrape")
+CONFIGS = ("current", "zenodo", "v1", "vldbench", "vldbench_hub", "raw_scrape")
 UTC = timezone.utc
 OK, NO_IMAGE, FILE_MISSING, SVG, UNREADABLE = range(5)
 CP1252_BYTES, DOUBLE_ENCODED = range(2)
@@ -89,10 +89,11 @@ def test_images_keep_the_release_bytes_with_a_status(built):
     corrupt = rows_by_id(out, "v1")["1200000004"]
     assert (corrupt["image"], corrupt["image_status"], corrupt["image_format"]) == (None, UNREADABLE, "jpeg")
     assert corrupt["image_undecodable_bytes"] == tree.article("v1", "1200000004").image_bytes
-    scraped = rows_by_id(out, "raw_scrape")
-    logo = next(r for r in scraped.values() if r["image_file"] == "images/logo-trouble.jpg")
-    assert logo["image"]["bytes"] == (tree.root / "raw_scrape" / "images" / "logo-trouble.jpg").read_bytes()
-    assert logo["image"]["path"].endswith(".png")
+    logo = next(r for r in parquet_rows(out, "raw_scrape", "train") if r["headline"] == "Logo trouble")
+    uid = logo["unique_id"]  # the scraper saved PNG bytes as <id>.jpg and wrote the path it saved them at
+    assert logo["image_file"] == f"scrape_2024/images/{uid}.jpg"
+    assert logo["image"] == {"bytes": (tree.root / "raw_scrape" / "images" / f"{uid}.jpg").read_bytes(),
+                             "path": f"{uid}.png"}
 
 
 def test_categories_and_scores_come_from_numpy_list_strings(built):
@@ -173,9 +174,10 @@ def test_card_and_report(built):
         split = report["configs"][config]["splits"]["train"]
         assert split["rows"] == split["records_read"] == len(tree.articles[config]) and split["records_skipped"] == 0
     inputs = {i["path"] for i in report["inputs"]}
-    assert {"gen_b/data/dataset_cleaned.parquet", "zenodo/", "VLDBench/data/metadata.csv", "raw_scrape/news_data.csv",
-            "gen_a/data/train-00001-of-00002.parquet"} <= inputs
-    assert "raw_scrape/seen_ids.csv" not in inputs  # the scraper's list of seen ids is not an article table
+    assert {"gen_b/data/dataset_cleaned.parquet", "zenodo/", "zenodo/dataset_with_labels.parquet",
+            "VLDBench/data/metadata.csv", "raw_scrape/scrapped_data.csv", "raw_scrape/the_babylon_bee_data.csv",
+            "gen_a/data/train-00001-of-00002.parquet", "vldbench_hub/data/train-00000-of-00001.parquet"} <= inputs
+    assert "raw_scrape/deduped.csv" not in inputs  # news_scrapper.py's list of seen ids is not an article table
 
 
 def test_loads_with_datasets_and_every_row_decodes(built):
@@ -206,7 +208,7 @@ def test_many_shards_with_two_processes_match_one_shard(built, tmp_path, monkeyp
     monkeypatch.setattr(nmb, "SHARD_ROWS", 2)  # CSV shards start at byte offsets inside the file
     one = quiet_build(tree.root, tmp_path / "one")
     two = quiet_build(tree.root, tmp_path / "two", num_proc=2)
-    assert len(one["configs"]["raw_scrape"]["splits"]["train"]["files"]) == 4
+    assert len(one["configs"]["raw_scrape"]["splits"]["train"]["files"]) == 4 + 2  # 7 rows in one CSV, 3 in the other
     for config in CONFIGS:
         files = one["configs"][config]["splits"]["train"]["files"]
         assert files == two["configs"][config]["splits"]["train"]["files"]
@@ -299,16 +301,18 @@ def bad_tree(tmp_path_factory):
 
 def expected_skip(tree, config: str, article) -> tuple:
     """(config, file, record, line, reason) of a record the build must reject, from the generator's data."""
-    if config in ("current", "v1"):
-        file = {"current": "gen_b/data/dataset_cleaned.parquet", "v1": "gen_a/data/train-00000-of-00002.parquet"}[config]
+    if config in ("current", "zenodo", "v1"):
+        file = {"current": "gen_b/data/dataset_cleaned.parquet", "zenodo": "zenodo/dataset_with_labels.parquet",
+                "v1": "gen_a/data/train-00000-of-00002.parquet"}[config]
         return config, file, article.unique_id or f"row {tree.articles[config].index(article)}", None, article.rejected
     if article.claimed_size:  # the error is about the image file, not about a line of the CSV
         return config, f"VLDBench/images/{article.unique_id}.png", article.unique_id, None, article.rejected
-    file = "VLDBench/data/metadata.csv" if config == "vldbench" else "raw_scrape/news_data.csv"
+    file = ("VLDBench/data/metadata.csv" if config == "vldbench" else "raw_scrape/scrapped_data.csv"
+            if article.scraper == "news_scrapper" else f"raw_scrape/{sample.OTHERLIST_CSV}")
     return config, file, article.unique_id or None, tree.lines[(config, article.unique_id)], article.rejected
 
 
-@pytest.mark.parametrize("config", CONFIGS)
+@pytest.mark.parametrize("config", [c for c in CONFIGS if c != "vldbench_hub"])  # each with a bad record
 def test_a_bad_record_stops_the_build_naming_file_and_record(bad_tree, tmp_path, config):
     _, file, record, line, reason = expected_skip(bad_tree, config, bad_tree.rejected(config)[0])
     location = file + (f":{line}" if line else "") + (f" (record {record})" if record else "")
@@ -329,7 +333,7 @@ def test_skip_lists_every_bad_record_and_the_card_counts_them(bad_tree, tmp_path
         assert [r["unique_id"] for r in parquet_rows(tmp_path / "o", config, "train")] == \
             [r["unique_id"] for r in bad_tree.expected_rows(config)]
     readme = (tmp_path / "o" / "README.md").read_text()
-    assert "5 raw records were skipped" in readme
+    assert "7 raw records were skipped" in readme
     assert "| `vldbench` | train | the record has 15 fields but the header has 14 | 1 |" in readme
 
 
@@ -347,7 +351,7 @@ def _broken_tree(tmp_path: Path, breakage: str) -> Path:
         table = pq.read_table(path)
         pq.write_table(table.drop_columns(["nlp_label"]), path)
     elif breakage == "unclosed quote":
-        path = raw / "raw_scrape" / "news_data.csv"
+        path = raw / "raw_scrape" / "scrapped_data.csv"
         path.write_bytes(path.read_bytes() + b'ffffffffff,CNN,"A title that never ends\n')
     elif breakage == "missing images":
         shutil.rmtree(raw / "zenodo")
@@ -358,7 +362,7 @@ def _broken_tree(tmp_path: Path, breakage: str) -> Path:
     ("truncated json", "vldbench", "VLDBench/data/metadata.json:"),
     ("corrupt parquet", "current", "gen_b/data/dataset_cleaned.parquet: not a readable Parquet file"),
     ("missing label column", "current", "dataset_cleaned.parquet: no column for text_label"),
-    ("unclosed quote", "raw_scrape", "raw_scrape/news_data.csv:{last_line}: malformed CSV"),
+    ("unclosed quote", "raw_scrape", "raw_scrape/scrapped_data.csv:{last_line}: malformed CSV"),
     ("missing images", "current", "zenodo/: the images of Zenodo record 13961155"),
 ])
 def test_a_bad_file_stops_the_build_whatever_the_policy(tmp_path, breakage, config, expected):
@@ -366,7 +370,7 @@ def test_a_bad_file_stops_the_build_whatever_the_policy(tmp_path, breakage, conf
     result = run_script("build.py", "nmb_plus", "--data-dir", raw, "--output", tmp_path / "o", "--config", config,
                         "--on-error", "skip", "--quiet")
     assert result.returncode == 2, result.stderr
-    last_line = (raw / "raw_scrape" / "news_data.csv").read_bytes().count(b"\n")  # where the appended record starts
+    last_line = (raw / "raw_scrape" / "scrapped_data.csv").read_bytes().count(b"\n")  # where the appended record starts
     assert expected.format(last_line=last_line) in result.stderr
     assert "hint:" in result.stderr and "Traceback" not in result.stderr
     if breakage == "truncated json":
@@ -382,8 +386,10 @@ def test_round_trip_every_config(local_hub, built, tmp_path, fresh_hf_home):
     repo = "nmbtest/newsmediabias-plus"
     folder = publish_copy(local_hub, out, tmp_path, repo)
     assert sorted(datasets.get_dataset_config_names(repo, token=local_hub.token)) == sorted(CONFIGS)
-    for config in CONFIGS:
-        assert hub_rows(repo, config, local_hub.token) == {"train": parquet_rows(folder, config, "train")}, config
+    for config in CONFIGS:  # `datasets` returns the JSON column decoded
+        expected = [dict(r, other_columns=r["other_columns"] and json.loads(r["other_columns"]))
+                    for r in parquet_rows(folder, config, "train")]
+        assert hub_rows(repo, config, local_hub.token) == {"train": expected}, config
     current = datasets.load_dataset(repo, "current", split="train", token=local_hub.token)
     assert current[0]["image"].size == (64, 48) and current.features["multimodal_label"].int2str(0) == "likely_unbiased"
 

@@ -1,27 +1,52 @@
-"""A NewsMediaBias-Plus raw tree in its four on-disk forms, with the awkward cases of the format notes.
+"""A NewsMediaBias-Plus raw tree in its six on-disk forms, laid out as the releases lay them out.
 
 Articles are declared as the build must return them (true text, the class a label string stands for,
 the image's real format) together with how the release spells them (label strings, numpy list reprs,
 mis-encoded text, lying file extensions); the writers below turn declarations into each form's files.
 
-Awkward cases (../shared/formats/mint1t_bigdocs_nmbplus.md §5.6, realdata/SOURCES.md §5):
-- gen_a (2024 release, two Parquet files with the `huggingface` features metadata, images embedded):
-  a JPEG, no image, PNG bytes under a `.jpg` path, corrupt (truncated) bytes, a 300 kB article, an empty
-  article, dates `2024-03-10` / with time zone / with microseconds / empty / `NaT`, categories with commas
-  and quotes, a wrapped numpy list, a plain topic label, labels `Likely` / `Unlikely` / `likely ` / null,
-  a double-encoded headline, ids stored as int64 in the second file.
-- gen_b (current release) + zenodo/ images: a relative path, an absolute path to a file in a nested
-  folder, an SVG, a WebP, a path missing on disk, a `.jpg` holding PNG bytes, no path but a file named
-  after the id, labels `Likely to Bias` / `Likely to UnBias` / `Likely to be Bias` / `Likely to be
-  Unbiased` / `LIKELY TO BIAS` / `Neutral`, an empty image description, double-encoded article text.
+Layouts (evidence in ../shared/formats/mint1t_bigdocs_nmbplus.md §3, realdata/SOURCES.md §5, and the
+authors' code and docs; what is not verified is marked so):
+- gen_b/data/dataset_cleaned.parquet (the Hub's current release, path from its README config).
+- zenodo/: record 13961155 ships "the dataset in Parquet format, along with the corresponding images"
+  (authors' docs); its table has the 2024 columns with `image` a file path (the record's own page). The
+  file names are NOT verified: the table is written as `dataset_with_labels.parquet` (the name a user
+  who downloaded the record loads) and the images as `images/<unique_id>.<ext>`, or inside `images.zip`.
+- gen_a/data/train-0000N-of-00002.parquet (2024 Hub release, images embedded; names assumed, the usual
+  push_to_hub ones).
+- VLDBench/: the GitHub repository as cloned: README.md, data/metadata.csv + metadata.parquet +
+  metadata.json (the JSON cut off inside its first record, as the repository's is), data/load-data.py,
+  images/<id>.png, including images no metadata row names.
+- vldbench_hub/: the Hub's vector-institute/VLDBench: README.md, .gitattributes and
+  data/train-00000-of-00001.parquet (name NOT verified) with the columns its card lists and the images
+  embedded as a `datasets` Image.
+- raw_scrape/: both of the authors' scrapers, as their code writes them. news_scrapper.py:
+  scrapped_data.csv (its default name) with the text in `content` and `top_image` the path
+  `<output_dir>/images/<id>.<ext>`, and deduped.csv (ids only, not an article table).
+  newsscrapper-otherlist.py: `<outlet>_data.csv` in its own column order, `content` the path
+  `bad_data_2/content/<id>.txt` (its default output folder) of the text in content/, `top_image` the
+  bare file name `<id>.jpg` whatever the bytes are. Both save images in images/.
+
+Awkward cases:
+- gen_a: a JPEG, no image, PNG bytes under a `.jpg` path, corrupt (truncated) bytes, a 300 kB article, an
+  empty article, dates `2024-03-10` / with time zone / with microseconds / empty / `NaT`, categories with
+  commas and quotes, a wrapped numpy list, a plain topic label, labels `Likely` / `Unlikely` / `likely ` /
+  null, a double-encoded headline, ids stored as int64 in the second file.
+- gen_b + zenodo/ images: a relative path, an absolute path to a file in a nested folder, an SVG, a WebP, a
+  path missing on disk, a `.jpg` holding PNG bytes, no path but a file named after the id, labels `Likely
+  to Bias` / `Likely to UnBias` / `Likely to be Bias` / `Likely to be Unbiased` / `LIKELY TO BIAS` /
+  `Neutral`, an empty image description, double-encoded article text.
+- zenodo table: the same image folder (shared files), an article only it has, an image no article names,
+  a column no field stands for (`bertopics`, from the authors' schema doc).
 - VLDBench: multi-line quoted article text with quotes and commas, numpy list strings (one wrapped over
-  two lines, one holding an apostrophe), the stringified PIL image column (Jpeg and Png), `NaT`, an
-  image file absent from images/.
+  two lines, one holding an apostrophe), the stringified PIL image column (Jpeg and Png), `NaT`, an image
+  file absent from images/.
+- vldbench_hub: PNG and JPEG bytes embedded, an article without image, single-category columns.
 - raw_scrape (UTF-8 with BOM): multi-line content, a title in Windows-1252 bytes, double-encoded UTF-8,
-  no top_image, a `.jpg` holding PNG bytes, an SVG, a WebP, a failed download, and the scraper's list of
-  seen ids next to it (not an article table).
+  no top_image, a `.jpg` holding PNG bytes, an SVG, a WebP, a failed download; text files with
+  non-ASCII text.
 With bad_records: an article without id (gen_b, raw_scrape), an unclosed category list (gen_a), a CSV
-record with an extra field and an image whose size contradicts the release (VLDBench).
+record with an extra field and an image whose size contradicts the release (VLDBench), a text file
+missing from content/ (raw_scrape, otherlist).
 """
 from __future__ import annotations
 
@@ -41,10 +66,11 @@ import PIL.Image
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..nmb_plus import CURRENT_FIELDS, IMAGE_STATUSES, REPAIR_KINDS, SCRAPE_FIELDS, V1_FIELDS
+from ..nmb_plus import CURRENT_FIELDS, IMAGE_STATUSES, REPAIR_KINDS, SCRAPE_FIELDS, V1_FIELDS, ZENODO_FIELDS
 
 UTC = timezone.utc
-CONFIG_FIELDS = {"current": CURRENT_FIELDS, "v1": V1_FIELDS, "vldbench": V1_FIELDS, "raw_scrape": SCRAPE_FIELDS}
+CONFIG_FIELDS = {"current": CURRENT_FIELDS, "zenodo": ZENODO_FIELDS, "v1": V1_FIELDS, "vldbench": V1_FIELDS,
+                 "vldbench_hub": V1_FIELDS, "raw_scrape": SCRAPE_FIELDS}
 EXTENSION = {"jpeg": "jpg", "png": "png", "webp": "webp", "gif": "gif", "svg": "svg"}
 
 
@@ -96,6 +122,9 @@ class Article:
     double_encoded: tuple[str, ...] = ()          # fields written as UTF-8 read as Windows-1252, re-encoded
     cp1252: tuple[str, ...] = ()                  # CSV fields written in Windows-1252
     rejected: str | None = None                   # the build's reason for rejecting it (bad records)
+    other: dict | None = None                     # columns no field stands for, by name (-> other_columns)
+    scraper: str = "news_scrapper"                # raw_scrape: news_scrapper | otherlist (text in a .txt file)
+    text_stored: bool = True                      # otherlist: False when content/<id>.txt is missing
     image_bytes: bytes | None = None
 
     def spelled(self, name: str) -> str | None:
@@ -125,9 +154,15 @@ class Article:
             "text_repairs": [{"field": name, "kind": REPAIR_KINDS.index(kind)} for name in CONFIG_FIELDS[config]
                              for kind, fields in zip(REPAIR_KINDS, (self.cp1252, self.double_encoded))
                              if name in fields],
+            "article_text_file": self.text_file, "other_columns": json.dumps(self.other, ensure_ascii=False) if self.other else None,
             **image_fields,
         }
         return {name: values[name] for name in CONFIG_FIELDS[config]}
+
+    @property
+    def text_file(self) -> str | None:
+        """The path newsscrapper-otherlist.py writes into `content` (relative to where it ran)."""
+        return f"bad_data_2/content/{self.unique_id}.txt" if self.scraper == "otherlist" else None
 
     def image_file(self, config: str) -> str | None:
         if config == "vldbench":
@@ -235,36 +270,109 @@ def _vldbench_articles() -> list[Article]:
     ]
 
 
+def _zenodo_articles() -> list[Article]:
+    """Zenodo's table: the 2024 columns with `image` a path into the same image folder gen_b's rows use."""
+    cnn, guardian = dict(outlet="CNN", source_url="https://www.cnn.com"), dict(outlet="The Guardian US",
+                                                                               source_url="https://www.theguardian.com")
+    return [
+        Article("1098444910", **cnn, headline="Senate passes border deal - CNN",
+                canonical_link="https://www.cnn.com/2024/03/10/politics/border-deal", date="2024-03-10",
+                published_at=datetime(2024, 3, 10, tzinfo=UTC), categories=("Politics", "National"),
+                scores=(0.95, 0.85), text_label=("Unlikely", 0), multimodal_label=("Unlikely", 0),
+                other={"bertopics": "5_bipartisan, border, border deal"},
+                image=Img("jpeg", (64, 48), name="images/1098444910.jpg")),
+        Article("1148232027", **guardian, canonical_link="https://www.theguardian.com/us-news/1",
+                date="2024-03-17 00:00:00+00:00", published_at=datetime(2024, 3, 17, tzinfo=UTC),
+                categories=("Politics",), scores=(0.9,), multimodal_label=("Likely", 1),
+                other={"bertopics": "affordable housing, public housing"},
+                image=Img("png", (40, 30), name="/h/vector/nmb/images/1148232027.png",
+                          stored_as="images/batch_2/1148232027.png")),
+        Article("2000000001", outlet="Breitbart", source_url="https://www.breitbart.com", date="NaT",
+                other={"bertopics": None}, image=Img("svg", name="images/2000000001.svg")),
+        Article("2000000003", outlet="ABC News", source_url="https://abcnews.go.com", date="2024-05-01",
+                published_at=datetime(2024, 5, 1, tzinfo=UTC), other={"bertopics": "election"},
+                image=Img("jpeg", name="images/2000000003.jpg", stored=False)),
+        Article("2000000006", outlet="Newsweek", source_url="https://www.newsweek.com", date="2024-05-02",
+                published_at=datetime(2024, 5, 2, tzinfo=UTC), other={"bertopics": "economy"},
+                image=Img("jpeg", (20, 20), name=None, stored_as="images/2000000006.jpg")),
+        Article("2000000009", outlet="Axios", source_url="https://www.axios.com", date="2024-05-03",
+                published_at=datetime(2024, 5, 3, tzinfo=UTC), categories=("Technology",), scores=(0.8,),
+                other={"bertopics": "ai, chips"}, image=Img("png", (36, 24), name="images/2000000009.png")),
+    ]
+
+
+ZENODO_ORPHAN = "images/2999999999.jpg"
+"""An image in the Zenodo folder that no table row names: reported as not read."""
+
+
+def _vldbench_hub_articles() -> list[Article]:
+    """The Hub's VLDBench: one Parquet file, the card's columns, images embedded."""
+    return [
+        Article("3a6e10c6e5", outlet="The New York Times", source_url="https://www.nytimes.com",
+                headline="Opinion | An Unexpected Rebranding - The New York Times", article_text=VLDBENCH_TEXT,
+                date="2024-05-29 00:00:00+00:00", published_at=datetime(2024, 5, 29, tzinfo=UTC),
+                categories=("Politics",), scores=(0.95,), multimodal_label=("Likely", 1),
+                image=Img("png", (56, 30), name="3a6e10c6e5.png")),
+        Article("ab71f6bece", outlet="Financial Times", source_url="https://www.ft.com", date="2024-09-04",
+                published_at=datetime(2024, 9, 4, tzinfo=UTC), categories=("Business and Finance",), scores=(0.75,),
+                text_label=("Unlikely", 0), image=Img("jpeg", (48, 32))),
+        Article("c0ffee0001", outlet="CBS News", source_url="https://www.cbsnews.com", date="NaT"),
+    ]
+
+
 def _scrape_articles() -> list[Article]:
-    def scraped(title: str, **values) -> Article:
+    """news_scrapper.py's rows, then newsscrapper-otherlist.py's (the order of their CSVs' names)."""
+    def scraped(title: str, extension: str | None = None, **values) -> Article:
         uid = hashlib.sha256(title.encode("utf-8")).hexdigest()[:10]  # the scraper's id
         image = values.pop("image", None)
-        if image is not None and image.name == "":  # "": the scraper's own name for it, images/<id>.<ext>
-            image = Img(image.kind, image.size, name=f"images/{uid}.{EXTENSION[image.format]}", stored=image.stored)
+        if image is not None:  # top_image: str(<output_dir>/images/<id>.<extension the download took>)
+            image = Img(image.kind, image.size, name=f"scrape_2024/images/{uid}.{extension}", stored=image.stored)
         return Article(uid, headline=title, date="2024-05-06 08:00:00", published_at=datetime(2024, 5, 6, 8, tzinfo=UTC),
                        article_url=f"https://news.google.com/rss/articles/{uid}",
                        canonical_link=f"https://example.com/{uid}", source_url="https://example.com",
                        text_label=(None, None), multimodal_label=(None, None), image=image, **values)
+
+    def otherlist(title: str, text: str, image: Img | None = None, **values) -> Article:
+        uid = hashlib.sha256(title.encode("utf-8")).hexdigest()[:10]
+        if image is not None:  # top_image: the bare name urlretrieve saved, always <id>.jpg
+            image = Img(image.kind, image.size, name=f"{uid}.jpg", stored=image.stored)
+        return Article(uid, outlet="The Babylon Bee", headline=title, article_text=text,
+                       first_paragraph=" ".join(text.split("\n")[:5]).strip(), date="2023-11-28 15:04:00",
+                       published_at=datetime(2023, 11, 28, 15, 4, tzinfo=UTC),
+                       article_url=f"https://news.google.com/rss/articles/{uid}",
+                       canonical_link=f"https://babylonbee.com/news/{uid}", source_url="https://babylonbee.com",
+                       text_label=(None, None), multimodal_label=(None, None), image=image, scraper="otherlist",
+                       **values)
     content = "Line one of the story.\nLine two, with a comma.\nLine \"three\".\nLine four.\nLine five.\nLine six."
     return [
-        scraped("Voters head to the polls", article_text=content,
-                first_paragraph=" ".join(content.split("\n")[:5]), image=Img("jpeg", (64, 48), name="")),
-        scraped("Café owners’ protest", cp1252=("headline",), article_text="Owners gathered downtown.",
-                first_paragraph="Owners gathered downtown.", image=Img("png", (30, 30), name="")),
+        scraped("Voters head to the polls", "jpg", article_text=content,
+                first_paragraph=" ".join(content.split("\n")[:5]), image=Img("jpeg", (64, 48))),
+        scraped("Café owners’ protest", "png", cp1252=("headline",), article_text="Owners gathered downtown.",
+                first_paragraph="Owners gathered downtown.", image=Img("png", (30, 30))),
         scraped("No picture today", article_text="Text only.", first_paragraph="Text only."),
-        scraped("Logo trouble", article_text="A story.", first_paragraph="A story.",
-                image=Img("png", (24, 24), name="images/logo-trouble.jpg")),
-        scraped("Vector art", article_text="A story.", first_paragraph="A story.", image=Img("svg", name="")),
-        scraped("Modern formats", article_text="She said “yes” – twice.", first_paragraph="She said “yes”.",
-                double_encoded=("first_paragraph", "article_text"), image=Img("webp", (32, 24), name="")),
-        scraped("Broken link", article_text="A story.", first_paragraph="A story.",
-                image=Img("jpeg", name="", stored=False)),
+        scraped("Logo trouble", "jpg", article_text="A story.", first_paragraph="A story.", image=Img("png", (24, 24))),
+        scraped("Vector art", "svg", article_text="A story.", first_paragraph="A story.", image=Img("svg")),
+        scraped("Modern formats", "webp", article_text="She said “yes” – twice.", first_paragraph="She said “yes”.",
+                double_encoded=("first_paragraph", "article_text"), image=Img("webp", (32, 24))),
+        scraped("Broken link", "jpg", article_text="A story.", first_paragraph="A story.",
+                image=Img("jpeg", stored=False)),
+        otherlist("Area Man Declares Victory Over Lawn", OTHERLIST_TEXT, image=Img("jpeg", (40, 30))),
+        otherlist("Local Café Launches ‘Unity’ Latte", "The café — “unity” for $7.\nNobody asked.",
+                  image=Img("png", (20, 16))),
+        otherlist("Nothing To See Here", "Move along.\n\nReally."),
     ]
+
+
+OTHERLIST_TEXT = ('LAWN, USA — A local man said Saturday that he had "finally won", after six weekends.\n\n'
+                  "Neighbors, however, disagreed.\nOne of them, reached by phone, declined to comment.\n"
+                  "Line four.\nLine five.\nLine six is not in the first paragraph.")
 
 
 def _bad_articles() -> dict[str, list[Article]]:
     return {
         "current": [Article("", url="https://example.com/no-id", rejected="the article has no unique_id")],
+        "zenodo": [Article("", source_url="https://example.com", other={"bertopics": None},
+                           rejected="the article has no unique_id")],
         "v1": [Article("1300000001", categories_text="['Politics' 'Nat", rejected="new_categories: the list "
                                                                                   "\"['Politics' 'Nat\" is not closed")],
         "vldbench": [Article("0badf1e1d5", source_url="https://x.com", canonical_link="https://x.com/1", extra_field=True,
@@ -272,7 +380,12 @@ def _bad_articles() -> dict[str, list[Article]]:
                      Article("0badc0ffee", source_url="https://x.com", canonical_link="https://x.com/2",
                              image=Img("png", (56, 30)), claimed_size=(80, 60),
                              rejected="the image is 56x30 but the release's image column says 80x60")],
-        "raw_scrape": [Article("", headline="Nameless", article_text="A story.", rejected="the article has no unique_id")],
+        "raw_scrape": [Article("", headline="Nameless", article_text="A story.", rejected="the article has no unique_id"),
+                       Article("0bad7e47f1", outlet="The Babylon Bee", headline="Lost Text", article_text="Never copied.",
+                               first_paragraph="Never copied.", scraper="otherlist", text_stored=False,
+                               text_label=(None, None), multimodal_label=(None, None),
+                               rejected="`content` names the text file 'bad_data_2/content/0bad7e47f1.txt', which is "
+                                        "neither at that path nor in content/ next to the CSV")],
     }
 
 
@@ -303,39 +416,59 @@ def _long_text(size: int, seed: int = 1) -> str:
 # ---- the tree ---------------------------------------------------------------------------------------------
 
 def make(out_dir: Path, bad_records: bool = False, scale: int = 0, zenodo_as: str = "dir",
-         vldbench_as: str = "csv") -> SampleTree:
-    """Write the raw tree; zenodo_as: dir | zip; vldbench_as: csv | parquet | json (the metadata file written)."""
+         vldbench_as: str = "repository") -> SampleTree:
+    """Write the raw tree. zenodo_as: dir | zip (the images extracted, or the archive as downloaded);
+    vldbench_as: repository (the three metadata files of the GitHub repository, its JSON cut off as there)
+    | csv | parquet | json (only that file, whole)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    articles = {"current": _current_articles() + _scale_articles(scale), "v1": _v1_articles(),
-                "vldbench": _vldbench_articles(), "raw_scrape": _scrape_articles()}
+    articles = {"current": _current_articles() + _scale_articles(scale), "zenodo": _zenodo_articles(),
+                "v1": _v1_articles(), "vldbench": _vldbench_articles(), "vldbench_hub": _vldbench_hub_articles(),
+                "raw_scrape": _scrape_articles()}
     if bad_records:
         for config, bad in _bad_articles().items():
             articles[config][1:1] = bad  # among the good ones, not last
+        articles["raw_scrape"].sort(key=lambda a: a.scraper != "news_scrapper")  # file order: one CSV, then the other
     for config, items in articles.items():
         for number, article in enumerate(items):
             if article.image is not None and article.image.stored:
                 article.image_bytes = image_bytes(article.image, seed=number)
+    shared = {_stored_path(a): a.image_bytes for a in articles["current"] if a.image and a.image.stored}
+    for article in articles["zenodo"]:  # one image folder for both tables: the same file, the same bytes
+        if article.image is not None and _stored_path(article) in shared:
+            article.image_bytes = shared[_stored_path(article)]
     tree = SampleTree(out_dir, articles)
-    write_current(out_dir, articles["current"], zenodo_as)
+    write_current(out_dir, articles["current"])
+    write_zenodo(out_dir, articles["zenodo"], articles["zenodo"] + articles["current"], zenodo_as)
     write_v1(out_dir, articles["v1"])
     write_vldbench(out_dir, articles["vldbench"], vldbench_as, tree.lines)
+    write_vldbench_hub(out_dir, articles["vldbench_hub"])
     write_scrape(out_dir, articles["raw_scrape"], tree.lines)
     return tree
 
 
-def write_current(root: Path, articles: list[Article], zenodo_as: str) -> None:
+def write_current(root: Path, articles: list[Article]) -> None:
     rows = [{"unique_id": a.unique_id, "outlet": a.outlet, "headline": a.spelled("headline"),
              "article_text": a.spelled("article_text"), "img_description": a.image_description,
              "image": a.image.name if a.image else None, "url": a.url,
              "nlp_label": a.text_label[0], "nlp_img_label": a.multimodal_label[0]} for a in articles]
     (root / "gen_b" / "data").mkdir(parents=True, exist_ok=True)
     pq.write_table(pa.Table.from_pylist(rows), root / "gen_b" / "data" / "dataset_cleaned.parquet")
-    files = {_stored_path(a): a.image_bytes for a in articles if a.image and a.image.stored}
+
+
+ZENODO_TABLE = "dataset_with_labels.parquet"
+"""Not verified: the name under which a user who downloaded record 13961155 loads its table."""
+
+
+def write_zenodo(root: Path, articles: list[Article], with_images: list[Article], zenodo_as: str) -> None:
+    """The record's table of `articles`, and the images of all articles `with_images`, in one folder."""
     zenodo = root / "zenodo"
     zenodo.mkdir(exist_ok=True)
-    (zenodo / "README.txt").write_text("NewsMediaBias-Plus images (Zenodo record 13961155)\n")
+    rows = [{**_v1_record(a), "image": a.image.name if a.image else None, **(a.other or {})} for a in articles]
+    pq.write_table(pa.Table.from_pylist(rows), zenodo / ZENODO_TABLE)
+    files = {_stored_path(a): a.image_bytes for a in with_images if a.image and a.image.stored}
+    files[ZENODO_ORPHAN] = image_bytes(Img("jpeg", (12, 12)), seed=99)
     if zenodo_as == "zip":
-        with zipfile.ZipFile(zenodo / "newsmediabias-plus-images.zip", "w") as archive:
+        with zipfile.ZipFile(zenodo / "images.zip", "w") as archive:
             for name in sorted(files):
                 archive.writestr(name, files[name])
         return
@@ -405,8 +538,14 @@ VLDBENCH_COLUMNS = ["unique_id", "outlet", "headline", "article_text", "image_de
                     "text_label", "multimodal_label", "saved_image_path"]
 
 
+VLDBENCH_README = "# VLDBench Evaluating multimodal disinformation with regulatory alignment\n"
+VLDBENCH_ORPHAN = "images/0000fddd6f.png"
+"""An image of the repository's images/ folder that no metadata row names (it holds ~3,300 for 500 rows)."""
+
+
 def write_vldbench(root: Path, articles: list[Article], form: str, lines: dict) -> None:
-    data, images = root / "VLDBench" / "data", root / "VLDBench" / "images"
+    repo = root / "VLDBench"
+    data, images = repo / "data", repo / "images"
     data.mkdir(parents=True, exist_ok=True)
     images.mkdir(exist_ok=True)
     for article in articles:
@@ -414,14 +553,48 @@ def write_vldbench(root: Path, articles: list[Article], form: str, lines: dict) 
             (images / f"{article.unique_id}.png").write_bytes(article.image_bytes)
     records = [dict(_v1_record(a), image=pil_repr(a, n), saved_image_path=f"sample_review/images/{a.unique_id}.png")
                for n, a in enumerate(articles)]
-    if form == "json":
-        (data / "metadata.json").write_text(json.dumps(records, indent=4), encoding="utf-8")
-    elif form == "parquet":  # pandas wrote the PIL objects it could not convert as an all-null column
+    if form == "repository":
+        (repo / "README.md").write_text(VLDBENCH_README)
+        (data / "load-data.py").write_text('import pandas as pd\n\ndf = pd.read_parquet("metadata.parquet")\n')
+        (repo / VLDBENCH_ORPHAN).write_bytes(image_bytes(Img("png", (8, 8)), seed=98))
+    if form in ("repository", "json"):
+        text = json.dumps(records, indent=4)
+        if form == "repository":  # pandas stopped at the first PIL object it could not write
+            text = text[:text.index('"image": ') + len('"image": ')]
+        (data / "metadata.json").write_text(text, encoding="utf-8")
+    if form in ("repository", "parquet"):  # pandas wrote the PIL objects it could not convert as an all-null column
         table = pa.Table.from_pylist([dict(r, image=None) for r in records])
         pq.write_table(table.select(VLDBENCH_COLUMNS), data / "metadata.parquet")
-    else:
+    if form in ("repository", "csv"):
         rows = [[r[c] for c in VLDBENCH_COLUMNS] + (["surplus"] if a.extra_field else []) for r, a in zip(records, articles)]
         (data / "metadata.csv").write_bytes(_csv_bytes(VLDBENCH_COLUMNS, rows, articles, "vldbench", lines))
+
+
+VLDBENCH_HUB_FEATURES = datasets.Features({
+    "unique_id": datasets.Value("string"), "outlet": datasets.Value("string"), "headline": datasets.Value("string"),
+    "article_text": datasets.Value("string"), "image_description": datasets.Value("string"), "image": datasets.Image(),
+    "date_published": datasets.Value("string"), "source_url": datasets.Value("string"),
+    "news_category": datasets.Value("string"), "news_category_score": datasets.Value("float64"),
+    "text_label": datasets.Value("string"), "multimodal_label": datasets.Value("string")})
+"""The columns the Hub card of vector-institute/VLDBench lists (its table omits unique_id and the labels, which
+users' code reads): names verified only as far as the card and that code go."""
+
+
+def write_vldbench_hub(root: Path, articles: list[Article]) -> None:
+    hub = root / "vldbench_hub"
+    (hub / "data").mkdir(parents=True, exist_ok=True)
+    (hub / "README.md").write_text("# VLDBench: Evaluating Multimodal Disinformation with Regulatory Alignment\n")
+    (hub / ".gitattributes").write_text("*.parquet filter=lfs diff=lfs merge=lfs -text\n")
+    rows = [{"unique_id": a.unique_id, "outlet": a.outlet, "headline": a.headline, "article_text": a.article_text,
+             "image_description": a.image_description,
+             "image": {"bytes": a.image_bytes, "path": a.image.name} if a.image else None,
+             "date_published": a.date, "source_url": a.source_url,
+             "news_category": a.categories[0] if a.categories else None,
+             "news_category_score": a.scores[0] if a.scores else None,
+             "text_label": a.text_label[0], "multimodal_label": a.multimodal_label[0]} for a in articles]
+    table = pa.Table.from_pylist(rows, schema=VLDBENCH_HUB_FEATURES.arrow_schema)
+    metadata = {"huggingface": json.dumps({"info": {"features": VLDBENCH_HUB_FEATURES.to_dict()}})}
+    pq.write_table(table.replace_schema_metadata(metadata), hub / "data" / "train-00000-of-00001.parquet")
 
 
 def pil_repr(article: Article, number: int) -> str:
@@ -433,18 +606,33 @@ def pil_repr(article: Article, number: int) -> str:
 
 SCRAPE_COLUMNS = ["unique_id", "outlet", "title", "date_published", "first_paragraph", "content", "top_image",
                   "article_url", "canonical_link", "source_url"]
+"""news_scrapper.py's columns, in its DataFrame's order."""
+OTHERLIST_COLUMNS = ["title", "article_url", "canonical_link", "date_published", "first_paragraph", "top_image",
+                     "content", "outlet", "source_url", "unique_id"]
+"""newsscrapper-otherlist.py's: its row dict's keys, in order (pd.concat puts the new row's columns first)."""
+OTHERLIST_CSV = "the_babylon_bee_data.csv"
+"""`<outlet name, lower case, spaces as _>_data.csv`, one per outlet."""
 
 
 def write_scrape(root: Path, articles: list[Article], lines: dict) -> None:
     folder = root / "raw_scrape"
     (folder / "images").mkdir(parents=True, exist_ok=True)
+    (folder / "content").mkdir(exist_ok=True)
+    main = [a for a in articles if a.scraper == "news_scrapper"]
     rows = [[a.unique_id, a.outlet, a.spelled("headline"), a.date, a.spelled("first_paragraph"), a.spelled("article_text"),
-             a.image.name if a.image else "", a.article_url, a.canonical_link, a.source_url] for a in articles]
-    (folder / "news_data.csv").write_bytes(b"\xef\xbb\xbf" + _csv_bytes(SCRAPE_COLUMNS, rows, articles, "raw_scrape", lines))
+             a.image.name if a.image else "", a.article_url, a.canonical_link, a.source_url] for a in main]
+    (folder / "scrapped_data.csv").write_bytes(b"\xef\xbb\xbf" + _csv_bytes(SCRAPE_COLUMNS, rows, main, "raw_scrape", lines))
+    other = [a for a in articles if a.scraper == "otherlist"]
+    rows = [[a.headline, a.article_url, a.canonical_link, a.date, a.first_paragraph, a.image.name if a.image else "",
+             a.text_file, a.outlet, a.source_url, a.unique_id] for a in other]
+    (folder / OTHERLIST_CSV).write_bytes(_csv_bytes(OTHERLIST_COLUMNS, rows, other, "raw_scrape", lines))
+    for article in other:
+        if article.text_stored:
+            (folder / "content" / f"{article.unique_id}.txt").write_text(article.article_text, encoding="utf-8")
     for article in articles:
         if article.image is not None and article.image.stored:
-            (folder / article.image.name).write_bytes(article.image_bytes)
-    (folder / "seen_ids.csv").write_text("unique_id\n" + "".join(f"{a.unique_id}\n" for a in articles if a.unique_id))
+            (folder / "images" / article.image.name.rsplit("/", 1)[-1]).write_bytes(article.image_bytes)
+    (folder / "deduped.csv").write_text("unique_id\n" + "".join(f"{a.unique_id}\n" for a in articles if a.unique_id))
 
 
 def _csv_bytes(header: list[str], rows: list[list], articles: list[Article], config: str, lines: dict) -> bytes:
