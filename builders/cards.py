@@ -18,7 +18,7 @@ from datasets.splits import SplitDict, SplitInfo
 from datasets.utils.metadata import MetadataConfigs
 from huggingface_hub import DatasetCardData
 
-from . import preview
+from . import preview_spec
 from .cardcheck import redistribution_policies, size_category, validate_metadata
 from .errors import ON_ERROR_CHOICES
 from .outputs import human_bytes
@@ -55,7 +55,7 @@ def load_card_metadata(name: str) -> dict:
     if meta["redistribution"] == "gated" and not meta.get("gating_prompt"):
         raise CardError(f"{path}: a gated dataset needs a gating_prompt")
     errors = validate_metadata({key: meta[key] for key in HUB_KEYS if key in meta})
-    errors += preview.check_spec(meta.get("preview"))
+    errors += preview_spec.check_spec(meta.get("preview"))
     if errors:
         raise CardError(f"{path}: " + "; ".join(errors))
     return meta
@@ -84,7 +84,7 @@ def card_yaml_metadata(report: dict) -> DatasetCardData:
             raise CardError(f"dataset_cards/{report['dataset']}.yaml: a gated config needs a gating_prompt")
         card_data["extra_gated_prompt"] = meta["gating_prompt"].strip()
         card_data["extra_gated_fields"] = meta.get("gating_fields") or {"I agree to the terms above": "checkbox"}
-    if meta.get("preview"):  # how dataset pages show rows (builders/preview.py); the Hub ignores the key
+    if meta.get("preview"):  # how dataset pages show rows (builders/preview_spec.py); the Hub ignores the key
         card_data["preview"] = meta["preview"]
     infos = {}
     for config_name, config in configs.items():

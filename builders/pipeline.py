@@ -39,7 +39,7 @@ from fsspec.implementations.local import LocalFileSystem
 from fsspec.implementations.memory import MemoryFileSystem
 from tqdm.auto import tqdm
 
-from . import __version__, builder_class, cards, content_hash, coverage
+from . import REGISTRY, __version__, builder_class, cards, content_hash, coverage
 from .cardcheck import strictest_policy
 from .engines import make_engine
 from .errors import RawDataError, RecordLog, UsageError
@@ -589,13 +589,21 @@ def tool_versions() -> dict[str, str]:
 
 
 def _code_version(dataset: str) -> str:
-    """Changes whenever the package or the dataset module changes, so stale staged parts are rebuilt."""
+    """Changes whenever the code a shard job of `dataset` runs changes, so stale staged parts are rebuilt."""
     digest = hashlib.sha256(__version__.encode())
-    package = Path(__file__).resolve().parent
-    module = Path(sys.modules[builder_class(dataset).__module__].__file__)
-    for source in sorted({*package.glob("*.py"), module}):
+    for source in code_files(dataset):
         digest.update(source.read_bytes())
     return digest.hexdigest()[:16]
+
+
+def code_files(dataset: str) -> list[Path]:
+    """The build side's shared modules and this dataset's module: editing another dataset's module or the
+    serving side (`builders.hub`) does not invalidate an interrupted build's staged jobs."""
+    package = Path(__file__).resolve().parent
+    dataset_modules = {package / f"{target.split(':')[0].rsplit('.', 1)[1]}.py" for target in REGISTRY.values()}
+    module = Path(sys.modules[builder_class(dataset).__module__].__file__).resolve()
+    shared = [path for path in (*package.glob("*.py"), *package.glob("media/*.py")) if path not in dataset_modules]
+    return sorted({*shared, module})
 
 
 def _write_whole(fs: fsspec.AbstractFileSystem, path: str, text: str) -> None:

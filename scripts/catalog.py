@@ -29,7 +29,7 @@ def parse_args(argv=None):
 
 def main():
     args = parse_args()
-    from builders.catalog import build_samples, write_catalog
+    from builders.hub.catalog import build_samples, write_catalog
 
     log = (lambda *a: None) if args.quiet else print
     out = Path(args.out)

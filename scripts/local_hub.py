@@ -15,7 +15,7 @@ import sys
 
 import _path  # noqa: F401
 
-from builders.hub_server import serve
+from builders.hub.server import serve
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -39,7 +39,7 @@ def main():
     args = parse_args()
     if args.quiet:
         os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
-    from builders.publish import publish
+    from builders.hub.publish import publish
 
     log = (lambda *a: None) if args.quiet else print
     folder = Path(args.source)

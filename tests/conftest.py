@@ -122,7 +122,7 @@ def realdata_dir(name: str) -> Path:
 @pytest.fixture(scope="session")
 def sample_builds(tmp_path_factory) -> dict[str, Path]:
     """Every dataset's sample raw tree, built once for the session: dataset name -> built folder."""
-    from builders.catalog import build_samples
+    from builders.hub.catalog import build_samples
 
     folders = build_samples(tmp_path_factory.mktemp("sample-builds"), log=lambda *a: None)
     return {folder.name: folder for folder in folders}

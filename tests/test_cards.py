@@ -15,7 +15,7 @@ import sys
 import pyarrow.parquet as pq
 import pytest
 
-from builders import builder_class, cardcheck, preview
+from builders import builder_class, cardcheck, preview_spec
 from builders.cards import load_card_metadata
 from builders.samples import GENERATORS
 
@@ -147,9 +147,9 @@ def test_preview_views_name_columns_the_data_has(name, sample_builds):
     configs = {c["config_name"]: parquet_columns(folder, c["config_name"]) for c in meta["configs"]}
     for entry in meta["preview"]:
         matching = [c for c in configs if any(fnmatch.fnmatchcase(c, p) for p in entry.get("configs", ["*"]))]
-        applied = [c for c in matching if preview.views_for([entry], c, configs[c])]
+        applied = [c for c in matching if preview_spec.views_for([entry], c, configs[c])]
         assert applied == matching and applied, (entry, matching)
-        named = set(preview.spec_columns(entry).values())
+        named = set(preview_spec.spec_columns(entry).values())
         assert named <= {column for c in matching for column in configs[c]}, entry
 
 

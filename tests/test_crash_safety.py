@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 import pytest
 from huggingface_hub import HfApi
 
-from builders import publish as publishing
+from builders.hub import publish as publishing
 from builders.errors import UsageError
 from builders.pipeline import build
 from builders.samples import flickr30k_entities as sample

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from huggingface_hub import CommitOperationAdd, CommitOperationDelete, hf_hub_download
 
-from builders.hub_server import LocalHub
+from builders.hub.server import LocalHub
 from conftest import free_port, start_local_hub, stop_local_hub
 from helpers import raw_request
 

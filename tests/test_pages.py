@@ -29,9 +29,9 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
-from builders import pages, preview
+from builders.hub import pages, preview
 from builders.cards import load_card_metadata
-from builders.catalog import write_catalog
+from builders.hub.catalog import write_catalog
 from builders.samples import GENERATORS
 from conftest import realdata_dir
 from helpers import PROJECT, parquet_rows, run_script

@@ -10,7 +10,7 @@ from huggingface_hub import HfApi, hf_hub_download
 from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError
 
 from builders import flickr30k_entities as f30k
-from builders import publish as publishing
+from builders.hub import publish as publishing
 from builders.errors import UsageError
 from builders.pipeline import build
 from builders.samples import flickr30k_entities as sample

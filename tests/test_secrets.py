@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from builders import publish as publishing
+from builders.hub import publish as publishing
 from builders.samples import flickr30k_entities as sample
 from conftest import free_port, start_local_hub, stop_local_hub
 from helpers import run_script

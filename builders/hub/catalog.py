@@ -1,5 +1,5 @@
 """A static catalog of built datasets: an index (licence, redistribution policy, tasks, sizes, links) and one page
-per dataset with its card and a preview, the same pages the local Hub serves (builders/pages.py).
+per dataset with its card and a preview, the same pages the local Hub serves (builders/hub/pages.py).
 
 The catalog is plain files: open ``index.html`` or serve the folder with any web server. It honours the
 licences like the Hub does: a config whose policy is ``gated`` or ``private`` gets no preview, since a
@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from . import cardcheck, pages, pipeline
-from .cards import human_bytes, load_card_metadata
+from .. import cardcheck, pipeline
+from ..cards import load_card_metadata
+from ..outputs import human_bytes
+from ..samples import GENERATORS, make_sample
+from . import pages
 from .publish import read_built_folder
-from .samples import GENERATORS, make_sample
 
 INDEX = "index.html"
 SAMPLES_NOTE = ("Built from the synthetic sample data of multimodal-builders (builders/samples), not from the "

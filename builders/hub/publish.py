@@ -17,8 +17,8 @@ from pathlib import Path
 from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, constants
 from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 
-from .errors import UsageError
-from .outputs import README_FILE, REPORT_FILE, report_text
+from ..errors import UsageError
+from ..outputs import README_FILE, REPORT_FILE, report_text
 
 DATA_FILE = re.compile(r"[^/]+/[^/]+-\d{5}-of-\d{5}\.parquet")
 """Files of our layout in a repository: a publish deletes those it does not produce."""
@@ -131,7 +131,7 @@ def card_for_repository(report: dict, repo_id: str) -> dict[str, bytes]:
     """build_report.json and README.md re-rendered so the card's examples name `repo_id` (empty if they do)."""
     if report["repo_id"] == repo_id:
         return {}
-    from . import cards  # imports `datasets`: paid only when the card must change
+    from .. import cards  # imports `datasets`: paid only when the card must change
 
     report = dict(report, repo_id=repo_id)
     return {REPORT_FILE: report_text(report).encode(), README_FILE: cards.render_card(report).encode()}

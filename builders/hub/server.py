@@ -45,7 +45,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 
-from builders import cardcheck, pages
+from .. import cardcheck
+from . import pages
 
 log = logging.getLogger("local_hub")
 
@@ -1166,7 +1167,7 @@ def card_tags(meta: dict) -> list[str]:
 
 
 # --------------------------------------------------------------------------------------------------------------
-# HTML pages (rendered by builders.pages, which the static catalog shares)
+# HTML pages (rendered by builders.hub.pages, which the static catalog shares)
 # --------------------------------------------------------------------------------------------------------------
 
 PAGE_HEADERS = {"Content-Security-Policy": pages.CONTENT_SECURITY_POLICY}
