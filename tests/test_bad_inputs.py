@@ -130,19 +130,6 @@ def unreadable_image(unique_id: str):
     return kept
 
 
-def as_truncated_json(csv_relative: str):
-    """VLDBench's metadata as JSON (read when the CSV is absent), cut short."""
-    def damage(raw: Path) -> str:
-        import pyarrow.csv as pacsv
-
-        json_relative = str(Path(csv_relative).with_suffix(".json"))
-        text = json.dumps(pacsv.read_csv(raw / csv_relative).to_pylist(), default=str)
-        (raw / json_relative).write_text(text[:len(text) // 2])
-        (raw / csv_relative).unlink()
-        return json_relative
-    return damage
-
-
 # ---- Flickr30K Entities ------------------------------------------------------------------------------------
 
 F30K_IMAGES = "flickr30k-images"
@@ -231,6 +218,11 @@ MOVIEQA = [
       "movies", "", rejects=KEEPS,
       kept=lambda rows, report: [c["timing"] for c in row_of(rows, imdb_key="tt0000001")["subtitles"]["skipped_cues"]]
       == ["00:00:0*,000 --> 00:00:02,600"] and sum(report["configs"]["movies"]["splits"]["train"]["counts"].values()) == 1),
+    B("movieqa", "alignment-on-a-blank-line", edit_json(QA, question("train:5", lambda r: r.update(plot_alignment=[1, 2]))),
+      "qa_plot", "2 points at line 3 of story/split_plot/tt0000001.split.wiki, which is blank", at="line"),
+    B("movieqa", "split-plot-cut-short", reported_at(QA, edit("story/split_plot/tt0000001.split.wiki",
+                                                              lambda data: data.split(b"\n\n")[0] + b"\n")),
+      "qa_plot", "points past the end of story/split_plot/tt0000001.split.wiki (2 lines)", rejects=2, at="line"),
     B("movieqa", "truncated-clip", cut(CLIP), "qa_video", "", rejects=KEEPS,
       kept=lambda rows, report: {c["name"]: c["status"] for r in rows for c in r["clips"]}[CLIP.rsplit("/", 1)[1]]
       == "truncated"),
@@ -425,8 +417,18 @@ BIGDOCS = [
 
 # ---- NMB+ ---------------------------------------------------------------------------------------------------------
 
-SCRAPE_CSV, CURRENT = "raw_scrape/news_data.csv", "gen_b/data/dataset_cleaned.parquet"
-V1_PART = "gen_a/data/train-00000-of-00002.parquet"
+SCRAPE_CSV, CURRENT = "raw_scrape/scrapped_data.csv", "gen_b/data/dataset_cleaned.parquet"
+OTHERLIST_CSV, OTHERLIST_ID = "raw_scrape/the_babylon_bee_data.csv", "fc7a03941b"   # "Area Man Declares Victory ..."
+V1_PART, VLDBENCH_HUB = "gen_a/data/train-00000-of-00002.parquet", "vldbench_hub/data/train-00000-of-00001.parquet"
+
+
+def every(*damages):
+    """Several damages at once; the first one names where the problem is reported."""
+    def damage(raw: Path) -> str:
+        return [d(raw) for d in damages][0]
+    return damage
+
+
 NMB_PLUS = [
     B("nmb_plus", "unclosed-quote", edit(SCRAPE_CSV, lambda data: data + b'9999999999,CNN,"never closed\n'),
       "raw_scrape", "malformed CSV", rejects=STOPS, at="line"),
@@ -443,8 +445,10 @@ NMB_PLUS = [
       kept=unreadable_image("1098444910")),
     B("nmb_plus", "truncated-parquet", cut(CURRENT), "current", "not a readable Parquet file", rejects=STOPS,
       at="file"),
-    B("nmb_plus", "truncated-metadata-json", as_truncated_json("VLDBench/data/metadata.csv"), "vldbench",
-      "the file is truncated", rejects=STOPS, at="line"),
+    # the repository's own metadata.json is cut off: it is what is left when the other two formats are missing
+    B("nmb_plus", "only-the-truncated-metadata-json", reported_at(
+        "VLDBench/data/metadata.json", every(remove("VLDBench/data/metadata.csv"), remove("VLDBench/data/metadata.parquet"))),
+      "vldbench", "the file is truncated", rejects=STOPS, at="line"),
     B("nmb_plus", "record-with-too-few-fields", edit(SCRAPE_CSV, lambda data: data + b"abc,CNN\n"), "raw_scrape",
       "the record has 2 fields but the header has", at="line", extra_records=1),
     B("nmb_plus", "corrupt-zenodo-zip", write("zenodo/images.zip", b"PK\x05\x06broken"), "current",
@@ -452,11 +456,19 @@ NMB_PLUS = [
     B("nmb_plus", "image-size-disagrees", reported_at("VLDBench/images/3a6e10c6e5.png", edit(
         "VLDBench/data/metadata.csv", lambda data: data.replace(b"size=", b"size=9", 1))), "vldbench",
       "but the release's image column says"),
-    B("nmb_plus", "empty-scrape-csv", reported_at("raw_scrape/*.csv", write(SCRAPE_CSV, b"")), "raw_scrape",
-      "raw_scrape/*.csv", rejects=STOPS, at="file"),
+    B("nmb_plus", "no-scrape-csv-left", reported_at("raw_scrape/*.csv", every(write(SCRAPE_CSV, b""),
+                                                                               write(OTHERLIST_CSV, b""))),
+      "raw_scrape", "raw_scrape/*.csv", rejects=STOPS, at="file"),
     B("nmb_plus", "huge-article", edit(SCRAPE_CSV, lambda data: data + b'abcdef0123,CNN,Long,2024-05-06,first,"'
                                        + b"long " * (HUGE // 5) + b'",,,,\n'), "raw_scrape", "", rejects=KEEPS,
       kept=lambda rows, report: len(row_of(rows, unique_id="abcdef0123")["article_text"]) >= HUGE - 5),
+    B("nmb_plus", "text-file-missing", reported_at(OTHERLIST_CSV, remove(f"raw_scrape/content/{OTHERLIST_ID}.txt")),
+      "raw_scrape", "`content` names the text file", at="line"),
+    B("nmb_plus", "truncated-zenodo-table", cut("zenodo/dataset_with_labels.parquet"), "zenodo",
+      "not a readable Parquet file", rejects=STOPS, at="file"),
+    B("nmb_plus", "embedded-bytes-not-an-image", edit_parquet(VLDBENCH_HUB, first_row(
+        lambda r: r["image"].update(bytes=b"<html>gone</html>"))), "vldbench_hub", "", rejects=KEEPS,
+      kept=unreadable_image("3a6e10c6e5")),
 ]
 
 
