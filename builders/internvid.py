@@ -2,10 +2,21 @@
 
 Raw release (downloaded by hand from the gated Hugging Face repositories of OpenGVLab): one JSON Lines
 file per subset, one clip per line, with the keys `YoutubeID`, `Start_timestamp` and `End_timestamp`
-(strings `HH:MM:SS.mmm`), `Caption`, `UMT_Score` and `Aesthetic_Score` (absent from InternVid-Full);
-the INFO variant adds the video's `Language` and `Category`. The files are large (InternVid-Full has
-about 230M lines in 45 GB), so each is cut into byte ranges aligned to line boundaries and each range is
-parsed in chunks by pyarrow's JSON reader; line numbers are counted only when a bad line must be named.
+(strings `HH:MM:SS.mmm`) and `Caption`, plus scores that differ by subset: `UMT_Score` (clip-caption
+similarity; the only score the Full card names), `Aesthetic_Score`, and in the Aesthetics-18M lines
+`CLIP_Score` where the other subsets have `UMT_Score`. The key names come from code that reads the files,
+not from a published schema, so every score is optional and a key this builder does not know is kept
+(in `extra`) and named in a build notice rather than dropped. The INFO variant adds the video's
+`Language` and `Category`. Each caption file may sit in the raw folder itself (`hf download ...
+--local-dir RAW`) or one folder down (`--local-dir RAW/InternVid-Full`), beside the repository's
+README.md and other non-data files, which are reported as not read.
+
+The files are large (InternVid-Full has about 230M lines in 45 GB), so each is cut into byte ranges
+aligned to line boundaries and each range is parsed in chunks by pyarrow's JSON reader; line numbers are
+counted only when a bad line must be named.
+
+The search queries the authors released in their GitHub repository (`Data/InternVid/queries.jsonl`) are
+the `queries` config.
 
 The videos are YouTube content the authors do not distribute. A user who fetched some of them may
 have any of: video2dataset output (`NNNNN.tar` WebDataset shards with `<key>.mp4` / `.json` / `.txt`,
@@ -58,7 +69,7 @@ SUBSETS = {
                       "number of clips of their video (diversity sampling)."),
     "aes_18m": Subset("InternVid-18M-aes.jsonl",
                       "InternVid-Aesthetics-18M: 18M clips selected by aesthetic score, recommended for "
-                      "video generation."),
+                      "video generation; its lines carry a CLIP score where the other subsets carry a UMT score."),
     "full": Subset("InternVid-full.jsonl",
                    "InternVid-Full: every captioned clip (about 230M); the release has no aesthetic scores."),
     "10m_flt_info": Subset("InternVid-10M-FLT-INFO.jsonl",
@@ -66,12 +77,35 @@ SUBSETS = {
                            has_info=True),
 }
 
+QUERIES_FILE = "queries.jsonl"
+QUERIES_PLACES = (QUERIES_FILE, f"Data/InternVid/{QUERIES_FILE}")
+"""Where the queries file is looked for, from the raw folder or one folder down: on its own, or where the
+InternVideo repository keeps it."""
+
 VIDEO_FOLDERS = ("video2dataset", "clips", "videos")
 VIDEO_EXTENSIONS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".webm": "webm", ".mkv": "matroska"}
 """Video file extensions looked for, and the container a cut clip is written in (that of its source)."""
 
 V2D_FAILURES = ("failed_to_download", "failed_to_subsample")
 YOUTUBE_ID = re.compile(r"[A-Za-z0-9_-]{11}")
+
+NOT_READ = (
+    ("README.md", "the dataset card of the upstream repository (each OpenGVLab repository has one), not data"),
+    ("caption_fig.jpg", "the figure of the captioning method shown on the upstream card, not data"),
+    (".cache/", "download bookkeeping (`hf download --local-dir` writes .cache/huggingface/), not data"),
+    ("video2dataset/*.parquet", "video2dataset's table of a shard's samples: the same samples as the shard's "
+                                "<key>.json members, which are read"),
+    ("video2dataset/*_stats.json", "video2dataset's download statistics of a shard (counts, timings); each "
+                                   "sample's status is read from its <key>.json"),
+    ("video2dataset/*.txt", "video2dataset's caption member of a sample: a copy of the caption line's Caption, "
+                            "which is read from the caption file"),
+    ("clips/*.jsonl", "OpenDataLab's caption list of a clip folder: lines of the subset's caption file, which is "
+                      "read from that file"),
+    ("*.part", "an unfinished download (yt-dlp's .part file): not used; finish the download to use it"),
+    ("*.ytdl", "yt-dlp's state file of an unfinished download, not data"),
+    ("*.info.json", "yt-dlp's metadata of a downloaded video (--write-info-json), not used"),
+)
+"""Raw paths recognised and deliberately left, with why (matched as in `builders.coverage.matches`)."""
 
 SHARD_BYTES = 256 * 2**20
 """Each caption file is cut into byte ranges of about this size: one shard job each."""
@@ -96,7 +130,12 @@ CAPTION_FIELDS = {
     "caption": (Value("string"), "Machine-generated English caption (`Caption`), as written, leading or trailing "
                                  "spaces included."),
     "umt_score": (Value("float64"), "Clip-caption similarity computed by UMT (`UMT_Score`; higher is better); "
-                                    "null when the line has none."),
+                                    "null when the line has none, as in the Aesthetics-18M lines, which carry "
+                                    "`clip_score` instead."),
+    "clip_score": (Value("float64"), "Clip-caption similarity computed by CLIP (`CLIP_Score`, higher is better), "
+                                     "the score the Aesthetics-18M lines carry in place of `UMT_Score`; its model "
+                                     "and scale are not documented upstream. Null when the line has none (the "
+                                     "other subsets)."),
     "aesthetic_score": (Value("float64"), "LAION aesthetic predictor score of the clip (`Aesthetic_Score`, about "
                                           "1-10); null when the line has none, as in every InternVid-Full line."),
 }
@@ -108,6 +147,17 @@ TIMESTAMP_FIELDS = {
     "start_timestamp": (Value("string"), "`Start_timestamp` as written in the release (the form video2dataset "
                                          "and clip file names use)."),
     "end_timestamp": (Value("string"), "`End_timestamp` as written in the release."),
+}
+EXTRA_FIELD = {
+    "extra": (Value("string"), "The line's keys that no column above holds, as a JSON object (values as "
+                               "written); null when the line has none. Each such key is named in a build "
+                               "notice and counted."),
+}
+QUERY_FIELDS = {
+    "search_word_id": (Value("string"), "A YouTube search query used to find InternVid's videos, in English "
+                                        "(`search_word_id`: despite its name, a phrase such as \"feeding ducks\", "
+                                        "not a number)."),
+    "search_word": (Value("string"), "The same query in Chinese (`search_word`), as released."),
 }
 VIDEO_FIELDS = {
     "video": (Video(), "The clip's video bytes, never re-encoded: the video2dataset member or clip file byte for "
@@ -131,6 +181,8 @@ VIDEO_FIELDS = {
 RAW_PARTS = {
     **{name: RawPart(f"{subset.file_name} ({subset.description.split(':')[0]} captions)")
        for name, subset in SUBSETS.items()},
+    "queries": RawPart(f"{QUERIES_FILE} (the YouTube search queries, Data/InternVid/{QUERIES_FILE} of "
+                       "github.com/OpenGVLab/InternVideo)"),
     "downloaded_videos": RawPart("downloaded videos: video2dataset/ (video2dataset output, NNNNN.tar or NNNNN/), "
                                  "clips/ (<YoutubeID>_<start>_<end>.mp4 files) or videos/ (full videos "
                                  "<YoutubeID>.mp4)"),
@@ -139,17 +191,22 @@ RAW_PARTS = {
 
 @dataclass
 class InternVidConfig(MMConfig):
-    subset: str = ""
+    subset: str = ""           # a caption subset, or "" for the queries
     with_videos: bool = False
 
 
 def _configs() -> list[InternVidConfig]:
-    """A captions config per subset, then a clips config per subset."""
+    """A captions config per subset, the queries, then a clips config per subset."""
     version = datasets.Version("1.0.0")
-    fields = {name: {**CAPTION_FIELDS, **(INFO_FIELDS if subset.has_info else {}), **TIMESTAMP_FIELDS}
+    fields = {name: {**CAPTION_FIELDS, **(INFO_FIELDS if subset.has_info else {}), **TIMESTAMP_FIELDS, **EXTRA_FIELD}
               for name, subset in SUBSETS.items()}
     captions = [InternVidConfig(name=name, version=version, fields=fields[name], requires=(name,), subset=name,
                                 description=subset.description) for name, subset in SUBSETS.items()]
+    queries = InternVidConfig(name="queries", version=version, fields={**QUERY_FIELDS, **EXTRA_FIELD},
+                              requires=("queries",),
+                              description="The YouTube search queries the authors released as used to find part "
+                                          "of InternVid's videos (Data/InternVid/queries.jsonl), in English and "
+                                          "Chinese. They are not linked to clips.")
     clips = [InternVidConfig(name=f"clips_{name}", version=version, fields={**fields[name], **VIDEO_FIELDS},
                              requires=(name, "downloaded_videos"), subset=name, with_videos=True,
                              redistribution="private",
@@ -157,7 +214,7 @@ def _configs() -> list[InternVidConfig]:
                                          "videos and a status (ok / failed / missing). YouTube content: not for "
                                          "redistribution.")
              for name in SUBSETS]
-    return captions + clips
+    return [*captions, queries, *clips]
 
 
 @dataclass(frozen=True)
@@ -191,35 +248,90 @@ class VideoSources:
                 listing.update(f"{path}\t{stat.st_size}\t{stat.st_mtime_ns}\n".encode())
         return listing.hexdigest()[:16]
 
+    def files_read(self) -> list[Path]:
+        """The files the video index takes clips from, found by name alone (no archive is opened, so that
+        listing what a build reads stays cheap): video2dataset tars whole, the metadata and videos of its
+        folder shards, clip files named after a clip, and full videos."""
+        files = []
+        if self.video2dataset:
+            for shard in video2dataset_shards(Path(self.video2dataset)):
+                files += [shard] if shard.is_file() else sorted(
+                    p for p in shard.iterdir() if p.is_file() and (p.suffix == ".json" or is_video_file(p)))
+        if self.clips:
+            files += [p for p in _video_files(Path(self.clips)) if parse_clip_file_name(p.stem)]
+        if self.videos:
+            files += _video_files(Path(self.videos))
+        return files
+
+
+def is_video_file(path: Path) -> bool:
+    return path.suffix.lower() in VIDEO_EXTENSIONS
+
+
+def _video_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if is_video_file(p) and p.is_file())
+
 
 class InternVid(MultimodalBuilder):
     NAME = "internvid"
     VERSION = datasets.Version("1.0.0")
     RAW_PARTS = RAW_PARTS
+    NOT_READ = NOT_READ
     BUILDER_CONFIG_CLASS = InternVidConfig
     BUILDER_CONFIGS = _configs()
     DEFAULT_CONFIG_NAME = "10m_flt"
 
     def locate_raw(self, data_dir: Path) -> dict:
-        files = {p.name.lower(): p for p in sorted(data_dir.iterdir()) if p.is_file()}
-        raw: dict = {name: files.get(subset.file_name.lower()) for name, subset in SUBSETS.items()}
+        """Each caption file in the raw folder or one folder down (a repository downloaded with
+        `--local-dir RAW/<repository>`), the queries file likewise or where InternVideo keeps it, and the
+        video folders. A file found twice is an error: which copy to build would be a guess."""
+        places = [data_dir, *(p for p in sorted(data_dir.iterdir())
+                              if p.is_dir() and p.name not in VIDEO_FOLDERS and not p.name.startswith("."))]
+        files: dict[str, list[Path]] = {}
+        for folder in places:
+            for path in sorted(folder.iterdir()):
+                if path.is_file():
+                    files.setdefault(path.name.lower(), []).append(path)
+        raw: dict = {name: self._one_copy(files.get(subset.file_name.lower(), []), data_dir)
+                     for name, subset in SUBSETS.items()}
+        raw["queries"] = self._one_copy([folder / place for folder in places for place in QUERIES_PLACES
+                                         if (folder / place).is_file()], data_dir)
         folders = {name: data_dir / name if (data_dir / name).is_dir() else None for name in VIDEO_FOLDERS}
         raw["downloaded_videos"] = VideoSources(str(data_dir), *(str(p) if p else None for p in folders.values())) \
             if any(folders.values()) else None
         return raw
 
+    @staticmethod
+    def _one_copy(paths: list[Path], data_dir: Path) -> Path | None:
+        if len(paths) > 1:
+            copies = ", ".join(p.relative_to(data_dir).as_posix() for p in paths)
+            raise RawDataError(data_dir, f"{paths[0].name} is there {len(paths)} times ({copies})",
+                               hint="keep one copy in the raw folder: which one to build would be a guess")
+        return paths[0] if paths else None
+
+    def source(self) -> Path:
+        """The JSON Lines file whose lines are this config's rows."""
+        return self.raw[self.config.subset or "queries"]
+
     def input_files(self) -> list[Path]:
-        files = [self.raw[self.config.subset]]
+        files = [self.source()]
         if self.config.with_videos:
             files += self.raw["downloaded_videos"].folders()
         return files
 
+    def read_paths(self) -> list[Path]:
+        """What is read, also asked of a config whose raw parts are missing (to name what it would read)."""
+        files = [self.source()]
+        if self.config.with_videos and self.raw["downloaded_videos"]:
+            files += self.raw["downloaded_videos"].files_read()
+        return [path for path in files if path is not None]
+
     # ---- shard listing ---------------------------------------------------------------------------------
 
     def split_shards(self, log: RecordLog) -> dict[str, list[CaptionRange]]:
-        path = self.raw[self.config.subset]
+        path = self.source()
         if path.stat().st_size == 0:
-            raise RawDataError(path, "the file is empty", hint="the download failed; download the caption file again")
+            raise RawDataError(path, "the file is empty", hint="the download failed; download the file again")
         videos = ""
         if self.config.with_videos:
             videos = self.raw["downloaded_videos"].digest()
@@ -246,15 +358,20 @@ class InternVid(MultimodalBuilder):
     # ---- table assembly --------------------------------------------------------------------------------
 
     def shard_tables(self, shard: CaptionRange, log: RecordLog) -> Iterator[pa.Table]:
-        """Caption rows of one byte range, chunk by chunk; bad lines go through the log one by one.
+        """Rows of one byte range, chunk by chunk; bad lines go through the log one by one.
 
         Good rows are parsed and counted in bulk (`log.seen += n`): a per-row context manager would cost
         more than the parsing itself at 230M rows.
         """
-        has_info = SUBSETS[self.config.subset].has_info
+        if self.config.subset:
+            has_info = SUBSETS[self.config.subset].has_info
+            schema = release_schema(has_info)
+            assemble = functools.partial(caption_columns, has_info=has_info)
+        else:
+            schema, assemble = QUERY_SCHEMA, query_columns
         index = self.video_index if self.config.with_videos else None
-        for batch in read_jsonl(shard.path, shard.start, shard.end, release_schema(has_info)):
-            columns, problems = caption_columns(batch.table, has_info)
+        for batch in read_jsonl(shard.path, shard.start, shard.end, schema):
+            columns, problems = assemble(batch.table)
             errors = [(batch.line_of(i), problem, None) for i, problem in batch.unparsed]
             errors += [(batch.line_of_row(row), problem, record) for row, problem, record in problems]
             for line, problem, record in sorted(errors, key=lambda error: error[0]):
@@ -263,8 +380,9 @@ class InternVid(MultimodalBuilder):
                                        hint="fix or delete the line (--on-error skip lists every bad line)")
             if batch.blank_lines:
                 log.count("blank lines (not records)", batch.blank_lines)
+            count_unmapped_keys(columns["extra"], log)
             if index is None:
-                log.seen += len(columns["youtube_id"])
+                log.seen += len(columns["extra"])
                 yield self._table(columns)
             else:
                 yield from self._with_videos(columns, index, log)
@@ -361,7 +479,7 @@ class JsonlBatch:
 def read_jsonl(path, start: int, end: int, schema: pa.Schema, chunk_bytes: int | None = None) -> Iterator[JsonlBatch]:
     """Parse the whole lines in bytes [start, end) of a JSON Lines file, chunk by chunk, with pyarrow.
 
-    Keys are read by name (`schema`); keys it does not name are ignored. Memory stays at about one chunk
+    Keys are read by name (`schema`); the others are kept in an EXTRA column. Memory stays at about one chunk
     (more only for a single line longer than a chunk). The number of lines before `start` is counted the
     first time a line number is asked for, so a clean range is read exactly once.
     """
@@ -407,20 +525,58 @@ def count_lines(data: bytes, size: int | None = None) -> int:
 def parse_json_lines(data, schema: pa.Schema, lines: int) -> tuple[pa.Table, list[int] | None, list[tuple[int, str]]]:
     """(rows of the lines that hold one JSON object, their line indices or None if 1:1, bad lines with why).
 
-    `data` (bytes-like) holds `lines` lines. The whole chunk is parsed at once; only when that fails, or
-    when blank lines (which pyarrow skips) or several objects on one line break the row-per-line
+    `data` (bytes-like) holds `lines` lines. The rows have the columns of `schema`, then EXTRA: the line's
+    other keys as a JSON object text, or null. The whole chunk is parsed at once; only when that fails,
+    or when blank lines (which pyarrow skips) or several objects on one line break the row-per-line
     correspondence, are the lines bisected to find the culprits: a few extra parses of ever smaller
-    pieces, never a Python loop over good lines.
+    pieces, never a Python loop over good lines. Other keys cost a Python pass over the chunk's lines, and
+    only in a chunk that has some.
     """
     table, _ = _read_json(data, schema, PARSE_BLOCK_BYTES)
+    texts = None
     if table is not None and table.num_rows == lines:
-        return table, None, []
-    texts = bytes(data).split(b"\n")[:lines]
-    tables, row_lines, unparsed = [], [], []
-    non_blank = [index for index, line in enumerate(texts) if line.strip()]
-    if non_blank:
-        _bisect_lines(texts, non_blank, schema, tables, row_lines, unparsed)
-    return (pa.concat_tables(tables) if tables else schema.empty_table()), row_lines, sorted(unparsed)
+        tables, row_lines, unparsed = [table], None, []
+    else:
+        texts = bytes(data).split(b"\n")[:lines]
+        tables, row_lines, unparsed = [], [], []
+        non_blank = [index for index, line in enumerate(texts) if line.strip()]
+        if non_blank:
+            _bisect_lines(texts, non_blank, schema, tables, row_lines, unparsed)
+    other_keys = any(t.num_columns > len(schema) for t in tables)
+    table = pa.concat_tables([t.select(schema.names) for t in tables]) if tables else schema.empty_table()
+    if other_keys:
+        texts = texts or bytes(data).split(b"\n")[:lines]
+        extra = pa.array([_other_keys(texts[line], schema) for line in (row_lines or range(table.num_rows))],
+                         pa.string())
+    else:
+        extra = pa.nulls(table.num_rows, pa.string())
+    return table.append_column(EXTRA, extra), row_lines, sorted(unparsed)
+
+
+EXTRA = "extra"
+
+
+def _other_keys(line: bytes, schema: pa.Schema) -> str | None:
+    """The keys of a line that `schema` does not name, as a JSON object text with their values as parsed.
+
+    Taken from the text, not from pyarrow's columns: pyarrow would turn a date string into a timestamp and
+    cannot tell a key with a null value from an absent one."""
+    other = {key: value for key, value in json.loads(line).items() if key not in schema.names}
+    return json.dumps(other, ensure_ascii=False) if other else None
+
+
+def count_unmapped_keys(extra: pa.ChunkedArray, log: RecordLog) -> None:
+    """Name and count, per key, the lines whose keys no column holds (kept in `extra`)."""
+    if extra.null_count == len(extra):
+        return
+    keys: dict[str, int] = {}
+    for text in extra.drop_null().to_pylist():
+        for key in json.loads(text):
+            keys[key] = keys.get(key, 0) + 1
+    for key, count in sorted(keys.items()):
+        log.count(f"lines with the key {key!r}, kept in `extra` (no column holds it)", count)
+        log.notice(f"the key {key!r} is not one this builder maps to a column: its values are kept, as written, "
+                   "in the `extra` column (JSON)")
 
 
 def _bisect_lines(lines, indices, schema, tables, row_lines, unparsed) -> None:
@@ -443,12 +599,15 @@ _STARTS_WITH_NULL = re.compile(rb"\s*null")
 
 
 def _read_json(data: bytes, schema: pa.Schema, block_size: int) -> tuple[pa.Table | None, str | None]:
+    """The lines as a table: the keys `schema` names with its types, then any other keys with types pyarrow
+    infers (only their presence is used; two lines giving one of them different types fail the parse, which
+    the bisection then resolves)."""
     if _STARTS_WITH_NULL.match(data):
         # pyarrow's JSON reader (26.0) dies with a segmentation fault on a buffer whose first value is null
         return None, "the line is a JSON null, not an object"
     try:
         table = pj.read_json(pa.BufferReader(pa.py_buffer(data)), read_options=pj.ReadOptions(block_size=block_size),
-                             parse_options=pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore"))
+                             parse_options=pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer"))
     except UnicodeDecodeError:
         return None, "the line is not valid UTF-8"
     except pa.ArrowInvalid as error:
@@ -496,8 +655,12 @@ def newlines_before(path, offset: int) -> int:
 # ---- caption lines ------------------------------------------------------------------------------------------
 
 REQUIRED_KEYS = ("YoutubeID", "Start_timestamp", "End_timestamp", "Caption")
+SCORE_KEYS = {"umt_score": "UMT_Score", "clip_score": "CLIP_Score", "aesthetic_score": "Aesthetic_Score"}
+"""Score columns and the keys they come from, optional in every subset. The spellings are those of code that
+reads the released files (no schema is published); another spelling lands in `extra` with a notice."""
 INFO_KEYS = {"language": ("Language", "language"), "category": ("Category", "category")}
 """INFO fields and the key spellings accepted for them, first found wins (the released spelling is unverified)."""
+QUERY_SCHEMA = pa.schema([("search_word_id", pa.string()), ("search_word", pa.string())])
 
 TIMESTAMP = r"(?P<h>\d+):(?P<m>[0-5]?\d):(?P<s>[0-5]?\d(?:\.\d+)?)"
 """HH:MM:SS.mmm as released, tolerating one-digit fields and a missing or shorter fraction (0:00:07.5)."""
@@ -506,8 +669,7 @@ DASHED_TIMESTAMP = re.compile(r"(\d+)-(\d{1,2})-(\d{1,2})(?:[.-](\d+))?")
 
 
 def release_schema(has_info: bool) -> pa.Schema:
-    fields = [(key, pa.string()) for key in REQUIRED_KEYS] + [("UMT_Score", pa.float64()),
-                                                              ("Aesthetic_Score", pa.float64())]
+    fields = [(key, pa.string()) for key in REQUIRED_KEYS] + [(key, pa.float64()) for key in SCORE_KEYS.values()]
     if has_info:
         fields += [(key, pa.string()) for keys in INFO_KEYS.values() for key in keys]
     return pa.schema(fields)
@@ -567,13 +729,26 @@ def caption_columns(raw: pa.Table, has_info: bool) -> tuple[dict[str, pa.Chunked
         raw, start, end = raw.filter(valid), start.filter(valid), end.filter(valid)
     columns = {
         "youtube_id": raw["YoutubeID"], "start": start, "end": end, "duration": pc.round(pc.subtract(end, start), 6),
-        "caption": raw["Caption"], "umt_score": raw["UMT_Score"], "aesthetic_score": raw["Aesthetic_Score"],
-        "start_timestamp": raw["Start_timestamp"], "end_timestamp": raw["End_timestamp"],
+        "caption": raw["Caption"], **{name: raw[key] for name, key in SCORE_KEYS.items()},
+        "start_timestamp": raw["Start_timestamp"], "end_timestamp": raw["End_timestamp"], EXTRA: raw[EXTRA],
     }
     if has_info:
         for name, keys in INFO_KEYS.items():
             columns[name] = pc.coalesce(*(raw[key] for key in keys))
     return columns, problems
+
+
+def query_columns(raw: pa.Table) -> tuple[dict[str, pa.ChunkedArray], list[tuple[int, str, str]]]:
+    """The queries config's columns for the lines that have both keys, and (row, problem, query) for the others."""
+    invalid = pc.or_(pc.is_null(raw["search_word_id"]), pc.is_null(raw["search_word"]))
+    problems = []
+    if pc.any(invalid).as_py():
+        for row in np.flatnonzero(invalid.to_numpy(zero_copy_only=False)):
+            line = raw.slice(row, 1).to_pylist()[0]
+            missing = [key for key in QUERY_SCHEMA.names if line[key] is None]
+            problems.append((int(row), f"missing {', '.join(missing)} (absent or null)", line["search_word_id"]))
+        raw = raw.filter(pc.invert(invalid))
+    return {name: raw[name] for name in (*QUERY_SCHEMA.names, EXTRA)}, problems
 
 
 def line_problem(line: dict, start: float | None, end: float | None) -> str:
@@ -662,8 +837,7 @@ def index_videos(sources: VideoSources) -> VideoIndex:
     if sources.clips:
         index_clip_files(index, Path(sources.clips), root)
     if sources.videos:
-        for path in sorted(p for p in Path(sources.videos).rglob("*") if p.suffix.lower() in VIDEO_EXTENSIONS
-                           and p.is_file()):
+        for path in _video_files(Path(sources.videos)):
             youtube_id = full_video_id(path.stem)
             index.full_videos.setdefault(youtube_id, (path, path.relative_to(root).as_posix()))
     return index
@@ -782,7 +956,7 @@ def parse_clip_file_name(stem: str) -> tuple[str, float, float] | None:
 def index_clip_files(index: VideoIndex, folder: Path, root: Path) -> None:
     """Add the clip files found anywhere under `folder`; files whose name tells no clip make a notice."""
     unmatched = []
-    for path in sorted(p for p in folder.rglob("*") if p.suffix.lower() in VIDEO_EXTENSIONS and p.is_file()):
+    for path in _video_files(folder):
         clip = parse_clip_file_name(path.stem)
         relative = path.relative_to(root).as_posix()
         if clip is None:

@@ -1,8 +1,10 @@
-"""InternVid: the builder against the sample generator's tree, the real queries file, and bad inputs."""
+"""InternVid: the builder against the sample generator's tree (laid out as `hf download` lays out the
+OpenGVLab repositories), the real queries file where the InternVideo repository keeps it, and bad inputs."""
 from __future__ import annotations
 
 import io
 import json
+import shutil
 import tarfile
 from pathlib import Path
 
@@ -19,7 +21,7 @@ from builders.samples import internvid as sample
 from conftest import realdata_dir
 from helpers import hub_rows, parquet_rows, publish_copy, refused_build, run_script
 
-CAPTION_CONFIGS = ("10m_flt", "full", "10m_flt_info")
+CAPTION_CONFIGS = ("10m_flt", "10m_div", "aes_18m", "full", "10m_flt_info")
 QUIET = {"progress": False, "log": lambda *a: None}
 
 
@@ -67,6 +69,9 @@ def test_awkward_lines(built):
     crowd = row_of(out, "10m_flt", "Hh8Jj9Kk0Ll", 20.0)  # keys reversed, an unknown key, CRLF
     assert (crowd["caption"], crowd["umt_score"], crowd["aesthetic_score"]) == (
         "a crowd cheers at a football match", 0.41, 4.9)
+    assert crowd["extra"] == '{"Source": "youtube"}'  # kept, not dropped
+    assert row_of(out, "10m_flt", "xY7-_kLmN0p", 3610.0)["extra"] == '{"Source": 7, "Note": null}'  # a number here
+    assert rows[0]["extra"] is None and rows[0]["clip_score"] is None  # FLT lines carry no CLIP_Score
     empty, snow = (row_of(out, "10m_flt", sample.FULL_VIDEO_ID, start) for start in (3.5, 0.0))
     assert empty["caption"] == ""
     assert snow["caption"] == "snow falls on a quiet street – naïve café"  # written \u-escaped
@@ -79,6 +84,31 @@ def test_awkward_lines(built):
     info = parquet_rows(out, "10m_flt_info", "train")
     assert [(r["language"], r["category"]) for r in info] == [
         ("en", "Travel & Events"), ("fr", "People & Blogs"), (None, "Howto & Style")]  # lower-case keys too
+
+
+def test_aesthetics_18m_lines_carry_a_clip_score_and_no_umt_score(built):
+    tree, out, _ = built
+    assert tree.path("aes_18m").name == "InternVid-18M-aes.jsonl"
+    kayak = row_of(out, "aes_18m", "aB3dE5fG7hI", 134.08)
+    assert (kayak["clip_score"], kayak["umt_score"], kayak["aesthetic_score"]) == (0.2712, None, 5.0381)
+    assert row_of(out, "10m_flt", "aB3dE5fG7hI", 134.08)["umt_score"] == 0.4127  # the same clip in FLT: UMT score
+    sunset = row_of(out, "aes_18m", "Ss5Uu6Nn7Ee", 12.0)
+    assert (sunset["clip_score"], sunset["umt_score"], sunset["end"]) == (0.3105, None, 17.48)
+    painter = row_of(out, "aes_18m", "Pp8Aa9Ii0Nn", 2.0)  # "CLIP_Score": null, and a key no column holds
+    assert (painter["clip_score"], painter["extra"]) == (None, '{"Frames": [48, 96]}')
+    assert {r["clip_score"] for r in parquet_rows(out, "full", "train")} == {None}
+
+
+def test_keys_no_column_holds_are_counted_and_named(built):
+    _, out, report = built
+    counts = report["configs"]["10m_flt"]["splits"]["train"]["counts"]
+    assert counts["lines with the key 'Source', kept in `extra` (no column holds it)"] == 2
+    assert counts["lines with the key 'Note', kept in `extra` (no column holds it)"] == 1
+    assert "aes_18m: the key 'Frames' is not one this builder maps to a column: its values are kept, as written, " \
+        "in the `extra` column (JSON)" in report["notices"]
+    readme = (out / "README.md").read_text()
+    assert "| `10m_flt` | train | lines with the key 'Source', kept in `extra` (no column holds it) | 2 |" in readme
+    assert "| `extra` | string | The line's keys that no column above holds" in readme
 
 
 # ---- clips configs ------------------------------------------------------------------------------------------
@@ -117,6 +147,8 @@ def test_statuses_reconcile(built):
         assert all((r["video"] is not None) == (r["status"] == "ok") for r in rows)
     flt = [r["status"] for r in parquet_rows(out, "clips_10m_flt", "train")]
     assert (flt.count("ok"), flt.count("failed"), flt.count("missing")) == (9, 2, 1)
+    aes = {r["youtube_id"]: r for r in parquet_rows(out, "clips_aes_18m", "train")}
+    assert aes["aB3dE5fG7hI"]["status"] == "ok" and aes["aB3dE5fG7hI"]["clip_score"] == 0.2712
     failed = parquet_rows(out, "clips_10m_flt", "train")[1:3]  # one failed download covering both clips of its row
     assert [r["download_error"] for r in failed] == ["failed_to_download: ERROR: [youtube]: Video unavailable"] * 2
 
@@ -159,24 +191,85 @@ def test_card_and_report(built):
     assert "wang2023internvid" in readme and "None: every record of the raw release was converted." in readme
     assert "| `clips_10m_flt` | train | clips missing | 1 |" in readme  # availability, per config
     assert "| `10m_flt` | train | blank lines (not records) | 1 |" in readme
-    assert report["configs"]["clips_10m_flt"]["splits"]["train"]["counts"] == {
+    assert {k: v for k, v in report["configs"]["clips_10m_flt"]["splits"]["train"]["counts"].items()
+            if not k.startswith("lines with the key")} == {
         "clips ok": 9, "clips failed": 2, "clips missing": 1, "blank lines (not records)": 1}
-    assert set(report["configs"]) == {*CAPTION_CONFIGS, *(f"clips_{c}" for c in CAPTION_CONFIGS)}
+    assert set(report["configs"]) == {*CAPTION_CONFIGS, "queries", *(f"clips_{c}" for c in CAPTION_CONFIGS)}
     split = report["configs"]["10m_flt"]["splits"]["train"]
     assert (split["rows"], split["records_read"], split["records_skipped"]) == (12, 12, 0)
     inputs = {i["path"] for i in report["inputs"]}
-    assert {"InternVid-10M-flt.jsonl", "video2dataset/", "clips/", "videos/"} <= inputs
-    assert "config 'aes_18m' not built: it needs InternVid-18M-aes.jsonl (InternVid-Aesthetics-18M captions)" \
-        in report["log_lines"]  # absent subsets are named, not an error
+    assert {"InternVid-10M-flt.jsonl", "InternVid-Full/InternVid-full.jsonl", "Data/InternVid/queries.jsonl",
+            "video2dataset/", "clips/", "videos/"} <= inputs  # caption files one folder down are found too
+    assert report["on_error"] == "skip"  # the card's policy, no --on-error given
+    assert "Error policy: `--on-error skip`" in readme
+
+
+UNREAD = {  # what the sample tree holds that no config reads, and why: nothing is left without a reason
+    ".cache/": "download bookkeeping (`hf download --local-dir`",
+    "InternVid-Full/.cache/": "download bookkeeping", "InternVid-10M-FLT-INFO/.cache/": "download bookkeeping",
+    ".gitattributes": "Git LFS settings", "InternVid-Full/.gitattributes": "Git LFS settings",
+    "InternVid-10M-FLT-INFO/.gitattributes": "Git LFS settings",
+    "README.md": "the dataset card of the upstream repository", "InternVid-Full/README.md": "the dataset card",
+    "InternVid-10M-FLT-INFO/README.md": "the dataset card",
+    "InternVid-Full/caption_fig.jpg": "the figure of the captioning method",
+    "clips/InternVId-FLT/InternVId-FLT_1.jsonl": "OpenDataLab's caption list of a clip folder",
+    "video2dataset/00000.parquet": "video2dataset's table of a shard's samples",
+    "video2dataset/00001.parquet": "video2dataset's table of a shard's samples",
+    "video2dataset/00000_stats.json": "video2dataset's download statistics",
+    "video2dataset/00001_stats.json": "video2dataset's download statistics",
+    "video2dataset/00001/00001000_00000.txt": "video2dataset's caption member",
+    sample.UNFINISHED_DOWNLOAD: "an unfinished download",
+}
+
+
+def test_every_raw_path_not_read_is_reported_with_its_reason(built):
+    tree, out, report = built
+    unread = {u["path"]: u for u in report["unread"]}
+    assert set(unread) == set(UNREAD)
+    for path, reason in UNREAD.items():
+        assert unread[path]["reason"].startswith(reason), unread[path]
+    assert set(sample.NON_DATA_FILES) <= set(unread)
+    assert unread["InternVid-Full/.cache/"]["files"] == 5  # .gitignore and a .metadata per downloaded file
+    assert unread["README.md"]["bytes"] == (tree.root / "README.md").stat().st_size
+    readme = (out / "README.md").read_text()
+    assert "| `InternVid-Full/caption_fig.jpg` | 1 |" in readme
+    assert "videos/Hh8Jj9Kk0Ll.mp4.part: an unfinished download" in "\n".join(report["log_lines"])
+
+
+def test_a_config_not_built_names_what_it_would_read(tmp_path):
+    raw = tmp_path / "raw"
+    sample.make(raw)
+    report = build("internvid", raw, tmp_path / "out", configs=["10m_flt"], **QUIET)
+    unread = {u["path"]: u["reason"] for u in report["unread"]}
+    assert unread["InternVid-18M-aes.jsonl"] == \
+        "read by config 'aes_18m', which this build did not make: it was not asked for (--config)"
+    assert unread["Data/InternVid/queries.jsonl"].startswith("read by config 'queries'")
+    assert unread["videos/Cc3Vv4Bb5Nn.mp4"].startswith("read by config 'clips_")  # a video the clips configs cut
+    assert unread["video2dataset/00000.tar"].startswith("read by config 'clips_")
 
 
 def test_an_absent_subset_asked_for_by_name_lists_its_file(tmp_path):
     raw = tmp_path / "raw"
     sample.make(raw)
+    (raw / "InternVid-10M-DIV.jsonl").unlink()
     result = run_script("build.py", "internvid", "--data-dir", raw, "--output", tmp_path / "out", "--config", "10m_div")
     assert result.returncode == 2
     assert "missing:\n  - InternVid-10M-DIV.jsonl (InternVid-10M-DIV captions)" in result.stderr
     assert "hf download OpenGVLab/InternVid" in result.stderr  # the download steps
+    lines = []
+    report = build("internvid", raw, tmp_path / "all", progress=False, log=lines.append)  # every config present
+    assert "10m_div" not in report["configs"] and "clips_10m_flt" in report["configs"]
+    assert "config 'clips_10m_div' not built: it needs InternVid-10M-DIV.jsonl (InternVid-10M-DIV captions)" in lines
+
+
+def test_a_caption_file_found_twice_is_refused(tmp_path):
+    raw = tmp_path / "raw"
+    sample.make(raw)
+    (raw / "copy").mkdir()
+    shutil.copy(raw / "InternVid-18M-aes.jsonl", raw / "copy" / "internvid-18m-AES.jsonl")  # case differs
+    refused_build("internvid", raw, tmp_path / "out", "--config", "aes_18m",
+                  expected="InternVid-18M-aes.jsonl is there 2 times (InternVid-18M-aes.jsonl, "
+                           "copy/internvid-18m-AES.jsonl)")
 
 
 def test_download_and_prepare_works_on_the_builder(built, tmp_path):
@@ -313,16 +406,15 @@ def test_clip_files_that_cannot_be_matched_make_a_notice(tmp_path):
 def test_bad_line_raises_with_its_line_number(tmp_path):
     raw = tmp_path / "raw"
     sample.make(raw, bad_records=True)
-    stderr = refused_build("internvid", raw, tmp_path / "out", "--config", "10m_flt",
+    stderr = refused_build("internvid", raw, tmp_path / "out", "--config", "10m_flt", "--on-error", "raise",
                            expected="InternVid-10M-flt.jsonl:3: invalid JSON (Missing a closing quotation mark in string.)")
     assert "hint: fix or delete the line" in stderr
 
 
-def test_skip_lists_every_bad_record_and_the_card_counts_them(tmp_path):
+def test_skip_is_the_default_and_lists_every_bad_record_and_the_card_counts_them(tmp_path):
     raw = tmp_path / "raw"
     tree = sample.make(raw, bad_records=True)
-    result = run_script("build.py", "internvid", "--data-dir", raw, "--output", tmp_path / "out", "--on-error", "skip",
-                        "--quiet")
+    result = run_script("build.py", "internvid", "--data-dir", raw, "--output", tmp_path / "out", "--quiet")
     assert result.returncode == 0, result.stderr
     report = json.loads((tmp_path / "out" / "build_report.json").read_text())
     for config in ("10m_flt", "clips_10m_flt"):
@@ -333,7 +425,7 @@ def test_skip_lists_every_bad_record_and_the_card_counts_them(tmp_path):
     assert sorted(s["config"] for s in empty_clip) == ["clips_10m_flt", "clips_10m_flt_info"]
     assert empty_clip[0]["record"] == "Gg7Ff6Ee5Dd 00:01:01.000-00:01:04.000"
     no_video = [s for s in report["skipped"] if s["record"] in tree.bad_samples]
-    assert {s["config"] for s in no_video} == {"clips_10m_flt", "clips_full", "clips_10m_flt_info"}
+    assert {s["config"] for s in no_video} == {f"clips_{c}" for c in CAPTION_CONFIGS}
     assert no_video[0]["file"] == "video2dataset/00000.tar:00000009.json"
     for name, config in report["configs"].items():
         split = config["splits"]["train"]
@@ -341,9 +433,14 @@ def test_skip_lists_every_bad_record_and_the_card_counts_them(tmp_path):
         base = name.removeprefix("clips_")
         expected = tree.video_rows(base) if name.startswith("clips_") else tree.rows(base)
         rows = parquet_rows(tmp_path / "out", name, "train")
+        if name == "queries":
+            assert rows == expected
+            continue
         assert [r["youtube_id"] for r in rows] == [r["youtube_id"] for r in expected], name
     assert report["configs"]["10m_flt"]["splits"]["train"]["records_skipped"] == 6
+    assert report["on_error"] == "skip"  # no --on-error: InternVid's card says skip
     readme = (tmp_path / "out" / "README.md").read_text()
+    assert "Error policy: `--on-error skip`" in readme
     assert f"{len(report['skipped'])} raw records were skipped" in readme
     assert "| `10m_flt` | train | End_timestamp 00:00:04.900 is before Start_timestamp 00:00:05.000 | 1 |" in readme
 
@@ -376,7 +473,7 @@ def test_a_corrupt_full_video_names_the_file_and_the_clip(tmp_path):
 
 # ---- real data: the queries file released with InternVid ----------------------------------------------------
 
-QUERY_SCHEMA = pa.schema([("search_word_id", pa.string()), ("search_word", pa.string())])
+QUERY_SCHEMA = iv.QUERY_SCHEMA
 
 
 def _real_queries() -> Path:
@@ -393,8 +490,8 @@ def test_real_queries_are_read_exactly_once_in_byte_ranges(shard_bytes, chunk_by
     rows, lines = [], []
     for start, end in ranges:
         for batch in iv.read_jsonl(path, start, end, QUERY_SCHEMA, chunk_bytes=chunk_bytes):
-            assert batch.unparsed == []
-            rows += batch.table.to_pylist()
+            assert batch.unparsed == [] and batch.table["extra"].null_count == batch.table.num_rows
+            rows += batch.table.drop_columns(["extra"]).to_pylist()
             lines += [batch.line_of_row(r) for r in range(batch.table.num_rows)]
     assert rows == oracle and len(rows) == 6244
     assert lines == list(range(1, 6245))  # every line once, numbered right in every range
@@ -432,3 +529,59 @@ def test_real_chinese_text_through_a_whole_build(tmp_path):
     readme = (tmp_path / "out" / "README.md").read_text()  # captions only: gated as upstream, not private
     assert "extra_gated_prompt: 'InternVid captions are licensed CC BY-NC-SA 4.0" in readme
     assert "| `10m_flt` (default) | 6244 | gated |" in readme
+
+
+@pytest.mark.parametrize("place", ["Data/InternVid/queries.jsonl", "InternVideo/Data/InternVid/queries.jsonl",
+                                   "queries.jsonl"])
+def test_the_real_queries_file_is_the_queries_config(tmp_path, place):
+    """Where the InternVideo repository keeps it (alone, in a clone's folder, or on its own): read, not ignored."""
+    real = _real_queries()
+    raw = tmp_path / "raw"
+    (raw / place).parent.mkdir(parents=True)
+    shutil.copy(real, raw / place)
+    report = build("internvid", raw, tmp_path / "out", **QUIET)
+    assert set(report["configs"]) == {"queries"} and report["unread"] == []
+    rows = parquet_rows(tmp_path / "out", "queries", "train")
+    oracle = [json.loads(line) for line in real.read_text(encoding="utf-8").split("\n")]
+    assert [{k: r[k] for k in ("search_word_id", "search_word")} for r in rows] == oracle and len(rows) == 6244
+    assert rows[0] == {"search_word_id": "prey", "search_word": "猎物", "extra": None}
+    assert rows[5] == {"search_word_id": "pick cumquat/harvest cumquat", "search_word": "采摘金橘", "extra": None}
+    assert rows[-1]["search_word"] == "说话"
+    assert {i["path"]: i["sha256"] for i in report["inputs"]} == {
+        place: "68710427ce84905ecc06c839a22614437e69dabe04377cccea4d80355804b34c"}  # the file of SOURCES.md
+    readme = (tmp_path / "out" / "README.md").read_text()
+    assert "| `queries` (default) | 6244 | gated |" in readme or "| `queries` | 6244 | gated |" in readme
+
+
+def test_the_real_queries_file_beside_the_sample_release(tmp_path):
+    raw = tmp_path / "raw"
+    tree = sample.make(raw)
+    shutil.copy(_real_queries(), raw / sample.QUERIES)  # the real file where the sample put its own
+    report = build("internvid", raw, tmp_path / "out", configs=["queries", "10m_flt"], **QUIET)
+    assert not any(u["path"].startswith("Data/") for u in report["unread"])
+    assert parquet_rows(tmp_path / "out", "queries", "train")[2] == {
+        "search_word_id": "feeding ducks", "search_word": "喂鸭子", "extra": None}
+    assert len(parquet_rows(tmp_path / "out", "10m_flt", "train")) == len(tree.rows("10m_flt"))
+
+
+def test_the_sample_queries_equal_what_the_generator_wrote(built):
+    tree, out, _ = built
+    assert parquet_rows(out, "queries", "train") == tree.rows("queries")
+    assert tree.rows("queries")[1] == {"search_word_id": "pick cumquat/harvest cumquat", "search_word": "采摘金橘",
+                                       "extra": None}
+
+
+def test_other_keys_are_taken_verbatim_from_the_line():
+    schema = iv.release_schema(False)
+    base = {"YoutubeID": "aB3dE5fG7hI", "Start_timestamp": "00:00:01.000", "End_timestamp": "00:00:02.000",
+            "Caption": "ok"}
+    lines = [json.dumps({**base, "When": "2023-01-01 10:00:00"}),  # pyarrow alone would make it a timestamp
+             json.dumps({**base, "When": 20230101, "Gone": None}),  # another type in the same chunk, a null
+             json.dumps({**base, "umt_score": 0.3}),  # a score in another spelling is not assumed to be UMT_Score
+             json.dumps(base)]
+    data = "\n".join(lines).encode()
+    table, row_lines, unparsed = iv.parse_json_lines(data, schema, 4)
+    assert unparsed == [] and table.num_rows == 4
+    assert table["extra"].to_pylist() == ['{"When": "2023-01-01 10:00:00"}', '{"When": 20230101, "Gone": null}',
+                                          '{"umt_score": 0.3}', None]
+    assert table["UMT_Score"].to_pylist() == [None] * 4

@@ -1,5 +1,14 @@
 """An InternVid raw tree in the release's exact formats, with its awkward cases: the inverse of the parser.
 
+The layout is what `hf download` gives (each repository with its README.md, .gitattributes and the
+.cache/huggingface/ bookkeeping of `--local-dir`): OpenGVLab/InternVid in the raw folder itself
+(`InternVid-10M-flt.jsonl`, `InternVid-10M-DIV.jsonl`, `InternVid-18M-aes.jsonl`), OpenGVLab/InternVid-Full
+one folder down (`InternVid-Full/`, with the `caption_fig.jpg` of its Hub tree) and likewise
+`InternVid-10M-FLT-INFO/`; the search queries where the InternVideo repository keeps them
+(`Data/InternVid/queries.jsonl`). File names follow the Hub tree (InternVid-Full) and code that reads the
+files (the others); the Aesthetics-18M lines carry `CLIP_Score` and no `UMT_Score`, as the code that reads
+them does (see the card for what is unverified).
+
 Clip bounds are declared in milliseconds and written as the release writes them (`HH:MM:SS.mmm`, or the
 short forms some lines use), so the expected seconds never come from the parser. Videos are real MP4 files
 made with PyAV (H.264 with B-frames and AAC audio, a keyframe every two seconds).
@@ -7,12 +16,14 @@ made with PyAV (H.264 with B-frames and AAC audio, a keyframe every two seconds)
 Awkward but valid (see ../shared/formats/musecar_internvid.md §2.7 and §3.3-3.5): two clips of one video,
 hours > 0, a caption with leading and trailing spaces, an empty caption, non-ASCII captions written raw and
 \\u-escaped, timestamps `0:00:07.5` and `0:00:09`, a clip starting at 00:00:00.000, a sub-second clip, a
-blank line, a CRLF line, keys in another order, an unknown extra key, an integer score, a null and an
-absent aesthetic score (InternVid-Full has none), the same clip twice in one file and in two subsets, INFO
+blank line, a CRLF line, keys in another order, unknown extra keys (one of them with a string in one line
+and a number in another, one with a null value), an integer score, a null and an absent aesthetic score
+(InternVid-Full has none), a null CLIP score, the same clip twice in one file and in several subsets, INFO
 keys in the maintainers' and in lower case, no final newline. Videos: a video2dataset tar with a failed
 download (json + txt, no mp4) covering two clips, a row cut into two clips, a key containing dots, a
 sample identified by its url only, a `files`-format shard folder, the .parquet and _stats.json beside;
-clip files named with colons and with dashes, nested as OpenDataLab ships them; a full video cut here.
+clip files named with colons and with dashes, nested as OpenDataLab ships them with the folder's caption
+list beside; a full video cut here, and an unfinished download (.part) beside it.
 
 With bad_records: a truncated line, an end before its start, a bad timestamp, a missing key, a caption
 that is a number, two objects on one line, a clip file that is empty, and a video2dataset sample that
@@ -66,10 +77,14 @@ class Line:
     umt: float | int | None = 0.35
     aesthetic: float | None = 4.5
     has_aesthetic: bool = True         # False: the key is absent (InternVid-Full)
+    has_umt: bool = True               # False: the key is absent (Aesthetics-18M)
+    clip: float | int | None = None    # CLIP_Score, written when has_clip (Aesthetics-18M)
+    has_clip: bool = False
     info: dict | None = None           # INFO keys and values as written (e.g. {"Language": "en"})
+    other: dict | None = None          # keys the release documents nowhere, written as given
     short_timestamps: bool = False     # 0:00:07.5 / 0:00:09 forms
     ascii_only: bool = False           # non-ASCII characters \\u-escaped
-    reorder: bool = False              # keys in another order, plus an unknown key
+    reorder: bool = False              # keys in reverse order, the other keys first
     crlf: bool = False
     video: Video = field(default_factory=lambda: Video("missing"))
     bad_text: str | None = None        # a malformed line, written verbatim
@@ -88,23 +103,31 @@ class Line:
         if self.bad_text is not None:
             return self.bad_text
         record = {"YoutubeID": self.youtube_id, "Start_timestamp": self.start_text,
-                  "End_timestamp": self.end_text, "Caption": self.caption, "UMT_Score": self.umt}
+                  "End_timestamp": self.end_text, "Caption": self.caption}
+        if self.has_umt:
+            record["UMT_Score"] = self.umt
+        if self.has_clip:
+            record["CLIP_Score"] = self.clip
         if self.has_aesthetic:
             record["Aesthetic_Score"] = self.aesthetic
         record.update(self.info or {})
         if self.reorder:
-            record = {"Source": "youtube", **dict(reversed(list(record.items())))}
+            record = {**(self.other or {}), **dict(reversed(list(record.items())))}
+        else:
+            record.update(self.other or {})
         return json.dumps(record, ensure_ascii=self.ascii_only) + ("\r" if self.crlf else "")
 
     def expected_row(self, has_info: bool) -> dict:
         row = {"youtube_id": self.youtube_id, "start": self.start_ms / 1000, "end": self.end_ms / 1000,
                "duration": (self.end_ms - self.start_ms) / 1000, "caption": self.caption,
-               "umt_score": None if self.umt is None else float(self.umt),
+               "umt_score": float(self.umt) if self.has_umt and self.umt is not None else None,
+               "clip_score": float(self.clip) if self.has_clip and self.clip is not None else None,
                "aesthetic_score": self.aesthetic if self.has_aesthetic else None}
         if has_info:
             info = {key.lower(): value for key, value in (self.info or {}).items()}
             row.update(language=info.get("language"), category=info.get("category"))
-        return {**row, "start_timestamp": self.start_text, "end_timestamp": self.end_text}
+        return {**row, "start_timestamp": self.start_text, "end_timestamp": self.end_text,
+                "extra": json.dumps(self.other, ensure_ascii=False) if self.other else None}
 
     def expected_video_row(self, has_info: bool) -> dict:
         """The clips config's row, less what only the cut can tell (a cut clip's bytes, and `video_end`)."""
@@ -120,13 +143,19 @@ class Line:
 class SampleTree:
     root: Path
     files: dict[str, list[Line | None]]      # caption config -> its lines in file order (None: a blank line)
+    queries: list[dict] = field(default_factory=list)                    # the queries file's objects, in order
     bad_clip_rows: dict[str, list[Line]] = field(default_factory=dict)   # clips config -> lines whose video is bad
     bad_samples: list[str] = field(default_factory=list)                 # video2dataset keys the build rejects
+
+    def path(self, config: str) -> Path:
+        return self.root / CAPTION_FILES[config]
 
     def lines(self, config: str) -> list[Line]:
         return [line for line in self.files[config] if line is not None and line.problem is None]
 
     def rows(self, config: str) -> list[dict]:
+        if config == "queries":
+            return [{**query, "extra": None} for query in self.queries]
         return [line.expected_row(SUBSETS[config].has_info) for line in self.lines(config)]
 
     def video_rows(self, config: str) -> list[dict]:
@@ -205,6 +234,27 @@ FULL_VIDEO_ID = "Cc3Vv4Bb5Nn"
 TAR = "video2dataset/00000.tar"
 FILES_SHARD = "video2dataset/00001"
 CLIP_FOLDER = "clips/InternVId-FLT/InternVId-FLT_1"
+UNFINISHED_DOWNLOAD = "videos/Hh8Jj9Kk0Ll.mp4.part"
+
+# ---- the layout of the downloads ----------------------------------------------------------------------------
+
+REPOSITORIES = {  # folder in the raw tree -> (Hub repository, its files other than the caption files)
+    "": ("OpenGVLab/InternVid", (".gitattributes", "README.md")),
+    "InternVid-Full": ("OpenGVLab/InternVid-Full", (".gitattributes", "README.md", "caption_fig.jpg")),
+    "InternVid-10M-FLT-INFO": ("OpenGVLab/InternVid-10M-FLT-INFO", (".gitattributes", "README.md")),
+}
+CAPTION_FILES = {
+    "10m_flt": "InternVid-10M-flt.jsonl",
+    "10m_div": "InternVid-10M-DIV.jsonl",
+    "aes_18m": "InternVid-18M-aes.jsonl",
+    "full": "InternVid-Full/InternVid-full.jsonl",
+    "10m_flt_info": "InternVid-10M-FLT-INFO/InternVid-10M-FLT-INFO.jsonl",
+}
+"""Where each caption file is: the names of SUBSETS, in the folder of the repository that has it."""
+QUERIES = "Data/InternVid/queries.jsonl"
+NON_DATA_FILES = sorted([f"{folder}/{name}".lstrip("/") for folder, (_, names) in REPOSITORIES.items()
+                         for name in names])
+"""The repositories' files that are not data, as laid out (the builder reports each as not read)."""
 
 
 # ---- the caption files -----------------------------------------------------------------------------------
@@ -221,14 +271,15 @@ def _caption_files() -> dict[str, list[Line | None]]:
     zurich = Line("Zz-9_yXw0Qp", 45_296_789, 45_301_001, "un café à Zürich, 猎物 au crépuscule", 0.29, 5.5)
     zurich.video = as_clip_file(zurich, 5)
     crowd = Line("Hh8Jj9Kk0Ll", 20_000, 25_500, "a crowd cheers at a football match", 0.41, 4.9, reorder=True,
-                 crlf=True)
+                 crlf=True, other={"Source": "youtube"})
     crowd.video = as_clip_file(crowd, 6, dashed=True)
     cut = f"videos/{FULL_VIDEO_ID}.mp4"
     portrait = ("Gg7Ff6Ee5Dd", 61_000, 64_000, "a woman paints a portrait", 0.38, 5.1)
     flt = [
         kayak,
         Line("xY7-_kLmN0p", 3_600_000, 3_602_500, " two dogs run on a beach ", 0.35, 4.1, video=failure),
-        Line("xY7-_kLmN0p", 3_610_000, 3_615_250, "a dog shakes off water", 0.3301, 4.25, video=failure),
+        Line("xY7-_kLmN0p", 3_610_000, 3_615_250, "a dog shakes off water", 0.3301, 4.25, video=failure,
+             other={"Source": 7, "Note": None}),  # a number where another line has a string, and a null
         odd,
         onions,
         None,
@@ -259,7 +310,27 @@ def _caption_files() -> dict[str, list[Line | None]]:
              info={"language": "fr", "category": "People & Blogs"}, video=zurich.video),
         Line(*portrait, info={"Category": "Howto & Style"}),
     ]
-    return {"10m_flt": flt, "full": full, "10m_flt_info": info}
+    div = [
+        Line(onions.youtube_id, onions.start_ms, onions.end_ms, onions.caption, onions.umt, onions.aesthetic,
+             video=onions.video),
+        Line("Dd2Ii3Vv4Ss", 7_201_125, 7_204_000, "a choir sings in a church", 0.27, 3.9),
+    ]
+    aes = [  # CLIP_Score in place of UMT_Score
+        Line(kayak.youtube_id, kayak.start_ms, kayak.end_ms, kayak.caption, None, 5.0381, has_umt=False,
+             clip=0.2712, has_clip=True, video=kayak.video),
+        Line("Ss5Uu6Nn7Ee", 12_000, 17_480, "a sunset over the sea with sailing boats", None, 6.1204,
+             has_umt=False, clip=0.3105, has_clip=True),
+        Line("Pp8Aa9Ii0Nn", 2_000, 4_250, "a painter mixes colours on a palette", None, 5.6, has_umt=False,
+             clip=None, has_clip=True, other={"Frames": [48, 96]}),
+    ]
+    return {"10m_flt": flt, "10m_div": div, "aes_18m": aes, "full": full, "10m_flt_info": info}
+
+
+def _queries() -> list[dict]:
+    """Lines in the form of the released queries file (English phrase and its Chinese form)."""
+    return [{"search_word_id": "feeding ducks", "search_word": "喂鸭子"},
+            {"search_word_id": "pick cumquat/harvest cumquat", "search_word": "采摘金橘"},
+            {"search_word_id": "opening christmas gifts (with others)", "search_word": "一起拆圣诞礼物"}]
 
 
 def _bad_lines() -> list[tuple[int, Line]]:
@@ -320,13 +391,18 @@ def make(out_dir: Path, bad_records: bool = False, scale: int = 0, scaled_videos
     files["10m_flt"] += _scaled_lines(scale, seed=7, video_every=2 if scaled_videos else 0)
     files["full"] += _scaled_lines(scale, seed=8)
     for config, lines in files.items():
-        _write_jsonl(out_dir / SUBSETS[config].file_name, lines)
-    tree = SampleTree(out_dir, files)
+        (out_dir / CAPTION_FILES[config]).parent.mkdir(parents=True, exist_ok=True)
+        _write_jsonl(out_dir / CAPTION_FILES[config], lines)
+    _write_repository_files(out_dir)
+    tree = SampleTree(out_dir, files, queries=_queries())
+    (out_dir / QUERIES).parent.mkdir(parents=True, exist_ok=True)
+    (out_dir / QUERIES).write_bytes("\n".join(json.dumps(q, ensure_ascii=False) for q in tree.queries).encode())
     lines = [line for config in files for line in tree.lines(config)]
     _write_video2dataset(out_dir, lines, bad_records)
     _write_clip_files(out_dir, lines)
     (out_dir / "videos").mkdir(exist_ok=True)
     (out_dir / "videos" / f"{FULL_VIDEO_ID}.mp4").write_bytes(make_mp4(10.0, 0))
+    (out_dir / UNFINISHED_DOWNLOAD).write_bytes(make_mp4(1.0, 9)[:300])
     if bad_records:  # an empty clip file for the portrait clip, which FLT and INFO list
         portraits = {config: [line for line in tree.lines(config) if line.youtube_id == "Gg7Ff6Ee5Dd"]
                      for config in ("10m_flt", "10m_flt_info")}
@@ -335,6 +411,24 @@ def make(out_dir: Path, bad_records: bool = False, scale: int = 0, scaled_videos
         tree.bad_clip_rows = {f"clips_{config}": lines for config, lines in portraits.items()}
         tree.bad_samples = ["00000009"]
     return tree
+
+
+def _write_repository_files(out_dir: Path) -> None:
+    """What `hf download <repository> --local-dir <folder>` puts beside the caption files: the repository's
+    other files (placeholders with the same names) and its download bookkeeping."""
+    for folder, (repository, names) in REPOSITORIES.items():
+        for name in names:
+            content = {".gitattributes": b"*.jsonl filter=lfs diff=lfs merge=lfs -text\n",
+                       "README.md": f"---\nlicense: cc-by-nc-sa-4.0\n---\n# {repository}\n".encode(),
+                       "caption_fig.jpg": b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(32) + b"\xff\xd9"}[name]
+            (out_dir / folder / name).write_bytes(content)
+        bookkeeping = out_dir / folder / ".cache" / "huggingface"
+        (bookkeeping / "download").mkdir(parents=True, exist_ok=True)
+        (bookkeeping / ".gitignore").write_text("*\n")
+        downloaded = [path for path in CAPTION_FILES.values() if Path(path).parent == Path(folder)]
+        for name in [*names, *(Path(path).name for path in downloaded)]:
+            (bookkeeping / "download" / f"{name}.metadata").write_text(
+                "5ad1f2e0c3b4a59687d8e9f0a1b2c3d4e5f60718\n\"0123456789abcdef\"\n1717545600.0\n")
 
 
 def _write_jsonl(path: Path, lines: list[Line | None]) -> None:
@@ -353,8 +447,10 @@ def _write_video2dataset(out_dir: Path, lines: list[Line], bad_records: bool) ->
     for line in lines:
         if line.video.kind == "stored" and line.video.origin.startswith("video2dataset/"):
             key = line.video.path.rsplit(".", 1)[0]
-            shards.setdefault(line.video.origin, {})[key] = _sample(
-                line, key, [[line.start_text, line.end_text]], "success", line.video.data, by_url=line.video.by_url)
+            samples = shards.setdefault(line.video.origin, {})
+            if key not in samples:  # a clip several subsets list was downloaded once, for its first line
+                samples[key] = _sample(line, key, [[line.start_text, line.end_text]], "success", line.video.data,
+                                       by_url=line.video.by_url)
     failed = [line for line in lines if line.video.kind == "failed"]
     spans = list(dict.fromkeys((line.start_text, line.end_text) for line in failed))  # the row's clips, once each
     shards[TAR]["00000001"] = _sample(failed[0], "00000001", [list(span) for span in spans], "failed_to_download",
@@ -415,7 +511,13 @@ def _write_shard_tables(parquet: Path, stats: Path, samples: list[dict]) -> None
 
 
 def _write_clip_files(out_dir: Path, lines: list[Line]) -> None:
+    """The clip files, and beside each clip folder OpenDataLab's caption list of its clips."""
+    listed: dict[Path, dict[str, str]] = {}
     for line in lines:
         if line.video.kind == "stored" and line.video.origin.startswith("clips/"):
             (out_dir / line.video.origin).parent.mkdir(parents=True, exist_ok=True)
             (out_dir / line.video.origin).write_bytes(line.video.data)
+            folder = (out_dir / line.video.origin).parent
+            listed.setdefault(folder, {}).setdefault(line.video.origin, line.json_line().rstrip("\r"))
+    for folder, texts in listed.items():
+        folder.with_name(f"{folder.name}.jsonl").write_text("\n".join(texts.values()) + "\n", encoding="utf-8")
