@@ -1,9 +1,11 @@
 """MINT-1T: interleaved image–text documents from HTML pages, PDFs and ArXiv papers, one row per document.
 
 Raw release (downloaded from the Hub by hand), one folder per upstream repository:
-- `MINT-1T-HTML/`: Parquet shards of web documents whose images are URLs, in one of three layouts over
-  time: per-dump folders `CC-MAIN-YYYY-WW/shard_NNNN.parquet` (v1.0, first at the top level, later under
-  `data/` and `data_v1_0/`) and the flat `data_v1_1/shard_SSS_part_PPP.parquet` (v1.1, boilerplate removed).
+- `MINT-1T-HTML/`: Parquet shards of web documents whose images are URLs. Since September 2024 both
+  revisions are flat folders of `shard_SSS_part_PPP.parquet`: `data_v1_1/` (v1.1, boilerplate removed) and
+  `data_v1_0/` (v1.0), each row naming its dump in a `cc_dump` column. The July–August 2024 uploads held
+  v1.0 in per-dump folders `CC-MAIN-YYYY-WW/shard_NNNN.parquet` at the top and under `data/`; a download
+  pinned to such a revision is read too.
 - `MINT-1T-HTML-images/` (optional): the HTML image URLs materialized by img2dataset (`NNNNN.parquet`
   with url / key / status, and the bytes in `NNNNN.tar` or `NNNNN/`); images are joined by URL.
 - `MINT-1T-PDF-CC-YYYY-WW/CC-MAIN-YYYY-WW-shard-N/*.tar`: WebDataset tars, one `<key>.json` (the
@@ -22,9 +24,10 @@ import math
 import re
 import struct
 import tarfile
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import ClassVar, Iterator
 
 import datasets
 import PIL.Image
@@ -43,9 +46,10 @@ from .media import image_truncated
 PDF_DUMPS = ("CC-MAIN-2023-06", "CC-MAIN-2023-14", "CC-MAIN-2023-23", "CC-MAIN-2023-40", "CC-MAIN-2023-50",
              "CC-MAIN-2024-10", "CC-MAIN-2024-18")
 HTML_DIR, HTML_IMAGES_DIR, ARXIV_DIR = "MINT-1T-HTML", "MINT-1T-HTML-images", "MINT-1T-ArXiv"
-HTML_V1_1_DIR = "data_v1_1"
-HTML_V1_0_LAYOUTS = ("data_v1_0", "data", ".")
-"""Where the v1.0 per-dump folders have lived, most recent first: a dump found in two wins in the first."""
+HTML_V1_1_DIR, HTML_V1_0_DIR = "data_v1_1", "data_v1_0"
+HTML_PER_DUMP_LAYOUTS = ("data", ".")
+"""Where the July–August 2024 uploads kept v1.0 in per-dump folders (`data/*/*` and `CC-MAIN-YYYY-WW/*` in
+the repository's README configs then), most recent first: a dump found in both is read from the first."""
 PDF_DIR_PATTERN = re.compile(r"MINT-1T-PDF-CC-(\d{4}-\d{2})")
 DUMP_PATTERN = re.compile(r"CC-MAIN-\d{4}-\d{2}")
 PDF_TOKEN = re.compile(r"page_(\d+)_image_(\d+)")
@@ -66,8 +70,9 @@ FIELDS = {
     "key": (Value("string"), "Document key: the WebDataset key of the tar members (pdf: 32 hex digits; arxiv: the "
                              "member base name), or `<parquet file>#<row>` for html, whose release has no id."),
     "subset": (Value("string"), "`html`, `pdf` or `arxiv`: the MINT-1T subset the document comes from."),
-    "cc_dump": (Value("string"), "CommonCrawl dump (`CC-MAIN-YYYY-WW`): html from the `cc_dump` column or, in v1.0 "
-                                 "files without it, from the dump folder; pdf from the repository name; null for arxiv."),
+    "cc_dump": (Value("string"), "CommonCrawl dump (`CC-MAIN-YYYY-WW`): html from the file's `cc_dump` column (null, "
+                                 "and counted, in a file without one), or from the dump folder for the per-dump "
+                                 "folders of July–August 2024; pdf from the repository name; null for arxiv."),
     "url": (Value("string"), "URL of the web page (html) or of the PDF (pdf); null when the release gives none."),
     "source_file": (Value("string"), "The raw file the document was read from, relative to the data directory."),
     "texts": ([(Value("string"), "A text block, or null where an image sits.")],
@@ -91,14 +96,18 @@ FIELDS = {
         "error": (Value("string"), "Why the image is missing or undecodable; null when status is `ok`."),
         "width": (Value("int32"), "Width in pixels of the stored image (from its header; no decoding); null without bytes."),
         "height": (Value("int32"), "Height in pixels of the stored image; null without bytes."),
-        "page": (Value("int32"), "pdf: 0-based page of the PDF the image is on (`image_metadata[].page`)."),
-        "xref": (Value("int32"), "pdf: PDF object number of the image (`image_metadata[].xref`)."),
+        "page": (Value("int32"), "pdf: 0-based page of the PDF the image is on (`image_metadata[].page` of the entry "
+                                 "whose page and xref are those of the image's token `page_<page>_image_<xref>`; null "
+                                 "when no entry has them)."),
+        "xref": (Value("int32"), "pdf: PDF object number of the image (`image_metadata[].xref`, of the same entry)."),
         "sha256": (Value("string"), "pdf: `image_metadata[].sha256`, computed upstream on the original image "
                                     "bytes before TIFF conversion, so it does not match the stored bytes."),
         "metadata": (Json(), "Any other per-image field of the release, by its release name (html: "
                              "`image_hashes` / `images_metadata` entries; pdf: other `image_metadata` keys)."),
     }], "One entry per image position, in document order (the k-th entry describes the k-th non-null "
-        "position of `image_urls` / the k-th TIFF frame)."),
+        "position of `image_urls` / the k-th TIFF frame). pdf: the release's `image_metadata` entry of each image "
+        "is found by its page and xref, not by position (the release lists the images of one page in another "
+        "order than `images`)."),
     "pdf_name": (Value("string"), "pdf: file name of the PDF (`pdf_name`)."),
     "language_scores": ([{
         "language": (Value("string"), "Language code."),
@@ -108,7 +117,8 @@ FIELDS = {
     "bff_contained_ngram_count_before_dedupe": (Value("int64"), "pdf: n-grams already seen by the BFF Bloom-filter "
                                                                 "deduplication (`bff_contained_ngram_count_before_dedupe`)."),
     "metadata": (Json(), "Every other field of the release's record, by its release name: html the `metadata` "
-                         "column (parsed when it is JSON) and any extra column; pdf/arxiv the other JSON keys."),
+                         "column (parsed when it is JSON) and any extra column; pdf/arxiv the other JSON keys, and "
+                         "the `image_metadata` entries that describe no image of the document."),
     "notes": ([(Value("string"), "One repair, e.g. bytes that were not UTF-8.")],
               "What the build had to repair in this record (empty for almost every document)."),
 }
@@ -117,8 +127,9 @@ FIELDS = {
 
 RAW_PARTS = {
     "html": RawPart(f"{HTML_DIR}/{HTML_V1_1_DIR}/shard_SSS_part_PPP.parquet (MINT-1T-HTML v1.1)"),
-    "html-v1.0": RawPart(f"{HTML_DIR}/data_v1_0/CC-MAIN-YYYY-WW/shard_NNNN.parquet (MINT-1T-HTML v1.0; "
-                         "also accepted under data/ or at the top of MINT-1T-HTML/)"),
+    "html-v1.0": RawPart(f"{HTML_DIR}/{HTML_V1_0_DIR}/shard_SSS_part_PPP.parquet (MINT-1T-HTML v1.0; a revision of "
+                         "July-August 2024 with per-dump folders CC-MAIN-YYYY-WW/shard_NNNN.parquet, at the top of "
+                         "MINT-1T-HTML/ or under data/, is read too)"),
     "pdf": RawPart("MINT-1T-PDF-CC-YYYY-WW/CC-MAIN-YYYY-WW-shard-N/*.tar (at least one PDF dump)"),
     **{f"pdf-{dump}": RawPart(f"MINT-1T-PDF-CC-{dump[8:]}/{dump}-shard-N/*.tar") for dump in PDF_DUMPS},
     "arxiv": RawPart(f"{ARXIV_DIR}/arXiv_src_YYMM_NNN_wds.tar"),
@@ -130,7 +141,7 @@ CONFIGS = [
              description="Web documents of MINT-1T-HTML v1.1 (data_v1_1, boilerplate removed); images as URLs, "
                          "with bytes when materialized."),
     MMConfig(name="html-v1.0", version=VERSION, fields=FIELDS, requires=("html-v1.0",),
-             description="Web documents of MINT-1T-HTML v1.0 (the per-dump folders), before the boilerplate removal."),
+             description="Web documents of MINT-1T-HTML v1.0 (data_v1_0), before the boilerplate removal."),
     MMConfig(name="pdf", version=VERSION, fields=FIELDS, requires=("pdf",),
              description="PDF documents of every MINT-1T-PDF-CC-* dump present, with their images."),
     *[MMConfig(name=f"pdf-{dump}", version=VERSION, fields=FIELDS, requires=(f"pdf-{dump}",),
@@ -151,12 +162,37 @@ class Shard:
     html_images: str | None = None    # the img2dataset folder, for html
 
 
+PER_DUMP_NOT_READ = ("HTML v1.0 as uploaded in July-August 2024, one folder per dump: read only when data_v1_0/ "
+                     "holds no Parquet file, and a dump both here and under data/ is read from data/ only")
+
+
 class Mint1T(MultimodalBuilder):
     NAME = "mint1t"
     VERSION = VERSION
     RAW_PARTS = RAW_PARTS
     BUILDER_CONFIGS = CONFIGS
     DEFAULT_CONFIG_NAME = "html"
+    NOT_READ: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("MINT-1T-*/README.md", "the upstream repository's dataset card: its facts are on this card, it holds no document"),
+        ("MINT-1T-*/.gitattributes", "Git LFS settings of the upstream repository, not data"),
+        ("MINT-1T-*/*.png", "a picture shown on the upstream dataset card (interleaved-example-twitter.png, "
+                            "mint-logo.png), not a document"),
+        ("MINT-1T-*/.cache/", "download bookkeeping written by `hf download --local-dir`, not data"),
+        ("MINT-1T-HTML/CC-MAIN-*/", PER_DUMP_NOT_READ),
+        ("MINT-1T-HTML/data/", PER_DUMP_NOT_READ),
+        ("MINT-1T-HTML/data/CC-MAIN-*/", PER_DUMP_NOT_READ),
+        ("MINT-1T-HTML/data_v1_*/*/", "a folder inside data_v1_0/ or data_v1_1/, which the release keeps flat "
+                                      "(shard_SSS_part_PPP.parquet): no revision is known to have sub-folders there"),
+        ("MINT-1T-PDF-CC-*/CC-MAIN-*-shard-*/", "a PDF shard folder holding no .tar (a shard not downloaded): only "
+                                                 "the tars are read"),
+        ("MINT-1T-HTML-images/*_stats.json", "img2dataset's statistics of one shard: the per-URL status is read "
+                                             "from the shard's Parquet file"),
+        ("MINT-1T-HTML-images/*.json", "img2dataset's JSON sidecar of one image: the same url, key and status as "
+                                       "the shard's Parquet file"),
+        ("MINT-1T-HTML-images/*.txt", "img2dataset's caption sidecar of one image: MINT-1T's texts come from the "
+                                      "HTML shards"),
+    )
+    """Paths under --data-dir recognised and deliberately left (fnmatch on the path relative to it)."""
 
     def locate_raw(self, data_dir: Path) -> dict:
         html = data_dir / HTML_DIR
@@ -176,14 +212,25 @@ class Mint1T(MultimodalBuilder):
     def input_files(self) -> list[Path]:
         """Folders, not files: the pipeline then records a listing digest instead of hashing terabytes."""
         name = self.config.name
+        if self.missing_parts():
+            return []
+        images = [self.raw["html-images"]] if self.raw["html-images"] else []
         if name == "html":
-            return [self.raw["html"]] + ([self.raw["html-images"]] if self.raw["html-images"] else [])
+            return [self.raw["html"]] + images
         if name == "html-v1.0":
-            folders = sorted({Path(path).parent for path, _ in html_v1_0_files(self.raw["html-v1.0"])})
-            return folders + ([self.raw["html-images"]] if self.raw["html-images"] else [])
+            return sorted({Path(path).parent for path, _ in html_v1_0_files(self.raw["html-v1.0"])}) + images
         if name == "pdf":
             return list(self.raw["pdf-dumps"].values())
         return [self.raw[name]]
+
+    def read_paths(self) -> list[Path]:
+        """The files read, one by one: the folders of `input_files` also hold what is not read (a repository's
+        README, img2dataset's JSON sidecars)."""
+        if self.missing_parts():
+            return []
+        shards = [Path(shard.path) for shard in self.split_shards(RecordLog("skip"))["train"]]
+        images = img2dataset_files(self.raw["html-images"]) if self.raw["html-images"] else []
+        return shards + (images if self.config.name.startswith("html") else [])
 
     # ---- shard listing ---------------------------------------------------------------------------------
 
@@ -192,8 +239,14 @@ class Mint1T(MultimodalBuilder):
         images = str(self.raw["html-images"]) if self.raw["html-images"] else None
         if name == "html":
             shards = [self._shard("html", path, images=images) for path in natural_sorted(self.raw["html"].glob("*.parquet"))]
+            for folder in sorted(p.name for p in self.raw["html"].iterdir() if p.is_dir()):
+                log.notice(f"{HTML_DIR}/{HTML_V1_1_DIR}/{folder}/ is not read: the release keeps {HTML_V1_1_DIR}/ flat")
         elif name == "html-v1.0":
-            shards = [self._shard("html", Path(path), dump, images) for path, dump in html_v1_0_files(self.raw[name])]
+            html = self.raw[name]
+            files = html_v1_0_files(html)
+            shards = [self._shard("html", Path(path), dump, images) for path, dump in files]
+            for notice in html_v1_0_layout_notices(html, files):
+                log.notice(notice)
         elif name == "arxiv":
             shards = [self._shard("arxiv", path) for path in natural_sorted(self.raw["arxiv"].rglob("*.tar"))]
         else:
@@ -237,19 +290,63 @@ def natural_sorted(paths) -> list[Path]:
     return sorted(paths, key=key)
 
 
-def html_v1_0_files(html: Path) -> list[tuple[str, str]]:
-    """(parquet file, dump) of MINT-1T-HTML v1.0 in every layout it had; a dump folder present in two
-    layouts is one copy of the same data, read from the most recent layout only."""
+def html_v1_0_files(html: Path) -> list[tuple[str, str | None]]:
+    """(parquet file, dump folder or None) of MINT-1T-HTML v1.0: the flat `data_v1_0/` of September 2024 on,
+    whose rows name their dump; without it, the per-dump folders of a revision of July-August 2024."""
+    flat = natural_sorted((html / HTML_V1_0_DIR).glob("*.parquet"))
+    if flat:
+        return [(str(path), None) for path in flat]
+    return [(str(path), dump) for dump, folder in sorted(per_dump_folders(html).items())
+            for path in natural_sorted(folder.glob("*.parquet"))]
+
+
+def per_dump_folders(html: Path) -> dict[str, Path]:
+    """Dump -> its folder in the per-dump layouts; a dump present in two is one copy of the same data, read
+    from the most recent layout only."""
     chosen: dict[str, Path] = {}
-    for layout in HTML_V1_0_LAYOUTS:
+    for layout in HTML_PER_DUMP_LAYOUTS:
         folder = html / layout
         if not folder.is_dir():
             continue
         for dump_dir in sorted(folder.iterdir()):
             if dump_dir.is_dir() and DUMP_PATTERN.fullmatch(dump_dir.name) and any(dump_dir.glob("*.parquet")):
                 chosen.setdefault(dump_dir.name, dump_dir)
-    return [(str(path), dump) for dump, folder in sorted(chosen.items())
-            for path in natural_sorted(folder.glob("*.parquet"))]
+    return chosen
+
+
+def html_v1_0_layout_notices(html: Path, files: list[tuple[str, str | None]]) -> list[str]:
+    """What of MINT-1T-HTML's v1.0 folders the build leaves, and why (the unread-path report lists them too)."""
+    read = {Path(path).parent for path, _ in files}
+    notices = []
+    v1_0 = html / HTML_V1_0_DIR
+    if v1_0.is_dir():
+        for folder in sorted(p.name for p in v1_0.iterdir() if p.is_dir()):
+            notices.append(f"{HTML_DIR}/{HTML_V1_0_DIR}/{folder}/ is not read: the release keeps {HTML_V1_0_DIR}/ "
+                           "flat, and no revision is known to have had sub-folders there")
+    left = [folder for layout in HTML_PER_DUMP_LAYOUTS if (html / layout).is_dir()
+            for folder in sorted((html / layout).iterdir())
+            if folder.is_dir() and DUMP_PATTERN.fullmatch(folder.name) and folder not in read
+            and any(folder.glob("*.parquet"))]
+    for folder in left:
+        relative = folder.relative_to(html).as_posix()
+        why = (f"{HTML_V1_0_DIR}/ is read instead" if any(dump is None for _, dump in files)
+               else f"the same dump is read from {per_dump_folders(html)[folder.name].relative_to(html).as_posix()}/")
+        notices.append(f"{HTML_DIR}/{relative}/ (HTML v1.0 as uploaded in July-August 2024) is not read: {why}")
+    return notices
+
+
+def img2dataset_files(folder: Path) -> list[Path]:
+    """What `DownloadedImages` reads of an img2dataset folder: each shard's Parquet file and its images
+    (members of NNNNN.tar, else files of NNNNN/), not the JSON / caption sidecars."""
+    paths = []
+    for metadata in natural_sorted(folder.glob("*.parquet")):
+        paths.append(metadata)
+        tar, images = folder / f"{metadata.stem}.tar", folder / metadata.stem
+        if tar.is_file():
+            paths.append(tar)
+        elif images.is_dir():
+            paths += natural_sorted(p for p in images.iterdir() if p.suffix[1:].lower() in IMAGE_EXTENSIONS)
+    return paths
 
 
 # ---- html ---------------------------------------------------------------------------------------------------
@@ -257,6 +354,8 @@ def html_v1_0_files(html: Path) -> list[tuple[str, str]]:
 HTML_COLUMNS = ("texts", "images", "url", "cc_dump")
 HTML_PER_IMAGE_COLUMNS = ("image_hashes", "images_metadata")
 """Side columns reported in image-only order (the k-th entry describes the k-th URL)."""
+HTML_KNOWN_COLUMNS = (*HTML_COLUMNS, "metadata", *HTML_PER_IMAGE_COLUMNS)
+NO_DUMP_COLUMN = "documents with a null cc_dump: their file has no cc_dump column"
 
 
 def html_rows(shard: Shard, log: RecordLog) -> Iterator[dict]:
@@ -270,6 +369,14 @@ def html_rows(shard: Shard, log: RecordLog) -> Iterator[dict]:
     if missing:
         raise RawDataError(shard.path, f"no column(s) {', '.join(missing)}; columns are {', '.join(columns)}",
                            hint="this is not a MINT-1T-HTML shard")
+    # columns the notes do not list are kept by name in `metadata`; each one is said once and counted per document
+    unknown = [c for c in columns if c not in HTML_KNOWN_COLUMNS]
+    for column in unknown:
+        log.notice(f"unknown column '{column}' in MINT-1T-HTML shards: kept by name in the `metadata` JSON column")
+    no_dump = "cc_dump" not in columns and shard.cc_dump is None
+    if no_dump:
+        log.notice("MINT-1T-HTML shards without a cc_dump column: their documents have a null cc_dump (the "
+                   "dump is not known from a flat data_v1_0/ or data_v1_1/ file without it)")
     downloads = DownloadedImages(Path(shard.html_images), html_urls(parquet)) if shard.html_images else None
     row_number = 0
     for batch in html_batches(parquet, shard.path):
@@ -278,6 +385,10 @@ def html_rows(shard: Shard, log: RecordLog) -> Iterator[dict]:
             with log.record(shard.path, row_number):
                 row = html_row(record, shard, row_number, downloads)
             if row is not None:
+                for column in unknown:
+                    log.count(f"documents with the unknown column '{column}' (kept in metadata)")
+                if no_dump:
+                    log.count(NO_DUMP_COLUMN)
                 yield row
             row_number += 1
 
@@ -315,9 +426,11 @@ def html_row(record: dict, shard: Shard, row_number: int, downloads: DownloadedI
                 for url in image_urls]
     for picture, extra in zip(pictures, per_image):
         picture.metadata = extra or None
+    cc_dump = typed(record, "cc_dump", str, metadata, notes)
+    if shard.cc_dump and cc_dump and cc_dump != shard.cc_dump:
+        notes.append(f"cc_dump is {cc_dump!r:.40} in a file of the folder {shard.cc_dump}: the column's value is kept")
     return assemble_row(
-        key=f"{shard.relative}#{row_number}", subset="html",
-        cc_dump=typed(record, "cc_dump", str, metadata, notes) or shard.cc_dump,
+        key=f"{shard.relative}#{row_number}", subset="html", cc_dump=cc_dump or shard.cc_dump,
         url=typed(record, "url", str, metadata, notes), source_file=shard.relative, texts=texts, image_urls=urls,
         pictures=pictures, metadata=metadata, notes=notes)
 
@@ -443,7 +556,7 @@ def tar_rows(shard: Shard, log: RecordLog) -> Iterator[dict]:
         with log.record(shard.path, sample.key):
             if sample.error:
                 raise sample.error
-            row = tar_row(sample, shard)
+            row = tar_row(sample, shard, log)
         if row is not None:
             yield row
 
@@ -523,7 +636,8 @@ PDF_TYPED_KEYS = ("texts", "images", "image_metadata", "url", "pdf_name", "langu
                   "previous_word_count", "bff_contained_ngram_count_before_dedupe")
 
 
-def tar_row(sample: TarSample, shard: Shard) -> dict:
+def tar_row(sample: TarSample, shard: Shard, log: RecordLog) -> dict:
+    """The row of one document; what it keeps of unknown keys and unmatched image metadata is counted in `log`."""
     document, notes = sample.document, list(sample.notes)
     texts, refs = document["texts"], document["images"]
     check_interleaving(texts, refs)
@@ -535,9 +649,10 @@ def tar_row(sample: TarSample, shard: Shard) -> dict:
     for picture, name in zip(pictures, names):
         picture.name = name
     metadata = {k: v for k, v in document.items() if k not in PDF_TYPED_KEYS}
-    describe_pdf_images(document.get("image_metadata"), pictures, metadata, notes)
+    events = Counter(f"documents with the unknown JSON key '{key}' (kept in metadata)" for key in metadata)
+    events.update(describe_pdf_images(document.get("image_metadata"), pictures, metadata, notes))
     language = document.get("language_id_whole_page_fasttext")
-    return assemble_row(
+    row = assemble_row(
         key=sample.key, subset=shard.subset, cc_dump=shard.cc_dump, url=typed(document, "url", str, metadata, notes),
         source_file=shard.relative, texts=texts, image_urls=[None] * len(refs), pictures=pictures,
         pdf_name=typed(document, "pdf_name", str, metadata, notes),
@@ -546,6 +661,13 @@ def tar_row(sample: TarSample, shard: Shard) -> dict:
         bff_contained_ngram_count_before_dedupe=typed(document, "bff_contained_ngram_count_before_dedupe", int,
                                                       metadata, notes),
         metadata=metadata, notes=notes)
+    for key in document:
+        if key not in PDF_TYPED_KEYS:
+            log.notice(f"unknown key '{key}' in the document JSON of MINT-1T tars: kept by name in the `metadata` "
+                       "JSON column")
+    for what, n in sorted(events.items()):
+        log.count(what, n)
+    return row
 
 
 def tiff_pictures(tiff: bytes, key: str, count: int) -> list[Picture]:
@@ -578,18 +700,57 @@ def natural_sorted_names(names) -> list[str]:
     return [p.as_posix() for p in natural_sorted(Path(n) for n in names)]
 
 
-def describe_pdf_images(image_metadata, pictures: list[Picture], metadata: dict, notes: list[str]) -> None:
-    """Type the k-th `image_metadata` entry into the k-th picture, and check it against the token and frame."""
-    if image_metadata is None:
-        return
-    if not isinstance(image_metadata, list) or len(image_metadata) != len(pictures) or \
-            not all(isinstance(entry, dict) for entry in image_metadata):
+IMAGE_METADATA_TYPED = ("page", "xref", "sha256", "width", "height")
+NO_ENTRY = "images without an image_metadata entry of their page and xref"
+UNMATCHED_ENTRIES = "image_metadata entries matching no image (kept in metadata)"
+
+
+def describe_pdf_images(image_metadata, pictures: list[Picture], metadata: dict, notes: list[str]) -> Counter:
+    """Type each picture's `image_metadata` entry into it; return the events to count.
+
+    A PDF image's entry is the one with the page and xref of its token `page_<page>_image_<xref>`: entries
+    are not in `images` order when several images share a page (the maintainer, mlfoundations/MINT-1T#9),
+    so a position would give an image its neighbour's hash and size. A token without an entry and an entry
+    without a token are both noted and counted; such entries are kept in `metadata`. Names that are not
+    PDF tokens (arxiv) can only be matched by position, and only when there is one entry per image.
+    """
+    events: Counter = Counter()
+    tokens = [PDF_TOKEN.fullmatch(p.name or "") for p in pictures]
+    if image_metadata is None and not any(tokens):
+        return events
+    entries = [] if image_metadata is None else image_metadata
+    if not isinstance(entries, list) or not all(isinstance(entry, dict) for entry in entries):
         metadata["image_metadata"] = image_metadata
-        notes.append(f"image_metadata does not hold one object per image ({len(pictures)}): kept whole in metadata")
-        return
-    for k, (entry, picture) in enumerate(zip(image_metadata, pictures)):
-        extra = {key: value for key, value in entry.items() if key not in ("page", "xref", "sha256", "width", "height")}
-        where = f"image_metadata[{k}]."
+        notes.append("image_metadata is not a list of objects: kept whole in metadata")
+        events["documents whose image_metadata is not a list of objects (kept in metadata)"] += 1
+        return events
+    if any(tokens):
+        chosen, shared = entries_by_page_and_xref(tokens, entries)
+        for k in shared:
+            notes.append(f"image {k} ({pictures[k].name}) shares the image_metadata entry of an earlier image "
+                         "with the same page and xref")
+            events["images sharing the image_metadata entry of an earlier image (same page and xref)"] += 1
+    elif len(entries) == len(pictures):
+        chosen = list(range(len(entries)))
+        if entries:
+            events["documents whose image_metadata is matched by position (image names are not "
+                   "page_P_image_XREF)"] += 1
+    else:
+        metadata["image_metadata"] = image_metadata
+        notes.append(f"image_metadata has {len(entries)} entries for {len(pictures)} images whose names are not "
+                     "page_P_image_XREF tokens: kept whole in metadata")
+        events["documents whose image_metadata cannot be matched to their images (kept in metadata)"] += 1
+        return events
+    for k, (index, picture) in enumerate(zip(chosen, pictures)):
+        if index is None:
+            notes.append(f"image {k} ({picture.name}) has no image_metadata entry")
+            events[NO_ENTRY] += 1
+            continue
+        entry = entries[index]
+        extra = {key: value for key, value in entry.items() if key not in IMAGE_METADATA_TYPED}
+        events.update(f"image_metadata entries with the unknown key '{key}' (kept in image_info[].metadata)"
+                      for key in extra)
+        where = f"image_metadata[{index}]."
         picture.page = typed(entry, "page", int, extra, notes, where)
         picture.xref = typed(entry, "xref", int, extra, notes, where)
         picture.sha256 = typed(entry, "sha256", str, extra, notes, where)
@@ -599,11 +760,41 @@ def describe_pdf_images(image_metadata, pictures: list[Picture], metadata: dict,
             if picture.width is not None:
                 notes.append(f"image {k}: image_metadata says {declared[0]}x{declared[1]}, "
                              f"the stored image is {picture.width}x{picture.height}")
-        token = PDF_TOKEN.fullmatch(picture.name or "")
-        if token and (picture.page, picture.xref) != (int(token.group(1)), int(token.group(2))):
-            notes.append(f"image {k}: image_metadata says page {picture.page}, xref {picture.xref} "
-                         f"but images names {picture.name}")
         picture.metadata = extra or None
+    unmatched = sorted(set(range(len(entries))) - set(chosen))
+    if unmatched:
+        metadata["image_metadata"] = [entries[i] for i in unmatched]
+        described = ", ".join(f"[{i}] (page {entries[i].get('page')!r:.20}, xref {entries[i].get('xref')!r:.20})"
+                              for i in unmatched)
+        notes.append(f"image_metadata {described} match(es) no image of the document: kept in metadata")
+        events[UNMATCHED_ENTRIES] += len(unmatched)
+    return events
+
+
+def entries_by_page_and_xref(tokens: list, entries: list[dict]) -> tuple[list[int | None], list[int]]:
+    """For each token (a `PDF_TOKEN` match, or None), the index of its entry or None; and the images that
+    share the entry of an earlier one (the same picture drawn twice on a page, with a single entry)."""
+    free: dict[tuple[int, int], list[int]] = {}
+    for index, entry in enumerate(entries):
+        place = (as_int(entry.get("page")), as_int(entry.get("xref")))
+        if None not in place:
+            free.setdefault(place, []).append(index)
+    taken: dict[tuple[int, int], int] = {}
+    chosen: list[int | None] = []
+    shared: list[int] = []
+    for k, token in enumerate(tokens):
+        if token is None:
+            chosen.append(None)
+            continue
+        place = (int(token.group(1)), int(token.group(2)))
+        if free.get(place):
+            taken[place] = free[place].pop(0)
+            chosen.append(taken[place])
+        else:
+            chosen.append(taken.get(place))
+            if place in taken:
+                shared.append(k)
+    return chosen, shared
 
 
 def language_scores(value, metadata: dict, notes: list[str]) -> list[dict] | None:

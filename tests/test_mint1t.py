@@ -10,13 +10,14 @@ from pathlib import Path
 import datasets
 import numpy as np
 import PIL.Image
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from builders import mint1t
 from builders import parquet as parquet_module
 from builders.cardcheck import validate_readme
-from builders.errors import RawDataError
+from builders.errors import RawDataError, RecordLog
 from builders.pipeline import build
 from builders.samples import mint1t as sample
 from conftest import realdata_dir
@@ -70,8 +71,8 @@ def expected_image_info(doc) -> list[dict]:
     for k, (name, status) in enumerate(zip(names, doc.statuses)):
         entry = {"status": status, "name": None if doc.subset == "html" else name,
                  "page": None, "xref": None, "sha256": None, "metadata": None}
-        if doc.image_metadata and doc.subset == "pdf":
-            declared = doc.image_metadata[k]
+        declared = doc.image_entries[k] if doc.image_entries else None   # the entry made for this image
+        if declared and doc.subset == "pdf":
             entry.update(page=declared["page"], xref=declared["xref"], sha256=declared["sha256"])
             if (declared["width"], declared["height"]) != doc.frames[k].size:   # kept, since it differs
                 entry["metadata"] = {"width": declared["width"], "height": declared["height"]}
@@ -116,7 +117,7 @@ def test_every_config_equals_what_the_generator_wrote(built, config):
                      metadata=i["metadata"] and json.loads(i["metadata"])) for i in row["image_info"]] == \
             expected_image_info(doc)
         assert_images(row, doc)
-        assert (json.loads(row["metadata"]) if row["metadata"] else None) == doc.metadata
+        assert (json.loads(row["metadata"]) if row["metadata"] else None) == doc.output_metadata
         assert len(row["notes"]) == len(doc.notes) and all(n.startswith(e) for n, e in zip(row["notes"], doc.notes))
         assert (row["pdf_name"], row["previous_word_count"], row["bff_contained_ngram_count_before_dedupe"]) == \
             (doc.pdf_name, doc.previous_word_count, doc.bff_count)
@@ -144,6 +145,48 @@ def test_kth_image_of_a_pdf_document_is_frame_k_of_its_tiff(built):
     assert len(PIL.Image.open(io.BytesIO(doc.tiff)).tag_v2[273]) > 1  # the 640x480 frame has several strips
     assert [(i["width"], i["height"], i["page"], i["xref"]) for i in row["image_info"]] == \
         [(640, 480, 0, 8), (120, 90, 0, 9), (64, 200, 1, 31)]
+
+
+def test_each_pdf_image_gets_its_own_image_metadata_entry(built):
+    """The release lists the images of one page in another order than `images` (mlfoundations/MINT-1T#9):
+    the entry of an image is the one with its page and xref, whatever its position."""
+    tree, out, _ = built
+    rows = rows_by_key(out, "pdf")
+    doc = doc_by_name(tree, "annual-report")
+    written = json.loads(doc.json_bytes)["image_metadata"]
+    assert [(e["page"], e["xref"]) for e in written] == [(0, 9), (0, 8), (1, 31)]   # page 0 out of `images` order
+    sha = {e["xref"]: e["sha256"] for e in written}
+    info = rows[doc.key]["image_info"]
+    assert [(i["name"], i["sha256"]) for i in info] == \
+        [("page_0_image_8", sha[8]), ("page_0_image_9", sha[9]), ("page_1_image_31", sha[31])]
+    assert rows[doc.key]["notes"] == [] and all(i["metadata"] is None for i in info)   # sizes agree: nothing kept
+    modes = rows[doc_by_name(tree, "modes").key]   # two pages of two images, each listed backwards
+    assert [(i["page"], i["xref"], i["width"], i["height"]) for i in modes["image_info"]] == \
+        [(0, 1, 40, 30), (0, 2, 33, 21), (1, 3, 1, 1), (1, 4, 6000, 20)]
+    assert modes["notes"] == []
+    long = rows[doc_by_name(tree, "fifty-pages").key]   # entries of pages 10 and 20 swapped
+    assert [(i["page"], i["xref"]) for i in long["image_info"]] == [(3, 103), (10, 110), (20, 120), (30, 130), (49, 149)]
+    assert long["notes"] == [] and sum(len(t) for t in long["texts"] if t) > 500_000
+
+
+def test_image_metadata_without_its_image_and_images_without_one_are_kept_and_counted(built):
+    tree, out, report = built
+    doc = doc_by_name(tree, "metadata-gaps")
+    row = rows_by_key(out, "pdf")[doc.key]
+    assert [(i["name"], i["page"], i["xref"], i["sha256"]) for i in row["image_info"]] == \
+        [("page_0_image_4", None, None, None), ("page_1_image_6", 1, 6, doc.image_entries[1]["sha256"])]
+    assert json.loads(row["metadata"]) == {"image_metadata": [{"height": 10, "page": 3, "sha256": "%064x" % 99,
+                                                               "width": 10, "xref": 99}]}
+    assert row["notes"] == ["image 0 (page_0_image_4) has no image_metadata entry",
+                            "image_metadata [0] (page 3, xref 99) match(es) no image of the document: kept in metadata"]
+    for config in ("pdf", "pdf-CC-MAIN-2024-18"):
+        counts = report["configs"][config]["splits"]["train"]["counts"]
+        assert counts[mint1t.NO_ENTRY] == 1 and counts[mint1t.UNMATCHED_ENTRIES] == 1
+        assert counts["documents with the unknown JSON key 'metadata' (kept in metadata)"] == 1   # extra-keys
+    assert "pdf: unknown key 'metadata' in the document JSON of MINT-1T tars: kept by name in the `metadata` " \
+           "JSON column" in report["notices"]
+    readme = (out / "README.md").read_text()
+    assert mint1t.NO_ENTRY in readme and mint1t.UNMATCHED_ENTRIES in readme
 
 
 def test_rgba_grey_tiny_and_banner_frames(built):
@@ -195,15 +238,95 @@ def test_html_documents(built):
     assert broken["status"] == "undecodable" and "not a readable image" in broken["error"]
 
 
-def test_html_v1_0_layouts_and_a_dump_present_twice(built):
+def test_html_v1_0_is_the_flat_data_v1_0_folder_with_the_dump_from_its_column(built):
     tree, out, report = built
     rows = parquet_rows(out, "html-v1.0", "train")
-    assert [r["source_file"] for r in rows] == ["MINT-1T-HTML/CC-MAIN-2020-45/shard_0000.parquet"] + \
-        ["MINT-1T-HTML/data_v1_0/CC-MAIN-2023-50/shard_0000.parquet"] * 2   # data/CC-MAIN-2023-50 is the same copy
+    assert [r["key"] for r in rows] == ["MINT-1T-HTML/data_v1_0/shard_000_part_001.parquet#0",
+                                        "MINT-1T-HTML/data_v1_0/shard_000_part_001.parquet#1",
+                                        "MINT-1T-HTML/data_v1_0/shard_060_part_001.parquet#0"]
+    assert [r["cc_dump"] for r in rows] == ["CC-MAIN-2023-50", "CC-MAIN-2019-04", "CC-MAIN-2017-22"]
+    page = rows[0]   # the page of the first v1.1 document, before its header and footer were removed
+    v1_1 = rows_by_key(out, "html")["MINT-1T-HTML/data_v1_1/shard_000_part_000.parquet#0"]
+    assert page["url"] == v1_1["url"] == "https://blog.example.org/post/123"
+    assert page["texts"][0] == "Home | Trails | About" and page["texts"][5] == "\u00a9 2023 Example Blog. All rights reserved."
+    assert page["texts"][1:5] == v1_1["texts"]
+    assert [i and i["path"] for i in page["images"]] == [None, None, "00000/000000001.jpg", None, "00001/000010001.png", None]
+    assert [json.loads(i["metadata"]) for i in page["image_info"]] == [{"image_hashes": "a0"}, {"image_hashes": "b0"}]
+    assert {"MINT-1T-HTML/data_v1_0/", "MINT-1T-HTML/data_v1_1/"} <= {i["path"] for i in report["inputs"]}
+    assert report["configs"]["html-v1.0"]["splits"]["train"]["counts"] == {}   # every file has its cc_dump column
+
+
+@pytest.fixture(scope="module")
+def per_dump(tmp_path_factory):
+    """A download pinned to a revision of July-August 2024: v1.0 in per-dump folders, no data_v1_0/."""
+    raw = tmp_path_factory.mktemp("per-dump")
+    tree = sample.make(raw, html_v1_0_layout="per-dump")
+    out = tmp_path_factory.mktemp("per-dump-out")
+    return tree, out, quiet_build(raw, out, configs=["html-v1.0"])
+
+
+def test_a_revision_with_per_dump_folders_is_read_and_a_dump_present_twice_once(per_dump):
+    tree, out, report = per_dump
+    rows = parquet_rows(out, "html-v1.0", "train")
+    assert [r["key"] for r in rows] == tree.rows_expected("html-v1.0") == \
+        ["MINT-1T-HTML/CC-MAIN-2020-45/shard_0000.parquet#0", "MINT-1T-HTML/data/CC-MAIN-2023-50/shard_0000.parquet#0",
+         "MINT-1T-HTML/data/CC-MAIN-2023-50/shard_0000.parquet#1"]
     assert [r["cc_dump"] for r in rows] == ["CC-MAIN-2020-45", "CC-MAIN-2023-50", "CC-MAIN-2023-50"]  # from the folders
+    assert rows[0]["texts"] == ["First upload layout (top-level dump folder).", None, "More."]
     assert json.loads(rows[1]["metadata"]) == {"metadata": [{"alt": "a", "width": 640}]}   # a struct column
-    inputs = {i["path"] for i in report["inputs"]}
-    assert "MINT-1T-HTML/data_v1_0/CC-MAIN-2023-50/" in inputs and "MINT-1T-HTML/data/CC-MAIN-2023-50/" not in inputs
+    assert report["notices"] == ["html-v1.0: MINT-1T-HTML/CC-MAIN-2023-50/ (HTML v1.0 as uploaded in July-August "
+                                 "2024) is not read: the same dump is read from data/CC-MAIN-2023-50/"]
+    unread = {u["path"]: u["reason"] for u in report["unread"]}
+    assert unread["MINT-1T-HTML/CC-MAIN-2023-50/"] == mint1t.PER_DUMP_NOT_READ
+    assert unread["MINT-1T-HTML/data_v1_1/shard_000_part_000.parquet"].startswith(
+        "read by config 'html', which this build did not make")
+    assert report["configs"]["html-v1.0"]["splits"]["train"]["counts"] == {}   # the folders give the dump
+
+
+def test_data_v1_0_is_read_instead_of_per_dump_folders_left_beside_it(tmp_path):
+    raw = tmp_path / "raw"
+    tree = sample.make(raw)
+    for relative, docs in sample.html_v1_0_documents("per-dump").items():
+        sample.write_html_shard(raw / "MINT-1T-HTML" / relative, docs)
+    # v1.0 per dump under data_v1_0/: what the notes once assumed, seen in no revision
+    shutil.copytree(raw / "MINT-1T-HTML/data/CC-MAIN-2023-50", raw / "MINT-1T-HTML/data_v1_0/CC-MAIN-2023-50")
+    report = quiet_build(raw, tmp_path / "out", configs=["html-v1.0"])
+    assert [r["key"] for r in parquet_rows(tmp_path / "out", "html-v1.0", "train")] == tree.rows_expected("html-v1.0")
+    assert report["notices"] == [
+        "html-v1.0: MINT-1T-HTML/data_v1_0/CC-MAIN-2023-50/ is not read: the release keeps data_v1_0/ flat, and no "
+        "revision is known to have had sub-folders there",
+        "html-v1.0: MINT-1T-HTML/data/CC-MAIN-2023-50/ (HTML v1.0 as uploaded in July-August 2024) is not read: "
+        "data_v1_0/ is read instead",
+        "html-v1.0: MINT-1T-HTML/CC-MAIN-2020-45/ (HTML v1.0 as uploaded in July-August 2024) is not read: "
+        "data_v1_0/ is read instead"]
+    unread = {u["path"]: u["reason"] for u in report["unread"]}
+    assert unread["MINT-1T-HTML/CC-MAIN-2020-45/"] == unread["MINT-1T-HTML/data/"] == mint1t.PER_DUMP_NOT_READ
+    assert unread["MINT-1T-HTML/data_v1_0/CC-MAIN-2023-50/"].startswith("a folder inside data_v1_0/ or data_v1_1/")
+
+
+def test_a_flat_file_without_cc_dump_or_with_unknown_columns_says_so(tmp_path):
+    """The cc_dump column is known only from downstream readers: a file without it builds, with null dumps
+    that are counted and noticed; a column nobody described is kept by name in `metadata` and counted."""
+    raw = tmp_path / "raw"
+    docs = sample.listed_html_documents("MINT-1T-HTML/data_v1_0/shard_001_part_001.parquet")
+    rows = [dict(sample.html_row(doc, flat=True), language="en") for doc in docs]
+    for row in rows:
+        del row["cc_dump"]
+    sample.write_html_parquet(raw / "MINT-1T-HTML/data_v1_0/shard_001_part_001.parquet", rows,
+                              pa.schema([f for f in sample.HTML_V1_1 if f.name != "cc_dump"] + [("language", pa.string())]))
+    report = quiet_build(raw, tmp_path / "out", configs=["html-v1.0"])
+    built_rows = parquet_rows(tmp_path / "out", "html-v1.0", "train")
+    assert [(r["cc_dump"], r["url"], json.loads(r["metadata"])) for r in built_rows] == [
+        (None, "https://www.example.com/shard_001_part_001/page-0", {"language": "en"}),
+        (None, "https://www.example.com/shard_001_part_001/page-1", {"language": "en"})]
+    assert report["configs"]["html-v1.0"]["splits"]["train"]["counts"] == {
+        mint1t.NO_DUMP_COLUMN: 2, "documents with the unknown column 'language' (kept in metadata)": 2}
+    assert report["notices"] == [
+        "html-v1.0: unknown column 'language' in MINT-1T-HTML shards: kept by name in the `metadata` JSON column",
+        "html-v1.0: MINT-1T-HTML shards without a cc_dump column: their documents have a null cc_dump (the dump is "
+        "not known from a flat data_v1_0/ or data_v1_1/ file without it)"]
+    readme = (tmp_path / "out" / "README.md").read_text()
+    assert mint1t.NO_DUMP_COLUMN in readme
 
 
 def test_json_members_that_need_repair(built):
@@ -238,14 +361,6 @@ def test_pdf_config_is_the_union_of_the_dump_configs(built):
     union = [r["key"] for r in parquet_rows(out, "pdf", "train")]
     assert union == [r["key"] for c in ("pdf-CC-MAIN-2023-06", "pdf-CC-MAIN-2024-18") for r in parquet_rows(out, c, "train")]
     assert "pdf-CC-MAIN-2023-14" not in report["configs"]
-
-
-def test_mismatched_image_metadata_is_noted_not_fatal(built):
-    tree, out, _ = built
-    row = rows_by_key(out, "pdf")[doc_by_name(tree, "fifty-pages").key]
-    assert row["notes"] == ["image 1: image_metadata says page 20, xref 120 but images names page_10_image_110",
-                            "image 2: image_metadata says page 10, xref 110 but images names page_20_image_120"]
-    assert sum(len(t) for t in row["texts"] if t) > 500_000
 
 
 # ---- viewer safety: small row groups, every one readable ------------------------------------------------------
@@ -299,14 +414,50 @@ def test_card_and_report(built):
     readme = (out / "README.md").read_text()
     assert validate_readme(readme) == []
     assert "license: cc-by-4.0" in readme and "awadalla2024mint1t" in readme
-    assert "| `pdf` | 13 | public |" in readme and "| `html` (default) | 9 | public |" in readme
+    assert "| `pdf` | 14 | public |" in readme and "| `html` (default) | 9 | public |" in readme
     assert "| `image_info[].status` | string |" in readme and "| `metadata` | json |" in readme
     assert "remain subject to their owners' rights" in readme and "None: every record" in readme
     for config in BUILT_CONFIGS:
         split = report["configs"][config]["splits"]["train"]
         assert split["rows"] == split["records_read"] == len(tree.rows_expected(config))
     inputs = {i["path"]: i for i in report["inputs"]}
-    assert inputs["MINT-1T-PDF-CC-2024-18/"]["files"] == 3 and "listing_sha256" in inputs["MINT-1T-ArXiv/"]
+    # the dump folder's listing: its 3 tars, and the README, .gitattributes and picture that are not read
+    assert inputs["MINT-1T-PDF-CC-2024-18/"]["files"] == 6 and "listing_sha256" in inputs["MINT-1T-ArXiv/"]
+
+
+def test_what_the_build_does_not_read_is_listed_with_its_reason(built):
+    _, out, report = built
+    reasons = dict(mint1t.Mint1T.NOT_READ)
+    card, lfs, picture = reasons["MINT-1T-*/README.md"], reasons["MINT-1T-*/.gitattributes"], reasons["MINT-1T-*/*.png"]
+    sidecar = reasons["MINT-1T-HTML-images/*.json"]
+    assert {u["path"]: u["reason"] for u in report["unread"]} == {
+        "MINT-1T-ArXiv/.gitattributes": lfs,
+        "MINT-1T-HTML/.gitattributes": lfs, "MINT-1T-HTML/README.md": card,
+        "MINT-1T-HTML/interleaved-example-twitter.png": picture, "MINT-1T-HTML/mint-logo.png": picture,
+        "MINT-1T-HTML-images/00001/000010001.json": sidecar, "MINT-1T-HTML-images/00001/000010002.json": sidecar,
+        **{f"MINT-1T-PDF-CC-{dump}/{name}": reason for dump in ("2023-06", "2024-18")
+           for name, reason in ((".gitattributes", lfs), ("README.md", card), ("interleaved-example-twitter.png", picture))},
+    }
+    assert "MINT-1T-HTML/README.md" in (out / "README.md").read_text()
+
+
+def test_read_paths_are_the_files_read(built, tmp_path):
+    tree, _, _ = built
+
+    def read(config: str) -> list[str]:
+        builder = mint1t.Mint1T(config_name=config, data_dir=str(tree.root), cache_dir=str(tmp_path))
+        return [path.relative_to(tree.root).as_posix() for path in builder.read_paths()]
+
+    images = ["MINT-1T-HTML-images/00000.parquet", "MINT-1T-HTML-images/00000.tar", "MINT-1T-HTML-images/00001.parquet",
+              "MINT-1T-HTML-images/00001/000010001.png", "MINT-1T-HTML-images/00001/000010002.gif"]
+    assert read("html") == [f"MINT-1T-HTML/data_v1_1/{name}.parquet" for name in
+                            ("shard_000_part_000", "shard_000_part_001", "shard_055_part_003")] + images
+    assert read("html-v1.0") == ["MINT-1T-HTML/data_v1_0/shard_000_part_001.parquet",
+                                 "MINT-1T-HTML/data_v1_0/shard_060_part_001.parquet"] + images
+    assert read("arxiv") == ["MINT-1T-ArXiv/arXiv_src_0001_001_wds.tar", "MINT-1T-ArXiv/arXiv_src_2105_001_wds.tar"]
+    assert read("pdf-CC-MAIN-2023-06") == [
+        "MINT-1T-PDF-CC-2023-06/CC-MAIN-2023-06-shard-0/CC-MAIN-20230126210844-20230127000844-00000.tar"]
+    assert read("pdf-CC-MAIN-2023-14") == []   # not downloaded
 
 
 def test_builds_are_deterministic_across_processes(built, tmp_path):
@@ -342,12 +493,14 @@ def bad_tree(tmp_path_factory):
 ])
 def test_bad_records_stop_the_build_with_exit_2(bad_tree, tmp_path, config, expected):
     expected = expected.format(too_many=sample.hex_key("too-many-frames"))
-    refused_build("mint1t", bad_tree.root, tmp_path / "out", "--config", config, expected=expected)
+    refused_build("mint1t", bad_tree.root, tmp_path / "out", "--config", config, "--on-error", "raise",
+                  expected=expected)
 
 
 def test_skip_lists_every_rejected_record(bad_tree, tmp_path):
+    """Without --on-error, MINT-1T builds skip-and-count (its card's policy): every rejection is listed."""
     out = tmp_path / "out"
-    result = run_script("build.py", "mint1t", "--data-dir", bad_tree.root, "--output", out, "--on-error", "skip",
+    result = run_script("build.py", "mint1t", "--data-dir", bad_tree.root, "--output", out,
                         "--config", "html", "--config", "pdf", "--config", "pdf-CC-MAIN-2023-06", "--quiet")
     assert result.returncode == 0, result.stderr
     report = json.loads((out / "build_report.json").read_text())
@@ -365,6 +518,7 @@ def test_skip_lists_every_rejected_record(bad_tree, tmp_path):
     good = rows_by_key(out, "pdf")[sample.hex_key("good-neighbour")]
     assert np.array_equal(decoded(good["images"][1]["bytes"]), tiff_frame(bad_tree.docs[good["key"]].tiff, 0))
     readme = (out / "README.md").read_text()
+    assert report["on_error"] == "skip" and "Error policy: `--on-error skip` (this dataset's default" in readme
     assert "15 raw records were skipped" in readme
     assert "| `html` | train | texts has 2 entries but images has 1 | 1 |" in readme
 
@@ -452,18 +606,119 @@ def test_duplicate_keys_and_surplus_members_in_a_tar(tmp_path):
 
 def test_fields_of_an_unexpected_type_are_kept_in_metadata_with_a_note():
     document = {"texts": [None, "t"], "images": ["page_0_image_5", None], "previous_word_count": "812",
-                "image_metadata": [{"page": "first", "xref": 5, "sha256": 7, "width": 8, "height": 8}]}
+                "image_metadata": [{"page": 0.0, "xref": 5, "sha256": 7, "width": 8, "height": 8, "dpi": 72},
+                                   {"page": "first", "xref": 5, "sha256": "s", "width": 8, "height": 8}]}
     tiff = sample.multi_frame_tiff([sample.picture(8, 8, 1)])
     shard = mint1t.Shard("pdf", "x.tar", "x.tar", "CC-MAIN-2024-18")
-    row = mint1t.tar_row(mint1t.TarSample("k", document, tiff=tiff), shard)
-    assert row["previous_word_count"] is None and json.loads(row["metadata"]) == {"previous_word_count": "812"}
+    log = RecordLog()
+    row = mint1t.tar_row(mint1t.TarSample("k", document, tiff=tiff), shard, log)
+    assert row["previous_word_count"] is None
+    assert json.loads(row["metadata"]) == {"previous_word_count": "812", "image_metadata": [document["image_metadata"][1]]}
     info = row["image_info"][0]
-    assert (info["page"], info["xref"], info["sha256"]) == (None, 5, None)
-    assert json.loads(info["metadata"]) == {"page": "first", "sha256": 7}
-    assert row["notes"] == ["image_metadata[0].page is 'first', not an integer: kept in metadata",
-                            "image_metadata[0].sha256 is 7, not a string: kept in metadata",
-                            "image 0: image_metadata says page None, xref 5 but images names page_0_image_5",
+    assert (info["page"], info["xref"], info["sha256"]) == (0, 5, None)
+    assert json.loads(info["metadata"]) == {"dpi": 72, "sha256": 7}
+    assert row["notes"] == ["image_metadata[0].sha256 is 7, not a string: kept in metadata",
+                            "image_metadata [1] (page 'first', xref 5) match(es) no image of the document: kept in metadata",
                             "previous_word_count is '812', not an integer: kept in metadata"]
+    assert log.counts == {mint1t.UNMATCHED_ENTRIES: 1,
+                          "image_metadata entries with the unknown key 'dpi' (kept in image_info[].metadata)": 1}
+
+
+def test_image_metadata_is_matched_by_page_and_xref_not_by_position():
+    """Entries in another order than `images`, an image drawn twice with one entry, an entry of no image."""
+    document = {"texts": [None, None, "t", None], "images": ["page_0_image_9", "page_0_image_8", None, "page_0_image_9"],
+                "image_metadata": [{"height": 6, "page": 0, "sha256": "8" * 64, "width": 8, "xref": 8},
+                                   {"height": 4, "page": 2, "sha256": "1" * 64, "width": 4, "xref": 1},
+                                   {"height": 8, "page": 0, "sha256": "9" * 64, "width": 6, "xref": 9}]}
+    frames = [sample.picture(6, 8, 1), sample.picture(8, 6, 2), sample.picture(6, 8, 3)]
+    shard = mint1t.Shard("pdf", "x.tar", "x.tar", "CC-MAIN-2024-18")
+    log = RecordLog()
+    row = mint1t.tar_row(mint1t.TarSample("k", document, tiff=sample.multi_frame_tiff(frames)), shard, log)
+    assert [(i["name"], i["page"], i["xref"], i["sha256"], i["width"], i["height"], i["metadata"])
+            for i in row["image_info"]] == [("page_0_image_9", 0, 9, "9" * 64, 6, 8, None),
+                                            ("page_0_image_8", 0, 8, "8" * 64, 8, 6, None),
+                                            ("page_0_image_9", 0, 9, "9" * 64, 6, 8, None)]
+    assert json.loads(row["metadata"]) == {"image_metadata": [document["image_metadata"][1]]}
+    assert row["notes"] == [
+        "image 2 (page_0_image_9) shares the image_metadata entry of an earlier image with the same page and xref",
+        "image_metadata [1] (page 2, xref 1) match(es) no image of the document: kept in metadata"]
+    assert log.counts == {mint1t.UNMATCHED_ENTRIES: 1,
+                          "images sharing the image_metadata entry of an earlier image (same page and xref)": 1}
+    # a PDF document without image_metadata: each image is said to have no entry
+    bare = dict(document, image_metadata=None)
+    row = mint1t.tar_row(mint1t.TarSample("k", bare, tiff=sample.multi_frame_tiff(frames)), shard, log := RecordLog())
+    assert [i["page"] for i in row["image_info"]] == [None, None, None] and log.counts == {mint1t.NO_ENTRY: 3}
+    # names that are not page tokens (arxiv) can only be matched by position, one entry per image
+    arxiv = {"texts": [None, "t"], "images": ["fig1", None], "image_metadata": [{"page": 2, "xref": 3}]}
+    row = mint1t.tar_row(mint1t.TarSample("a", arxiv, tiff=sample.multi_frame_tiff(frames[:1])),
+                         mint1t.Shard("arxiv", "y.tar", "y.tar"), RecordLog())
+    assert (row["image_info"][0]["page"], row["image_info"][0]["xref"], row["notes"]) == (2, 3, [])
+
+
+# ---- the release's own file names (shared/realdata/layouts/mint1t.txt) --------------------------------------
+
+def listed_paths() -> list[str]:
+    """The paths of the real Hub listing, each once (a file may be named by two pages)."""
+    listing = realdata_dir("layouts") / "mint1t.txt"
+    lines = [line for line in listing.read_text().splitlines() if line and not line.startswith("#")]
+    return list(dict.fromkeys(line.split("\t")[0] for line in lines))
+
+
+@pytest.fixture(scope="module")
+def real_layout(tmp_path_factory):
+    """Every path of the listing laid out, data files filled by the sample generator, the rest placeholders."""
+    raw = tmp_path_factory.mktemp("listed")
+    paths = listed_paths()
+    for path in paths:
+        sample.write_listed(raw, path)
+    out = tmp_path_factory.mktemp("listed-out")
+    return paths, out, quiet_build(raw, out)
+
+
+def test_the_hub_layout_of_every_subset_builds(real_layout):
+    paths, out, report = real_layout
+    assert "MINT-1T-HTML/data_v1_0/shard_060_part_001.parquet" in paths and len(paths) == 63
+    # 9 v1.1 and 11 v1.0 shards of two documents, 2 PDF tars of two, 12 ArXiv tars of one paper
+    assert {config: c["splits"]["train"]["rows"] for config, c in report["configs"].items()} == \
+        {"html": 18, "html-v1.0": 22, "pdf": 4, "pdf-CC-MAIN-2023-23": 2, "pdf-CC-MAIN-2024-18": 2, "arxiv": 12}
+    v1_0 = rows_by_key(out, "html-v1.0")["MINT-1T-HTML/data_v1_0/shard_060_part_001.parquet#0"]
+    assert (v1_0["cc_dump"], v1_0["url"]) == ("CC-MAIN-2022-33", "https://www.example.com/shard_060_part_001/page-0")
+    assert v1_0["texts"] == ["Menu | Search", "The first page of shard_060_part_001.", None, "Footer: contact us"]
+    assert v1_0["image_urls"][2] == "https://www.example.com/shard_060_part_001/0.jpg"
+    v1_1 = rows_by_key(out, "html")["MINT-1T-HTML/data_v1_1/shard_060_part_001.parquet#0"]
+    assert (v1_1["cc_dump"], v1_1["url"], v1_1["texts"]) == (v1_0["cc_dump"], v1_0["url"], v1_0["texts"][1:3])
+    assert [r["key"] for r in parquet_rows(out, "html", "train")][:2] == \
+        ["MINT-1T-HTML/data_v1_1/shard_011_part_001.parquet#0", "MINT-1T-HTML/data_v1_1/shard_011_part_001.parquet#1"]
+    pdf = parquet_rows(out, "pdf", "train")
+    assert [r["source_file"] for r in pdf[::2]] == [
+        "MINT-1T-PDF-CC-2023-23/CC-MAIN-2023-23-shard-0/CC-MAIN-20230527223515-20230528013515-00000.tar",
+        "MINT-1T-PDF-CC-2024-18/CC-MAIN-2024-18-shard-0/CC-MAIN-20240412101354-20240412131354-00000.tar"]
+    first = pdf[0]
+    assert (first["key"], first["cc_dump"], first["url"]) == (
+        sample.hex_key("CC-MAIN-20230527223515-20230528013515-00000-0"), "CC-MAIN-2023-23",
+        "https://files.example.org/CC-MAIN-20230527223515-20230528013515-00000-0.pdf")
+    # the two images of page 1 are listed backwards in image_metadata: each still gets its own entry
+    assert [(i["page"], i["xref"], i["width"], i["height"]) for i in first["image_info"]] == [(1, 12, 32, 24), (1, 15, 24, 32)]
+    assert first["notes"] == []
+    assert [r["key"] for r in parquet_rows(out, "arxiv", "train")] == [f"hep-th00{m:02d}001" for m in range(1, 13)]
+
+
+def test_the_hub_layout_leaves_only_what_is_not_data(real_layout):
+    """The repositories' README, .gitattributes and card pictures, and the PDF shard folders the listing
+    shows without their tars, are listed as not read, each with the builder's reason."""
+    paths, out, report = real_layout
+    reasons = dict(mint1t.Mint1T.NOT_READ)
+    card, lfs, picture = reasons["MINT-1T-*/README.md"], reasons["MINT-1T-*/.gitattributes"], reasons["MINT-1T-*/*.png"]
+    empty_shard = reasons["MINT-1T-PDF-CC-*/CC-MAIN-*-shard-*/"]
+    expected = {"MINT-1T-ArXiv/.gitattributes": lfs, "MINT-1T-HTML/.gitattributes": lfs, "MINT-1T-HTML/README.md": card,
+                "MINT-1T-HTML/interleaved-example-twitter.png": picture, "MINT-1T-HTML/mint-logo.png": picture}
+    for dump, shards in (("2023-23", 7), ("2024-18", 9)):
+        repository = f"MINT-1T-PDF-CC-{dump}"
+        expected.update({f"{repository}/.gitattributes": lfs, f"{repository}/README.md": card,
+                         f"{repository}/interleaved-example-twitter.png": picture})
+        expected.update({f"{repository}/CC-MAIN-{dump}-shard-{n}/": empty_shard for n in range(1, shards)})
+    assert {u["path"]: u["reason"] for u in report["unread"]} == expected
+    assert next(u for u in report["unread"] if u["path"] == "MINT-1T-PDF-CC-2023-23/CC-MAIN-2023-23-shard-1/")["files"] == 0
 
 
 # ---- round trip through the local Hub --------------------------------------------------------------------------

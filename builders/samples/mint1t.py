@@ -1,14 +1,20 @@
 """A small MINT-1T raw tree in the release's real formats: the inverse of builders/mint1t.py.
 
-- MINT-1T-HTML: Parquet in the three layouts (`data_v1_1/`, `data_v1_0/CC-MAIN-*/`, a top-level dump
-  folder, plus a copy of a v1.0 dump under `data/` that must be read once), row groups of 2 rows;
+- MINT-1T-HTML: Parquet in the layout of the Hub since September 2024, the flat `data_v1_1/` and `data_v1_0/`
+  folders of `shard_SSS_part_PPP.parquet` (row groups of 2 rows); with html_v1_0_layout="per-dump", v1.0 as
+  the July-August 2024 revisions held it instead: top-level `CC-MAIN-YYYY-WW/shard_NNNN.parquet` folders and
+  `data/CC-MAIN-YYYY-WW/` (one dump in both, to be read once);
 - MINT-1T-HTML-images: an img2dataset output for some of the URLs (one webdataset shard, one files shard);
 - MINT-1T-PDF-CC-2024-18 and -2023-06: WebDataset tars of `<32 hex>.json` + multi-frame TIFF made with
-  Pillow (JPEG-compressed frames, one LZW frame, RGBA / grey / 1x1 / 6000x20 frames, a damaged frame);
-- MINT-1T-ArXiv: both tar layouts (json + tiff; json + one member per image).
+  Pillow (JPEG-compressed frames, one LZW frame, RGBA / grey / 1x1 / 6000x20 frames, a damaged frame), and
+  `image_metadata` listing the images of a shared page in another order than `images`, as the release does;
+- MINT-1T-ArXiv: both tar layouts (json + tiff; json + one member per image);
+- each repository's README.md, .gitattributes and card pictures, as placeholders (nothing reads them).
 
 `make` returns what a correct build must contain. Records the builder must reject are written only with
 bad_records=True; scale=N adds N plain documents per subset, with realistically sized images.
+`write_listed` writes one path of a real Hub listing (shared/realdata/layouts/mint1t.txt) with content of
+its kind, so that tests can lay out the release's own file names.
 """
 from __future__ import annotations
 
@@ -16,6 +22,7 @@ import hashlib
 import io
 import json
 import random
+import re
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,9 +57,11 @@ class Doc:
     language: dict | None = None
     previous_word_count: int | None = None
     bff_count: int | None = None
-    image_metadata: list | None = None
-    image_hashes: list | None = None             # html v1.1 side column, in image order
-    metadata: dict | None = None                 # expected `metadata` column (decoded)
+    image_metadata: list | None = None           # pdf: as written, in the release's order (not `images` order)
+    image_entries: list = field(default_factory=list)  # pdf: the image_metadata entry made for each image, or None
+    image_hashes: list | None = None             # html side column, in image order
+    metadata: dict | None = None                 # expected `metadata` column (decoded); pdf: extra JSON keys
+    expected_metadata: dict | None = None        # the `metadata` column when it is not `metadata` alone
     notes: list = field(default_factory=list)    # the expected `notes`, in order (a prefix of each)
     expected_texts: list | None = None           # the texts after the builder's repairs, when they differ
     tiff_compression: str = "jpeg"
@@ -63,6 +72,10 @@ class Doc:
     @property
     def output_texts(self) -> list:
         return self.texts if self.expected_texts is None else self.expected_texts
+
+    @property
+    def output_metadata(self) -> dict | None:
+        return self.metadata if self.expected_metadata is None else self.expected_metadata
 
     @property
     def image_positions(self) -> list[int]:
@@ -206,8 +219,9 @@ URL_BROKEN = "https://img.example.com/broken.jpg"
 URL_ODD = "https://bilder.example.de/Größe Bild 1.jpg?size=large&lang=de"
 
 
-def html_documents(scale: int) -> dict[str, list[Doc]]:
-    """HTML documents per file (relative to MINT-1T-HTML/)."""
+def html_documents(scale: int, v1_0_layout: str = "flat") -> dict[str, list[Doc]]:
+    """HTML documents per file (relative to MINT-1T-HTML/); v1.0 in the flat layout of September 2024 on,
+    or in the per-dump folders of July-August 2024 (see `html_v1_0_documents`)."""
     many_texts = [f"Paragraph {n}: step {n} of the recipe." for n in range(31)]
     many_images = [f"https://img.example.com/step{n}.jpg" for n in range(29)] + [URL_BROKEN]
     long_texts = [f"Item {n}: " + "lorem ipsum " * (n % 7 + 1) for n in range(3000)]
@@ -244,18 +258,7 @@ def html_documents(scale: int) -> dict[str, list[Doc]]:
                 cc_dump="CC-MAIN-2023-40", url="https://sample.example.com/x", image_hashes=["b0"],
                 metadata={"metadata": {"lang": "en"}}),
         ],
-        "data_v1_0/CC-MAIN-2023-50/shard_0000.parquet": [
-            Doc("", "html", *interleave(["Old layout, metadata as a list of structs."], [URL_A], "it"),
-                cc_dump="CC-MAIN-2023-50", url="https://legacy.example.com/1",
-                metadata={"metadata": [{"alt": "a", "width": 640}]}),
-            Doc("", "html", ["Legacy text-only row."], [None], cc_dump="CC-MAIN-2023-50",
-                url="https://legacy.example.com/2"),
-        ],
-        "CC-MAIN-2020-45/shard_0000.parquet": [
-            Doc("", "html", *interleave(["First upload layout (top-level dump folder).", "More."],
-                                        ["https://old.example.com/p.gif"], "tit"),
-                cc_dump="CC-MAIN-2020-45", url="https://old.example.com/"),
-        ],
+        **html_v1_0_documents(v1_0_layout),
     }
     if scale:
         files["data_v1_1/shard_100_part_000.parquet"] = [
@@ -263,6 +266,47 @@ def html_documents(scale: int) -> dict[str, list[Doc]]:
                                         [f"https://synthetic.example.com/{n}/{k}.jpg" for k in range(3)], "ttittitttit"),
                 **v1_1, url=f"https://synthetic.example.com/{n}", image_hashes=["x", "y", "z"]) for n in range(scale)]
     return files
+
+
+def html_v1_0_documents(layout: str) -> dict[str, list[Doc]]:
+    """v1.0 files. "flat" (the Hub since September 2024): `data_v1_0/shard_SSS_part_PPP.parquet` with the
+    v1.1 columns, the documents before the header/footer removal. "per-dump" (July-August 2024): one folder
+    per dump at the top and under `data/`, files without a cc_dump column and with metadata as structs."""
+    if layout == "flat":
+        return {
+            "data_v1_0/shard_000_part_001.parquet": [
+                Doc("", "html", *interleave(["Home | Trails | About", "Best hiking trails near Lake Placid",
+                                             "Trail 1 climbs 600 m through pine forest.",
+                                             "\u00a9 2023 Example Blog. All rights reserved."],
+                                            [URL_A, URL_B], "ttitit"), cc_dump="CC-MAIN-2023-50",
+                    url="https://blog.example.org/post/123", image_hashes=["a0", "b0"],
+                    metadata={"metadata": [{"alt": "trail map"}, {"alt": None}]}),
+                Doc("", "html", *interleave(["Forum index", "Our stand at the 2019 fair."],
+                                            ["https://forum.example.net/fair.jpg"], "tti"),
+                    cc_dump="CC-MAIN-2019-04", url="https://forum.example.net/t/42", image_hashes=["f0"]),
+            ],
+            "data_v1_0/shard_060_part_001.parquet": [   # the name the repository's README config points to
+                Doc("", "html", *interleave(["An early page of the 2017 crawl."], ["https://archive.example.org/a.png"],
+                                            "it"), cc_dump="CC-MAIN-2017-22", url="https://archive.example.org/2017/05/post",
+                    image_hashes=["e0"]),
+            ],
+        }
+    if layout == "per-dump":
+        return {
+            "data/CC-MAIN-2023-50/shard_0000.parquet": [
+                Doc("", "html", *interleave(["Old layout, metadata as a list of structs."], [URL_A], "it"),
+                    cc_dump="CC-MAIN-2023-50", url="https://legacy.example.com/1",
+                    metadata={"metadata": [{"alt": "a", "width": 640}]}),
+                Doc("", "html", ["Legacy text-only row."], [None], cc_dump="CC-MAIN-2023-50",
+                    url="https://legacy.example.com/2"),
+            ],
+            "CC-MAIN-2020-45/shard_0000.parquet": [
+                Doc("", "html", *interleave(["First upload layout (top-level dump folder).", "More."],
+                                            ["https://old.example.com/p.gif"], "tit"),
+                    cc_dump="CC-MAIN-2020-45", url="https://old.example.com/"),
+            ],
+        }
+    raise ValueError(f"unknown MINT-1T-HTML v1.0 layout {layout!r}: 'flat' or 'per-dump'")
 
 
 def bad_html_rows() -> list[tuple[dict, str]]:
@@ -300,15 +344,24 @@ def html_statuses(doc: Doc, downloads: dict[str, bytes]) -> list[str]:
     return ["ok" if ref in downloads else failures.get(ref, "not_downloaded") for ref in doc.refs if ref is not None]
 
 
-def pdf_doc(name: str, dump: str, texts: list, tokens: list, pattern: str, frames: list, **fields) -> Doc:
-    """A PDF document whose image_metadata agrees with its tokens and frames (unless fields say otherwise)."""
+def pdf_doc(name: str, dump: str, texts: list, tokens: list, pattern: str, frames: list,
+            shared_pages_reversed: bool = False, **fields) -> Doc:
+    """A PDF document whose image_metadata agrees with its tokens and frames (unless fields say otherwise).
+
+    With shared_pages_reversed, the entries of the images sharing a page are listed in reverse order, as the
+    release has them for some documents (mlfoundations/MINT-1T#9): only their page and xref tell them apart.
+    """
     texts, refs = interleave(texts, tokens, pattern)
     rng = random.Random(name)
-    image_metadata = [{"height": frame.height, "page": int(token.split("_")[1]), "sha256": "%064x" % rng.getrandbits(256),
-                       "width": frame.width, "xref": int(token.split("_")[3])} for token, frame in zip(tokens, frames)]
+    entries = [{"height": frame.height, "page": int(token.split("_")[1]), "sha256": "%064x" % rng.getrandbits(256),
+                "width": frame.width, "xref": int(token.split("_")[3])} for token, frame in zip(tokens, frames)]
+    image_metadata = list(entries)
+    if shared_pages_reversed:
+        pages = sorted({entry["page"] for entry in entries})
+        image_metadata = [entry for page in pages for entry in reversed([e for e in entries if e["page"] == page])]
     values = dict(cc_dump=dump, url=f"https://files.example.org/{name}.pdf", pdf_name=f"{name}.pdf",
                   language={"en": 0.93}, previous_word_count=sum(len(t.split()) for t in texts if t) + 12, bff_count=3,
-                  image_metadata=image_metadata, frames=frames, statuses=["ok"] * len(frames))
+                  image_metadata=image_metadata, image_entries=entries, frames=frames, statuses=["ok"] * len(frames))
     return Doc(hex_key(name), "pdf", texts, refs, **{**values, **fields})
 
 
@@ -317,10 +370,15 @@ def pdf_tars(scale: int) -> dict[str, list[tuple[Doc, str]]]:
     d18, d06 = "CC-MAIN-2024-18", "CC-MAIN-2023-06"
     long_texts = [f"Page {n // 2} block {n}: " + "Long PDF text. " * 560 for n in range(60)]
     long = pdf_doc("fifty-pages", d18, long_texts, [f"page_{p}_image_{100 + p}" for p in (3, 10, 20, 30, 49)],
-                   "t" * 12 + "it" * 5 + "t" * 43, [picture(80, 60, 20 + k) for k in range(5)],
-                   notes=["image 1: image_metadata says page 20, xref 120 but images names page_10_image_110",
-                          "image 2: image_metadata says page 10, xref 110 but images names page_20_image_120"])
-    long.image_metadata[1], long.image_metadata[2] = long.image_metadata[2], long.image_metadata[1]
+                   "t" * 12 + "it" * 5 + "t" * 43, [picture(80, 60, 20 + k) for k in range(5)])
+    long.image_metadata[1], long.image_metadata[2] = long.image_metadata[2], long.image_metadata[1]  # pages out of order
+    gaps = pdf_doc("metadata-gaps", d18, ["An image without its image_metadata entry, an entry without its image."],
+                   ["page_0_image_4", "page_1_image_6"], "iti", [picture(20, 16, 34), picture(16, 20, 35)],
+                   notes=["image 0 (page_0_image_4) has no image_metadata entry",
+                          "image_metadata [0] (page 3, xref 99) match(es) no image of the document: kept in metadata"])
+    stray = {"height": 10, "page": 3, "sha256": "%064x" % 99, "width": 10, "xref": 99}
+    gaps.image_metadata, gaps.image_entries = [stray, gaps.image_entries[1]], [None, gaps.image_entries[1]]
+    gaps.expected_metadata = {"image_metadata": [stray]}
     resized = pdf_doc("resized", d06, ["The frame is smaller than the original image."], ["page_0_image_7"], "ti",
                       [picture(64, 48, 40)], notes=["image 0: image_metadata says 1280x960, the stored image is 64x48"])
     resized.image_metadata[0].update(width=1280, height=960)
@@ -329,7 +387,8 @@ def pdf_tars(scale: int) -> dict[str, list[tuple[Doc, str]]]:
         f"{shard0}/CC-MAIN-20240412101354-20240412131354-00000.tar": [
             (pdf_doc("annual-report", d18, ["Annual report 2023", "Figure 1 shows revenue.", "Outlook."],
                      ["page_0_image_8", "page_0_image_9", "page_1_image_31"], "tiitit",
-                     [picture(640, 480, 11), picture(120, 90, 12), picture(64, 200, 13)]), "json-first"),
+                     [picture(640, 480, 11), picture(120, 90, 12), picture(64, 200, 13)],
+                     shared_pages_reversed=True), "json-first"),
             (pdf_doc("single-lzw", d18, ["One LZW-compressed figure."], ["page_2_image_5"], "it",
                      [picture(50, 40, 14)], tiff_compression="tiff_lzw"), "json-first"),
             (pdf_doc("text-only", d18, ["No images in this PDF.", "Second block."], [], "tt", []), "json-first"),
@@ -340,7 +399,7 @@ def pdf_tars(scale: int) -> dict[str, list[tuple[Doc, str]]]:
             (pdf_doc("modes", d18, ["RGBA, grey, 1x1 and a 6000x20 banner."],
                      ["page_0_image_1", "page_0_image_2", "page_1_image_3", "page_1_image_4"], "tiiii",
                      [picture(40, 30, 16, "RGBA"), picture(33, 21, 17, "L"), picture(1, 1, 18),
-                      picture(6000, 20, 19)]), "json-first"),
+                      picture(6000, 20, 19)], shared_pages_reversed=True), "json-first"),
             (pdf_doc("surrogate", d18, ["Broken emoji \ud83d here.", "Fine \U0001F600 pair."], [], "tt", [],
                      expected_texts=["Broken emoji \ufffd here.", "Fine \U0001F600 pair."],
                      notes=["1 unpaired UTF-16 surrogate escape(s) replaced by U+FFFD"]), "json-first"),
@@ -356,7 +415,8 @@ def pdf_tars(scale: int) -> dict[str, list[tuple[Doc, str]]]:
             (pdf_doc("damaged-frame", d18, ["The second figure's data is damaged."],
                      ["page_0_image_1", "page_0_image_2", "page_0_image_3"], "tiii",
                      [picture(48, 32, 31), picture(48, 32, 32), picture(48, 32, 33)],
-                     statuses=["ok", "undecodable", "ok"], damaged_frame=1), "json-first"),
+                     statuses=["ok", "undecodable", "ok"], damaged_frame=1, shared_pages_reversed=True), "json-first"),
+            (gaps, "json-first"),
         ],
         f"MINT-1T-PDF-CC-2023-06/{d06}-shard-0/CC-MAIN-20230126210844-20230127000844-00000.tar": [
             (resized, "json-first"),
@@ -472,45 +532,172 @@ def tar_members(doc: Doc, layout: list[tuple[str, bytes | None]]) -> list[tuple[
 # ---- writing the tree -------------------------------------------------------------------------------------
 
 def make(out_dir: Path, bad_records: bool = False, scale: int = 0,
-         scaled_subsets: tuple[str, ...] = ("html", "pdf", "arxiv")) -> SampleTree:
-    """scale=N adds N documents to each of scaled_subsets (benchmarks of one subset scale only that one)."""
+         scaled_subsets: tuple[str, ...] = ("html", "pdf", "arxiv"), html_v1_0_layout: str = "flat") -> SampleTree:
+    """scale=N adds N documents to each of scaled_subsets (benchmarks of one subset scale only that one);
+    html_v1_0_layout="per-dump" writes MINT-1T-HTML v1.0 as a revision of July-August 2024 held it."""
     out_dir.mkdir(parents=True, exist_ok=True)
     tree = SampleTree(out_dir, {}, {"html": [], "html-v1.0": [], "pdf": [], "arxiv": []})
-    write_html(tree, scale if "html" in scaled_subsets else 0)
+    write_html(tree, scale if "html" in scaled_subsets else 0, html_v1_0_layout)
     write_pdf(tree, scale if "pdf" in scaled_subsets else 0)
     write_arxiv(tree, scale if "arxiv" in scaled_subsets else 0)
+    for repository in sorted(p.name for p in out_dir.iterdir() if p.name in REPOSITORY_FILES or p.name.startswith("MINT-1T-PDF-")):
+        for name in REPOSITORY_FILES.get(repository, REPOSITORY_FILES["MINT-1T-PDF-CC-YYYY-WW"]):
+            write_listed(out_dir, f"{repository}/{name}")
     if bad_records:
         write_bad_records(tree)
     return tree
 
 
-def write_html(tree: SampleTree, scale: int) -> None:
+def write_html(tree: SampleTree, scale: int, v1_0_layout: str = "flat") -> None:
     shards, downloads = downloaded_images()
     write_img2dataset(tree.root / "MINT-1T-HTML-images", shards)
-    for relative, docs in sorted(html_documents(scale).items()):
-        v1_1 = relative.startswith("data_v1_1/")
-        rows = []
+    for relative, docs in sorted(html_documents(scale, v1_0_layout).items()):
         for number, doc in enumerate(docs):
             doc.source_file = f"MINT-1T-HTML/{relative}"
             doc.key = f"{doc.source_file}#{number}"
             doc.downloads = {ref: downloads[ref] for ref in doc.refs if ref in downloads}
             doc.statuses = html_statuses(doc, downloads)
-            metadata = (doc.metadata or {}).get("metadata")
-            row = {"texts": doc.texts, "images": doc.refs, "url": doc.url, "metadata": metadata}
-            if v1_1:  # v1.1 stores metadata as a JSON string and has cc_dump and image_hashes columns
-                row.update(cc_dump=doc.cc_dump, image_hashes=doc.image_hashes,
-                           metadata=metadata if metadata is None or isinstance(metadata, str) else json.dumps(metadata))
-            rows.append(row)
             tree.docs[doc.key] = doc
-        write_html_parquet(tree.root / "MINT-1T-HTML" / relative, rows, HTML_V1_1 if v1_1 else HTML_V1_0)
-    # the v1.0 data once lived under data/ too: the builder reads a dump found in two layouts once
-    v1_0 = tree.root / "MINT-1T-HTML/data_v1_0/CC-MAIN-2023-50/shard_0000.parquet"
-    write_html_parquet(tree.root / "MINT-1T-HTML/data/CC-MAIN-2023-50/shard_0000.parquet",
-                       pq.read_table(v1_0).to_pylist(), HTML_V1_0)
+        write_html_shard(tree.root / "MINT-1T-HTML" / relative, docs)
     html = [doc for doc in tree.docs.values() if doc.subset == "html"]
     tree.configs["html"] = [d.key for d in html if "/data_v1_1/" in d.key]
-    tree.configs["html-v1.0"] = [d.key for d in sorted((d for d in html if "/data_v1_1/" not in d.key),
-                                                       key=lambda d: d.cc_dump)]
+    v1_0 = [d for d in html if "/data_v1_1/" not in d.key]
+    if v1_0_layout == "per-dump":
+        # the top-level folder of a dump that data/ holds too is the same data: the builder reads it once
+        copy = tree.root / "MINT-1T-HTML/CC-MAIN-2023-50/shard_0000.parquet"
+        write_html_parquet(copy, pq.read_table(tree.root / "MINT-1T-HTML/data/CC-MAIN-2023-50/shard_0000.parquet")
+                           .to_pylist(), HTML_V1_0)
+        v1_0.sort(key=lambda d: d.cc_dump)   # the per-dump folders are read in dump order
+    tree.configs["html-v1.0"] = [d.key for d in v1_0]
+
+
+def html_row(doc: Doc, flat: bool) -> dict:
+    """A row of an HTML shard. The flat files of September 2024 on have cc_dump and image_hashes columns and
+    their metadata as a JSON string; the per-dump files of July-August 2024 neither, and metadata as structs."""
+    metadata = (doc.metadata or {}).get("metadata")
+    row = {"texts": doc.texts, "images": doc.refs, "url": doc.url, "metadata": metadata}
+    if flat:
+        row.update(cc_dump=doc.cc_dump, image_hashes=doc.image_hashes,
+                   metadata=metadata if metadata is None or isinstance(metadata, str) else json.dumps(metadata))
+    return row
+
+
+def write_html_shard(path: Path, docs: list[Doc]) -> None:
+    flat = path.parent.name in ("data_v1_0", "data_v1_1")
+    write_html_parquet(path, [html_row(doc, flat) for doc in docs], HTML_V1_1 if flat else HTML_V1_0)
+
+
+# ---- paths of a real listing ---------------------------------------------------------------------------------
+
+REPOSITORY_FILES = {
+    "MINT-1T-HTML": (".gitattributes", "README.md", "interleaved-example-twitter.png", "mint-logo.png"),
+    "MINT-1T-PDF-CC-YYYY-WW": (".gitattributes", "README.md", "interleaved-example-twitter.png"),
+    "MINT-1T-ArXiv": (".gitattributes",),
+}
+"""What each upstream repository holds besides data, as its Hub file tree shows (layouts/mint1t.txt)."""
+
+HTML_DUMPS = ("CC-MAIN-2017-22", "CC-MAIN-2018-43", "CC-MAIN-2019-04", "CC-MAIN-2020-45", "CC-MAIN-2021-17",
+              "CC-MAIN-2022-33", "CC-MAIN-2023-50", "CC-MAIN-2024-18")
+FLAT_HTML = re.compile(r"MINT-1T-HTML/data_v1_([01])/shard_(\d{3})_part_(\d{3})\.parquet")
+PER_DUMP_HTML = re.compile(r"MINT-1T-HTML/(?:data/)?(CC-MAIN-\d{4}-\d{2})/shard_(\d{4})\.parquet")
+PDF_TAR = re.compile(r"MINT-1T-PDF-CC-(\d{4}-\d{2})/CC-MAIN-\1-shard-\d+/(CC-MAIN-\d{14}-\d{14}-\d{5})\.tar")
+ARXIV_TAR = re.compile(r"MINT-1T-ArXiv/arXiv_src_(\d{4})_(\d{3})_wds\.tar")
+
+
+def placeholder(name: str) -> bytes:
+    """Stand-in bytes for a repository's non-data file: a one-pixel PNG, or text."""
+    if name.endswith(".png"):
+        return encode(picture(1, 1, 0), "PNG")
+    if name == ".gitattributes":
+        return b"*.parquet filter=lfs diff=lfs merge=lfs -text\n*.tar filter=lfs diff=lfs merge=lfs -text\n"
+    return b"---\nlicense: cc-by-4.0\npretty_name: MINT-1T\n---\n\nA placeholder for the upstream dataset card.\n"
+
+
+def listed_html_documents(relative: str) -> list[Doc]:
+    """Two documents for an HTML shard named in a listing. A flat file's documents take their dump from the
+    shard number; v1.0 texts carry the header and footer that v1.1 removed, so one shard of each holds the
+    same pages in its two versions."""
+    flat, per_dump = FLAT_HTML.fullmatch(relative), PER_DUMP_HTML.fullmatch(relative)
+    if flat:
+        version, shard, part = flat.groups()
+        stem, dump = f"shard_{shard}_part_{part}", HTML_DUMPS[(int(shard) + int(part)) % len(HTML_DUMPS)]
+    elif per_dump:
+        dump, number = per_dump.groups()
+        version, stem = "0", f"{dump}_shard_{number}"
+    else:
+        raise ValueError(f"{relative} is not a MINT-1T-HTML shard name")
+    site = f"https://www.example.com/{stem}"
+    header, footer = (["Menu | Search"], ["Footer: contact us"]) if version == "0" else ([], [])
+    return [
+        Doc("", "html", *interleave([*header, f"The first page of {stem}.", *footer], [f"{site}/0.jpg"],
+                                    "t" * len(header) + "ti" + "t" * len(footer)),
+            cc_dump=dump, url=f"{site}/page-0", image_hashes=[f"{stem}-0"]),
+        Doc("", "html", *interleave([f"A caption between two pictures of {stem}."], [f"{site}/1.png", f"{site}/2.gif"],
+                                    "iti"), cc_dump=dump, url=f"{site}/page-1", image_hashes=[f"{stem}-1", f"{stem}-2"]),
+    ]
+
+
+def listed_pdf_documents(relative: str) -> list[Doc]:
+    """Two documents for a PDF tar named in a listing; the first has two images on one page, listed in
+    reverse order in its image_metadata as in the release."""
+    match = PDF_TAR.fullmatch(relative)
+    if not match:
+        raise ValueError(f"{relative} is not a MINT-1T-PDF tar name")
+    dump, stem = f"CC-MAIN-{match.group(1)}", match.group(2)
+    return [
+        pdf_doc(f"{stem}-0", dump, ["Title page.", "Two figures on page 1.", "End."],
+                ["page_1_image_12", "page_1_image_15"], "ttiit", [picture(32, 24, 70), picture(24, 32, 71)],
+                shared_pages_reversed=True),
+        pdf_doc(f"{stem}-1", dump, ["A text-only PDF."], [], "t", []),
+    ]
+
+
+def listed_arxiv_documents(relative: str) -> list[Doc]:
+    """One paper (json + one-frame TIFF) for an ArXiv tar named in a listing, with an identifier of the
+    bundle's month in the old arXiv style (`hep-th0001001` for arXiv_src_0001_001)."""
+    match = ARXIV_TAR.fullmatch(relative)
+    if not match:
+        raise ValueError(f"{relative} is not a MINT-1T-ArXiv tar name")
+    month, bundle = match.groups()
+    return [Doc(f"hep-th{month}{bundle}", "arxiv", *interleave([f"\\section{{Bundle {month}_{bundle}}}"], ["fig1"], "ti"),
+                frames=[picture(20, 20, int(month))], statuses=["ok"])]
+
+
+def write_listed(root: Path, relative: str) -> list[Doc]:
+    """Write one path of a real listing under root with content of its kind (a folder for a path ending in
+    '/'); return the documents written. A path of an unknown kind is an error: the listing changed."""
+    path = root / relative
+    if relative.endswith("/"):
+        path.mkdir(parents=True, exist_ok=True)
+        return []
+    name = relative.rsplit("/", 1)[-1]
+    if name in (".gitattributes", "README.md") or name.endswith(".png"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(placeholder(name))
+        return []
+    if relative.startswith("MINT-1T-HTML/"):
+        docs = listed_html_documents(relative)
+        for number, doc in enumerate(docs):
+            doc.source_file, doc.key = relative, f"{relative}#{number}"
+            doc.statuses = ["not_downloaded"] * len(doc.image_positions)
+        write_html_shard(path, docs)
+        return docs
+    if relative.startswith("MINT-1T-PDF-"):
+        return write_tar_documents(root, relative, listed_pdf_documents(relative))
+    if relative.startswith("MINT-1T-ArXiv/"):
+        return write_tar_documents(root, relative, listed_arxiv_documents(relative))
+    raise ValueError(f"{relative}: no sample content for this kind of MINT-1T path")
+
+
+def write_tar_documents(root: Path, relative: str, docs: list[Doc]) -> list[Doc]:
+    """A PDF / ArXiv tar of documents, each as its JSON and (when it has images) its multi-frame TIFF."""
+    members = []
+    for doc in docs:
+        doc.source_file, doc.json_bytes = relative, json_member_bytes(doc)
+        doc.tiff = multi_frame_tiff(doc.frames) if doc.frames else None
+        members += tar_members(doc, [("json", None)] + ([("tiff", None)] if doc.tiff else []))
+    write_tar(root / relative, members)
+    return docs
 
 
 def write_pdf(tree: SampleTree, scale: int) -> None:
