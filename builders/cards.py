@@ -98,7 +98,8 @@ def card_yaml_metadata(report: dict) -> DatasetCardData:
             dataset_size=sum(s["arrow_bytes"] for s in config["splits"].values()))
     DatasetInfosDict(infos).to_dataset_card_data(card_data)
     MetadataConfigs({
-        name: {"data_files": [{"split": split, "path": f"{name}/{split}-*"} for split in config["splits"]],
+        name: {"data_files": [{"split": split, "path": info.get("pattern", f"{name}/{split}-*")}
+                              for split, info in config["splits"].items()],
                **({"default": True} if config["default"] else {})}
         for name, config in configs.items()
     }).to_dataset_card_data(card_data)

@@ -47,6 +47,9 @@ from .outputs import README_FILE, REPORT_FILE, STAGING_DIR, report_text  # noqa:
 from .parquet import PartWriter
 
 TMP_SUFFIX = ".tmp"
+MAX_FOLDER_ENTRIES = 10_000
+"""The Hub refuses more entries than this in one folder: a config with more parts uses sub-folders."""
+PARTS_PER_SUBFOLDER = 1_000
 SPLIT_ORDER = {"train": 0, "validation": 1, "test": 2}
 CONTENT_HASH_DOC = (f"each split's content_hash is the sha256 of its shard jobs' {content_hash.ALGORITHM} row "
                     "digests in order; a row digest covers the column values, not their Parquet encoding")
@@ -369,53 +372,116 @@ def build(dataset: str, data_dir, output, configs: list[str] | None = None, num_
     for notice in notices:
         log(notice)
     fs.makedirs(root, exist_ok=True)
-    for marker_of_completion in (README_FILE, REPORT_FILE):  # an interrupted rebuild must not look complete
-        if fs.exists(f"{root}/{marker_of_completion}"):
-            fs.rm(f"{root}/{marker_of_completion}")
+    with build_lock(target, os.fspath(output)):  # a second build into this folder stops at once
+        for marker_of_completion in (README_FILE, REPORT_FILE):  # an interrupted rebuild must not look complete
+            if fs.exists(f"{root}/{marker_of_completion}"):
+                fs.rm(f"{root}/{marker_of_completion}")
 
-    plan = plan_jobs(dataset, data_dir, selected, on_error, target)
-    planned = time.perf_counter()
-    results = completed_results(target, plan.jobs)
-    if results:
-        log(f"resuming: {len(results)} of {len(plan.jobs)} shard jobs already complete")
-    pending = [j for j in plan.jobs if j.key not in results]
-    completions = runner.start(run_job, pending, target)
-    # the jobs are submitted (local workers forked) before this process starts any thread; on an error
-    # or an interrupt, closing the completions cancels the jobs not yet started
-    with concurrent.futures.ThreadPoolExecutor(2) as scanner, contextlib.closing(completions), \
-            tqdm(total=len(plan.jobs), initial=len(results), desc="building", unit="shard",
-                 disable=not progress) as bar:
-        inputs = scanner.submit(input_checksums, sorted({p for m in plan.meta.values() for p in m["inputs"]}),
-                                data_dir)
-        unread = scanner.submit(unread_raw_paths, dataset, data_dir, plan)
-        for job, result in completions:
-            if isinstance(result, RawDataError):
-                plan.failures.setdefault(job.config, []).append(result)
-            else:
-                results[job.key] = result
-            bar.update()
-        inputs, unread = inputs.result(), unread.result()
-    for line in coverage.summary(unread):
-        log(line)
-    built = [job for job in plan.jobs if job.config not in plan.failures]
-    meta = {name: m for name, m in plan.meta.items() if name not in plan.failures}
-    if not meta:
-        raise BuildIncomplete(os.fspath(output), plan.failures, [])
-    report = _finalize(dataset, target, built, results, plan.rejected, meta, on_error,
-                       repo_id or cards.suggested_repo_id(dataset), inputs)
-    report["unread"] = unread
-    for notice in report["notices"]:
-        log(notice)
-    report["timings"] = {"planning_seconds": round(planned - started, 3),
-                         "job_seconds": round(sum(r["seconds"] for r in results.values()), 3),
-                         "wall_seconds": round(time.perf_counter() - started, 3)}
-    if plan.failures:  # the configs that built are in place; the folder is not complete, and resumable
-        report["failed_configs"] = {name: failure_record(errors, data_dir) for name, errors in plan.failures.items()}
-        _write_whole(fs, f"{root}/{REPORT_FILE}", report_text(report))
-        raise BuildIncomplete(os.fspath(output), plan.failures, list(meta))
-    write_outputs(target, report)
-    fs.rm(target.staging, recursive=True)
-    return report
+        plan = plan_jobs(dataset, data_dir, selected, on_error, target)
+        planned = time.perf_counter()
+        results = completed_results(target, plan.jobs)
+        if results:
+            log(f"resuming: {len(results)} of {len(plan.jobs)} shard jobs already complete")
+        pending = [j for j in plan.jobs if j.key not in results]
+        completions = runner.start(run_job, pending, target)
+        # the jobs are submitted (local workers forked) before this process starts any thread; on an error
+        # or an interrupt, closing the completions cancels the jobs not yet started
+        with concurrent.futures.ThreadPoolExecutor(2) as scanner, contextlib.closing(completions), \
+                tqdm(total=len(plan.jobs), initial=len(results), desc="building", unit="shard",
+                     disable=not progress) as bar:
+            inputs = scanner.submit(input_checksums, sorted({p for m in plan.meta.values() for p in m["inputs"]}),
+                                    data_dir)
+            unread = scanner.submit(unread_raw_paths, dataset, data_dir, plan)
+            for job, result in completions:
+                if isinstance(result, RawDataError):
+                    plan.failures.setdefault(job.config, []).append(result)
+                else:
+                    results[job.key] = result
+                bar.update()
+            inputs, unread = inputs.result(), unread.result()
+        for line in coverage.summary(unread):
+            log(line)
+        built = [job for job in plan.jobs if job.config not in plan.failures]
+        meta = {name: m for name, m in plan.meta.items() if name not in plan.failures}
+        if not meta:
+            raise BuildIncomplete(os.fspath(output), plan.failures, [])
+        report = _finalize(dataset, target, built, results, plan.rejected, meta, on_error,
+                           repo_id or cards.suggested_repo_id(dataset), inputs)
+        report["unread"] = unread
+        for notice in report["notices"]:
+            log(notice)
+        report["timings"] = {"planning_seconds": round(planned - started, 3),
+                             "job_seconds": round(sum(r["seconds"] for r in results.values()), 3),
+                             "wall_seconds": round(time.perf_counter() - started, 3)}
+        if plan.failures:  # the configs that built are in place; the folder is not complete, and resumable
+            report["failed_configs"] = {name: failure_record(errors, data_dir) for name, errors in plan.failures.items()}
+            _write_whole(fs, f"{root}/{REPORT_FILE}", report_text(report))
+            raise BuildIncomplete(os.fspath(output), plan.failures, list(meta))
+        write_outputs(target, report)
+        fs.rm(target.staging, recursive=True)
+        return report
+
+
+LOCK_FILE = "build.lock"
+
+
+@contextlib.contextmanager
+def build_lock(target: Target, shown: str):
+    """Hold the output folder for this build: two builds writing one staging area would mix their parts.
+
+    On a local disk an advisory lock (`flock`) that the system drops when the process dies, so a killed
+    build never blocks the next; on an object store a lock object naming the host and process, taken over
+    when that process is gone from this host, else removed by hand."""
+    fs, path = target.fs, f"{target.staging}/{LOCK_FILE}"
+    fs.makedirs(target.staging, exist_ok=True)
+    holder = {"host": platform.node(), "pid": os.getpid(), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+    if isinstance(fs, LocalFileSystem):
+        import fcntl
+
+        with open(path, "a+", encoding="utf-8") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                raise _locked(shown, handle.read()) from None
+            handle.seek(0)
+            handle.truncate()
+            handle.write(json.dumps(holder))
+            handle.flush()
+            yield  # the lock goes with the file handle
+        return
+    if fs.exists(path):
+        text = fs.cat_file(path).decode("utf-8", "replace")
+        other = json.loads(text) if text.startswith("{") else {}
+        if not (other.get("host") == holder["host"] and not _process_alive(other.get("pid"))):
+            raise _locked(shown, text, remove=path)
+    _write_whole(fs, path, json.dumps(holder))
+    try:
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            fs.rm_file(path)
+
+
+def _locked(shown: str, holder_text: str, remove: str | None = None) -> UsageError:
+    try:
+        holder = json.loads(holder_text)
+        who = f" (process {holder['pid']} on {holder['host']}, started {holder['started']})"
+    except (ValueError, KeyError, TypeError):
+        who = ""
+    what = f"if no build is running, delete {remove} and retry" if remove else "wait for it to finish"
+    return UsageError(f"{shown}: another build is writing into this folder{who}; {what}, "
+                      "or build into another --output")
+
+
+def _process_alive(pid) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (ProcessLookupError, ValueError, TypeError):
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class BuildIncomplete(RawDataError):
@@ -469,7 +535,7 @@ def _finalize(dataset, target: Target, jobs, results, rejected, config_meta, on_
     moves: list[tuple[str, str]] = []  # staged part -> final name
     notices = [f"{config}: {n}" for config, meta in config_meta.items() for n in meta["notices"]]
     for config, meta in config_meta.items():
-        splits, empty = {}, {}
+        splits, empty, staged = {}, {}, {}
         for split in sorted(meta["split_order"], key=lambda s: (SPLIT_ORDER.get(s, 3), s)):
             split_jobs = sorted((j for j in jobs if j.config == config and j.split == split), key=lambda j: j.index)
             stats = [results[j.key] for j in split_jobs]
@@ -484,13 +550,16 @@ def _finalize(dataset, target: Target, jobs, results, rejected, config_meta, on_
             if rows == 0:  # no file, so not in the card's configs; its record counts stay in the report
                 empty[split] = record_stats
                 continue
-            names = [f"{split}-{i:05d}-of-{len(parts):05d}.parquet" for i in range(len(parts))]
+            staged[split] = parts
             splits[split] = {"rows": rows, "arrow_bytes": sum(r["arrow_bytes"] for r in stats),
                              "parquet_bytes": sum(r["parquet_bytes"] for r in stats),
                              "content_hash": content_hash.combined([r["content_hash"] for r in stats]),
-                             "files": [f"{config}/{n}" for n in names], **record_stats,
-                             "counts": _summed(r["counts"] for r in stats)}
-            moves += [(part, f"{target.root}/{config}/{n}") for part, n in zip(parts, names)]
+                             **record_stats, "counts": _summed(r["counts"] for r in stats)}
+        nested = sum(len(parts) for parts in staged.values()) > MAX_FOLDER_ENTRIES
+        for split, parts in staged.items():
+            names = part_names(config, split, len(parts), nested)
+            splits[split].update(files=names, pattern=data_files_pattern(config, split, nested))
+            moves += [(part, f"{target.root}/{name}") for part, name in zip(parts, names)]
         if splits:
             configs[config] = {"description": meta["description"], "redistribution": meta["redistribution"],
                                "features": meta["features"], "fields": meta["fields"], "splits": splits,
@@ -511,6 +580,20 @@ def _finalize(dataset, target: Target, jobs, results, rejected, config_meta, on_
     }
 
 
+def part_names(config: str, split: str, count: int, nested: bool) -> list[str]:
+    """Where a split's parts go: `<config>/<split>-NNNNN-of-NNNNN.parquet`, or, for a config with more parts
+    than a Hub folder may hold, the same names in sub-folders of PARTS_PER_SUBFOLDER parts each."""
+    names = [f"{split}-{i:05d}-of-{count:05d}.parquet" for i in range(count)]
+    if nested:
+        return [f"{config}/{split}/{i // PARTS_PER_SUBFOLDER:04d}/{name}" for i, name in enumerate(names)]
+    return [f"{config}/{name}" for name in names]
+
+
+def data_files_pattern(config: str, split: str, nested: bool) -> str:
+    """The README `data_files` pattern that matches exactly the parts `part_names` gives a split."""
+    return f"{config}/{split}/*/*.parquet" if nested else f"{config}/{split}-*"
+
+
 def _summed(tallies) -> dict[str, int]:
     total: dict[str, int] = {}
     for tally in tallies:
@@ -525,21 +608,30 @@ def _install_parts(target: Target, configs: dict, moves: list[tuple[str, str]]) 
     The staged parts stay until the build is complete, so an interrupted install is simply done again.
     """
     fs, root = target.fs, target.root
-    for name in configs:
-        fs.makedirs(f"{root}/{name}", exist_ok=True)
+    for folder in sorted({f"{root}/{name}" for name in configs} | {d.rsplit("/", 1)[0] for _, d in moves}):
+        fs.makedirs(folder, exist_ok=True)
     if isinstance(fs, LocalFileSystem):
         for source, destination in moves:
             _link_or_copy(source, destination)
     elif moves:
         fs.copy([source for source, _ in moves], [destination for _, destination in moves])
     keep = {destination for _, destination in moves}
-    found = fs.glob(f"{root}/*/*.parquet") + fs.glob(f"{root}/*/*{TMP_SUFFIX}")
-    stale = [path for path in found if path not in keep and path.split("/")[-2] != STAGING_DIR]
+    found = [path for pattern in ("*/*.parquet", f"*/*{TMP_SUFFIX}", "*/*/*/*.parquet", f"*/*/*/*{TMP_SUFFIX}")
+             for path in fs.glob(f"{root}/{pattern}")]
+    stale = [path for path in found if path not in keep and not path.startswith(f"{target.staging}/")]
     if stale:
         fs.rm(stale)
-    for directory in {path.rsplit("/", 1)[0] for path in stale}:
+    emptied = {parent for path in stale for parent in _parents_below(path, root)}
+    for directory in sorted(emptied, key=len, reverse=True):  # deepest first
         if directory.rsplit("/", 1)[1] not in configs and fs.isdir(directory) and not fs.ls(directory):
             fs.rmdir(directory)
+
+
+def _parents_below(path: str, root: str) -> list[str]:
+    parents = []
+    while (path := path.rsplit("/", 1)[0]) != root and path.startswith(root):
+        parents.append(path)
+    return parents
 
 
 def _link_or_copy(source: str, destination: str) -> None:

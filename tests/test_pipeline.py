@@ -227,3 +227,85 @@ def test_raw_paths_no_config_reads_are_reported_with_reasons(tmp_path):
     card = (tmp_path / "out" / "README.md").read_text()
     assert "Raw files and folders this build did not read (6 paths, 6 files" in card
     assert "| `flickr30k-images/00000.png` | 1 | 4 B | not recognised by this builder" in card
+
+
+def test_a_config_with_more_parts_than_a_hub_folder_holds_uses_sub_folders(tmp_path, many_shards, monkeypatch):
+    import datasets
+
+    out = tmp_path / "out"
+    flat = quiet_build(many_shards, tmp_path / "flat", configs=["captions"])
+    monkeypatch.setattr(pipeline, "MAX_FOLDER_ENTRIES", 4)  # the Hub's 10,000, scaled to the sample
+    monkeypatch.setattr(pipeline, "PARTS_PER_SUBFOLDER", 2)
+    report = quiet_build(many_shards, out, configs=["captions"])
+    train = report["configs"]["captions"]["splits"]["train"]
+    count = len(train["files"])
+    assert count > 2 and train["pattern"] == "captions/train/*/*.parquet"
+    assert train["files"][:3] == [f"captions/train/0000/train-00000-of-{count:05d}.parquet",
+                                  f"captions/train/0000/train-00001-of-{count:05d}.parquet",
+                                  f"captions/train/0001/train-00002-of-{count:05d}.parquet"]
+    on_disk = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.parquet"))
+    assert on_disk == sorted(f for s in report["configs"]["captions"]["splits"].values() for f in s["files"])
+    assert sorted(p.name for p in (out / "captions").iterdir()) == ["test", "train", "validation"]
+    groups = sorted((out / "captions" / "train").iterdir())
+    assert [g.name for g in groups] == [f"{k:04d}" for k in range((count + 1) // 2)]
+    assert [len(list(g.iterdir())) for g in groups] == [2] * (count // 2) + [1] * (count % 2)
+    assert "path: captions/train/*/*.parquet" in (out / "README.md").read_text()
+    loaded = datasets.load_dataset(str(out), "captions", split="train")  # the real client reads the patterns
+    reference = datasets.load_dataset(str(tmp_path / "flat"), "captions", split="train")
+    assert loaded["image_id"] == reference["image_id"] and loaded["captions"] == reference["captions"]
+    assert flat["configs"]["captions"]["splits"]["train"]["content_hash"] == train["content_hash"]
+
+    monkeypatch.setattr(pipeline, "MAX_FOLDER_ENTRIES", 10_000)  # back to a flat layout: no old part stays
+    quiet_build(many_shards, out, configs=["captions"])
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.parquet")) == sorted(
+        p.relative_to(tmp_path / "flat").as_posix() for p in (tmp_path / "flat").rglob("*.parquet"))
+    assert not (out / "captions" / "train").exists()
+
+
+def test_a_second_build_into_the_same_folder_stops_at_once(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    sample.make(raw)
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time\nfrom builders import pipeline\n"
+        f"with pipeline.build_lock(pipeline.Target.of({str(out)!r}), 'out'):\n"
+        "    print('locked', flush=True)\n    time.sleep(60)\n")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "locked\n"
+        second = run_script("build.py", "flickr30k_entities", "--data-dir", raw, "--output", out, "--quiet")
+        assert second.returncode == 2 and "Traceback" not in second.stderr, second.stderr
+        assert f"out: another build is writing into this folder (process {holder.pid} on " in second.stderr
+        assert "; wait for it to finish, or build into another --output" in second.stderr
+    finally:
+        holder.send_signal(signal.SIGKILL)  # a killed build leaves no lock behind
+        holder.wait()
+    assert quiet_build(raw, out, configs=["captions"])["configs"]["captions"]["splits"]["train"]["rows"] == 2
+
+
+def test_an_object_store_lock_names_its_holder_and_is_taken_over_when_it_died(tmp_path):
+    import platform
+
+    raw = tmp_path / "raw"
+    sample.make(raw)
+    target = pipeline.Target.of("memory://locked-build")
+    lock = f"{target.staging}/{pipeline.LOCK_FILE}"
+    target.fs.pipe_file(lock, json.dumps({"host": "node-7", "pid": 4242, "started": "2026-12-06 05:00:00"}).encode())
+    with pytest.raises(pipeline.UsageError, match=r"another build is writing into this folder \(process 4242 on "
+                                                  r"node-7, started 2026-12-06 05:00:00\); if no build is running, "
+                                                  r"delete .*build.lock and retry"):
+        quiet_build(raw, "memory://locked-build", configs=["captions"])
+    dead = subprocess_pid_that_exited()
+    target.fs.pipe_file(lock, json.dumps({"host": platform.node(), "pid": dead, "started": "then"}).encode())
+    report = quiet_build(raw, "memory://locked-build", configs=["captions"])
+    assert report["configs"]["captions"]["splits"]["train"]["rows"] == 2 and not target.fs.exists(lock)
+
+
+def subprocess_pid_that_exited() -> int:
+    import subprocess
+    import sys
+
+    process = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    return int(process.stdout)
