@@ -253,7 +253,7 @@ CONFIGS = [
 
 NOT_READ = (
     ("README*", "documentation of the upstream release or repository, not data"),
-    ("VLDBench/data/metadata.*", "VLDBench ships one table in three formats; the first present of metadata.csv, "
+    ("VLDBench/data/metadata.[jp]*", "VLDBench ships one table in three formats; the first present of metadata.csv, "
                                  "metadata.parquet, metadata.json is read and the others hold the same rows (the "
                                  "repository's metadata.json is cut off at 7,428 bytes)"),
     ("VLDBench/data/load-data.py", "the repository's example loading script, not data"),

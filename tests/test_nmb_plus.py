@@ -1,9 +1,11 @@
 """NewsMediaBias-Plus: the builder against the sample generator's four raw forms, the real files, and bad inputs."""
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import shutil
+import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -188,6 +190,163 @@ def test_loads_with_datasets_and_every_row_decodes(built):
     assert ds.features["image_status"].int2str(ds[2]["image_status"]) == "svg"
     v1 = datasets.load_dataset(str(out), "v1", split="train")
     assert v1[0]["published_at"] == datetime(2024, 3, 10, tzinfo=UTC)
+
+
+# ---- the Zenodo download, VLDBench on the Hub, the scraper's text files ---------------------------------------
+
+def zenodo_image(raw: Path, name: str) -> bytes:
+    """An image of the Zenodo download, extracted or inside the archive."""
+    folder = raw / "zenodo"
+    if (folder / name).is_file():
+        return (folder / name).read_bytes()
+    with zipfile.ZipFile(folder / "images.zip") as archive:
+        return archive.read(name)
+
+
+@pytest.mark.parametrize("zenodo_as", ["dir", "zip"])
+def test_the_zenodo_download_alone_builds(tmp_path, zenodo_as):
+    tree = sample.make(tmp_path / "full", zenodo_as=zenodo_as)
+    raw = tmp_path / "raw"
+    shutil.copytree(tmp_path / "full" / "zenodo", raw / "zenodo")  # what a user with only the record has
+    report = quiet_build(raw, tmp_path / "out")
+    assert list(report["configs"]) == ["zenodo"]
+    rows = rows_by_id(tmp_path / "out", "zenodo")
+    assert list(rows) == [a.unique_id for a in tree.articles["zenodo"]]
+    cnn = rows["1098444910"]
+    assert cnn["image"] == {"bytes": zenodo_image(raw, "images/1098444910.jpg"), "path": "1098444910.jpg"}
+    assert (cnn["image_file"], cnn["text_label_raw"], cnn["text_label"]) == ("images/1098444910.jpg", "Unlikely", 0)
+    assert (cnn["categories"], cnn["published_at"]) == (["Politics", "National"], datetime(2024, 3, 10, tzinfo=UTC))
+    assert json.loads(cnn["other_columns"]) == {"bertopics": "5_bipartisan, border, border deal"}
+    assert rows["2000000009"]["image"]["bytes"] == zenodo_image(raw, "images/2000000009.png")  # only Zenodo has it
+    assert rows["2000000006"]["image_status"] == OK and rows["2000000006"]["image_file"] is None  # found by its id
+    assert rows["1148232027"]["image"]["bytes"] == zenodo_image(raw, "images/batch_2/1148232027.png")
+    assert rows["2000000003"]["image_status"] == FILE_MISSING and rows["2000000001"]["image_status"] == SVG
+    assert "zenodo: zenodo/dataset_with_labels.parquet: 1 column(s) no field stands for, kept in `other_columns`: " \
+           "bertopics" in report["notices"]
+    unused = {"dir": {"zenodo/images/2000000002.webp", "zenodo/images/2000000005.jpg", "zenodo/images/2999999999.jpg"},
+              "zip": set()}[zenodo_as]  # gen_b's images, and one of nobody's; a zip is read as a whole
+    assert {u["path"] for u in report["unread"]} == unused
+    assert any("3 image file(s) (or archive members) belong to no article" in n for n in report["notices"])
+
+
+def test_the_zenodo_table_and_the_current_release_share_one_image_folder(built):
+    tree, out, report = built
+    zenodo, current = rows_by_id(out, "zenodo"), rows_by_id(out, "current")
+    for uid in ("1098444910", "1148232027", "2000000006"):
+        assert zenodo[uid]["image"] == current[uid]["image"] and zenodo[uid]["image"]["bytes"]
+    assert [u["path"] for u in report["unread"] if u["path"].startswith("zenodo/")] == ["zenodo/images/2999999999.jpg"]
+
+
+def test_vldbench_hub_embedded_images_are_copied_verbatim(built):
+    tree, out, _ = built
+    source = pq.read_table(tree.root / "vldbench_hub" / "data" / "train-00000-of-00001.parquet").to_pylist()
+    rows = parquet_rows(out, "vldbench_hub", "train")
+    assert [r["unique_id"] for r in rows] == [s["unique_id"] for s in source]
+    png, jpeg, none = rows
+    assert png["image"] == {"bytes": source[0]["image"]["bytes"], "path": "3a6e10c6e5.png"}
+    assert png["image_file"] == "3a6e10c6e5.png" and png["image"]["bytes"].startswith(b"\x89PNG")
+    assert jpeg["image"] == {"bytes": source[1]["image"]["bytes"], "path": "ab71f6bece.jpg"} and jpeg["image_file"] is None
+    assert (none["image"], none["image_status"]) == (None, NO_IMAGE)
+    # the card's single-category columns
+    assert (png["categories"], png["category_scores"], jpeg["categories"]) == (["Politics"], [0.95], ["Business and Finance"])
+    assert (png["multimodal_label"], jpeg["text_label"]) == (1, 0) and png["article_text"] == sample.VLDBENCH_TEXT
+
+
+def test_otherlist_rows_read_their_text_from_the_file_content_names(built):
+    tree, out, _ = built
+    rows = rows_by_id(out, "raw_scrape")
+    others = [a for a in tree.articles["raw_scrape"] if a.scraper == "otherlist"]
+    assert len(others) == 3
+    for article in others:
+        row = rows[article.unique_id]
+        text = (tree.root / "raw_scrape" / "content" / f"{article.unique_id}.txt").read_text(encoding="utf-8")
+        assert (row["article_text"], row["article_text_file"]) == (text, f"bad_data_2/content/{article.unique_id}.txt")
+    lawn = rows[hashlib.sha256(b"Area Man Declares Victory Over Lawn").hexdigest()[:10]]
+    assert lawn["article_text"] == sample.OTHERLIST_TEXT and lawn["article_text"].count("\n") == 6
+    assert lawn["first_paragraph"].startswith('LAWN, USA — A local man said Saturday that he had "finally won"')
+    assert lawn["image_file"] == f"{lawn['unique_id']}.jpg"  # otherlist writes the bare file name
+    assert lawn["image"]["bytes"] == (tree.root / "raw_scrape" / "images" / lawn["image_file"]).read_bytes()
+    latte = next(r for r in rows.values() if r["headline"] == "Local Café Launches ‘Unity’ Latte")
+    assert latte["article_text"] == "The café — “unity” for $7.\nNobody asked." and latte["text_repairs"] == []
+    assert latte["image"]["path"].endswith(".png")  # PNG bytes that urlretrieve saved as .jpg
+    assert not any(r["article_text"].lower().endswith(".txt") for r in rows.values())  # never a path as text
+    assert all(rows[a.unique_id]["article_text_file"] is None for a in tree.articles["raw_scrape"]
+               if a.scraper == "news_scrapper")
+
+
+def test_a_missing_text_file_is_a_located_error(tmp_path):
+    tree = sample.make(tmp_path / "raw")
+    article = next(a for a in tree.articles["raw_scrape"] if a.scraper == "otherlist")
+    (tmp_path / "raw" / "raw_scrape" / "content" / f"{article.unique_id}.txt").unlink()
+    line = tree.lines[("raw_scrape", article.unique_id)]
+    refused_build("nmb_plus", tmp_path / "raw", tmp_path / "o", "--config", "raw_scrape",
+                  expected=f"raw_scrape/{sample.OTHERLIST_CSV}:{line} (record {article.unique_id}): `content` names "
+                           f"the text file 'bad_data_2/content/{article.unique_id}.txt', which is neither")
+
+
+def test_content_paths_are_told_from_text_and_found_next_to_the_csv(tmp_path):
+    (tmp_path / "content").mkdir()
+    (tmp_path / "content" / "abc.txt").write_text("x")
+    found = tmp_path / "content" / "abc.txt"
+    for written in ("bad_data_2/content/abc.txt", "content/abc.txt", "/home/someone/out/content/abc.txt",
+                    "C:\\scrape\\content\\abc.txt", "../../content/abc.txt"):
+        assert nmb.locate_content_file(nmb.content_file_name(written), tmp_path) == found, written
+    assert nmb.locate_content_file("bad_data_2/content/other.txt", tmp_path) is None
+    for text in ("The article.", "Read the notes.txt\nand more", "", None):
+        assert nmb.content_file_name(text) is None, text
+
+
+# ---- nothing is left unread or unmapped silently -------------------------------------------------------------
+
+def test_every_raw_path_not_read_is_reported_with_its_reason(built):
+    _, _, report = built
+    unread = {u["path"]: u["reason"] for u in report["unread"]}
+    assert set(unread) == {"VLDBench/README.md", "VLDBench/data/load-data.py", "VLDBench/data/metadata.json",
+                           "VLDBench/data/metadata.parquet", "VLDBench/images/0000fddd6f.png", "raw_scrape/deduped.csv",
+                           "vldbench_hub/.gitattributes", "vldbench_hub/README.md", "zenodo/images/2999999999.jpg"}
+    assert unread["VLDBench/data/metadata.json"].startswith("VLDBench ships one table in three formats")
+    assert "cut off at 7,428 bytes" in unread["VLDBench/data/metadata.parquet"]
+    assert unread["raw_scrape/deduped.csv"].startswith("news_scrapper.py's dedupe list")
+    assert unread["VLDBench/README.md"] == unread["vldbench_hub/README.md"] == nmb.NOT_READ[0][1]
+    assert unread["VLDBench/images/0000fddd6f.png"].startswith("not recognised")  # named by no metadata row...
+    assert "vldbench: VLDBench/images: 1 image file(s) (or archive members) belong to no article of this config's " \
+           "table: not read (listed with the unread raw paths)" in report["notices"]  # ...which a notice explains
+
+
+def test_files_of_configs_not_built_and_unknown_files_are_reported(built, tmp_path):
+    tree, _, _ = built
+    raw = tmp_path / "raw"
+    shutil.copytree(tree.root, raw)
+    (raw / "raw_scrape" / "notes.xlsx").write_bytes(b"PK\x03\x04")
+    report = quiet_build(raw, tmp_path / "out", configs=["raw_scrape"])
+    unread = {u["path"]: u for u in report["unread"]}
+    assert unread["raw_scrape/notes.xlsx"]["reason"].startswith("not recognised by this builder")
+    def reason(path: str) -> str:  # a folder none of whose files is read may be listed as one entry
+        return next(u["reason"] for p, u in unread.items() if path == p or (p.endswith("/") and path.startswith(p)))
+    assert reason("gen_b/data/dataset_cleaned.parquet").startswith("read by config 'current', which this build did not")
+    assert reason("gen_a/data/train-00001-of-00002.parquet").startswith("read by config 'v1'")
+    assert reason("VLDBench/data/metadata.csv").startswith("read by config 'vldbench'")
+    assert reason("zenodo/images/1098444910.jpg").startswith("read by config 'current'")
+    assert reason("zenodo/images/2000000009.png").startswith("read by config 'zenodo'")  # only Zenodo's table names it
+    assert not any(path.startswith(("raw_scrape/content/", "raw_scrape/images/")) for path in unread)
+
+
+def test_unmapped_columns_are_kept_with_their_values_and_named(built, tmp_path):
+    tree, _, _ = built
+    raw = tmp_path / "raw"
+    shutil.copytree(tree.root, raw)
+    path = raw / "gen_b" / "data" / "dataset_cleaned.parquet"
+    table = pq.read_table(path)
+    count = table.num_rows
+    table = table.append_column("date_published", pa.array(["2024-03-10"] * count))  # a field `current` has not
+    table = table.append_column("thumbnail", pa.array([b"\x00\xff"] * count, pa.binary()))
+    pq.write_table(table, path)
+    report = quiet_build(raw, tmp_path / "out", configs=["current"])
+    row = rows_by_id(tmp_path / "out", "current")["1098444910"]
+    assert json.loads(row["other_columns"]) == {"date_published": "2024-03-10", "thumbnail": {"base64": "AP8="}}
+    assert "current: gen_b/data/dataset_cleaned.parquet: 2 column(s) no field stands for, kept in `other_columns`: " \
+           "date_published, thumbnail" in report["notices"]
+    assert "date_published, thumbnail" in (tmp_path / "out" / "README.md").read_text()
 
 
 # ---- other raw layouts and sharding give the same rows -------------------------------------------------------
@@ -403,6 +562,9 @@ def test_real_vldbench_metadata_csv_builds_with_its_images(tmp_path):
     real = realdata_dir("newsmediabias_plus")
     report = quiet_build(real, tmp_path / "out")
     assert list(report["configs"]) == ["vldbench"]  # the other forms are not in the real sample
+    assert {u["path"]: u["reason"][:15] for u in report["unread"]} == {  # the UI test CSV is not a release file
+        "Newsmediabias-plus/": "not recognised ", "VLDBench/data/metadata.json": "VLDBench ships ",
+        "VLDBench/data/metadata.parquet": "VLDBench ships "}
     rows = parquet_rows(tmp_path / "out", "vldbench", "train")
     assert len(rows) == 500 and [r["unique_id"] for r in rows[:5]] == REAL_IMAGES
     for row in rows[:5]:
@@ -421,6 +583,56 @@ def test_real_vldbench_metadata_csv_builds_with_its_images(tmp_path):
     assert sum(r["text_label"] for r in rows) == 378 and sum(r["multimodal_label"] for r in rows) == 281
     assert sum(r["published_at"] is None for r in rows) == 13  # NaT
     assert all(r["text_repairs"] == [] for r in rows)
+
+
+def test_real_vldbench_repository_layout_names_what_it_leaves(tmp_path):
+    """The repository as cloned: the real data/ and images/ files, and its non-data paths (real names)."""
+    real = realdata_dir("newsmediabias_plus")
+    repo = tmp_path / "raw" / "VLDBench"
+    shutil.copytree(real / "VLDBench", repo)
+    for name in ("README.md", "code/GLM.py", "code/judge-vision.py", "docs/index.html", "data/load-data.py", ".DS_Store"):
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_text("not data\n")
+    report = quiet_build(tmp_path / "raw", tmp_path / "out")
+    assert list(report["configs"]) == ["vldbench"] and report["configs"]["vldbench"]["splits"]["train"]["rows"] == 500
+    unread = {u["path"]: u for u in report["unread"]}
+    assert set(unread) == {"VLDBench/README.md", "VLDBench/code/", "VLDBench/docs/", "VLDBench/data/load-data.py",
+                           "VLDBench/data/metadata.json", "VLDBench/data/metadata.parquet", "VLDBench/.DS_Store"}
+    assert unread["VLDBench/code/"]["files"] == 2 and "evaluation code" in unread["VLDBench/code/"]["reason"]
+    assert unread["VLDBench/data/metadata.json"]["bytes"] == 7428  # the repository's cut-off JSON, not read
+    assert not any("image file(s)" in n for n in report["notices"])  # the five images are the first five rows'
+
+
+def test_real_vldbench_rows_in_the_hub_layout_keep_their_image_bytes(tmp_path):
+    """No file of vector-institute/VLDBench is available: real rows and images, laid out as its card describes
+    (Parquet, the images embedded as a datasets Image), must come out with the very same bytes."""
+    real = realdata_dir("newsmediabias_plus")
+    records = [r for _, _, r in nmb.iter_records(nmb.plan_csv(real / "VLDBench" / "data" / "metadata.csv", ())[0],
+                                                  set(nmb.V1_FIELDS) | {"saved_image_path"}, keep_others=False)][:5]
+    rows = [{"unique_id": r["unique_id"], "outlet": r["outlet"], "headline": r["headline"],
+             "article_text": r["article_text"], "image_description": r["image_description"],
+             "image": {"bytes": (real / "VLDBench" / "images" / f"{r['unique_id']}.png").read_bytes(), "path": None},
+             "date_published": r["date_published"], "source_url": r["source_url"],
+             "news_category": nmb.parse_category_list(r["categories"], "c")[0],
+             "news_category_score": nmb.parse_score_list(r["category_scores"], "s")[0],
+             "text_label": r["text_label"], "multimodal_label": r["multimodal_label"]} for r in records]
+    hub = tmp_path / "raw" / "vldbench_hub" / "data"
+    hub.mkdir(parents=True)
+    features = sample.VLDBENCH_HUB_FEATURES
+    table = pa.Table.from_pylist(rows, schema=features.arrow_schema).replace_schema_metadata(
+        {"huggingface": json.dumps({"info": {"features": features.to_dict()}})})
+    pq.write_table(table, hub / "train-00000-of-00001.parquet")
+    quiet_build(tmp_path / "raw", tmp_path / "out")
+    built_rows = parquet_rows(tmp_path / "out", "vldbench_hub", "train")
+    assert [r["unique_id"] for r in built_rows] == REAL_IMAGES
+    first = built_rows[0]
+    assert hashlib.sha256(first["image"]["bytes"]).hexdigest() == \
+        "1ddb972b6b1d92ffd8cb8b073297634105a9c02a9b97f5d8e934d349a7ef5d22"  # realdata/SOURCES.md, images/3a6e10c6e5.png
+    assert first["image"]["path"] == "3a6e10c6e5.png" and first["image_file"] is None
+    assert first["headline"] == "Opinion | An Unexpected Rebranding of the Democratic Party - The New York Times"
+    assert (first["categories"], first["category_scores"], first["text_label_raw"]) == (["Politics"], [0.95], "Likely")
+    for row in built_rows:
+        assert row["image"]["bytes"] == (real / "VLDBench" / "images" / f"{row['unique_id']}.png").read_bytes()
 
 
 def test_real_metadata_parquet_builds_too(tmp_path):
