@@ -148,6 +148,7 @@ def _counted(report: dict) -> list[dict]:
 @functools.cache
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(CARDS_DIR), undefined=jinja2.StrictUndefined,
+                             extensions=["jinja2.ext.do"],
                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     env.filters["human_bytes"] = human_bytes
     env.filters["md_cell"] = lambda text: str(text).replace("|", "\\|").replace("\n", " ")

@@ -36,6 +36,9 @@ class PartInfo:
     rows: int
     arrow_bytes: int
     parquet_bytes: int
+    largest_row_group: int = 0  # uncompressed bytes of its largest row group, as the footer says
+    page_index: bool = False    # every column chunk has an offset index (readers can skip within a row group)
+    features_metadata: bool = False  # the `huggingface` schema metadata (features, media types) is in the footer
 
 
 class PartWriter:
@@ -96,9 +99,15 @@ class PartWriter:
 
     def _finish_part(self) -> None:
         self._writer.close()
+        footer = self._writer.writer.metadata
         self._writer = None
         path = self._path()
-        self.parts.append(PartInfo(path, self._rows, self._bytes, self.fs.size(path)))
+        groups = [footer.row_group(i) for i in range(footer.num_row_groups)]
+        self.parts.append(PartInfo(
+            path, self._rows, self._bytes, self.fs.size(path),
+            largest_row_group=max((g.total_byte_size for g in groups), default=0),
+            page_index=all(g.column(c).has_offset_index for g in groups for c in range(g.num_columns)),
+            features_metadata=b"huggingface" in (footer.metadata or {})))
 
 
 def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:

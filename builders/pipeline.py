@@ -39,7 +39,7 @@ from fsspec.implementations.local import LocalFileSystem
 from fsspec.implementations.memory import MemoryFileSystem
 from tqdm.auto import tqdm
 
-from . import REGISTRY, __version__, builder_class, cards, content_hash, coverage
+from . import REGISTRY, __version__, builder_class, cards, content_hash, coverage, viewer
 from .cardcheck import strictest_policy
 from .engines import make_engine
 from .errors import RawDataError, RecordLog, UsageError
@@ -190,6 +190,9 @@ def run_job(job: ShardJob, target: Target) -> dict:
         "key": job.key, "fingerprint": job.fingerprint,
         "rows": sum(p.rows for p in parts), "arrow_bytes": sum(p.arrow_bytes for p in parts),
         "parquet_bytes": sum(p.parquet_bytes for p in parts), "parts": [p.path.rsplit("/", 1)[1] for p in parts],
+        "largest_row_group": max((p.largest_row_group for p in parts), default=0),
+        "page_index": all(p.page_index for p in parts),
+        "features_metadata": all(p.features_metadata for p in parts),
         "content_hash": writer.digest.hexdigest(),
         "records_seen": log.seen, "counts": log.counts, "notices": log.notices,
         "skipped": [dict(s, file=s["file"] and builder.relative(s["file"])) for s in log.as_dicts()],
@@ -533,6 +536,7 @@ def _finalize(dataset, target: Target, jobs, results, rejected, config_meta, on_
     configs: dict[str, dict] = {}
     skipped = list(rejected)
     moves: list[tuple[str, str]] = []  # staged part -> final name
+    readers: dict[tuple[str, str], dict] = {}  # (config, split) -> what the dataset viewer needs to know
     notices = [f"{config}: {n}" for config, meta in config_meta.items() for n in meta["notices"]]
     for config, meta in config_meta.items():
         splits, empty, staged = {}, {}, {}
@@ -551,6 +555,9 @@ def _finalize(dataset, target: Target, jobs, results, rejected, config_meta, on_
                 empty[split] = record_stats
                 continue
             staged[split] = parts
+            readers[(config, split)] = {"largest_row_group": max(r["largest_row_group"] for r in stats),
+                                        "page_index": all(r["page_index"] for r in stats),
+                                        "features_metadata": all(r["features_metadata"] for r in stats)}
             splits[split] = {"rows": rows, "arrow_bytes": sum(r["arrow_bytes"] for r in stats),
                              "parquet_bytes": sum(r["parquet_bytes"] for r in stats),
                              "content_hash": content_hash.combined([r["content_hash"] for r in stats]),
@@ -571,6 +578,15 @@ def _finalize(dataset, target: Target, jobs, results, rejected, config_meta, on_
     for name, config in configs.items():
         config["default"] = name == default
     _install_parts(target, configs, moves)
+    for name, config in configs.items():
+        features = datasets.Features._from_yaml_list(config["features"])
+        for split, info in config["splits"].items():
+            readers[(name, split)]["first_rows_bytes"] = viewer.first_rows_bytes(
+                target.fs, f"{target.root}/{info['files'][0]}", features)
+        config["viewer"] = viewer.check_config(features, {split: readers[(name, split)] for split in config["splits"]})
+    notices += viewer.check_configs(configs)
+    notices += [f"{name}: dataset viewer: {warning}" for name, config in configs.items()
+                for warning in config["viewer"]["warnings"]]
     return {
         "dataset": dataset, "builder": f"{cls.__module__}.{cls.__name__} {cls.VERSION or ''}".strip(),
         "repo_id": repo_id, "on_error": on_error,
