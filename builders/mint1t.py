@@ -173,7 +173,8 @@ class Mint1T(MultimodalBuilder):
     BUILDER_CONFIGS = CONFIGS
     DEFAULT_CONFIG_NAME = "html"
     NOT_READ: ClassVar[tuple[tuple[str, str], ...]] = (
-        ("MINT-1T-*/README.md", "the upstream repository's dataset card: its facts are on this card, it holds no document"),
+        ("MINT-1T-*/README.md", "the upstream repository's dataset card: its facts are on this card, it holds "
+                                "no document"),
         ("MINT-1T-*/.gitattributes", "Git LFS settings of the upstream repository, not data"),
         ("MINT-1T-*/*.png", "a picture shown on the upstream dataset card (interleaved-example-twitter.png, "
                             "mint-logo.png), not a document"),

@@ -649,10 +649,15 @@ def test_image_metadata_is_matched_by_page_and_xref_not_by_position():
     row = mint1t.tar_row(mint1t.TarSample("k", bare, tiff=sample.multi_frame_tiff(frames)), shard, log := RecordLog())
     assert [i["page"] for i in row["image_info"]] == [None, None, None] and log.counts == {mint1t.NO_ENTRY: 3}
     # names that are not page tokens (arxiv) can only be matched by position, one entry per image
-    arxiv = {"texts": [None, "t"], "images": ["fig1", None], "image_metadata": [{"page": 2, "xref": 3}]}
+    arxiv = {"texts": [None, "t"], "images": ["fig1", None], "image_metadata": [{"page": 2, "xref": 3}],
+             "arxiv_id": "0001.0001"}
     row = mint1t.tar_row(mint1t.TarSample("a", arxiv, tiff=sample.multi_frame_tiff(frames[:1])),
-                         mint1t.Shard("arxiv", "y.tar", "y.tar"), RecordLog())
+                         mint1t.Shard("arxiv", "y.tar", "y.tar"), log := RecordLog())
     assert (row["image_info"][0]["page"], row["image_info"][0]["xref"], row["notes"]) == (2, 3, [])
+    assert json.loads(row["metadata"]) == {"arxiv_id": "0001.0001"}   # a key nobody described: kept and counted
+    assert log.counts["documents with the unknown JSON key 'arxiv_id' (kept in metadata)"] == 1
+    assert log.notices == ["unknown key 'arxiv_id' in the document JSON of MINT-1T tars: kept by name in the "
+                           "`metadata` JSON column"]
 
 
 # ---- the release's own file names (shared/realdata/layouts/mint1t.txt) --------------------------------------

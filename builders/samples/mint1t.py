@@ -540,8 +540,9 @@ def make(out_dir: Path, bad_records: bool = False, scale: int = 0,
     write_html(tree, scale if "html" in scaled_subsets else 0, html_v1_0_layout)
     write_pdf(tree, scale if "pdf" in scaled_subsets else 0)
     write_arxiv(tree, scale if "arxiv" in scaled_subsets else 0)
-    for repository in sorted(p.name for p in out_dir.iterdir() if p.name in REPOSITORY_FILES or p.name.startswith("MINT-1T-PDF-")):
-        for name in REPOSITORY_FILES.get(repository, REPOSITORY_FILES["MINT-1T-PDF-CC-YYYY-WW"]):
+    for repository in sorted(p.name for p in out_dir.iterdir() if p.is_dir()):
+        kind = "MINT-1T-PDF-CC-YYYY-WW" if repository.startswith("MINT-1T-PDF-CC-") else repository
+        for name in REPOSITORY_FILES.get(kind, ()):
             write_listed(out_dir, f"{repository}/{name}")
     if bad_records:
         write_bad_records(tree)
