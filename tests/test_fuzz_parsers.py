@@ -452,13 +452,31 @@ def test_nmb_plus_json_metadata(document, noise):
     only_raw_data_errors(nmb_plus.read_json_records, path)
 
 
+OTHER_VALUES = st.one_of(JSON_VALUES, st.binary(max_size=4), st.datetimes(), st.dates(), st.floats(),
+                         st.lists(st.floats(), max_size=3), st.decimals(allow_nan=True))
 ARTICLE = records({"unique_id": JSON_SCALARS, "headline": st.text(max_size=6), "article_text": st.text(max_size=6),
                    "date_published": JSON_SCALARS, "categories": st.one_of(tokens(*CATEGORY_TOKENS), JSON_VALUES),
                    "category_scores": JSON_VALUES, "text_label": JSON_SCALARS, "multimodal_label": JSON_SCALARS,
-                   "image": st.one_of(IMAGE_CELLS, st.text(max_size=8))})
+                   "image": st.one_of(IMAGE_CELLS, st.text(max_size=8)),
+                   "other_columns": st.dictionaries(st.text(max_size=5), OTHER_VALUES, max_size=3)})
 
 
 @fuzz
 @given(ARTICLE)
 def test_nmb_plus_articles(record):
-    only_raw_data_errors(nmb_plus.assemble_article, record, None, list(nmb_plus.V1_FIELDS))
+    for fields in (nmb_plus.V1_FIELDS, nmb_plus.SCRAPE_FIELDS):
+        row = only_raw_data_errors(nmb_plus.assemble_article, record, None, list(fields))
+        if isinstance(row, dict) and row["other_columns"] is not None:
+            json.loads(row["other_columns"])  # standard JSON whatever the column held
+
+
+@fuzz
+@given(tokens("bad_data_2", "content", "/", "\\", "..", ".", ".txt", "abc", "C:", "\n", " ", max_size=12))
+def test_nmb_plus_content_paths(value):
+    folder = _SCRATCH / "csv_folder"
+    for path in (folder / "content" / "abc.txt", _SCRATCH / "abc.txt", _SCRATCH / "content" / "abc.txt"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("text")  # one file next to the CSV, two outside its folder
+    name = nmb_plus.content_file_name(value)
+    found = nmb_plus.locate_content_file(name, folder) if name is not None else None
+    assert found is None or folder in found.parents  # never a file outside the CSV's folder
