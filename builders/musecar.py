@@ -6,7 +6,9 @@ MuSe 2020 and MuSe 2021, each a tree of comma-separated files (times in integer 
 - MuSe 2020 (`c1_muse_wild`, `c2_muse_topic`, `c3_muse_trust`, with a shared `metadata/` folder holding
   partition.csv, the class mappings and video_metadata.csv; a separate raw archive adds the normalised
   full-length audio `audio_norm/<vid>.wav` and the videos `video/<vid>.mp4`);
-- MuSe 2021 (`c1_muse_wilder`, `c2_muse_sent`, each with its own `metadata/partition.csv`).
+- MuSe 2021 (`c1_muse_wilder`, `c2_muse_sent`, each with its own `metadata/partition.csv`). The organisers'
+  2021 tree keeps the Ulm-TSST packages `c3_muse_stress` and `c4_muse_physio` beside them, with partitions of
+  their own whose ids overlap MuSe-CaR's: those folders, and the other datasets of MuSe 2022, are never searched.
 
 Every task folder has `label_segments/<dimension>/<vid>.csv`, and may have `feature_segments/`,
 `transcription_segments/<vid>/<vid>_<seg>.csv` (one word per row) and `audio_segments/<vid>/<vid>_<seg>.wav`.
@@ -52,6 +54,22 @@ TASK_FOLDERS = {  # folder name -> (package, task role)
     "c2_muse_topic": ("MuSe2020", "topic"), "c3_muse_trust": ("MuSe2020", "trust"),
     "c1_muse_wilder": ("MuSe2021", "wild"), "c2_muse_sent": ("MuSe2021", "sent"),
 }
+OTHER_DATASET_FOLDERS = {
+    # the organisers' 2021 baseline (lstappen/MuSe2021 config.py) keeps these beside c1/c2 in one data folder
+    "c3_muse_stress": "Ulm-TSST (MuSe 2021 MuSe-Stress package): another dataset, not MuSe-CaR; its partition.csv "
+                      "uses ids of its own",
+    "c4_muse_physio": "Ulm-TSST (MuSe 2021 MuSe-Physio package): another dataset, not MuSe-CaR; its partition.csv "
+                      "uses ids of its own",
+    # name seen only in a participant's paths (MUSE2021/data/raw-data-ulm-tsst/...)
+    "raw-data-ulm-tsst": "Ulm-TSST raw data (MuSe 2021): another dataset, not MuSe-CaR",
+    # EIHW/MuSe2022 config.py: the 2022 packages, none of them MuSe-CaR
+    "c3_muse_stress_2022": "Ulm-TSST (MuSe 2022 MuSe-Stress package): another dataset, not MuSe-CaR",
+    "c1_muse_humor": "Passau-SFCH (MuSe 2022 MuSe-Humor package): another dataset, not MuSe-CaR",
+    "c2_muse_reaction": "Hume-Reaction (MuSe 2022 MuSe-Reaction package): another dataset, not MuSe-CaR",
+}
+"""Challenge folders of other datasets that sit beside the MuSe-CaR packages: never searched (their metadata/ and
+partition.csv must not give MuSe-CaR its splits), listed by the build as not read, with this reason."""
+TASK_CONTENT = ("label_segments", "feature_segments", "transcription_segments", "audio_segments", "metadata")
 PACKAGE_PREFERENCE = ("MuSe2021", "MuSe2020")
 """When both years ship a task (MuSe-Wild and MuSe-Wilder), the 2021 package, with its re-fused labels, is used."""
 SEARCH_DEPTH = 5
@@ -60,6 +78,15 @@ CONTINUOUS_DIMENSIONS = {"wilder": ("arousal", "valence"), "trust": ("trustworth
 CLASS_DIMENSIONS = {"topic": {"topic": TOPIC_CLASSES, "arousal": EMOTION_CLASSES, "valence": EMOTION_CLASSES},
                     "sent": {"arousal": SENT_CLASSES, "valence": SENT_CLASSES}}
 FEATURE_META_COLUMNS = ("timestamp", "start", "end", "segment_id")
+CONTINUOUS_COLUMNS = {"timestamp", "value", "segment_id"}
+CLASS_COLUMNS = {"topic": {"start", "end", "segment_id", "class_id", "mean"},
+                 "sent": {"start", "end", "segment_id", "class_id"}}
+TRANSCRIPT_COLUMNS = {"word", "start", "end", "segment_id"}
+AGGREGATED_TOPIC_COLUMNS = {"id", "segment_id", "label_arousal", "label_valence", "label_topic"}
+PARTITION_COLUMNS = {"id", "partition", "proposal"}
+VIDEO_METADATA_COLUMNS = {"id", "youtube_id", "channel_id", "speaker_id", "gender"}
+PARTITION_FILE = "metadata/partition.csv"
+"""How rows name the partition file their other columns come from (MuSe 2020 and 2021 both keep it in metadata/)."""
 MISSING_VALUES = ("", "na", "nan", "none", "null")
 CSV_FIELD_LIMIT = 2**31 - 1
 """Fields of any length are read: the csv module's limit is process-wide, and nmb_plus needs long fields."""
@@ -84,6 +111,14 @@ TRANSCRIPT = ([{
     "end_ms": (Value("int32"), "Word end in ms from the video start (punctuation tokens last 1 ms)."),
 }], "The segment's word-level transcript (transcription_segments/<vid>/<vid>_<seg>.csv) in file order; null when the "
     "release has no transcription file for the segment.")
+OTHER_COLUMNS = ([{
+    "file": (Value("string"), "The file the column is in, relative to the task folder (e.g. "
+                              "`label_segments/arousal/3.csv`), or `metadata/partition.csv`."),
+    "column": (Value("string"), "The column's header as written (`column N` when it has no name)."),
+    "values": ([Value("string")], "Its cells as written, one per row of the file that belongs to this segment (the "
+                                  "video's row for partition.csv), in file order."),
+}], "Columns of the release's CSV files that this builder does not map to a field, kept as text (each is also "
+    "counted in a build notice); empty when every column is mapped.")
 
 
 def _segment_audio(span: str):
@@ -109,6 +144,7 @@ def _continuous_fields(dimensions: dict[str, str]) -> dict:
         "transcript": TRANSCRIPT,
         "audio": _segment_audio("from start_ms to end_ms + 250 ms (one label step, so that the last label's "
                                 "interval is included)"),
+        "other_columns": OTHER_COLUMNS,
     }
 
 
@@ -122,7 +158,7 @@ TRUST_FIELDS = _continuous_fields({"trustworthiness": "Continuous trustworthines
 def _class_fields(labels: dict) -> dict:
     return {"video_id": VIDEO_ID, "segment_id": SEGMENT_ID, "package": PACKAGE, "fold": FOLD,
             "start_ms": START, "end_ms": END, **labels, "transcript": TRANSCRIPT,
-            "audio": _segment_audio("from start_ms to end_ms")}
+            "audio": _segment_audio("from start_ms to end_ms"), "other_columns": OTHER_COLUMNS}
 
 
 MASKED = "; null when masked (test) or unusable."
@@ -154,6 +190,9 @@ FEATURES_FIELDS = {
         "values": ([[Value("float32")]], "One row of `dim` values per frame, in the file's column order; empty and "
                                          "NaN cells are null. All-zero rows (e.g. vggface without a face) are kept."),
     }], "The feature sets shipped for this segment, ordered by alignment and name."),
+    "other_columns": (OTHER_COLUMNS[0], "Columns of the task's partition.csv that this builder does not map to a "
+                                        "field, kept as text (every column of a feature file is a feature); empty "
+                                        "when every column is mapped."),
 }
 VIDEOS_FIELDS = {
     "video_id": VIDEO_ID,
@@ -165,7 +204,8 @@ VIDEOS_FIELDS = {
     "other_metadata": ([{
         "name": (Value("string"), "Column name in video_metadata.csv."),
         "value": (Value("string"), "The value, as written."),
-    }], "Further non-empty columns of video_metadata.csv, as strings."),
+    }], "Further non-empty columns of video_metadata.csv (named as in its header) and of partition.csv (named "
+        "`partition.csv:<column>`), as strings."),
     "video": (Video(), "The full-length video (video/<vid>.mp4, or videos/<vid>.mp4 in MuSe 2021) byte for byte; "
                        "null when absent."),
     "audio": (Audio(), "The normalised full-length audio (audio_norm/<vid>.wav) byte for byte; null when absent."),
@@ -224,6 +264,18 @@ class VideoShard:
 
     task: str                                   # TaskFolder.label; "" for the videos config
     videos: tuple[tuple[int, int | None], ...]
+    partition_columns: tuple[tuple[int, tuple[tuple[str, str], ...]], ...] = ()
+    """(video id, ((column, value), ...)) for the videos whose partition.csv row has columns no field maps."""
+
+
+def _anywhere(path: str) -> tuple[str, str]:
+    """Patterns matching a folder path at the top of the data directory or below any folder."""
+    return path, "*/" + path
+
+
+MUSE_WILD_2020 = ("MuSe-Wild 2020 (c1_muse_wild): read by the wilder config only when no MuSe-Wilder 2021 package "
+                  "is present (its re-fused labels are preferred)")
+MUSE_WILD_2020_LABELS = MUSE_WILD_2020 + "; its raw_annotations/ and aggregated/ are never read"
 
 
 class MuSeCaR(MultimodalBuilder):
@@ -232,6 +284,18 @@ class MuSeCaR(MultimodalBuilder):
     RAW_PARTS = RAW_PARTS
     BUILDER_CONFIGS = CONFIGS
     DEFAULT_CONFIG_NAME = "topic"
+    NOT_READ = (
+        *((f"{name}/", reason) for name, reason in OTHER_DATASET_FOLDERS.items()),
+        ("raw_annotations/", "MuSe 2020 per-annotator ratings before fusion: this build carries the fused gold "
+                             "standards only"),
+        ("annotator_id_mapping.json", "annotator ids of the MuSe 2020 raw annotations, which this build does not read"),
+        *((pattern, "the per-video label files of a split in one table (id, timestamp, label_*): the per-video files "
+                    "are read instead (the two are not compared)")
+          for task in ("c1_muse_wild", "c3_muse_trust") for pattern in _anywhere(f"{task}/label_segments/aggregated/")),
+        *((pattern, MUSE_WILD_2020_LABELS) for pattern in _anywhere("c1_muse_wild/label_segments/")),
+        *((pattern, MUSE_WILD_2020) for folder in ("transcription_segments", "audio_segments")
+          for pattern in _anywhere(f"c1_muse_wild/{folder}/")),
+    )
 
     def locate_raw(self, data_dir: Path) -> dict:
         return discover(data_dir)
@@ -246,6 +310,47 @@ class MuSeCaR(MultimodalBuilder):
         if name != "features" and self.raw["audio_norm"]:
             paths.append(self.raw["audio_norm"])
         return sorted({p for p in paths if p is not None})
+
+    def read_paths(self) -> list[Path]:
+        """The files this config reads or rejects (and the empty video folders it looks into), with each folder
+        whose every entry is among them given as the folder: anything else in the data directory is reported as
+        not read. Nothing is parsed here."""
+        name, metadata = self.config.name, self.raw["metadata"]
+        read: set[Path] = set()
+        if name == "videos":
+            read |= {p for p in (self.raw["partition"], metadata and metadata / "video_metadata.csv") if p}
+            if self.raw["audio_norm"]:
+                read |= set(_numbered_files(self.raw["audio_norm"], ".wav").values())
+            for folder in self.raw["video_dirs"]:
+                read |= set(_numbered_files(folder, ".mp4").values())
+        for task in self._tasks():
+            read |= {task.partition} if task.partition else set()
+            if name == "features":
+                read |= {p for feature in feature_sets(task.path)
+                         for p in _numbered_files(feature.folder, ".csv").values()}
+            else:
+                read |= self._task_paths(task)
+        if name == "topic" and metadata:
+            read |= {metadata / f"{kind}_class_mapping.csv" for kind in ("topic", "emotion")}
+        return _compact({p for p in read if p.exists()}, self.data_dir)
+
+    def _task_paths(self, task: TaskFolder) -> set[Path]:
+        """The files of a task folder a segment config reads: label, transcript and segment audio files, the
+        normalised audio of their videos, and empty transcript or audio folders of a video."""
+        paths: set[Path] = set()
+        videos: set[int] = set()
+        for dimension in self._label_dimensions():
+            files = _numbered_files(task.path / "label_segments" / dimension, ".csv")
+            paths |= set(files.values())
+            videos |= set(files)
+        if self.config.name == "topic":
+            paths |= {task.path / "label_segments" / "aggregated" / f"{split}.csv" for split in SPLITS}
+        for folder, suffix in (("transcription_segments", ".csv"), ("audio_segments", ".wav")):
+            for video_id, video_folder in _numbered_dirs(task.path / folder).items():
+                files = _segment_files(video_folder, suffix)
+                paths |= set(files.values()) if files or any(video_folder.iterdir()) else {video_folder}
+                videos.add(video_id)
+        return paths | {path for path in map(self._audio_norm, videos) if path}
 
     def _tasks(self) -> list[TaskFolder]:
         """The task folders this config reads (every one with features for `features`, none for `videos`)."""
@@ -265,7 +370,11 @@ class MuSeCaR(MultimodalBuilder):
 
     def split_shards(self, log: RecordLog) -> dict[str, list[VideoShard]]:
         if self.config.name == "videos":
-            self.video_metadata  # a corrupt shared file stops the build before any job starts
+            self._check_video_metadata(log)
+            for folder in self.raw["foreign_metadata"]:
+                log.notice(f"{self.relative(folder / 'partition.csv')} is not part of a MuSe-CaR package (not next "
+                           "to a MuSe 2020 task folder or its raw archive, nor inside a MuSe 2021 task folder): not "
+                           "read, splits come from the MuSe-CaR packages only")
             partition = read_partition(self.raw["partition"], log)
             _reject_unlisted(self._media_files(), partition, self.relative(self.raw["partition"]), log)
             described_only = sorted(set(self.video_metadata) - set(partition))
@@ -273,7 +382,8 @@ class MuSeCaR(MultimodalBuilder):
                 log.notice(f"video_metadata.csv describes {len(described_only)} videos that "
                            f"{self.relative(self.raw['partition'])} does not list ({', '.join(map(str, described_only))}); "
                            "without a split they are not in the videos config")
-            return _group_shards("", partition, self._video_bytes)
+            others = self._partition_columns(self.raw["partition"], log, "other_metadata")
+            return _group_shards("", partition, self._video_bytes, others)
         self._check_shared_files(log)
         shards: dict[str, list[VideoShard]] = {}
         for task in self._tasks():
@@ -281,12 +391,33 @@ class MuSeCaR(MultimodalBuilder):
                 raise RawDataError(task.path, "no partition.csv for this task folder",
                                    hint="MuSe 2020 keeps it in metadata/ next to the task folders, MuSe 2021 in "
                                         "<task>/metadata/; copy it from the package")
+            if task.package == "MuSe2021" and task.partition != task.path / PARTITION_FILE:
+                log.notice(f"{task.label} has no {PARTITION_FILE}: its splits are taken from "
+                           f"{self.relative(task.partition)} (MuSe 2020)")
             partition, files = read_partition(task.partition, log), self._video_files(task)
             _reject_unlisted(files, partition, self.relative(task.partition), log)
             with_files = {vid: assignment for vid, assignment in partition.items() if vid in files}
-            for split, items in _group_shards(task.label, with_files, self._task_video_bytes(task)).items():
+            others = self._partition_columns(task.partition, log, "other_columns")
+            for split, items in _group_shards(task.label, with_files, self._task_video_bytes(task), others).items():
                 shards.setdefault(split, []).extend(items)
         return shards
+
+    def _partition_columns(self, path: Path, log: RecordLog, field_name: str) -> dict[int, tuple]:
+        """The partition's columns no field maps, per video (announced in a notice)."""
+        columns, per_video = partition_other_columns(read_csv(path))
+        if columns:
+            log.notice(f"{self.relative(path)}: {_columns(columns)} not mapped to a field; kept in {field_name}")
+        return per_video
+
+    def _check_video_metadata(self, log: RecordLog) -> None:
+        """A corrupt video_metadata.csv stops the build before any job starts; columns no field maps are announced."""
+        self.video_metadata
+        path = self.raw["metadata"] / "video_metadata.csv" if self.raw["metadata"] else None
+        if path and path.is_file():
+            unmapped = read_csv(path).unmapped(VIDEO_METADATA_COLUMNS)
+            if unmapped:
+                log.notice(f"video_metadata.csv: {_columns(name for _, name in unmapped)} not mapped to a field; "
+                           "kept in other_metadata")
 
     def _check_shared_files(self, log: RecordLog) -> None:
         """Files shared by every video of a task are checked before any job starts."""
@@ -298,6 +429,8 @@ class MuSeCaR(MultimodalBuilder):
             for path, repeated in self.aggregated_topic_labels[1].items():
                 log.notice(f"{self.relative(path)}: {sum(repeated.values())} rows repeat earlier rows of videos "
                            f"{', '.join(map(str, sorted(repeated)))}; kept once")
+            for path, columns in self.aggregated_topic_labels[2].items():
+                log.notice(f"{self.relative(path)}: {_columns(columns)} not mapped to a field; kept in other_columns")
             if self.raw["metadata"] is not None:
                 check_class_mapping(self.raw["metadata"] / "topic_class_mapping.csv", "topic", TOPIC_CLASSES)
                 check_class_mapping(self.raw["metadata"] / "emotion_class_mapping.csv", "emotion", EMOTION_CLASSES)
@@ -346,20 +479,26 @@ class MuSeCaR(MultimodalBuilder):
     # ---- shared files, read once per builder -------------------------------------------------------------
 
     @functools.cached_property
-    def aggregated_topic_labels(self) -> tuple[dict[int, tuple[Path, dict[int, dict]]], dict[Path, dict[int, int]]]:
-        """(video id -> (file, segment labels), file -> repeated rows per video) of the aggregated files."""
+    def aggregated_topic_labels(self) -> tuple[dict[int, tuple[Path, dict[int, dict]]], dict[Path, dict[int, int]],
+                                               dict[Path, list[str]]]:
+        """(video id -> (file, segment labels), file -> repeated rows per video, file -> columns no field maps)
+        of the aggregated files."""
         folder = self.raw["topic"].path / "label_segments" / "aggregated"
         labels: dict[int, tuple[Path, dict[int, dict]]] = {}
         repeats: dict[Path, dict[int, int]] = {}
+        unmapped: dict[Path, list[str]] = {}
         for split in SPLITS:
             path = folder / f"{split}.csv"
             if path.is_file():
-                per_video, repeated = parse_aggregated_topic_labels(read_csv(path))
+                table = read_csv(path)
+                per_video, repeated = parse_aggregated_topic_labels(table)
                 for video_id, segments in per_video.items():
                     labels.setdefault(video_id, (path, {}))[1].update(segments)
                 if repeated:
                     repeats[path] = repeated
-        return labels, repeats
+                if table.unmapped(AGGREGATED_TOPIC_COLUMNS):
+                    unmapped[path] = [name for _, name in table.unmapped(AGGREGATED_TOPIC_COLUMNS)]
+        return labels, repeats, unmapped
 
     @functools.cached_property
     def video_metadata(self) -> dict[int, dict]:
@@ -378,17 +517,19 @@ class MuSeCaR(MultimodalBuilder):
             yield pa.Table.from_pylist(rows, schema=schema)
 
     def shard_rows(self, shard: VideoShard, log: RecordLog) -> Iterator[dict]:
+        partition_columns = dict(shard.partition_columns)
         if self.config.name == "videos":
             for video_id, fold in shard.videos:
                 row = None
                 with log.record(self.raw["partition"], f"video {video_id}"):
-                    row = self._video_row(video_id, fold)
+                    row = self._video_row(video_id, fold, partition_columns.get(video_id, ()))
                 if row is not None:
                     yield row
             return
         task = self._task(shard.task)
         for video_id, fold in shard.videos:
-            with self._read_video(task, video_id) as video:
+            from_partition = _partition_other_columns(partition_columns.get(video_id, ()))
+            with self._read_video(task, video_id, log) as video:
                 segments = video.segment_ids()
                 if video.broken and not segments:  # no other file tells its segments: the video is the record
                     with log.record(video.broken[0].path, f"video {video_id}"):
@@ -398,37 +539,46 @@ class MuSeCaR(MultimodalBuilder):
                     with log.record(video.label_file(segment_id), f"{video_id}_{segment_id}"):
                         row = {"video_id": video_id, "segment_id": segment_id, "package": task.label, "fold": fold,
                                **video.segment_row(segment_id)}
+                        row["other_columns"] += from_partition
                     if row is not None:
                         yield row
 
-    def _read_video(self, task: TaskFolder, video_id: int) -> "VideoSegments":
+    def _read_video(self, task: TaskFolder, video_id: int, log: RecordLog) -> "VideoSegments":
         name = self.config.name
         labels, broken = {}, []
+        known = CONTINUOUS_COLUMNS if name in CONTINUOUS_DIMENSIONS else CLASS_COLUMNS[name]
         for dimension in self._label_dimensions():
             path = task.path / "label_segments" / dimension / f"{video_id}.csv"
             if path.is_file():
                 try:
                     table = read_csv(path)
-                    labels[dimension] = (path, parse_continuous_labels(table) if name in CONTINUOUS_DIMENSIONS
-                                         else parse_class_labels(table))
+                    labels[dimension] = LabelFile(path, table, parse_continuous_labels(table)
+                                                  if name in CONTINUOUS_DIMENSIONS else parse_class_labels(table),
+                                                  table.unmapped(known))
                 except RawDataError as error:
                     broken.append(error)
+                    continue
+                _announce_unmapped(log, f"{task.label}/label_segments/{dimension}", labels[dimension].unmapped)
         aggregated = self.aggregated_topic_labels[0].get(video_id) if name == "topic" else None
-        return VideoSegments(task, video_id, name, labels, aggregated, self._audio_norm(video_id), broken)
+        return VideoSegments(task, video_id, name, labels, aggregated, self._audio_norm(video_id), broken, log)
 
-    def _video_row(self, video_id: int, fold: int | None) -> dict:
+    def _video_row(self, video_id: int, fold: int | None, partition_columns) -> dict:
         metadata = self.video_metadata.get(video_id, {})
         video, audio = find_video_file(self.raw["video_dirs"], video_id), self._audio_norm(video_id)
+        other = metadata.get("other", []) + [{"name": f"partition.csv:{column}", "value": value}
+                                             for column, value in partition_columns if value.strip()]
         return {"video_id": video_id, "fold": fold, "youtube_id": metadata.get("youtube_id"),
                 "channel_id": metadata.get("channel_id"), "speaker_id": metadata.get("speaker_id"),
-                "gender": metadata.get("gender"), "other_metadata": metadata.get("other", []),
+                "gender": metadata.get("gender"), "other_metadata": other,
                 "video": {"bytes": check_mp4(video), "path": video.name} if video else None,
                 "audio": {"bytes": check_wav(audio), "path": audio.name} if audio else None}
 
     def _feature_rows(self, shard: VideoShard, log: RecordLog) -> Iterator[dict]:
         task = self._task(shard.task)
         sets = feature_sets(task.path)
+        partition_columns = dict(shard.partition_columns)
         for video_id, fold in shard.videos:
+            from_partition = _partition_other_columns(partition_columns.get(video_id, ()))
             files, broken = [], []
             for feature in (f for f in sets if (f.folder / f"{video_id}.csv").is_file()):
                 try:
@@ -446,7 +596,7 @@ class MuSeCaR(MultimodalBuilder):
                         raise copy.copy(broken[0])
                     row = {"video_id": video_id, "segment_id": segment_id, "package": task.label, "fold": fold,
                            "feature_sets": [table.segment(feature, segment_id) for feature, table in files
-                                            if segment_id in table.segments]}
+                                            if segment_id in table.segments], "other_columns": from_partition}
                 if row is not None:
                     yield row
 
@@ -454,31 +604,40 @@ class MuSeCaR(MultimodalBuilder):
 # ---- finding the packages ----------------------------------------------------------------------------------
 
 def discover(data_dir: Path) -> dict:
-    """The task folders, metadata, raw audio and videos found under data_dir (breadth first, names sorted)."""
+    """The task folders, metadata, raw audio and videos found under data_dir (breadth first, names sorted).
+
+    Other datasets' challenge folders (OTHER_DATASET_FOLDERS) are not searched, and a metadata/partition.csv is
+    used only where a MuSe-CaR package keeps it: inside a MuSe 2021 task folder, next to the MuSe 2020 task
+    folders, or in the MuSe 2020 raw archive. Any other one is listed in `foreign_metadata`.
+    """
     tasks: dict[str, Path] = {}
-    metadata_dirs, video_dirs, audio_norm = [], [], None
+    metadata_dirs, media_dirs, audio_norm = [], [], None
     frontier = [data_dir]
     for _ in range(SEARCH_DEPTH):
         deeper = []
         for folder in frontier:
             for child in sorted((c for c in folder.iterdir() if c.is_dir() and not c.name.startswith(".")),
                                 key=lambda c: c.name):
+                if child.name in OTHER_DATASET_FOLDERS:
+                    continue
                 if child.name in TASK_FOLDERS:
-                    tasks.setdefault(child.name, child)
+                    tasks.setdefault(child.name, _unnested(child))
                 elif child.name == "audio_norm":
                     audio_norm = audio_norm or child
+                    media_dirs.append(child)
                 elif child.name in ("video", "videos"):
-                    video_dirs.append(child)
+                    media_dirs.append(child)
                 elif child.name == "metadata" and (child / "partition.csv").is_file():
                     metadata_dirs.append(child)
                 else:
                     deeper.append(child)
         frontier = deeper
-    metadata = _package_metadata(tasks, metadata_dirs)
+    metadata = _package_metadata(tasks, metadata_dirs, media_dirs)
+    video_dirs = [d for d in media_dirs if d.name != "audio_norm"]
     found = {role: [] for role in ("wild", "topic", "trust", "sent")}
     for name, path in sorted(tasks.items()):
         package, role = TASK_FOLDERS[name]
-        own = path / "metadata" / "partition.csv"
+        own = path / PARTITION_FILE
         partition = own if own.is_file() else (metadata / "partition.csv" if metadata else None)
         found[role].append(TaskFolder(package, name, path, partition))
         if (path / "videos").is_dir():
@@ -494,18 +653,30 @@ def discover(data_dir: Path) -> dict:
         "wild_alternative": found["wild"][1] if len(found["wild"]) > 1 else None,
         "features": with_features or None,
         "metadata": metadata,
+        "foreign_metadata": tuple(m for m in metadata_dirs if m != metadata),
         "partition": metadata / "partition.csv" if metadata else first_partition,
         "audio_norm": audio_norm,
         "video_dirs": tuple(video_dirs),
     }
 
 
-def _package_metadata(tasks: dict[str, Path], metadata_dirs: list[Path]) -> Path | None:
-    """The MuSe 2020 metadata/ folder: the one next to a 2020 task folder, else the shallowest one found."""
-    for name, path in sorted(tasks.items()):
-        if TASK_FOLDERS[name][0] == "MuSe2020" and path.parent / "metadata" in metadata_dirs:
-            return path.parent / "metadata"
-    return metadata_dirs[0] if metadata_dirs else None
+def _unnested(folder: Path) -> Path:
+    """A task folder, or the folder of the same name inside it when an archive was extracted into a folder of its
+    own name (c4_muse_physio/c4_muse_physio/ is seen in participants' trees) and the outer one holds no task data."""
+    inner = folder / folder.name
+    if inner.is_dir() and not any((folder / part).exists() for part in TASK_CONTENT):
+        return inner
+    return folder
+
+
+def _package_metadata(tasks: dict[str, Path], metadata_dirs: list[Path], media_dirs: list[Path]) -> Path | None:
+    """The MuSe 2020 metadata/ folder: the one next to a 2020 task folder, else the raw archive's (next to
+    audio_norm/ or video/, or <root>/raw/metadata/ beside <root>/processed_tasks/); None when neither exists."""
+    next_to_tasks = [path.parent / "metadata" for name, path in sorted(tasks.items())
+                     if TASK_FOLDERS[name][0] == "MuSe2020"]
+    in_raw_archive = [d.parent / "metadata" for d in media_dirs] + [p.parent.parent / "raw" / "metadata"
+                                                                     for p in next_to_tasks]
+    return next((m for m in next_to_tasks + in_raw_archive if m in metadata_dirs), None)
 
 
 @dataclass(frozen=True)
@@ -567,9 +738,15 @@ def _reject_unlisted(files: dict[int, Path], partition: dict, partition_path: st
                                 record=str(video_id), hint="its split is unknown; add it to partition.csv"))
 
 
-def _group_shards(task: str, partition: dict[int, tuple[str, int | None]], size_of) -> dict[str, list[VideoShard]]:
+def _group_shards(task: str, partition: dict[int, tuple[str, int | None]], size_of,
+                  partition_columns: dict[int, tuple]) -> dict[str, list[VideoShard]]:
     """Videos per split, in id order, grouped into shards of about SHARD_BYTES raw bytes."""
     shards: dict[str, list[VideoShard]] = {}
+
+    def shard(group) -> VideoShard:
+        return VideoShard(task, tuple(group), tuple((video_id, partition_columns[video_id]) for video_id, _ in group
+                                                    if video_id in partition_columns))
+
     for split in SPLITS.values():
         group, total = [], 0
         for video_id, (video_split, fold) in partition.items():
@@ -577,16 +754,60 @@ def _group_shards(task: str, partition: dict[int, tuple[str, int | None]], size_
                 continue
             size = size_of(video_id)
             if group and total + size > SHARD_BYTES:
-                shards.setdefault(split, []).append(VideoShard(task, tuple(group)))
+                shards.setdefault(split, []).append(shard(group))
                 group, total = [], 0
             group.append((video_id, fold))
             total += size
         if group:
-            shards.setdefault(split, []).append(VideoShard(task, tuple(group)))
+            shards.setdefault(split, []).append(shard(group))
     return shards
 
 
+def _compact(paths: set[Path], root: Path) -> list[Path]:
+    """`paths` (inside root), with every folder all of whose entries are among them given as the folder."""
+    covered = set(paths)
+    folders = {parent for path in paths for parent in path.parents if root in parent.parents}
+    for folder in sorted(folders, key=lambda f: len(f.parts), reverse=True):  # deepest first
+        entries = list(folder.iterdir())
+        if entries and all(entry in covered for entry in entries):
+            covered.add(folder)
+    return sorted(p for p in covered if p.parent not in covered)
+
+
+def _columns(names) -> str:
+    names = list(names)
+    return ("column " if len(names) == 1 else "columns ") + ", ".join(f"'{name}'" for name in names)
+
+
+def _announce_unmapped(log: RecordLog, files: str, unmapped: list[tuple[int, str]]) -> None:
+    """A notice naming the columns of a kind of file that no field maps, and a count of such files."""
+    if unmapped:
+        log.notice(f"{files}: {_columns(name for _, name in unmapped)} not mapped to a field; kept in other_columns")
+        log.count(f"{files} files with columns not mapped to a field (kept in other_columns)")
+
+
+def _partition_other_columns(columns: tuple[tuple[str, str], ...]) -> list[dict]:
+    return [{"file": PARTITION_FILE, "column": column, "values": [value]} for column, value in columns]
+
+
 # ---- one video's segments ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LabelFile:
+    """One parsed label file of a video, with its table (for the cells of the columns no field maps)."""
+
+    path: Path
+    table: "CsvTable"
+    segments: dict                              # segment id -> rows (continuous) or one entry (classes)
+    unmapped: list[tuple[int, str]]
+
+    def other_columns(self, segment_id) -> list[dict]:
+        entry = self.segments.get(segment_id)
+        if not self.unmapped or not entry:
+            return []
+        lines = [line for *_, line in entry] if isinstance(entry, list) else [entry["line"]]
+        return self.table.other_columns(self.unmapped, lines, f"label_segments/{self.path.parent.name}/{self.path.name}")
+
 
 class VideoSegments:
     """The label rows, transcripts and audio of one video of a task folder, assembled segment by segment.
@@ -594,10 +815,10 @@ class VideoSegments:
     `broken` holds the errors of the video's label files that could not be read: every segment the other
     files know is then rejected with that error, so that each one is counted and listed."""
 
-    def __init__(self, task: TaskFolder, video_id: int, config: str, labels: dict, aggregated, audio_norm,
-                 broken: list[RawDataError]):
+    def __init__(self, task: TaskFolder, video_id: int, config: str, labels: dict[str, LabelFile], aggregated,
+                 audio_norm, broken: list[RawDataError], log: RecordLog):
         self.task, self.video_id, self.config = task, video_id, config
-        self.labels, self.aggregated, self.broken = labels, aggregated, broken
+        self.labels, self.aggregated, self.broken, self.log = labels, aggregated, broken, log
         self.continuous = config in CONTINUOUS_DIMENSIONS
         self.transcripts = _segment_files(task.path / "transcription_segments" / str(video_id), ".csv")
         self.audio_files = _segment_files(task.path / "audio_segments" / str(video_id), ".wav")
@@ -612,7 +833,7 @@ class VideoSegments:
             self._audio_norm.close()
 
     def segment_ids(self) -> list[int | None]:
-        ids = {s for _, segments in self.labels.values() for s in segments}
+        ids = {s for label_file in self.labels.values() for s in label_file.segments}
         ids |= set(self.transcripts) | set(self.audio_files)
         if self.aggregated:
             ids |= set(self.aggregated[1])
@@ -620,9 +841,9 @@ class VideoSegments:
 
     def label_file(self, segment_id) -> Path:
         """The file a segment's problems are reported against: its first label file, else its transcript."""
-        for path, segments in self.labels.values():
-            if segment_id in segments:
-                return path
+        for label_file in self.labels.values():
+            if segment_id in label_file.segments:
+                return label_file.path
         if self.aggregated and segment_id in self.aggregated[1]:
             return self.aggregated[0]
         return self.transcripts.get(segment_id) or self.audio_files[segment_id]
@@ -630,14 +851,26 @@ class VideoSegments:
     def segment_row(self, segment_id) -> dict:
         if self.broken:
             raise copy.copy(self.broken[0])
-        per_dimension = {dim: (path, segments.get(segment_id)) for dim, (path, segments) in self.labels.items()}
+        per_dimension = {dim: (f.path, f.segments.get(segment_id)) for dim, f in self.labels.items()}
         if self.continuous:
             labels = merge_continuous_segment(self.config, segment_id, per_dimension)
         else:
             labels = merge_class_segment(self.config, segment_id, per_dimension, self.aggregated)
-        transcript = self.transcripts.get(segment_id)
-        return {**labels, "transcript": read_transcript(transcript, segment_id) if transcript else None,
-                "audio": self._audio(segment_id, labels["start_ms"], labels["end_ms"])}
+        other = [column for f in self.labels.values() for column in f.other_columns(segment_id)]
+        if self.aggregated and segment_id in self.aggregated[1]:
+            path = self.aggregated[0]
+            other += [{"file": f"label_segments/aggregated/{path.name}", "column": column, "values": [value]}
+                      for column, value in self.aggregated[1][segment_id]["other"]]
+        words = None
+        if segment_id in self.transcripts:
+            path = self.transcripts[segment_id]
+            words, unmapped = read_transcript(path, segment_id)
+            _announce_unmapped(self.log, f"{self.task.label}/transcription_segments",
+                               [(None, column) for column, _ in unmapped])
+            other += [{"file": f"transcription_segments/{self.video_id}/{path.name}", "column": column,
+                       "values": values} for column, values in unmapped]
+        return {**labels, "transcript": words, "audio": self._audio(segment_id, labels["start_ms"], labels["end_ms"]),
+                "other_columns": other}
 
     def _audio(self, segment_id, start_ms, end_ms) -> dict | None:
         if segment_id in self.audio_files:
@@ -666,11 +899,13 @@ def _ordered(segment_ids) -> list:
 
 @dataclass
 class CsvTable:
-    """A CSV file's header (names stripped and lower-cased) and its rows with their line numbers."""
+    """A CSV file's header (names stripped and lower-cased; `header` as written) and its rows with their line
+    numbers."""
 
     path: Path
     columns: list[str]
     rows: list[tuple[int, list[str]]]
+    header: list[str]
 
     def index(self, name: str, required: bool = True) -> int | None:
         if name in self.columns:
@@ -679,6 +914,27 @@ class CsvTable:
             raise RawDataError(self.path, f"no column {name!r} (columns: {', '.join(self.columns)})", line=1,
                                hint="MuSe files have a header row; columns are matched by name")
         return None
+
+    def unmapped(self, known: set[str], known_positions=()) -> list[tuple[int, str]]:
+        """(position, name as written) of the columns that are neither named in `known` nor at `known_positions`.
+        A column without a name that is empty in every row is the trailing comma of an export, not a column."""
+        result = []
+        for position, name in enumerate(self.columns):
+            if name in known or position in known_positions:
+                continue
+            if not name and not any(row[position].strip() for _, row in self.rows):
+                continue
+            result.append((position, self.header[position].strip() or f"column {position + 1}"))
+        return result
+
+    @functools.cached_property
+    def _by_line(self) -> dict[int, list[str]]:
+        return dict(self.rows)
+
+    def other_columns(self, unmapped: list[tuple[int, str]], lines: list[int], file: str) -> list[dict]:
+        """The cells of the rows at `lines` in the `unmapped` columns, as other_columns entries naming `file`."""
+        return [{"file": file, "column": name, "values": [self._by_line[line][position] for line in lines]}
+                for position, name in unmapped]
 
 
 def read_csv(path: Path) -> CsvTable:
@@ -705,7 +961,7 @@ def read_csv(path: Path) -> CsvTable:
             rows.append((lines.line_num, record))
     except csv.Error as e:
         raise RawDataError(path, f"malformed CSV ({e})", line=lines.line_num) from None
-    return CsvTable(path, columns, rows)
+    return CsvTable(path, columns, rows, header)
 
 
 def _missing(text: str) -> bool:
@@ -739,13 +995,15 @@ def parse_float(text: str, path, line: int, column: str) -> float | None:
 def read_partition(path: Path, log: RecordLog) -> dict[int, tuple[str | None, int | None]]:
     """partition.csv → video id -> (split, fold) in id order.
 
-    Splits come from `Proposal` (2020) or a `Partition` column holding split names (2021, toolbox examples);
-    fold numbers from a numeric `Partition` column. A video listed twice in the same split is kept once (its
+    Columns are found by `partition_columns` (a notice says when they are taken by position). A video listed twice in the same split is kept once (its
     fold becomes null if the two rows disagree); a video listed in two splits is rejected, and kept with the
     split None so that its files are not reported a second time as unlisted.
     """
     table = read_csv(path)
     entries = parse_partition(table)
+    if partition_columns(table).by_position:
+        log.notice(f"{path.parent.name}/{path.name}: no `Id` and `Proposal` columns ({', '.join(table.header)}); "
+                   "read as the organisers' 2021 parser reads it: first column = video id, last column = split")
     result: dict[int, tuple[str, int | None]] = {}
     lines: dict[int, int] = {}
     rejected: set[int] = set()
@@ -771,28 +1029,63 @@ def read_partition(path: Path, log: RecordLog) -> dict[int, tuple[str | None, in
     return dict(sorted(result.items()))
 
 
+@dataclass(frozen=True)
+class PartitionColumns:
+    video_id: int
+    split: int
+    fold: int | None
+    by_position: bool                           # no `Id` / split column by name: first and last column
+
+
+def partition_columns(table: CsvTable) -> PartitionColumns:
+    """Where a partition table keeps the video id, the split and the fold.
+
+    By name: `Id`, and `Proposal` (2020; a numeric `Partition` is then the fold) or a `Partition` column of split
+    names (toolbox examples). The header of the 2021 MuSe-CaR partition files is not known: the organisers' 2021
+    parser takes the first column as the id and the last as the split, and so does this one when the names do
+    not tell, provided the last column holds split names only.
+    """
+    split_names = set(SPLITS)
+    id_column, partition = table.index("id", required=False), table.index("partition", required=False)
+    if id_column is not None and "proposal" in table.columns:
+        return PartitionColumns(id_column, table.index("proposal"), partition, False)
+    if id_column is not None and partition is not None and \
+            all(row[partition].strip() in split_names for _, row in table.rows):
+        return PartitionColumns(id_column, partition, None, False)
+    last = len(table.columns) - 1
+    if last > 0 and table.rows and all(row[last].strip() in split_names for _, row in table.rows):
+        return PartitionColumns(0, last, None, True)
+    raise RawDataError(table.path, "no split column: expected `Proposal` or a `Partition` column of "
+                                   "train/devel/test", line=1, hint="this is not a MuSe partition.csv")
+
+
 def parse_partition(table: CsvTable) -> list[tuple[int, str, int | None, int]]:
-    """(video id, split, fold, line) per row of a partition table, columns matched by name."""
-    id_column = table.index("id")
-    partition = table.index("partition", required=False)
-    split_names = {"train", "devel", "test"}
-    if "proposal" in table.columns:
-        split_column, fold_column = table.index("proposal"), partition
-    elif partition is not None and all(row[partition].strip() in split_names for _, row in table.rows):
-        split_column, fold_column = partition, None
-    else:
-        raise RawDataError(table.path, "no split column: expected `Proposal` or a `Partition` column of "
-                                       "train/devel/test", line=1, hint="this is not a MuSe partition.csv")
+    """(video id, split, fold, line) per row of a partition table (see `partition_columns`)."""
+    where = partition_columns(table)
+    id_name = "Id" if not where.by_position else f"column 1 ({table.header[0]})"
     entries = []
     for line, row in table.rows:
-        split = row[split_column].strip()
-        if split not in split_names:
+        split = row[where.split].strip()
+        if split not in SPLITS:
             raise RawDataError(table.path, f"unknown split {split!r} (expected train, devel or test)", line=line)
-        video_id = parse_int(row[id_column], table.path, line, "Id")
-        fold = parse_int(row[fold_column], table.path, line, "Partition", optional=True) if fold_column is not None \
+        video_id = parse_int(row[where.video_id], table.path, line, id_name)
+        fold = parse_int(row[where.fold], table.path, line, "Partition", optional=True) if where.fold is not None \
             else None
         entries.append((video_id, SPLITS[split], fold, line))
     return entries
+
+
+def partition_other_columns(table: CsvTable) -> tuple[list[str], dict[int, tuple[tuple[str, str], ...]]]:
+    """(the partition's columns no field maps, video id -> ((column, cell), ...) from its first row)."""
+    where = partition_columns(table)
+    unmapped = table.unmapped(set() if where.by_position else PARTITION_COLUMNS,
+                              {where.video_id, where.split} if where.by_position else ())
+    per_video: dict[int, tuple[tuple[str, str], ...]] = {}
+    if unmapped:
+        for line, row in table.rows:
+            video_id = parse_int(row[where.video_id], table.path, line, "Id")
+            per_video.setdefault(video_id, tuple((name, row[position]) for position, name in unmapped))
+    return [name for _, name in unmapped], per_video
 
 
 def check_class_mapping(path: Path, column: str, expected: list[str]) -> None:
@@ -847,14 +1140,15 @@ def parse_class_labels(table: CsvTable) -> dict[int, dict]:
 
 
 def parse_aggregated_topic_labels(table: CsvTable) -> tuple[dict[int, dict[int, dict]], dict[int, int]]:
-    """label_segments/aggregated/<split>.csv → (video id -> segment id -> {dimension: class id or None, line},
-    video id -> rows repeated).
+    """label_segments/aggregated/<split>.csv → (video id -> segment id -> {dimension: class id or None, line,
+    other: [(column, cell)] of the columns no field maps}, video id -> rows repeated).
 
     The 2020 train.csv repeats, row for row, the segments of the videos partition.csv lists twice: such
     repeats are kept once; a segment repeated with other labels makes the file unusable.
     """
     video, segment = table.index("id"), table.index("segment_id")
     columns = {dim: table.index(f"label_{dim}") for dim in CLASS_DIMENSIONS["topic"]}
+    unmapped = table.unmapped(AGGREGATED_TOPIC_COLUMNS)
     labels: dict[int, dict[int, dict]] = {}
     repeated: dict[int, int] = {}
     for line, row in table.rows:
@@ -863,7 +1157,8 @@ def parse_aggregated_topic_labels(table: CsvTable) -> tuple[dict[int, dict[int, 
         entry = {dim: parse_int(row[i], table.path, line, f"label_{dim}", optional=True) for dim, i in columns.items()}
         earlier = labels.setdefault(video_id, {}).get(segment_id)
         if earlier is None:
-            labels[video_id][segment_id] = {**entry, "line": line}
+            labels[video_id][segment_id] = {**entry, "line": line,
+                                            "other": [(name, row[position]) for position, name in unmapped]}
         elif {dim: earlier[dim] for dim in entry} == entry:
             repeated[video_id] = repeated.get(video_id, 0) + 1
         else:
@@ -937,8 +1232,10 @@ def merge_class_segment(config: str, segment_id, per_dimension: dict, aggregated
     return result
 
 
-def read_transcript(path: Path, segment_id: int) -> list[dict]:
-    """transcription_segments/<vid>/<vid>_<seg>.csv → words (columns word, start, end; segment_id checked if given)."""
+def read_transcript(path: Path, segment_id: int) -> tuple[list[dict], list[tuple[str, list[str]]]]:
+    """transcription_segments/<vid>/<vid>_<seg>.csv → (words, [(column, cells)] of the columns no field maps).
+
+    Columns word, start, end are read by name; segment_id is checked when present."""
     table = read_csv(path)
     word, start, end = table.index("word"), table.index("start"), table.index("end")
     segment = table.index("segment_id", required=False)
@@ -949,7 +1246,9 @@ def read_transcript(path: Path, segment_id: int) -> list[dict]:
                                line=line, hint="the file name and its segment_id column must agree")
         words.append({"word": row[word], "start_ms": parse_int(row[start], path, line, "start"),
                       "end_ms": parse_int(row[end], path, line, "end")})
-    return words
+    unmapped = [(name, [row[position] for _, row in table.rows])
+                for position, name in table.unmapped(TRANSCRIPT_COLUMNS)]
+    return words, unmapped
 
 
 def parse_video_metadata(table: CsvTable) -> dict[int, dict]:
@@ -1165,4 +1464,5 @@ def feature_table(rows: list[dict], schema: pa.Schema) -> pa.Table:
     columns = {name: pa.array([row[name] for row in rows], schema.field(name).type)
                for name in ("video_id", "segment_id", "package", "fold")}
     columns["feature_sets"] = pa.ListArray.from_arrays(_offsets([len(row["feature_sets"]) for row in rows]), sets)
+    columns["other_columns"] = pa.array([row["other_columns"] for row in rows], schema.field("other_columns").type)
     return pa.Table.from_arrays([columns[name].cast(schema.field(name).type) for name in schema.names], schema=schema)

@@ -15,7 +15,8 @@ import soundfile
 from builders import musecar
 from builders.cardcheck import validate_readme
 from builders.errors import RawDataError, RecordLog
-from builders.pipeline import build
+from builders import coverage
+from builders.pipeline import build, make_builder
 from builders.samples import musecar as sample
 from conftest import realdata_dir
 from helpers import hub_rows, parquet_rows, publish_copy, refused_build, run_script
@@ -217,6 +218,12 @@ def test_the_2020_package_alone_builds_wild_from_c1_with_shipped_wavs(tmp_path):
     tree = sample.make(raw, packages=("MuSe2020",))
     report = quiet_build(raw, out)
     assert set(report["configs"]) == {"wilder", "trust", "topic", "features", "videos"}   # no sent without 2021
+    tasks = "MuSe2020/data/processed_tasks/"
+    assert [u["path"] for u in report["unread"]] == [        # what the package has beside the gold standards
+        tasks + "c1_muse_wild/annotator_id_mapping.json", tasks + "c1_muse_wild/label_segments/aggregated/",
+        tasks + "c1_muse_wild/label_segments/raw_annotations/", tasks + "c3_muse_trust/label_segments/aggregated/"]
+    assert report["unread"][2]["reason"] == "MuSe 2020 per-annotator ratings before fusion: this build carries the " \
+                                            "fused gold standards only"
     for config in ("wilder", "trust", "topic"):
         assert_segment_rows(out, config, tree.expected[config])
     for split, rows in tree.expected["features"].items():
@@ -234,7 +241,7 @@ def test_the_2020_package_alone_builds_wild_from_c1_with_shipped_wavs(tmp_path):
 
 def test_the_2021_package_alone(tmp_path):
     raw, out = tmp_path / "raw", tmp_path / "out"
-    tree = sample.make(raw, packages=("MuSe2021",))
+    tree = sample.make(raw, packages=("MuSe2021",))      # with the Ulm-TSST packages beside it, as the organisers'
     report = quiet_build(raw, out)
     assert set(report["configs"]) == {"wilder", "sent", "features", "videos"}
     for config in ("wilder", "sent"):
@@ -242,6 +249,183 @@ def test_the_2021_package_alone(tmp_path):
     for config in ("features", "videos"):
         for split, rows in tree.expected[config].items():
             assert parquet_rows(out, config, split) == rows, (config, split)
+    assert ulm_tsst_entries(report) == ULM_TSST_UNREAD and len(report["unread"]) == 3   # all else is read
+
+
+# ---- MuSe 2021 with the Ulm-TSST packages beside it -----------------------------------------------------------
+
+ULM_TSST = "MuSe2021/c3_muse_stress", "MuSe2021/c4_muse_physio", "MuSe2021/raw-data-ulm-tsst"
+ULM_TSST_UNREAD = {
+    "MuSe2021/c3_muse_stress/": (19, "Ulm-TSST (MuSe 2021 MuSe-Stress package): another dataset, not MuSe-CaR; its "
+                                    "partition.csv uses ids of its own"),
+    "MuSe2021/c4_muse_physio/": (25, "Ulm-TSST (MuSe 2021 MuSe-Physio package): another dataset, not MuSe-CaR; its "
+                                    "partition.csv uses ids of its own"),
+    "MuSe2021/raw-data-ulm-tsst/": (6, "Ulm-TSST raw data (MuSe 2021): another dataset, not MuSe-CaR"),
+}
+
+
+def ulm_tsst_entries(report) -> dict:
+    return {u["path"]: (u["files"], u["reason"]) for u in report["unread"] if "tsst" in u["reason"].lower()}
+
+
+def test_videos_splits_and_ids_come_from_musecar_partitions_only(tmp_path):
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    tree = sample.make(raw, packages=("MuSe2021",))
+    stress = musecar.read_partition(raw / "MuSe2021/c3_muse_stress/metadata/partition.csv", RecordLog())
+    assert stress[3] == ("test", None) and 64 in stress                  # the Ulm-TSST partition disagrees
+    quiet_build(raw, out, configs=["videos"])
+    splits = {r["video_id"]: split for split in ("train", "validation", "test") for r in parquet_rows(out, "videos", split)}
+    assert splits == {3: "train", 17: "validation", 121: "test"}         # c1_muse_wilder/metadata/partition.csv
+    assert splits == {v.video_id: v.hf_split for v in tree.videos.values() if v.in_2021 and "c1_muse_wilder" in v.tasks}
+
+
+@pytest.fixture(scope="module")
+def tree_2021(tmp_path_factory):
+    return sample.make(tmp_path_factory.mktemp("raw2021"), packages=("MuSe2021",))
+
+
+@pytest.mark.parametrize("packages,config", [("both", config) for config in ALL_CONFIGS] +
+                         [("2021", config) for config in ("wilder", "sent", "features", "videos")])
+def test_nothing_of_ulm_tsst_is_an_input_or_read(built, tree_2021, packages, config):
+    tree = built[0] if packages == "both" else tree_2021
+    builder = make_builder("musecar", config, tree.root)
+    paths = builder.input_files() + builder.read_paths()
+    others = [tree.root / folder for folder in ULM_TSST]
+    assert paths and tuple(tree.ulm_tsst) == tuple(others)
+    assert [p for p in paths for other in others if p == other or other in p.parents or p in other.parents] == []
+
+
+def test_every_raw_path_is_read_or_named_with_its_reason(built):
+    tree, _, report = built
+    wild = "MuSe2020/data/processed_tasks/c1_muse_wild/"
+    unread = {u["path"]: u["reason"] for u in report["unread"]}
+    assert ulm_tsst_entries(report) == ULM_TSST_UNREAD
+    for path, (files, _) in ULM_TSST_UNREAD.items():
+        assert files == sum(1 for p in (tree.root / path).rglob("*") if p.is_file())
+    assert {path: reason for path, reason in unread.items() if path not in ULM_TSST_UNREAD} == {
+        wild + "annotator_id_mapping.json": "annotator ids of the MuSe 2020 raw annotations, which this build does not "
+                                            "read",
+        wild + "label_segments/": musecar.MUSE_WILD_2020_LABELS,       # the wilder config reads MuSe-Wilder 2021
+        wild + "transcription_segments/": musecar.MUSE_WILD_2020,
+        wild + "audio_segments/": musecar.MUSE_WILD_2020,
+        "MuSe2020/data/processed_tasks/c3_muse_trust/label_segments/aggregated/":
+            "the per-video label files of a split in one table (id, timestamp, label_*): the per-video files are read "
+            "instead (the two are not compared)"}
+    readme = (built[1] / "README.md").read_text()
+    assert "MuSe2021/c3_muse_stress/" in readme and "Ulm-TSST (MuSe 2021 MuSe-Stress package)" in readme
+
+
+def test_a_second_partition_outside_the_packages_is_not_read(tmp_path):
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    sample.make(raw, packages=("MuSe2021",), ulm_tsst=False)
+    (raw / "notes/metadata").mkdir(parents=True)
+    write(raw / "notes/metadata/partition.csv", "Id,Proposal\n3,test\n64,train\n")
+    report = quiet_build(raw, out, configs=["videos", "wilder"])
+    splits = {r["video_id"]: split for split in ("train", "validation", "test") for r in parquet_rows(out, "videos", split)}
+    assert splits == {3: "train", 17: "validation", 121: "test"}
+    assert "videos: notes/metadata/partition.csv is not part of a MuSe-CaR package (not next to a MuSe 2020 task " \
+           "folder or its raw archive, nor inside a MuSe 2021 task folder): not read, splits come from the MuSe-CaR " \
+           "packages only" in report["notices"]
+    assert [(u["path"], u["reason"]) for u in report["unread"] if not u["reason"].startswith("read by config")] == \
+        [("notes/", coverage.UNRECOGNISED)]
+
+
+def test_task_folders_extracted_into_a_folder_of_their_own_name(tmp_path):
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    tree = sample.make(raw, packages=("MuSe2021",), ulm_tsst=False)
+    for name in ("c1_muse_wilder", "c2_muse_sent"):         # as participants' c4_muse_physio/c4_muse_physio/
+        (raw / "MuSe2021" / name).rename(raw / "MuSe2021" / "tmp")
+        (raw / "MuSe2021" / name).mkdir()
+        (raw / "MuSe2021" / "tmp").rename(raw / "MuSe2021" / name / name)
+    report = quiet_build(raw, out)
+    for config in ("wilder", "sent"):
+        assert_segment_rows(out, config, tree.expected[config])
+    for split, rows in tree.expected["features"].items():
+        assert parquet_rows(out, "features", split) == rows, split
+    assert report["unread"] == []
+
+
+def test_the_2020_metadata_in_the_raw_archive(tmp_path):
+    """data/raw/metadata/ instead of data/processed_tasks/metadata/, a place the organisers' 2020 code also reads."""
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    tree = sample.make(raw, packages=("MuSe2020",))
+    (raw / "MuSe2020/data/processed_tasks/metadata").rename(raw / "MuSe2020/data/raw/metadata")
+    quiet_build(raw, out, configs=["topic", "videos"])
+    assert_segment_rows(out, "topic", tree.expected["topic"])
+    for split, rows in tree.expected["videos"].items():
+        assert parquet_rows(out, "videos", split) == rows, split
+
+
+# ---- columns no field maps are kept ----------------------------------------------------------------------------
+
+def add_column(path: Path, name: str, cells) -> None:
+    """Append a column to a release CSV, `cells(row index)` giving each row's value."""
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join([lines[0] + f",{name}"] + [f"{line},{cells(i)}" for i, line in enumerate(lines[1:])])
+                    + "\n")
+
+
+@pytest.fixture(scope="module")
+def extra_columns(tmp_path_factory):
+    raw, out = tmp_path_factory.mktemp("extra"), tmp_path_factory.mktemp("extra_out")
+    sample.make(raw, ulm_tsst=False)
+    wilder, topic = raw / "MuSe2021/c1_muse_wilder", raw / "MuSe2020/data/processed_tasks/c2_muse_topic"
+    add_column(wilder / "label_segments/arousal/3.csv", "Raters", lambda i: f"r{i}")
+    add_column(wilder / "transcription_segments/3/3_1.csv", "confidence", lambda i: f"0.{i}")
+    partition = wilder / "metadata/partition.csv"
+    assert partition.read_text() == "Id,Proposal\n3,train\n17,devel\n121,test\n"
+    partition.write_text("Id,Speaker,Proposal\n3,s7,train\n17,s8,devel\n121,,test\n")
+    add_column(topic / "label_segments/aggregated/train.csv", "annotator", lambda i: f"a{i}")
+    add_column(raw / "MuSe2021/c2_muse_sent/label_segments/arousal/3.csv", "mean", lambda i: f"0.{i}5")
+    return raw, out, quiet_build(raw, out)
+
+
+def test_unmapped_columns_are_kept_in_other_columns(extra_columns):
+    raw, out, _ = extra_columns
+    row = row_of(out, "wilder", "train", 3, 1)
+    assert row["other_columns"] == [
+        {"file": "label_segments/arousal/3.csv", "column": "Raters", "values": [f"r{i}" for i in range(9)]},
+        {"file": "transcription_segments/3/3_1.csv", "column": "confidence", "values": [f"0.{i}" for i in range(6)]},
+        {"file": "metadata/partition.csv", "column": "Speaker", "values": ["s7"]}]
+    later = row_of(out, "wilder", "train", 3, 2)["other_columns"]      # its label rows come after segment 1's
+    assert later[0]["values"] == [f"r{i}" for i in range(9, 9 + len(later[0]["values"]))]
+    assert row_of(out, "wilder", "test", 121, 1)["other_columns"] == [
+        {"file": "metadata/partition.csv", "column": "Speaker", "values": [""]}]
+    features = next(r for r in parquet_rows(out, "features", "validation")
+                    if (r["package"], r["video_id"], r["segment_id"]) == ("MuSe2021/c1_muse_wilder", 17, 1))
+    assert features["other_columns"] == [{"file": "metadata/partition.csv", "column": "Speaker", "values": ["s8"]}]
+    topic = row_of(out, "topic", "train", 3, 10)
+    assert topic["other_columns"] == [{"file": "label_segments/aggregated/train.csv", "column": "annotator",
+                                       "values": ["a2"]}]
+    sent = row_of(out, "sent", "train", 3, 2)        # `mean` is a MuSe-Topic field, not a MuSe-Sent one
+    assert sent["other_columns"] == [{"file": "label_segments/arousal/3.csv", "column": "mean", "values": ["0.15"]}]
+    assert row_of(out, "topic", "train", 3, 1)["arousal_mean"] == pytest.approx(0.119)
+    assert row_of(out, "topic", "train", 3, 1)["other_columns"] == [
+        {"file": "label_segments/aggregated/train.csv", "column": "annotator", "values": ["a0"]}]
+
+
+def test_unmapped_columns_are_build_notices_and_counts(extra_columns):
+    raw, out, report = extra_columns
+    notices = report["notices"]
+    for notice in ("wilder: MuSe2021/c1_muse_wilder/label_segments/arousal: column 'Raters' not mapped to a field; "
+                   "kept in other_columns",
+                   "wilder: MuSe2021/c1_muse_wilder/transcription_segments: column 'confidence' not mapped to a field; "
+                   "kept in other_columns",
+                   "wilder: MuSe2021/c1_muse_wilder/metadata/partition.csv: column 'Speaker' not mapped to a field; "
+                   "kept in other_columns",
+                   "features: MuSe2021/c1_muse_wilder/metadata/partition.csv: column 'Speaker' not mapped to a field; "
+                   "kept in other_columns",
+                   "topic: MuSe2020/data/processed_tasks/c2_muse_topic/label_segments/aggregated/train.csv: column "
+                   "'annotator' not mapped to a field; kept in other_columns",
+                   "sent: MuSe2021/c2_muse_sent/label_segments/arousal: column 'mean' not mapped to a field; kept in "
+                   "other_columns"):
+        assert notice in notices
+    counts = report["configs"]["wilder"]["splits"]["train"]["counts"]
+    assert counts == {"MuSe2021/c1_muse_wilder/label_segments/arousal files with columns not mapped to a field "
+                      "(kept in other_columns)": 1,
+                      "MuSe2021/c1_muse_wilder/transcription_segments files with columns not mapped to a field "
+                      "(kept in other_columns)": 1}
+    assert "column 'Raters' not mapped to a field" in (out / "README.md").read_text()
 
 
 def test_card_and_report(built):
@@ -295,6 +479,21 @@ def test_partition_columns_by_name_in_either_year(tmp_path):
     assert musecar.read_partition(write(tmp_path / "c.csv", "id,partition\n11,train\n"), log) == {11: ("train", None)}
     with pytest.raises(RawDataError, match="no split column"):
         musecar.read_partition(write(tmp_path / "d.csv", "Id,Fold\n1,2\n"), log)
+
+
+def test_partition_columns_by_position_when_the_names_do_not_tell(tmp_path):
+    """The 2021 MuSe-CaR partition header is unverified: the organisers' parser reads row[0] and row[-1]."""
+    log = RecordLog("raise")
+    path = write(tmp_path / "a.csv", "Video,Speaker,Set\n3,s1,train\n17,s2,devel\n")
+    assert musecar.read_partition(path, log) == {3: ("train", None), 17: ("validation", None)}
+    assert log.notices == [f"{tmp_path.name}/a.csv: no `Id` and `Proposal` columns (Video, Speaker, Set); read as the organisers' 2021 "
+                           "parser reads it: first column = video id, last column = split"]
+    assert musecar.partition_other_columns(musecar.read_csv(path)) == \
+        (["Speaker"], {3: (("Speaker", "s1"),), 17: (("Speaker", "s2"),)})
+    named = musecar.read_csv(write(tmp_path / "b.csv", "Id,Partition,Proposal,Speaker\n3,2,train,s1\n"))
+    assert musecar.partition_other_columns(named) == (["Speaker"], {3: (("Speaker", "s1"),)})
+    with pytest.raises(RawDataError, match="no split column"):       # a last column of fold numbers is no split
+        musecar.read_partition(write(tmp_path / "c.csv", "Video,Fold\n3,2\n"), log)
 
 
 def test_aggregated_repeats_are_kept_once_and_conflicts_refused(tmp_path):
@@ -475,6 +674,15 @@ def test_real_package_builds_topic_and_videos(real_build):
     videos = report["configs"]["videos"]["splits"]
     assert {s: videos[s]["rows"] for s in videos} == {"train": 165, "validation": 62, "test": 64}  # 291 unique ids
     assert report["skipped"] == []
+    # every file of the package is read; the toolbox examples beside it are not a package, and their toy
+    # partition.csv (11 train, 47 test; the real one says 11 test, 47 train) gives no split
+    assert [(u["path"], u["files"], u["reason"]) for u in report["unread"]] == \
+        [("muse_toolbox/", 10, coverage.UNRECOGNISED)]
+    assert "videos: muse_toolbox/examples/metadata/partition.csv is not part of a MuSe-CaR package (not next to a " \
+           "MuSe 2020 task folder or its raw archive, nor inside a MuSe 2021 task folder): not read, splits come " \
+           "from the MuSe-CaR packages only" in report["notices"]
+    assert 11 in {r["video_id"] for r in parquet_rows(out, "videos", "test")}
+    assert 47 in {r["video_id"] for r in parquet_rows(out, "videos", "train")}
 
 
 def test_real_topic_labels_and_transcripts_equal_the_csvs(real_build):

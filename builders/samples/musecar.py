@@ -5,7 +5,16 @@ folders ship which files. Continuous labels, feature values and audio samples ar
 of (package, video, time), so the expected rows are computed here from the truth, independently of the parser.
 
 Tree: `MuSe2020/data/processed_tasks/{metadata,c1_muse_wild,c2_muse_topic,c3_muse_trust}`,
-`MuSe2020/data/raw/{audio_norm,video}` and `MuSe2021/{c1_muse_wilder,c2_muse_sent}`.
+`MuSe2020/data/raw/{audio_norm,video}` and `MuSe2021/{c1_muse_wilder,c2_muse_sent}`. As in the organisers' 2021
+data folder (lstappen/MuSe2021 config.py: c1_muse_wilder, c2_muse_sent, c3_muse_stress, c4_muse_physio under one
+base path), the Ulm-TSST packages sit beside the MuSe-CaR ones (`ulm_tsst=True`, the default):
+`MuSe2021/c3_muse_stress/{metadata/partition.csv,label_segments/{arousal,valence},feature_segments/egemaps}` and
+`MuSe2021/c4_muse_physio/{metadata/partition.csv,label_segments/anno12_EDA,feature_segments/{BPM,ECG,resp}}`, plus
+`MuSe2021/raw-data-ulm-tsst/transcription_segments` (a name seen in a participant's paths). Their partitions
+disagree with MuSe-CaR's on purpose: ids MuSe-CaR does not have (64-66) and other splits for 3, 17 and 121.
+The 2020 c1_muse_wild and c3_muse_trust folders also carry what the builder does not read: per-split
+`label_segments/aggregated/*.csv` [columns V], per-annotator `label_segments/raw_annotations/<dim>/<vid>.csv` and
+`annotator_id_mapping.json` [both I: inferred from a baseline team's comments, location of the JSON unverified].
 
 Awkward cases (../shared/formats/musecar_internvid.md §1.11, ../shared/realdata/SOURCES.md): both years with
 their column orders (`timestamp,value,segment_id` vs `timestamp,segment_id,value`), the 2020 partition with
@@ -45,6 +54,9 @@ PACKAGE_DIRS = {"MuSe2020": Path("MuSe2020/data/processed_tasks"), "MuSe2021": P
 RAW_DIR = Path("MuSe2020/data/raw")
 METADATA_ONLY = (299, "9ulUXv5VAGs", "UC6S0jAvcapqJ48ZzLfva12g", "70", "M")
 """A video_metadata.csv row of a video no partition lists (the real 2020 file has 12 such rows)."""
+ULM_TSST_PARTITION = ((3, "test"), (17, "train"), (64, "train"), (65, "devel"), (66, "test"), (121, "devel"))
+"""Ulm-TSST ids and splits: 3, 17 and 121 are MuSe-CaR ids in other splits, 64-66 ids MuSe-CaR's sample lacks."""
+ULM_TSST_FOLDERS = ("c3_muse_stress", "c4_muse_physio", "raw-data-ulm-tsst")
 TOPIC_CLASSES = ["performance", "interior-features", "quality-aeshetic", "comfort", "handling", "safety",
                  "general-information", "cost", "user-experience", "exterior-features"]
 
@@ -134,6 +146,7 @@ class SampleTree:
     root: Path
     videos: dict[int, SampleVideo]
     packages: tuple[str, ...]
+    ulm_tsst: tuple[Path, ...] = ()             # the Ulm-TSST folders written beside MuSe 2021 (none may be read)
     expected: dict[str, dict[str, list[dict]]] = field(default_factory=dict)   # config -> split -> rows
     bad: dict[str, list[dict]] = field(default_factory=dict)   # config -> skipped records the build must list
 
@@ -243,8 +256,10 @@ def _generated_videos(count: int) -> list[SampleVideo]:
 # ---- writing the tree -----------------------------------------------------------------------------------------
 
 def make(out_dir: Path, bad_records: bool = False, scale: int = 0,
-         packages: tuple[str, ...] = ("MuSe2020", "MuSe2021")) -> SampleTree:
-    """Write the packages under out_dir; return the truth and the rows a build must produce."""
+         packages: tuple[str, ...] = ("MuSe2020", "MuSe2021"), ulm_tsst: bool = True) -> SampleTree:
+    """Write the packages under out_dir; return the truth and the rows a build must produce.
+
+    `ulm_tsst`: with MuSe 2021, also write the Ulm-TSST packages beside it (nothing of them may be read)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     videos = _hand_written_videos() + _generated_videos(scale)
     tree = SampleTree(out_dir, {v.video_id: v for v in videos}, tuple(packages))
@@ -256,6 +271,8 @@ def make(out_dir: Path, bad_records: bool = False, scale: int = 0,
         _write_task(out_dir / task.folder, task, [v for v in videos if task.name in v.tasks])
     if "MuSe2021" in packages:
         _write_file(out_dir / TASKS["c2_muse_sent"].folder / "videos" / "3.mp4", mp4_bytes(3))
+        if ulm_tsst:
+            tree.ulm_tsst = _write_ulm_tsst(out_dir / PACKAGE_DIRS["MuSe2021"])
     tree.expected = {config: expected_rows(tree, config) for config in
                      ("wilder", "trust", "topic", "sent", "features", "videos")}
     tree.expected = {config: rows for config, rows in tree.expected.items() if rows is not None}
@@ -421,6 +438,8 @@ def _write_task(folder: Path, task: Task, videos: list[SampleVideo]) -> None:
             sub = Path(alignment, feature) if alignment else Path(feature)
             _write_file(folder / "feature_segments" / sub / f"{vid}.csv",
                         format_feature_file(_feature_frames(task, alignment, feature, video), dim))
+    if task.package == "MuSe2020" and task.kind == "continuous":
+        _write_unread_2020_files(folder, task, videos)
     if task.kind == "topic":
         for split in ("train", "devel", "test"):
             rows = [[v.video_id, s.segment_id, *(None if v.masked else getattr(s, d)
@@ -428,6 +447,54 @@ def _write_task(folder: Path, task: Task, videos: list[SampleVideo]) -> None:
                     for v in videos if v.split == split for _ in set(v.folds) for s in v.segments]
             _write_file(folder / "label_segments" / "aggregated" / f"{split}.csv",
                         format_csv(["id", "segment_id", "label_arousal", "label_valence", "label_topic"], rows))
+
+
+def _write_ulm_tsst(root: Path) -> tuple[Path, ...]:
+    """The Ulm-TSST packages of MuSe 2021 in the 2021 formats (`Id,Proposal`; `timestamp,segment_id,value`)."""
+    partition = format_csv(["Id", "Proposal"], [list(row) for row in ULM_TSST_PARTITION])
+    for folder, dimensions, features in (("c3_muse_stress", ("arousal", "valence"), ("egemaps",)),
+                                         ("c4_muse_physio", ("anno12_EDA",), ("BPM", "ECG", "resp"))):
+        _write_file(root / folder / "metadata" / "partition.csv", partition)
+        for subject, _ in ULM_TSST_PARTITION:
+            times = range(0, 2000, 500)
+            for dimension in dimensions:
+                rows = [(t, 1, label_value("Ulm-TSST", dimension, subject, t)) for t in times]
+                _write_file(root / folder / "label_segments" / dimension / f"{subject}.csv",
+                            format_continuous_labels("MuSe2021", rows))
+            for feature in features:
+                _write_file(root / folder / "feature_segments" / feature / f"{subject}.csv",
+                            format_feature_file([(t, None, 1, [feature_value(folder, feature, subject, t, 0)])
+                                                 for t in times], 1))
+    for subject, _ in ULM_TSST_PARTITION:
+        _write_file(root / "raw-data-ulm-tsst" / "transcription_segments" / str(subject) / f"{subject}_1.csv",
+                    format_csv(["word", "start", "end"], [["ich", 0, 300], ["habe", 300, 700]]))
+    return tuple(root / folder for folder in ULM_TSST_FOLDERS)
+
+
+def _write_unread_2020_files(folder: Path, task: Task, videos: list[SampleVideo]) -> None:
+    """What a MuSe 2020 continuous task folder ships beside the per-video gold standards, which this builder leaves:
+    the per-split aggregated labels and, for c1_muse_wild, the raw annotations and the annotator id mapping."""
+    for split in ("train", "devel", "test"):
+        rows = []
+        for video in videos:
+            if video.split != split or video.aggregated_only:
+                continue
+            series = {d: {t: v for t, _, v in _label_rows(task, video, d)} for d in task.dimensions
+                      if video.has_labels(task.name, d)}
+            times = sorted({t for values in series.values() for t in values})
+            rows += [[video.video_id, t, *(None if d not in series or series[d].get(t) is None
+                                           else f"{series[d][t]:.4f}" for d in task.dimensions)] for t in times]
+        _write_file(folder / "label_segments" / "aggregated" / f"{split}.csv",
+                    format_csv(["id", "timestamp", *(f"label_{d}" for d in task.dimensions)], rows))
+    if task.name != "c1_muse_wild":
+        return
+    for video in videos:
+        rows = [[t, s, *(round(v * 1000) + k for k in range(3)), f"{v:.4f}"]
+                for t, s, v in _label_rows(task, video, "arousal") if v is not None]
+        if rows:
+            _write_file(folder / "label_segments" / "raw_annotations" / "arousal" / f"{video.video_id}.csv",
+                        format_csv(["timestamp", "segment_id", "1", "2", "9", "label_arousal"], rows))
+    _write_file(folder / "annotator_id_mapping.json", '{"1": 1, "2": 2, "9": 7}\n')
 
 
 def _write_bad_records(out_dir: Path, tree: SampleTree) -> dict[str, list[dict]]:
@@ -523,6 +590,7 @@ def expected_rows(tree: SampleTree, config: str) -> dict[str, list[dict]] | None
             if not _shipped(task, video, segment, row):
                 continue
             row["audio"] = expected_audio(tree, task, video, segment, labels["start_ms"], labels["end_ms"])
+            row["other_columns"] = []           # the generator writes only the columns the builder maps
             rows.setdefault(video.hf_split, []).append(row)
     return rows
 
@@ -577,7 +645,7 @@ def _expected_features(tree: SampleTree) -> dict[str, list[dict]]:
             for segment_id in sorted(by_segment, key=lambda s: (s is None, s or 0)):
                 rows.setdefault(video.hf_split, []).append({
                     "video_id": video.video_id, "segment_id": segment_id, "package": task.label,
-                    "fold": _fold(task, video), "feature_sets": by_segment[segment_id]})
+                    "fold": _fold(task, video), "feature_sets": by_segment[segment_id], "other_columns": []})
     return rows
 
 
