@@ -350,6 +350,10 @@ class NmbPlus(MultimodalBuilder):
             if kept:
                 log.notice(f"{self.relative(path)}: {len(kept)} column(s) no field stands for, kept in "
                            f"`other_columns`: {', '.join(kept)}")
+        if self.images is not None and self.images.not_images:
+            names = self.images.not_images
+            log.notice(f"{self.relative(self.images.root)}: {len(names)} archive member(s) that are not images, not "
+                       f"read: {', '.join(names[:5])}{' ...' if len(names) > 5 else ''}")
         unused = self.references.unused_images
         if unused:
             log.notice(f"{self.relative(self.images.root)}: {unused} image file(s) (or archive members) belong to "
@@ -749,6 +753,7 @@ class ImageStore:
     def __init__(self, root: Path):
         self.root = root
         self.locations: dict[str, tuple[str, str]] = {}  # relative path -> (archive or "", member or file path)
+        self.not_images: list[str] = []  # archive members that are not images (a README): never read
         files = (p for p in root.rglob("*") if p.is_file() and is_image_candidate(p.relative_to(root).as_posix()))
         for path in sorted(files):
             if path.suffix.lower() == ".zip":
@@ -766,11 +771,12 @@ class ImageStore:
     def _index_zip(self, path: Path) -> None:
         try:
             with zipfile.ZipFile(path) as archive:
-                members = [m for m in archive.namelist() if not m.endswith("/") and is_image_candidate(m)]
+                members = [m for m in archive.namelist() if not m.endswith("/")]
         except (zipfile.BadZipFile, OSError) as e:
             raise RawDataError(path, f"not a readable zip archive ({e})",
                                hint="download the Zenodo archive again, or extract it into zenodo/") from None
-        for member in sorted(members):
+        self.not_images += [f"{path.name}:{m}" for m in sorted(members) if not is_image_candidate(m)]
+        for member in sorted(m for m in members if is_image_candidate(m)):
             self.locations.setdefault(member, (str(path), member))
 
     def find(self, names: list[str], unique_id: str | None) -> str | None:

@@ -229,6 +229,21 @@ def test_the_zenodo_download_alone_builds(tmp_path, zenodo_as):
     assert any("3 image file(s) (or archive members) belong to no article" in n for n in report["notices"])
 
 
+def test_archive_members_that_are_not_images_are_named(built, tmp_path):
+    tree, _, _ = built
+    raw = tmp_path / "raw"
+    shutil.copytree(tree.root / "zenodo", raw / "zenodo")
+    with zipfile.ZipFile(raw / "zenodo" / "images.zip", "w") as archive:
+        archive.writestr("images/README.txt", "the images of the record")
+        archive.writestr("__MACOSX/images/._2000000009.png", b"\x00\x05\x16\x07")
+        archive.writestr("images/2000000009.png", (raw / "zenodo" / "images" / "2000000009.png").read_bytes())
+    (raw / "zenodo" / "images" / "2000000009.png").unlink()
+    report = quiet_build(raw, tmp_path / "out")
+    assert rows_by_id(tmp_path / "out", "zenodo")["2000000009"]["image"]["bytes"].startswith(b"\x89PNG")
+    assert "zenodo: zenodo: 2 archive member(s) that are not images, not read: images.zip:__MACOSX/images/" \
+           "._2000000009.png, images.zip:images/README.txt" in report["notices"]
+
+
 def test_the_zenodo_table_and_the_current_release_share_one_image_folder(built):
     tree, out, report = built
     zenodo, current = rows_by_id(out, "zenodo"), rows_by_id(out, "current")
