@@ -58,6 +58,13 @@ def write_requests(repo: str) -> dict[str, tuple[str, str, bytes]]:
         "commit": ("POST", f"/api/datasets/{repo}/commit/main",
                    b'{"key": "header", "value": {"summary": "sneaky"}}\n'
                    b'{"key": "file", "value": {"path": "sneaky.txt", "content": "eA==", "encoding": "base64"}}\n'),
+        "create_tag": ("POST", f"/api/datasets/{repo}/tag/main", json.dumps({"tag": "sneaky"}).encode()),
+        "delete_tag": ("DELETE", f"/api/datasets/{repo}/tag/v1", b""),
+        "discussions": ("POST", f"/api/datasets/{repo}/discussions",
+                        json.dumps({"title": "sneaky", "description": "x", "pullRequest": True}).encode()),
+        "change_discussion_status": ("POST", f"/api/datasets/{repo}/discussions/1/status",
+                                     json.dumps({"status": "closed"}).encode()),
+        "merge_pull_request": ("POST", f"/api/datasets/{repo}/discussions/1/merge", b"{}"),
     }
 
 
@@ -69,6 +76,9 @@ NOT_WRITES = {"validate_yaml": "checks a card, stores nothing", "paths_info": "a
 def test_every_write_route_needs_the_token(hub, tmp_path):
     repo = "load/guarded"
     hub.api().create_repo(repo, repo_type="dataset")
+    hub.api().create_tag(repo, tag="v1", repo_type="dataset")
+    pr = hub.api().create_pull_request(repo, title="a pull request", repo_type="dataset")
+    hub.api().change_discussion_status(repo, pr.num, "open", repo_type="dataset")
     before = hub.api().repo_info(repo, repo_type="dataset")
     routes = {r.handler.__name__ for r in LocalHub(tmp_path / "scratch", "t").routes if r.methods - {"GET", "HEAD"}}
     assert routes == set(write_requests(repo)) | set(NOT_WRITES), "a route was added: say whether it writes"
@@ -86,6 +96,9 @@ def test_every_write_route_needs_the_token(hub, tmp_path):
     after = hub.api().repo_info(repo, repo_type="dataset")
     assert (after.sha, after.private, hub.api().repo_exists("load/sneaky", repo_type="dataset")) == \
         (before.sha, before.private, False)
+    refs = hub.api().list_repo_refs(repo, repo_type="dataset", include_pull_requests=True)
+    assert [t.name for t in refs.tags] == ["v1"] and [p.ref for p in refs.pull_requests] == ["refs/pr/1"]
+    assert [(d.num, d.status) for d in hub.api().get_repo_discussions(repo, repo_type="dataset")] == [(1, "open")]
 
 
 def test_no_read_path_reaches_outside_the_repositories(hub, tmp_path):

@@ -17,6 +17,16 @@ Storage under ROOT::
 
 Writes are atomic against a killed server (temp file on the same filesystem + ``os.replace``) but not fsynced:
 a local hub does not need to survive a power cut, and a fsync per blob made large commits slow.
+
+The Hub's limits are enforced with the real numbers (``Limits``; each one a ``local_hub.py`` flag, so tests can
+exercise the large-publish path with small ones): entries per folder, LFS files and regular payload per commit,
+commits per repository per hour (429 with ``Retry-After``) and file size.
+
+Xet: huggingface_hub 2.4 picks the upload transport on the client alone (``is_xet_available()``: hf_xet importable
+and ``HF_HUB_DISABLE_XET`` unset); the preupload answer only says "lfs" or "regular", and a failed Xet token
+request is an error, not a fallback. So no answer of this server can make a client use LFS instead: clients must
+set ``HF_HUB_DISABLE_XET=1`` (``publish.py`` falls back by itself when this server answers the Xet token route
+with 404). Downloads never use Xet here: it needs ``X-Xet-Hash`` headers this server does not send.
 """
 from __future__ import annotations
 
@@ -30,11 +40,14 @@ import logging
 import mimetypes
 import os
 import re
+import secrets
 import shutil
 import socket
 import tempfile
 import threading
-from dataclasses import dataclass
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
@@ -67,6 +80,7 @@ BRANCH_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._/-]{0,98}[A-Za-z0-9_-])?")
 SHA1_RE = re.compile(r"[0-9a-f]{40}")
 SHA256_RE = re.compile(r"[0-9a-f]{64}")
 PR_REF_RE = re.compile(r"refs/pr/([1-9][0-9]*)")
+TAG_RE = BRANCH_RE
 
 # What the Hub's default .gitattributes sends to LFS; anything larger than 10 MB or binary goes there too.
 LFS_EXTENSIONS = frozenset(
@@ -82,6 +96,45 @@ JSON_BODY_LIMIT = 16 * 1024 * 1024
 COMMIT_LINE_LIMIT = 32 * 1024 * 1024  # one NDJSON line: a base64 regular file (at most ~10 MB) and its envelope
 SPOOL_IN_MEMORY = 8 * 1024 * 1024
 CHUNK = 1024 * 1024
+
+DISCUSSIONS_PAGE_SIZE = 50  # the Hub's page of GET .../discussions
+COMMITS_PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What the Hub refuses (hub-docs "Repository limitations and recommendations" and "Storage limits",
+    the huggingface_hub 2.4 upload guide, the errors quoted in huggingface_hub#3183): the real numbers by default."""
+
+    max_folder_entries: int = 10_000             # files and sub-folders directly in one folder
+    max_lfs_files_per_commit: int = 25_000
+    max_regular_bytes_per_commit: int = 1_000_000_000  # the payload of non-LFS files in one commit
+    max_file_bytes: int = 500 * 1000**3           # hard limit; 200 GB is the recommended maximum
+    commits_per_window: int = 128                 # commits per repository ...
+    commit_window_seconds: float = 3600.0         # ... per hour; beyond: 429 with Retry-After
+
+
+class CommitRate:
+    """Commits per repository in a sliding window. Callers hold the store lock."""
+
+    def __init__(self, limits: Limits):
+        self.limits = limits
+        self.times: dict[RepoKey, deque] = defaultdict(deque)
+
+    def check(self, key: "RepoKey") -> None:
+        now, window = time.monotonic(), self.limits.commit_window_seconds
+        times = self.times[key]
+        while times and times[0] <= now - window:
+            times.popleft()
+        if len(times) >= self.limits.commits_per_window:
+            wait = max(1, int(times[0] + window - now + 0.999))
+            raise HubError(429, f"You have exceeded the rate limit for repository commits "
+                                f"({self.limits.commits_per_window} per {window:g} s) on {key.id}; "
+                                f"retry in {wait} s", headers={"Retry-After": str(wait)})
+
+    def record(self, key: "RepoKey") -> None:
+        self.times[key].append(time.monotonic())
+
 
 # The cookie of a browser signed in on /login (see Auth).
 SESSION_COOKIE = "local_hub_session"
@@ -198,6 +251,15 @@ class Repo:
     def refs(self) -> dict[str, str]:
         return self.state["refs"]
 
+    @property
+    def tags(self) -> dict[str, str]:
+        return self.state.get("tags", {})
+
+    @property
+    def discussions(self) -> dict[str, dict]:
+        """Discussions and pull requests by number (a string: the state is JSON); they share one numbering."""
+        return self.state.get("discussions", {})
+
     def commit(self, sha: str) -> dict:
         return _load_commit(str(self.dir / "commits" / f"{sha}.json"))
 
@@ -205,9 +267,15 @@ class Repo:
         return self.commit(sha)["files"]
 
     def resolve(self, rev: str) -> str | None:
-        """A branch, a ``refs/pr/N`` ref or a full commit sha -> commit sha."""
+        """A branch, a ``refs/pr/N`` ref, a tag or a full commit sha -> commit sha."""
         if rev in self.refs:
             return self.refs[rev]
+        if rev in self.tags:
+            return self.tags[rev]
+        if rev.startswith("refs/heads/") and rev[len("refs/heads/"):] in self.refs:
+            return self.refs[rev[len("refs/heads/"):]]
+        if rev.startswith("refs/tags/") and rev[len("refs/tags/"):] in self.tags:
+            return self.tags[rev[len("refs/tags/"):]]
         if SHA1_RE.fullmatch(rev) and (self.dir / "commits" / f"{rev}.json").is_file():
             return rev
         return None
@@ -321,10 +389,12 @@ class Store:
         self.write_atomic(directory / "repo.json", json.dumps(state, indent=1, sort_keys=True).encode())
         return Repo(key, state, directory)
 
-    def write_commit(self, key: RepoKey, parent: str | None, files: dict, title: str, description: str) -> str:
-        """Write a commit file and return its sha (the hash of its content); refs are the caller's business."""
-        commit = {"parents": [parent] if parent else [], "title": title, "description": description,
-                  "date": _now(), "files": files}
+    def write_commit(self, key: RepoKey, parent: str | None, files: dict, title: str, description: str,
+                     merged: str | None = None) -> str:
+        """Write a commit file and return its sha (the hash of its content); refs are the caller's business.
+        A merge commit names the merged head as its second parent; histories follow first parents."""
+        parents = ([parent] if parent else []) + ([merged] if merged else [])
+        commit = {"parents": parents, "title": title, "description": description, "date": _now(), "files": files}
         data = json.dumps(commit, sort_keys=True, separators=(",", ":")).encode()
         sha = hashlib.sha1(data).hexdigest()
         commits = self.repo_dir(key) / "commits"
@@ -478,9 +548,11 @@ REV = r"(?P<rev>[^/]+)"  # one raw segment: "refs/pr/1" arrives as refs%2Fpr%2F1
 class LocalHub:
     """The ASGI application."""
 
-    def __init__(self, root: str | Path, token: str):
+    def __init__(self, root: str | Path, token: str, limits: Limits | None = None):
         self.store = Store(Path(root))
         self.auth = Auth(token)
+        self.limits = limits or Limits()
+        self.commit_rate = CommitRate(self.limits)
         self.routes = [
             route("GET", r"/api/whoami-v2", self.whoami),
             route("POST", r"/api/validate-yaml", self.validate_yaml),
@@ -490,6 +562,14 @@ class LocalHub:
             route("PUT", API + r"/settings", self.update_settings),
             route("GET", API + r"/refs", self.list_refs),
             route("POST", API + r"/branch/(?P<branch>[^/]+)", self.create_branch),
+            route("POST", API + rf"/tag/{REV}", self.create_tag),
+            route("DELETE", API + r"/tag/(?P<tag>[^/]+)", self.delete_tag),
+            route("GET", API + rf"/commits/{REV}", self.list_commits),
+            route("GET POST", API + r"/discussions", self.discussions),
+            route("GET", API + r"/discussions/(?P<num>[0-9]+)", self.discussion_details),
+            route("POST", API + r"/discussions/(?P<num>[0-9]+)/status", self.change_discussion_status),
+            route("POST", API + r"/discussions/(?P<num>[0-9]+)/merge", self.merge_pull_request),
+            route("GET", API + rf"/xet-(?P<token_kind>read|write)-token/{REV}", self.xet_token),
             route("GET", API + rf"/tree/{REV}(?:/(?P<path>.+))?", self.tree),
             route("POST", API + rf"/paths-info/{REV}", self.paths_info),
             route("GET", WEB + rf"/resolve/{REV}/(?P<path>.+)", self.resolve),
@@ -645,7 +725,8 @@ class LocalHub:
                 pulls.append({"name": ref, "ref": ref, "targetCommit": sha})
             else:
                 branches.append({"name": ref, "ref": f"refs/heads/{ref}", "targetCommit": sha})
-        body = {"branches": branches, "converts": [], "tags": []}
+        tags = [{"name": tag, "ref": f"refs/tags/{tag}", "targetCommit": sha} for tag, sha in sorted(repo.tags.items())]
+        body = {"branches": branches, "converts": [], "tags": tags}
         if truthy(request.query_params.get("include_prs")):
             body["pullRequests"] = pulls
         return JSONResponse(body)
@@ -670,6 +751,224 @@ class LocalHub:
 
         await run_in_threadpool(create)
         return JSONResponse({"success": True})
+
+    async def create_tag(self, request: Request, kind: str, ns: str, name: str, rev: str) -> Response:
+        """What ``HfApi.create_tag`` sends: POST .../tag/<revision> {"tag", "message"?}; 409 if the tag exists."""
+        repo = self.owned_repo(request, kind, ns, name)
+        body = await read_json(request)
+        tag = body.get("tag")
+        if not isinstance(tag, str) or not TAG_RE.fullmatch(tag) or ".." in tag or "//" in tag \
+                or tag.startswith("refs/") or tag.endswith(".lock") or SHA1_RE.fullmatch(tag):
+            raise HubError(400, f"invalid tag name {tag!r}")
+
+        def create() -> str:
+            with self.store.lock:
+                current = self.store.read_repo(repo.key)
+                if current is None:
+                    raise repo_not_found(repo.key.id)
+                if tag in current.tags or tag in current.refs:
+                    raise HubError(409, f"Reference already exists: refs/tags/{tag}")
+                sha = self.revision(current, rev)
+                self.store.save_repo(repo.key, {**current.state, "tags": {**current.tags, tag: sha}})
+                return sha
+
+        sha = await run_in_threadpool(create)
+        return JSONResponse({"success": True, "tag": tag, "targetCommit": sha})
+
+    async def delete_tag(self, request: Request, kind: str, ns: str, name: str, tag: str) -> Response:
+        repo = self.owned_repo(request, kind, ns, name)
+
+        def delete() -> None:
+            with self.store.lock:
+                current = self.store.read_repo(repo.key)
+                if current is None:
+                    raise repo_not_found(repo.key.id)
+                if tag not in current.tags:
+                    raise HubError(404, f"Invalid rev id: {tag}", code="RevisionNotFound")
+                tags = {k: v for k, v in current.tags.items() if k != tag}
+                self.store.save_repo(repo.key, {**current.state, "tags": tags})
+
+        await run_in_threadpool(delete)
+        return JSONResponse({"success": True})
+
+    async def list_commits(self, request: Request, kind: str, ns: str, name: str, rev: str) -> Response:
+        """The first-parent history of a revision, newest first, paginated like the Hub (``Link`` rel=next):
+        a merged pull request shows as one merge commit on the branch it was merged into."""
+        repo = self.visible_repo(request, kind, ns, name)
+        sha = self.revision(repo, rev)
+        page_param = request.query_params.get("p", "0")
+        page = int(page_param) if page_param.isdecimal() else 0
+        start = page * COMMITS_PAGE_SIZE
+
+        def collect() -> tuple[list[dict], bool]:
+            items = []
+            for index, (commit_sha, commit) in enumerate(repo.history(sha)):
+                if index >= start + COMMITS_PAGE_SIZE:
+                    return items, True
+                if index >= start:
+                    items.append({"id": commit_sha, "title": commit["title"], "message": commit["description"],
+                                  "date": commit["date"], "authors": [{"user": OWNER}],
+                                  "parents": commit["parents"]})
+            return items, False
+
+        items, more = await run_in_threadpool(collect)
+        headers = {}
+        if more:
+            query = [(k, v) for k, v in request.query_params.multi_items() if k != "p"] + [("p", str(page + 1))]
+            raw_path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
+            headers["Link"] = f'<{base_url(request)}{raw_path}?{urlencode(query)}>; rel="next"'
+        return JSONResponse(items, headers=headers)
+
+    # --------------------------------------------------------------------------------------------------------
+    # Discussions and pull requests: list, open, details, status, merge
+    # --------------------------------------------------------------------------------------------------------
+
+    async def discussions(self, request: Request, kind: str, ns: str, name: str) -> Response:
+        if request.method == "POST":
+            return await self.create_discussion(request, kind, ns, name)
+        repo = self.visible_repo(request, kind, ns, name)
+        wanted_type = request.query_params.get("type", "all")
+        wanted_status = request.query_params.get("status", "all")
+        page_param = request.query_params.get("p", "0")
+        page = int(page_param) if page_param.isdecimal() else 0
+        found = []
+        for discussion in sorted(repo.discussions.values(), key=lambda d: -d["num"]):  # newest first
+            if wanted_type == "pull_request" and not discussion["isPullRequest"] or \
+                    wanted_type == "discussion" and discussion["isPullRequest"]:
+                continue
+            open_ = discussion["status"] in ("open", "draft")
+            if wanted_status == "open" and not open_ or wanted_status == "closed" and open_:
+                continue
+            found.append(discussion_summary(repo, discussion))
+        start = page * DISCUSSIONS_PAGE_SIZE
+        return JSONResponse({"discussions": found[start:start + DISCUSSIONS_PAGE_SIZE], "count": len(found),
+                             "start": start, "numClosedDiscussions": sum(
+                                 d["status"] in ("closed", "merged") for d in repo.discussions.values())})
+
+    async def create_discussion(self, request: Request, kind: str, ns: str, name: str) -> Response:
+        """What ``HfApi.create_discussion`` / ``create_pull_request`` send: {"title", "description",
+        "pullRequest"}. A pull request opened this way is a draft whose ``refs/pr/N`` starts at main's head."""
+        repo = self.owned_repo(request, kind, ns, name)
+        body = await read_json(request)
+        title, description = body.get("title"), body.get("description") or ""
+        if not isinstance(title, str) or not title.strip() or not isinstance(description, str):
+            raise HubError(400, "a discussion needs a non-empty 'title' and a text 'description'")
+        pull_request = bool(body.get("pullRequest"))
+
+        def create() -> dict:
+            with self.store.lock:
+                current = self.store.read_repo(repo.key)
+                if current is None:
+                    raise repo_not_found(repo.key.id)
+                num = current.state["pullRequests"] + 1
+                discussion = new_discussion(num, title.strip(), description, pull_request,
+                                            status="draft" if pull_request else "open",
+                                            base_commit=current.refs["main"] if pull_request else None)
+                state = {**current.state, "pullRequests": num,
+                         "discussions": {**current.discussions, str(num): discussion}}
+                if pull_request:
+                    state["refs"] = {**current.refs, f"refs/pr/{num}": current.refs["main"]}
+                self.store.save_repo(repo.key, state)
+                return discussion
+
+        discussion = await run_in_threadpool(create)
+        url = f"{base_url(request)}/{repo.key.web_path}/discussions/{discussion['num']}"
+        return JSONResponse({"num": discussion["num"], "url": url, "pullRequest": pull_request})
+
+    async def discussion_details(self, request: Request, kind: str, ns: str, name: str, num: str) -> Response:
+        repo = self.visible_repo(request, kind, ns, name)
+        discussion = self.discussion(repo, num)
+        details = {**discussion_summary(repo, discussion), "events": discussion["events"]}
+        if discussion["isPullRequest"]:
+            details["changes"] = {"base": f"refs/heads/{discussion['target']}",
+                                  **({"mergeCommitId": discussion["mergeCommit"]}
+                                     if discussion.get("mergeCommit") else {})}
+            details["filesWithConflicts"] = []
+            details["diff"] = ""
+        return JSONResponse(details)
+
+    async def change_discussion_status(self, request: Request, kind: str, ns: str, name: str, num: str) -> Response:
+        """POST .../status {"status": "open"|"closed", "comment"?}: a draft becomes open (ready to merge), an open
+        discussion closed, a closed one open again; a merged pull request stays merged."""
+        repo = self.owned_repo(request, kind, ns, name)
+        body = await read_json(request)
+        status = body.get("status")
+        if status not in ("open", "closed"):
+            raise HubError(400, "status must be 'open' or 'closed'")
+
+        def change() -> dict:
+            with self.store.lock:
+                current = self.store.read_repo(repo.key)
+                if current is None:
+                    raise repo_not_found(repo.key.id)
+                discussion = dict(self.discussion(current, num))
+                number = str(discussion["num"])
+                if discussion["status"] == "merged":
+                    raise HubError(400, f"#{num} is merged: its status cannot change")
+                event = discussion_event("status-change", {"status": status})
+                discussion.update(status=status, events=[*discussion["events"], event])
+                self.store.save_repo(repo.key, {**current.state,
+                                                "discussions": {**current.discussions, number: discussion}})
+                return event
+
+        event = await run_in_threadpool(change)
+        return JSONResponse({"newStatus": event})
+
+    async def merge_pull_request(self, request: Request, kind: str, ns: str, name: str, num: str) -> Response:
+        """Merge ``refs/pr/N`` into its target branch in one commit: the branch goes from its old files to the
+        merged ones in one step. A branch still at the pull request's base gets exactly the pull request's files;
+        a branch that moved meanwhile gets a three-way merge of the file maps, refused (409) on a conflict."""
+        repo = self.owned_repo(request, kind, ns, name)
+        await read_body(request)  # an optional {"comment"}
+        merged = await run_in_threadpool(self.apply_merge, repo.key, num)
+        return JSONResponse({"success": True, "mergeCommitId": merged})
+
+    def apply_merge(self, key: RepoKey, num: str) -> str:
+        with self.store.lock:
+            repo = self.store.read_repo(key)
+            if repo is None:
+                raise repo_not_found(key.id)
+            discussion = dict(self.discussion(repo, num))
+            num = str(discussion["num"])
+            if not discussion["isPullRequest"]:
+                raise HubError(400, f"#{num} is a discussion, not a pull request")
+            if discussion["status"] != "open":
+                raise HubError(400, f"pull request #{num} is {discussion['status']}: only an open pull request "
+                                    "can be merged (a draft is opened by changing its status to 'open')")
+            head, target = repo.refs[f"refs/pr/{num}"], discussion["target"]
+            branch_head = repo.refs[target]
+            theirs = repo.files(head)
+            if branch_head == discussion["baseCommit"]:
+                files = dict(theirs)
+            else:
+                files = three_way_merge(repo.files(discussion["baseCommit"]), repo.files(branch_head), theirs, num)
+            changed = {p for p in files.keys() | repo.files(branch_head).keys()
+                       if files.get(p) != repo.files(branch_head).get(p)}
+            check_folder_entries(files, changed, self.limits.max_folder_entries)
+            self.commit_rate.check(key)
+            sha = self.store.write_commit(key, branch_head, files, f"Merge pull request #{num}: {discussion['title']}",
+                                          f"Merges refs/pr/{num} into {target}.", merged=head)
+            event = discussion_event("status-change", {"status": "merged"})
+            discussion.update(status="merged", mergeCommit=sha, events=[*discussion["events"], event])
+            self.store.save_repo(key, {**repo.state, "refs": {**repo.refs, target: sha},
+                                       "discussions": {**repo.discussions, num: discussion}})
+            self.commit_rate.record(key)
+            return sha
+
+    @staticmethod
+    def discussion(repo: Repo, num: str) -> dict:
+        discussion = repo.discussions.get(str(int(num)))
+        if discussion is None:
+            raise HubError(404, f"Discussion #{num} not found in {repo.key.id}")
+        return discussion
+
+    async def xet_token(self, request: Request, kind: str, ns: str, name: str, rev: str, token_kind: str) -> Response:
+        """huggingface_hub asks here whenever hf_xet is installed and HF_HUB_DISABLE_XET is unset; this server stores
+        files with LFS only. The client cannot fall back on any answer (see the module docstring), so the answer
+        says what to do; publish.py reads the 404 as "use LFS"."""
+        self.visible_repo(request, kind, ns, name)
+        raise HubError(404, "this local hub stores files with LFS, not Xet: set HF_HUB_DISABLE_XET=1 in the "
+                            "client's environment", code="XetNotSupported")
 
     # --------------------------------------------------------------------------------------------------------
     # Reading files: tree, paths-info, resolve
@@ -795,6 +1094,10 @@ class LocalHub:
             if not (isinstance(oid, str) and SHA256_RE.fullmatch(oid) and isinstance(size, int) and size >= 0):
                 objects.append({"oid": str(oid), "size": size if isinstance(size, int) else 0,
                                 "error": {"code": 422, "message": "oid must be a sha256 hex digest and size an int"}})
+            elif size > self.limits.max_file_bytes:
+                objects.append({"oid": oid, "size": size, "error": {
+                    "code": 422, "message": f"{size:,} bytes is over the Hub's limit of "
+                                            f"{self.limits.max_file_bytes:,} bytes per file: split the file"}})
             elif self.store.blob_size(oid) == size:
                 objects.append({"oid": oid, "size": size})  # no actions: the client skips the upload
             else:
@@ -834,8 +1137,10 @@ class LocalHub:
         return JSONResponse(body)
 
     def parse_commit(self, spool, key: RepoKey) -> tuple[dict, list[tuple[str, str, dict | None]]]:
-        """Read the NDJSON lines into (header, [(op, path, entry)]); regular files are stored as blobs on the way."""
+        """Read the NDJSON lines into (header, [(op, path, entry)]); regular files are stored as blobs on the way.
+        The per-commit limits (LFS files, regular payload, file size) are checked as the lines come."""
         header, operations = None, []
+        lfs_files, regular_bytes, limits = 0, 0, self.limits
         while line := spool.readline(COMMIT_LINE_LIMIT + 1):
             if len(line) > COMMIT_LINE_LIMIT:
                 raise HubError(413, f"a commit line is larger than {COMMIT_LINE_LIMIT} bytes: "
@@ -866,6 +1171,11 @@ class LocalHub:
                     errors = cardcheck.validate_readme(data.decode("utf-8", "replace"))
                     if errors:
                         raise HubError(400, "Invalid metadata in README.md: " + "; ".join(errors))
+                regular_bytes += len(data)
+                if regular_bytes > limits.max_regular_bytes_per_commit:
+                    raise HubError(413, f"this commit carries more than {limits.max_regular_bytes_per_commit:,} bytes "
+                                        "of regular (non-LFS) files, the most the Hub takes in one commit: split it "
+                                        "into several commits")
                 sha256, git_oid = self.store.add_blob(data)
                 operations.append(("add", path, file_entry(sha256, len(data), lfs=False, git_oid=git_oid)))
             elif op == "lfsFile":
@@ -876,6 +1186,13 @@ class LocalHub:
                     raise HubError(400, f"{path}: LFS object {oid} was never uploaded")
                 if size is not None and size != stored:
                     raise HubError(400, f"{path}: LFS object {oid} has {stored} bytes, not {size}")
+                if stored > limits.max_file_bytes:
+                    raise HubError(400, f"{path}: {stored:,} bytes is over the Hub's limit of "
+                                        f"{limits.max_file_bytes:,} bytes per file")
+                lfs_files += 1
+                if lfs_files > limits.max_lfs_files_per_commit:
+                    raise HubError(400, f"this commit adds more than {limits.max_lfs_files_per_commit:,} LFS files, "
+                                        "the most the Hub takes in one commit: split it into several commits")
                 operations.append(("add", path, file_entry(oid, stored, lfs=True)))
             elif op in ("deletedFile", "deletedFolder"):
                 path = check_file_path(str(value.get("path", "")).rstrip("/"))
@@ -894,6 +1211,7 @@ class LocalHub:
             repo = self.store.read_repo(key)
             if repo is None:
                 raise repo_not_found(key.id)
+            self.commit_rate.check(key)
             pr_number = None
             if create_pr:
                 if rev not in repo.refs or PR_REF_RE.fullmatch(rev):
@@ -911,6 +1229,10 @@ class LocalHub:
                     raise HubError(404, f"Invalid rev id: {rev} (commits go to a branch or a refs/pr/N ref)",
                                    code="RevisionNotFound")
                 ref, base = rev, repo.refs[rev]
+                pr = PR_REF_RE.fullmatch(ref)
+                if pr and repo.discussions.get(pr.group(1), {}).get("status") in ("merged", "closed"):
+                    raise HubError(400, f"pull request #{pr.group(1)} is {repo.discussions[pr.group(1)]['status']}: "
+                                        "open a new one")
                 if parent_commit and not base.startswith(parent_commit):
                     raise HubError(412, f"A commit has happened since. Please refresh and try again. "
                                         f"(parent {parent_commit} is not the head {base} of {rev})")
@@ -929,12 +1251,23 @@ class LocalHub:
                     for p in inside:
                         del files[p]
             check_no_file_folder_clash(files)
+            check_folder_entries(files, [path for op, path, _ in operations if op == "add"],
+                                 self.limits.max_folder_entries)
 
             sha = self.store.write_commit(key, base, files, header["summary"], header.get("description") or "")
             state = {**repo.state, "refs": {**repo.refs, ref: sha}}
-            if pr_number is not None:
-                state["pullRequests"] = pr_number
+            commit_event = discussion_event("commit", {"subject": header["summary"], "oid": sha})
+            if pr_number is not None:  # opened by this commit (create_pr=1): the Hub lists it as an open PR
+                discussion = new_discussion(pr_number, header["summary"], header.get("description") or "", True,
+                                            status="open", base_commit=base, target=rev)
+                discussion["events"].append(commit_event)
+                state.update(pullRequests=pr_number, discussions={**repo.discussions, str(pr_number): discussion})
+            elif (match := PR_REF_RE.fullmatch(ref)) and match.group(1) in repo.discussions:
+                discussion = repo.discussions[match.group(1)]
+                state["discussions"] = {**repo.discussions, match.group(1): {
+                    **discussion, "events": [*discussion["events"], commit_event]}}
             self.store.save_repo(key, state)
+            self.commit_rate.record(key)
             return sha, pr_number
 
     # --------------------------------------------------------------------------------------------------------
@@ -1016,6 +1349,61 @@ def upload_mode(path: str, size: int, sample: bytes) -> str:
     if extension in LFS_EXTENSIONS or size > LFS_THRESHOLD or b"\0" in sample:
         return "lfs"
     return "regular"
+
+
+def check_folder_entries(files: dict, changed, limit: int) -> None:
+    """Refuse a file map in which a folder holding a changed path has more than ``limit`` direct entries."""
+    touched = {"/".join(path.split("/")[:i]) for path in changed for i in range(path.count("/") + 1)}
+    if not touched:
+        return
+    children: dict[str, set] = defaultdict(set)
+    for path in files:
+        parts = path.split("/")
+        for i in range(len(parts)):
+            parent = "/".join(parts[:i])
+            if parent in touched:
+                children[parent].add(parts[i])
+    for folder, names in children.items():
+        if len(names) > limit:
+            raise HubError(400, f"folder '{folder or '/'}' would hold {len(names):,} entries; the Hub allows at most "
+                                f"{limit:,} files and folders in one folder: spread them over sub-folders")
+
+
+def three_way_merge(base: dict, ours: dict, theirs: dict, num: str) -> dict:
+    """File maps merged as git would for whole files: a path changed on one side only takes that side."""
+    merged, conflicts = {}, []
+    for path in sorted(base.keys() | ours.keys() | theirs.keys()):
+        b, o, t = base.get(path), ours.get(path), theirs.get(path)
+        result = o if o == t or t == b else t if o == b else conflicts.append(path)
+        if result is not None:
+            merged[path] = result
+    if conflicts:
+        shown = ", ".join(conflicts[:5]) + (f" and {len(conflicts) - 5} more" if len(conflicts) > 5 else "")
+        raise HubError(409, f"pull request #{num} conflicts with the branch it targets (changed on both sides: "
+                            f"{shown})")
+    return merged
+
+
+def new_discussion(num: int, title: str, description: str, pull_request: bool, status: str,
+                   base_commit: str | None, target: str = "main") -> dict:
+    discussion = {"num": num, "title": title, "status": status, "isPullRequest": pull_request,
+                  "createdAt": _now(), "events": [discussion_event("comment", {
+                      "edited": False, "hidden": False, "latest": {"raw": description, "html": html.escape(description)}})]}
+    if pull_request:
+        discussion.update(target=target, baseCommit=base_commit)
+    return discussion
+
+
+def discussion_event(kind: str, data: dict) -> dict:
+    return {"id": secrets.token_hex(12), "type": kind, "createdAt": _now(), "author": {"name": OWNER}, "data": data}
+
+
+def discussion_summary(repo: Repo, discussion: dict) -> dict:
+    """What the Hub lists for a discussion (``huggingface_hub.Discussion``'s fields)."""
+    return {"num": discussion["num"], "title": discussion["title"], "status": discussion["status"],
+            "isPullRequest": discussion["isPullRequest"], "createdAt": discussion["createdAt"],
+            "author": {"name": OWNER}, "repo": {"name": repo.key.id, "type": repo.key.kind},
+            "pinned": False, "numComments": sum(e["type"] == "comment" for e in discussion["events"])}
 
 
 def check_no_file_folder_clash(files: dict) -> None:
@@ -1239,9 +1627,9 @@ def local_path(target: str | None) -> str:
 
 
 def serve(host: str, port: int, root: str | Path, token: str, *, quiet: bool = False,
-          announce_token: bool = False) -> None:
+          announce_token: bool = False, limits: Limits | None = None) -> None:
     """Listen, print ``local hub: http://HOST:PORT`` (and the token only if it was generated), serve until stopped."""
-    app = LocalHub(root, token)
+    app = LocalHub(root, token, limits)
     # Bind here rather than in uvicorn so --port 0 can report the port it got before serving starts;
     # connections arriving before the loop runs wait in the listen backlog.
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
