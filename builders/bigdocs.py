@@ -310,7 +310,6 @@ class BigDocs(MultimodalBuilder):
             found["spellings"][task.config_name] = present
             found["folders"][task.config_name] = [f for name in task.folders
                                                   if (f := roots[RELEASE_BENCH] / name).is_dir()]
-        found["roots"] = roots
         return found
 
     def source_folder(self) -> Path | None:
@@ -368,7 +367,7 @@ class BigDocs(MultimodalBuilder):
 
     def split_shards(self, log: RecordLog) -> dict[str, list[ParquetShard]]:
         splits = list_split_files(self.task_folder(log))
-        schemas = [(self.relative(p), read_schema(p)) for files in splits.values() for p in files]
+        schemas = [read_schema(p) for files in splits.values() for p in files]
         self.plan, notices = plan_columns(schemas, self.schema, taken={*self.config.fields, "extra_fields"})
         for notice in notices:
             log.notice(notice)
@@ -615,8 +614,7 @@ def merge_features(first, second):
         return None
 
 
-def plan_columns(schemas: list[tuple[str, pa.Schema]], release: ReleaseSchema,
-                 taken: set[str]) -> tuple[ColumnPlan, list[str]]:
+def plan_columns(schemas: list[pa.Schema], release: ReleaseSchema, taken: set[str]) -> tuple[ColumnPlan, list[str]]:
     """One output schema for all of a config's files, and the notices that say what it holds.
 
     A column the builder does not recognise gets a field of its own, with the type it has in the files;
@@ -631,7 +629,7 @@ def plan_columns(schemas: list[tuple[str, pa.Schema]], release: ReleaseSchema,
     types: dict[str, list[str]] = {}
     why: dict[str, str] = {}
     absent = {field: 0 for field in release.columns}
-    for _, schema in schemas:
+    for schema in schemas:
         columns = recognise_columns(schema, release)
         for field in release.columns:  # a column of the field's name but of another type is said once, below
             absent[field] += field not in columns.fields and field not in columns.misfits.values()
@@ -679,7 +677,7 @@ def plan_columns(schemas: list[tuple[str, pa.Schema]], release: ReleaseSchema,
                               if len(types[column.source]) > 1
                               else f"its type {types[column.source][0]} has no `datasets` equivalent"))
     without_image = sum(not {"image", "img_id"} & set(recognise_columns(schema, release).fields)
-                        for _, schema in schemas) if "img_id" in release.columns else 0
+                        for schema in schemas) if "img_id" in release.columns else 0
     if without_image:
         notices.append(f"neither an `image` nor an `img_id` column in {without_image} of {len(schemas)} files: "
                        "those rows have no image (status missing_in_release)")

@@ -14,12 +14,15 @@ import os
 import tempfile
 from pathlib import Path
 
+import datasets
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from builders import bigdocs, flickr30k_entities as f30k, internvid, mint1t, movieqa, musecar, nmb_plus
 from builders.errors import RawDataError, RecordLog
+from builders.fields import documented
 
 EXAMPLES = int(os.environ.get("MM_FUZZ_EXAMPLES", "150"))
 fuzz = settings(max_examples=EXAMPLES, deadline=None, derandomize="MM_FUZZ_EXAMPLES" not in os.environ,
@@ -241,6 +244,18 @@ def test_movieqa_subtitles_never_fail(data):
 
 
 @fuzz
+@given(st.one_of(st.binary(max_size=64), tokens("A sentence.", "\n", "\r\n", "\r", " ", "\t", "\u00a0", "\u0085", "\ufeff",
+                                                max_size=30).map(lambda t: t.encode("utf-8", "surrogatepass"))))
+@example(b"\xef\xbb\xbf\n\x85\n")
+def test_movieqa_split_plot_lines_match_readlines(data):
+    """Whatever the bytes, a split plot has exactly the lines Python 2 readlines() gives (what plot_alignment
+    counts), each stripped of ASCII whitespace."""
+    lines = movieqa.file_lines(data)
+    assert len(lines) == data.count(b"\n") + (not data.endswith(b"\n") and data not in (b"", b"\xef\xbb\xbf"))
+    assert all(line == line.strip(" \t\n\r\x0b\x0c") for line in lines)
+
+
+@fuzz
 @given(tokens("0", "1", "2", " ", "0.040", "\n", "x", "²", "-1", "1e999", "nan", max_size=30))
 def test_movieqa_frame_and_shot_files(text):
     data = text.encode("utf-8", "surrogatepass")
@@ -401,6 +416,48 @@ def test_bigdocs_split_file_names(names):
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_bytes(b"")
     only_raw_data_errors(bigdocs.list_split_files, folder)
+
+
+_IMAGE_STORAGE = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
+_ARROW_TYPES = st.sampled_from([
+    pa.string(), pa.large_string(), pa.int32(), pa.int64(), pa.float64(), pa.bool_(), pa.binary(), pa.null(),
+    pa.list_(pa.string()), pa.list_(pa.int64()), pa.list_(pa.null()), _IMAGE_STORAGE, pa.list_(_IMAGE_STORAGE),
+    pa.struct([("bytes", pa.null())]), pa.struct([("a", pa.int32()), ("b", pa.list_(pa.string()))]),
+    pa.map_(pa.string(), pa.int32()), pa.dictionary(pa.int8(), pa.string()), pa.timestamp("us"),
+    pa.decimal128(10, 2), pa.string_view()])
+_COLUMN_NAMES = st.sampled_from(["sample_id", "image", "img_id", "query", "queries", "annotations", "annotation",
+                                 "identifier", "images", "task", "width", "extra_fields", "release_query", "x", "y"])
+
+
+@st.composite
+def _release_schemas(draw):
+    """A config's file schemas: column names the builder knows or not, of any type, some declared Images."""
+    schemas = []
+    for _ in range(draw(st.integers(1, 3))):
+        names = draw(st.lists(_COLUMN_NAMES, unique=True, max_size=6))
+        schema = pa.schema([(name, draw(_ARROW_TYPES)) for name in names])
+        declared = [name for name in names if draw(st.booleans())]
+        if declared:  # the Hub upload's metadata, right or wrong about the column's type
+            metadata = datasets.Features({name: datasets.Image() for name in declared}).arrow_schema.metadata
+            schema = schema.with_metadata(metadata)
+        schemas.append(schema)
+    return schemas
+
+
+@fuzz
+@given(_release_schemas(), st.sampled_from([bigdocs.SUBSET_SCHEMA, bigdocs.BENCH_SCHEMA]))
+def test_bigdocs_column_plans_keep_every_column_in_one_schema(schemas, release):
+    fields = bigdocs.SUBSET_FIELDS if release is bigdocs.SUBSET_SCHEMA else bigdocs.BENCH_FIELDS
+    plan, notices = bigdocs.plan_columns(schemas, release, taken={*fields, "extra_fields"})
+    kept = {column.source for column in plan.columns}
+    for schema in schemas:  # every column is read as a field, or kept
+        recognised = set(bigdocs.recognise_columns(schema, release).fields.values())
+        assert set(schema.names) <= recognised | kept
+    names = [*fields, *(c.field for c in plan.columns if c.feature is not None), "extra_fields"]
+    assert len(set(names)) == len(names)  # no field twice
+    spec = {c.field: (bigdocs._documented_spec(c.feature, c.field), "doc") for c in plan.columns
+            if c.feature is not None}
+    assert documented({**fields, **spec, "extra_fields": bigdocs.EXTRA_FIELDS})[0].arrow_schema.names == names
 
 
 # ---- NMB+ -----------------------------------------------------------------------------------------------------------
