@@ -379,8 +379,8 @@ class MovieQA(MultimodalBuilder):
         strays = sorted(self.relative(path) for kind, files in self.raw["files"].items() if kind not in QA_PARTS
                         for key, path in files.items() if key.split(".")[0] not in self.movies)
         if strays:
-            log.notice(f"{len(strays)} story files are of movies that movies.json does not list, e.g. {strays[0]}; "
-                       "they are not read (listed as unread)")
+            log.notice(f"story files of movies that movies.json does not list are not read (listed as unread): "
+                       f"{len(strays)}, e.g. {strays[0]}")
         if self.config.name == "movies":
             by_split = {split: [key for key, s in self.split_of.items() if s == split] for split in SPLITS.values()}
             return {split: [MovieShard(split, tuple(keys[i:i + MOVIES_PER_SHARD]))
@@ -984,9 +984,9 @@ def plot_fields(question: Question, line: int, qa_path, stories: StoryReader) ->
             if index < len(lines) and lines[index]:
                 continue
             file = stories.relative(stories.path("split_plot", question.imdb_key))
-            where = (f"line {index + 1} of {file}, which is blank" if index < len(lines)
+            where = (f"at line {index + 1} of {file}, which is blank" if index < len(lines)
                      else f"past the end of {file} ({len(lines)} lines)")
-            raise RawDataError(qa_path, f"plot_alignment {list(question.plot_alignment)}: {index} points at {where}",
+            raise RawDataError(qa_path, f"plot_alignment {list(question.plot_alignment)}: {index} points {where}",
                                line=line, record=question.qid,
                                hint="plot_alignment holds 0-based line numbers of the split-plot file, blank lines "
                                     "counted; this split plot and qa.json are from different releases or edited")

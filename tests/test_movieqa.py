@@ -405,6 +405,132 @@ def test_absent_parts_disable_the_configs_that_need_them(tmp_path):
     assert "http://movieqa.cs.toronto.edu" in asked.stderr  # the download steps
 
 
+# ---- plot_alignment: line numbers of the split-plot file --------------------------------------------------
+
+def test_split_plot_files_are_split_as_the_official_loader_splits_them():
+    """Python 2 `open(path).readlines()` then `strip()`: bytes split at '\\n' only, a final '\\n' ends the last
+    line (no empty line after it), ASCII whitespace stripped (CRLF's '\\r' too); blank lines are kept here."""
+    assert mqa.file_lines(b"One.\r\nTwo. \r\n\r\n \t\nThree.\rStill three.\n") == \
+        ["One.", "Two.", "", "", "Three.\rStill three."]
+    assert mqa.file_lines(b"A.\n\nB.") == ["A.", "", "B."]  # no final line feed
+    assert mqa.file_lines(b"A.\n\n") == ["A.", ""]           # a blank last line is a line
+    assert mqa.file_lines("\u00a0\nZo\u00eb \u2028x\n".encode()) == ["\u00a0", "Zo\u00eb \u2028x"]  # not ASCII space
+    assert mqa.file_lines(b"") == []
+    assert mqa.story_lines(b"A.\n\n \nB.\n") == ["A.", "B."]  # plots: the loader's list without blank lines
+
+
+@pytest.mark.parametrize("alignment,problem", [
+    ([1, 2], "plot_alignment [1, 2]: 2 points at line 3 of story/split_plot/tt0000001.split.wiki, which is blank"),
+    ([0, 5], "plot_alignment [0, 5]: 5 points past the end of story/split_plot/tt0000001.split.wiki (5 lines)"),
+])
+def test_an_alignment_on_a_blank_line_or_past_the_end_is_a_located_error(tmp_path, alignment, problem):
+    raw = tmp_path / "raw"
+    tree = sample.make(raw)
+    tree.question("train:5").plot_alignment = alignment
+    sample.write_questions(raw, tree.questions)
+    result = cli_build(raw, tmp_path / "out", "--config", "qa_plot")
+    assert result.returncode == 2
+    assert f"qa.json:{qa_line(raw, 'train:5')} (record train:5): {problem}" in result.stderr
+    assert "0-based line numbers of the split-plot file, blank lines counted" in result.stderr
+    report = quiet_build(raw, tmp_path / "skip", configs=["qa", "qa_plot"], on_error="skip")
+    assert [(s["config"], s["split"], s["file"], s["record"], s["reason"]) for s in report["skipped"]] == \
+        [("qa_plot", "train", "data/qa.json", "train:5", problem)]
+    assert report["configs"]["qa_plot"]["splits"]["train"]["records_skipped"] == 1
+    assert "train:5" not in rows_by_qid(tmp_path / "skip", "qa_plot", "train")
+    assert rows_by_qid(tmp_path / "skip", "qa", "train")["train:5"]["plot_alignment"] == alignment  # kept as written
+
+
+# ---- nothing in the data directory is ignored silently -------------------------------------------------------
+
+NOT_RECOGNISED = "not recognised by this builder"
+
+
+def unread_reasons(report: dict) -> dict[str, str]:
+    return {u["path"]: u["reason"] for u in report["unread"]}
+
+
+def test_the_repository_files_are_listed_as_not_read(built):
+    _, _, report = built
+    unread = unread_reasons(report)
+    assert sorted(unread) == sorted(sample.REPOSITORY_FILES)  # every data file is read by some config
+    assert not any(reason.startswith(NOT_RECOGNISED) for reason in unread.values())
+    assert unread["story/MD5SUM"].startswith("MD5 checksums of the tarballs as downloaded")
+    assert unread["data_loader.py"].startswith("the benchmark's Python 2 loaders")
+    assert unread["story/burst_at_0.5fps.sh"].startswith("a helper script of the benchmark")
+
+
+def test_a_build_of_some_configs_names_who_reads_the_rest(built, tmp_path):
+    tree, _, _ = built
+    report = quiet_build(tree.root, tmp_path / "out", configs=["qa"])
+    story = {path: reason for path, reason in unread_reasons(report).items() if path.endswith("/")}
+    by = {path: reason.split("'")[1] for path, reason in story.items()}
+    assert by == {"story/plot/": "qa_plot", "story/split_plot/": "qa_plot", "story/subtt/": "qa_subtitles",
+                  "story/matidx/": "qa_subtitles", "story/shot_boundaries/": "qa_video",
+                  "story/video_clips/": "qa_video", "story/script/": "movies", "story/dvs/": "movies"}
+    assert story["story/subtt/"] == "read by config 'qa_subtitles', which this build did not make: it was not " \
+                                    "asked for (--config)"
+
+
+def test_leftovers_strays_and_unknown_folders_are_listed(built, tmp_path):
+    tree, _, _ = built
+    raw = tmp_path / "raw"
+    shutil.copytree(tree.root, raw)
+    spare_clip = "story/video_clips/tt0000001/tt0000001.sf-000200.ef-000249.video.mp4"
+    additions = {
+        "story/splitplot.tar.gz": "a downloaded story or video-metadata tarball",  # the name before Dec 2016
+        "story/matidx.tar.gz": "a downloaded story or video-metadata tarball",
+        "story/video_0.5fps/": "frames burst from the clips",
+        "story/audio_clips/": "AAC audio ripped from the clips",
+        "annotations-original.csv": "the MPII-MD transcriptions",
+        "story/subtt/tt0000099.srt": NOT_RECOGNISED,          # a movie that movies.json does not list
+        "story/plot_video_alignment/": NOT_RECOGNISED,        # a story kind this builder does not know
+    }
+    for path in [*additions, spare_clip]:
+        target = raw / path / "tt0000001" / "001.jpg" if path.endswith("/") else raw / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(b"x")
+    report = quiet_build(raw, tmp_path / "out")
+    unread = unread_reasons(report)
+    assert sorted(unread) == sorted([*sample.REPOSITORY_FILES, *additions])
+    for path, reason in additions.items():
+        assert unread[path].startswith(reason), path
+    # a clip no question refers to is read by `movies` only, which lists it
+    assert spare_clip.rsplit("/", 1)[1] in rows_by_qid_movies(tmp_path / "out", "train")["tt0000001"]["video_clips"]
+    notices = [n for n in report["notices"] if "movies.json does not list" in n]
+    assert notices and all(n.endswith(": story files of movies that movies.json does not list are not read "
+                                      "(listed as unread): 1, e.g. story/subtt/tt0000099.srt") for n in notices)
+
+
+def test_unknown_record_keys_are_kept_in_extra_and_counted(tmp_path):
+    raw = tmp_path / "raw"
+    sample.make(raw)
+    qa = json.loads((raw / "data" / "qa.json").read_text())
+    next(r for r in qa if r["qid"] == "train:0").update(difficulty=2, plot_video_alignment={"3": ["clip"]})
+    (raw / "data" / "qa.json").write_text(sample.py2_json(qa))
+    movies = json.loads((raw / "data" / "movies.json").read_text())
+    anna = next(m for m in movies if m["imdb_key"] == "tt0000001")
+    anna["rating"] = "PG-13"
+    anna["text"]["split_plot"] = "story/split_plot/tt0000001.split.wiki"
+    (raw / "data" / "movies.json").write_text(sample.py2_json(movies))
+    out = tmp_path / "out"
+    report = quiet_build(raw, out, configs=["qa", "qa_plot", "movies"])
+    for config in ("qa", "qa_plot"):
+        rows = rows_by_qid(out, config, "train")
+        assert json.loads(rows["train:0"]["extra"]) == {"difficulty": 2, "plot_video_alignment": {"3": ["clip"]}}
+        assert rows["train:5"]["extra"] is None
+        assert report["configs"][config]["splits"]["train"]["counts"] == {
+            "qa.json records with the key 'difficulty', which this build does not map (kept in `extra`)": 1,
+            "qa.json records with the key 'plot_video_alignment', which this build does not map (kept in `extra`)": 1}
+    movie = rows_by_qid_movies(out, "train")["tt0000001"]
+    assert json.loads(movie["extra"]) == {"rating": "PG-13", "text": {"split_plot": "story/split_plot/tt0000001.split.wiki"}}
+    assert movie["title"] == "Example: The Movie"  # the known keys are read as before
+    assert report["configs"]["movies"]["splits"]["train"]["counts"] == {
+        "movies.json records with the key 'rating', which this build does not map (kept in `extra`)": 1,
+        "movies.json records with the key 'text.split_plot', which this build does not map (kept in `extra`)": 1}
+    assert "qa: movies.json: keys this build does not map (rating, text.split_plot) in 1 of 4 records; they are kept " \
+           "in the `extra` column of the `movies` config" in report["notices"]
+
+
 # ---- round trip through the local Hub ---------------------------------------------------------------------
 
 def test_round_trip_every_config(local_hub, built, tmp_path, fresh_hf_home):
