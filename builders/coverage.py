@@ -67,7 +67,7 @@ def unread_paths(data_dir: Path, read: Iterable[Path], not_read: Iterable[tuple[
     Symbolic links are followed (a raw folder is often assembled from links), each real folder once.
     """
     root = _normal(data_dir)
-    read_set = {form for p in read for form in (_normal(p), os.path.realpath(p))}
+    read_set = {form for p in read if p is not None for form in (_normal(p), os.path.realpath(p))}
     inside_read = _all_parents(read_set, root)
     not_read = (*not_read, *COMMON_NOT_READ)
     others = [(reason, {_normal(p) for p in paths}) for reason, paths in (elsewhere or {}).items()]

@@ -342,6 +342,7 @@ def unread_raw_paths(dataset: str, data_dir: Path, plan: Plan) -> list[dict]:
                 paths = builder.read_paths()
             except Exception:  # noqa: BLE001 (a config without its raw parts may not know its paths)
                 continue
+            paths = [path for path in paths if path is not None]
             why = ("it failed, see failed_configs" if config.name in plan.failures
                    else f"it needs {'; '.join(missing)}" if missing else "it was not asked for (--config)")
             elsewhere[f"read by config '{config.name}', which this build did not make: {why}"] = paths
@@ -406,8 +407,9 @@ def build(dataset: str, data_dir, output, configs: list[str] | None = None, num_
             log(line)
         built = [job for job in plan.jobs if job.config not in plan.failures]
         meta = {name: m for name, m in plan.meta.items() if name not in plan.failures}
-        if not meta:
-            raise BuildIncomplete(os.fspath(output), plan.failures, [])
+        if not meta:  # nothing built: one failed config's own error says it all
+            [[error, *_]] = plan.failures.values() if len(plan.failures) == 1 else [[None]]
+            raise error or BuildIncomplete(os.fspath(output), plan.failures, [])
         report = _finalize(dataset, target, built, results, plan.rejected, meta, on_error,
                            repo_id or cards.suggested_repo_id(dataset), inputs)
         report["unread"] = unread

@@ -613,7 +613,7 @@ def _groups(skipped: list[dict]) -> dict[tuple[str, str], int]:
 def test_build_py_exits_2_with_a_located_message(case, sample_trees, tmp_path):
     raw, where = damaged_copy(case, sample_trees, tmp_path)
     result = run_script("build.py", case.dataset, "--data-dir", raw, "--output", tmp_path / "out",
-                        "--config", case.config, "--quiet")
+                        "--config", case.config, "--on-error", "raise", "--quiet")
     assert result.returncode == 2, result.stderr
     message = result.stderr.strip()
     assert message.startswith("error: ") and "Traceback" not in message, message

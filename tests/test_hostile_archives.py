@@ -315,7 +315,7 @@ def test_archive_bombs_are_refused_in_bounded_memory(name, tmp_path):
     where = make(raw)
     assert sum(p.stat().st_size for p in raw.rglob("*") if p.is_file()) < BOMB_BYTES / 100
     code, stderr, peak = run_measured(dataset, "--data-dir", raw, "--output", tmp_path / "out", "--config", config,
-                                      "--quiet")
+                                      "--on-error", "raise", "--quiet")
     assert code == 2, stderr
     assert where in stderr and f"declares {BOMB_BYTES:,} bytes" in stderr and "(a bomb)" in stderr, stderr
     assert peak < RSS_LIMIT, f"the build used {peak / 2**20:.0f} MiB"
