@@ -331,10 +331,12 @@ class NmbPlus(MultimodalBuilder):
 
     @functools.cached_property
     def images(self) -> ImageStore | None:
-        """The folder (or archive) the config's image files are looked up in; None when they are embedded."""
+        """The folder (or archive) the config's image files are looked up in; None when they are embedded (or
+        the folder is missing, which `check_raw` refuses before a build)."""
         part = {"current": "zenodo_images", "zenodo": "zenodo_images", "vldbench": "vldbench_images",
                 "raw_scrape": "scrape_images"}
-        return ImageStore(self.raw[part[self.config.name]]) if self.config.name in part else None
+        location = self.raw.get(part.get(self.config.name, ""))
+        return ImageStore(location) if location else None
 
     @property
     def used_fields(self) -> set[str]:
@@ -381,10 +383,11 @@ class NmbPlus(MultimodalBuilder):
         if images is None and not texts_named:  # images embedded: nothing outside the tables
             return References(frozenset(), 0)
         shards = getattr(self, "_planned", None) or self._plan()
+        needed = {"unique_id", *LOOKUP_FIELDS} | ({"article_text"} if texts_named else set())
         found, texts = set(), set()
         for shard in (shard for items in shards.values() for shard in items):
             folder = Path(shard.path).parent
-            for _, _, record in iter_records(shard, {"unique_id", "article_text", *LOOKUP_FIELDS}, keep_others=False):
+            for _, _, record in iter_records(shard, needed, keep_others=False):
                 if isinstance(record, RawDataError):
                     continue
                 names = image_lookup_names(record)
