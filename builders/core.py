@@ -90,6 +90,11 @@ class MultimodalBuilder(datasets.ArrowBasedBuilder):
         of which only some files are read."""
         return self.input_files()
 
+    def unread_reasons(self) -> dict[str, list[Path]]:
+        """Reasons for raw paths this config found and chose not to read (an image no article names, say),
+        as {reason: paths}; they are reported with that reason instead of "not recognised"."""
+        return {}
+
     def shared_state(self) -> Any:
         """What `split_shards` learnt that every shard job needs and the shards do not carry (an index of
         downloaded files, say): any picklable value, or None. The pipeline takes it once, at planning,

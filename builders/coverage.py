@@ -76,13 +76,17 @@ def unread_paths(data_dir: Path, read: Iterable[Path], not_read: Iterable[tuple[
     seen_dirs: dict[str, str] = {}  # real folder -> where it was walked
 
     def explain(path: str, relative: str) -> str:
+        # a path named exactly says most, then the builder's patterns, then a folder named in full
+        for because, paths in others:
+            if path in paths:
+                return because
         reason = reason_for(relative, not_read)
         if reason:
             return reason
         for because, paths in others:
             # a folder another config would read in full explains what is in it, unless the configs built
             # picked files from that folder: then it would have been picked from too
-            if path in paths or any(parent in paths and parent not in inside_read for parent in _parents(path, root)):
+            if any(parent in paths and parent not in inside_read for parent in _parents(path, root)):
                 return because
         return UNRECOGNISED
 

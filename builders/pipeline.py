@@ -322,6 +322,7 @@ def plan_jobs(dataset: str, data_dir, configs: list[str], on_error: str, target:
             "counts": log.counts, "notices": log.notices,
             "inputs": [str(p) for p in builder.input_files()],
             "read": [str(p) for p in builder.read_paths()],
+            "explained": {why: [str(p) for p in paths] for why, paths in builder.unread_reasons().items()},
         }
         for split, items in shards.items():
             plan.jobs += [ShardJob(dataset, config, split, i, shard, str(data_dir), on_error, code_version, state_ref)
@@ -333,7 +334,7 @@ def unread_raw_paths(dataset: str, data_dir: Path, plan: Plan) -> list[dict]:
     """Everything under the data directory that no config of this build reads, with a reason each."""
     cls = builder_class(dataset)
     read = [path for meta in plan.meta.values() for path in meta["read"]]
-    elsewhere = {}
+    elsewhere = {why: paths for meta in plan.meta.values() for why, paths in meta["explained"].items()}
     for config in cls.BUILDER_CONFIGS:  # what the configs not built would read, to say so
         if config.name not in plan.meta:
             try:

@@ -82,3 +82,17 @@ def test_summary_counts_and_truncates():
     assert lines[0] == '25 raw paths (25 files, 37.5 kB) were not read (listed in build_report.json under "unread"):'
     assert lines[1:] == ["  f0.txt: why", "  f1.txt: why", "  f2.txt: why", "  ... and 22 more"]
     assert coverage.summary([]) == []
+
+
+def test_a_path_named_exactly_outranks_a_pattern_which_outranks_a_folder(tmp_path):
+    raw = tree(tmp_path / "raw", "data/metadata.json", "data/metadata.parquet", "images/orphan.png", "images/a.png")
+    found = {u.path: u.reason for u in unread_paths(
+        raw, [raw / "data" / "metadata.csv"],
+        not_read=[("metadata.*", "another format of the table"), ("*.png", "a picture")],
+        elsewhere={"an image no article names": [raw / "images" / "orphan.png"],
+                   "read by config 'parquet'": [raw / "data" / "metadata.parquet"],
+                   "read by config 'gallery'": [raw / "images"]})}
+    assert found == {"data/metadata.json": "another format of the table",
+                     "data/metadata.parquet": "read by config 'parquet'",
+                     "images/a.png": "a picture",
+                     "images/orphan.png": "an image no article names"}
