@@ -149,9 +149,9 @@ TIMESTAMP_FIELDS = {
     "end_timestamp": (Value("string"), "`End_timestamp` as written in the release."),
 }
 EXTRA_FIELD = {
-    "extra": (Value("string"), "The line's keys that no column above holds, as a JSON object (values as "
-                               "written); null when the line has none. Each such key is named in a build "
-                               "notice and counted."),
+    "extra": (Value("string"), "The line's keys that no column above holds, as a JSON object (the values the "
+                               "line gives, written back as JSON); null when the line has none. Each such key is "
+                               "named in a build notice and counted."),
 }
 QUERY_FIELDS = {
     "search_word_id": (Value("string"), "A YouTube search query used to find InternVid's videos, in English "
@@ -380,7 +380,7 @@ class InternVid(MultimodalBuilder):
                                        hint="fix or delete the line (--on-error skip lists every bad line)")
             if batch.blank_lines:
                 log.count("blank lines (not records)", batch.blank_lines)
-            count_unmapped_keys(columns["extra"], log)
+            count_other_keys(batch.table, log)
             if index is None:
                 log.seen += len(columns["extra"])
                 yield self._table(columns)
@@ -542,38 +542,57 @@ def parse_json_lines(data, schema: pa.Schema, lines: int) -> tuple[pa.Table, lis
         non_blank = [index for index, line in enumerate(texts) if line.strip()]
         if non_blank:
             _bisect_lines(texts, non_blank, schema, tables, row_lines, unparsed)
-    other_keys = any(t.num_columns > len(schema) for t in tables)
     table = pa.concat_tables([t.select(schema.names) for t in tables]) if tables else schema.empty_table()
-    if other_keys:
+    if any(t.num_columns > len(schema) for t in tables):
         texts = texts or bytes(data).split(b"\n")[:lines]
-        extra = pa.array([_other_keys(texts[line], schema) for line in (row_lines or range(table.num_rows))],
-                         pa.string())
+        extra, counts = _other_keys(texts, row_lines or range(table.num_rows), tables, schema)
+        table = table.replace_schema_metadata({OTHER_KEY_COUNTS: json.dumps(counts)})
     else:
         extra = pa.nulls(table.num_rows, pa.string())
     return table.append_column(EXTRA, extra), row_lines, sorted(unparsed)
 
 
 EXTRA = "extra"
+OTHER_KEY_COUNTS = "other key counts"
+"""Schema metadata of a parsed chunk: how many of its lines have each key the schema does not name."""
+_JSON_OUT = json.JSONEncoder(ensure_ascii=False)
 
 
-def _other_keys(line: bytes, schema: pa.Schema) -> str | None:
-    """The keys of a line that `schema` does not name, as a JSON object text with their values as parsed.
+def _other_keys(texts: list[bytes], lines, tables: list[pa.Table], schema: pa.Schema) -> tuple[pa.Array, dict]:
+    """For each row (its line in `texts`), the keys `schema` does not name as a JSON object text with their
+    values as parsed, or null; and how many rows have each key.
 
-    Taken from the text, not from pyarrow's columns: pyarrow would turn a date string into a timestamp and
-    cannot tell a key with a null value from an absent one."""
-    other = {key: value for key, value in json.loads(line).items() if key not in schema.names}
-    return json.dumps(other, ensure_ascii=False) if other else None
+    The values are taken from the text, not from pyarrow's columns, which turn a date string into a
+    timestamp, an integer into a float beside fractions, and cannot tell a null value from an absent key.
+    Only the lines that have such a key are parsed again: those where pyarrow found a value, or where the
+    key's name stands in key position (after `{` or `,`; inside a string a quote is escaped). The one case
+    missed is a key written \\u-escaped in a line where its value is null."""
+    lines = list(lines)
+    others = sorted({name for t in tables for name in t.schema.names[len(schema):]})
+    texts_of_rows = pa.array([texts[line] for line in lines], pa.binary())
+    has_other = pa.chunked_array([_any_valid(t, t.schema.names[len(schema):]) for t in tables], pa.bool_())
+    for key in others:
+        has_other = pc.or_(has_other, pc.match_substring_regex(texts_of_rows, rf'[{{,]\s*"{re.escape(key)}"\s*:'))
+    extra, counts, known = [None] * len(lines), {}, frozenset(schema.names)
+    for row in np.flatnonzero(has_other.to_numpy(zero_copy_only=False)):
+        other = {key: value for key, value in json.loads(texts[lines[row]]).items() if key not in known}
+        for key in other:
+            counts[key] = counts.get(key, 0) + 1
+        extra[row] = _JSON_OUT.encode(other) if other else None
+    return pa.array(extra, pa.string()), counts
 
 
-def count_unmapped_keys(extra: pa.ChunkedArray, log: RecordLog) -> None:
-    """Name and count, per key, the lines whose keys no column holds (kept in `extra`)."""
-    if extra.null_count == len(extra):
-        return
-    keys: dict[str, int] = {}
-    for text in extra.drop_null().to_pylist():
-        for key in json.loads(text):
-            keys[key] = keys.get(key, 0) + 1
-    for key, count in sorted(keys.items()):
+def _any_valid(table: pa.Table, names: list[str]) -> pa.Array:
+    valid = pa.array(np.zeros(table.num_rows, bool))
+    for name in names:
+        valid = pc.or_(valid, pc.is_valid(table[name]).combine_chunks())
+    return valid
+
+
+def count_other_keys(table: pa.Table, log: RecordLog) -> None:
+    """Name and count, per key, the lines of a parsed chunk whose keys no column holds (kept in `extra`)."""
+    counts = json.loads((table.schema.metadata or {}).get(OTHER_KEY_COUNTS.encode(), b"{}"))
+    for key, count in sorted(counts.items()):
         log.count(f"lines with the key {key!r}, kept in `extra` (no column holds it)", count)
         log.notice(f"the key {key!r} is not one this builder maps to a column: its values are kept, as written, "
                    "in the `extra` column (JSON)")

@@ -578,10 +578,12 @@ def test_other_keys_are_taken_verbatim_from_the_line():
     lines = [json.dumps({**base, "When": "2023-01-01 10:00:00"}),  # pyarrow alone would make it a timestamp
              json.dumps({**base, "When": 20230101, "Gone": None}),  # another type in the same chunk, a null
              json.dumps({**base, "umt_score": 0.3}),  # a score in another spelling is not assumed to be UMT_Score
+             json.dumps({**base, "Caption": 'he wrote {"Gone": 1, "When": null}'}),  # keys inside a string
              json.dumps(base)]
     data = "\n".join(lines).encode()
-    table, row_lines, unparsed = iv.parse_json_lines(data, schema, 4)
-    assert unparsed == [] and table.num_rows == 4
+    table, row_lines, unparsed = iv.parse_json_lines(data, schema, 5)
+    assert unparsed == [] and table.num_rows == 5
     assert table["extra"].to_pylist() == ['{"When": "2023-01-01 10:00:00"}', '{"When": 20230101, "Gone": null}',
-                                          '{"umt_score": 0.3}', None]
-    assert table["UMT_Score"].to_pylist() == [None] * 4
+                                          '{"umt_score": 0.3}', None, None]
+    assert table["UMT_Score"].to_pylist() == [None] * 5
+    assert json.loads(table.schema.metadata[b"other key counts"]) == {"When": 2, "Gone": 1, "umt_score": 1}
