@@ -329,6 +329,10 @@ class NmbPlus(MultimodalBuilder):
                   for path in _as_list(self.raw.get(part))]
         return tables + sorted(self.references.files)
 
+    def unread_reasons(self) -> dict[str, list[Path]]:
+        unused = sorted(self.references.unused_files)
+        return {f"an image file no article of config '{self.config.name}' names": unused} if unused else {}
+
     @functools.cached_property
     def images(self) -> ImageStore | None:
         """The folder (or archive) the config's image files are looked up in; None when they are embedded (or
@@ -400,7 +404,9 @@ class NmbPlus(MultimodalBuilder):
                 if text:
                     texts.add(text)
         files = {images.file_of(key) for key in found} if images else set()
-        return References(frozenset(files | texts), len(images.locations) - len(found) if images else 0)
+        unused = {images.file_of(key) for key in images.locations if key not in found} - files if images else set()
+        return References(frozenset(files | texts), len(images.locations) - len(found) if images else 0,
+                          frozenset(unused))
 
     # ---- table assembly --------------------------------------------------------------------------------
 
@@ -431,6 +437,7 @@ class References:
 
     files: frozenset[Path]
     unused_images: int
+    unused_files: frozenset[Path] = frozenset()  # image files no article names (not members of a read archive)
 
 
 # ---- raw sources ------------------------------------------------------------------------------------------

@@ -323,9 +323,10 @@ def test_every_raw_path_not_read_is_reported_with_its_reason(built):
     assert "cut off at 7,428 bytes" in unread["VLDBench/data/metadata.parquet"]
     assert unread["raw_scrape/deduped.csv"].startswith("news_scrapper.py's dedupe list")
     assert unread["VLDBench/README.md"] == unread["vldbench_hub/README.md"] == nmb.NOT_READ[0][1]
-    assert unread["VLDBench/images/0000fddd6f.png"].startswith("not recognised")  # named by no metadata row...
+    assert unread["VLDBench/images/0000fddd6f.png"] == "an image file no article of config 'vldbench' names"
+    assert unread["zenodo/images/2999999999.jpg"] == "an image file no article of config 'current' names"
     assert "vldbench: VLDBench/images: 1 image file(s) (or archive members) belong to no article of this config's " \
-           "table: not read (listed with the unread raw paths)" in report["notices"]  # ...which a notice explains
+           "table: not read (listed with the unread raw paths)" in report["notices"]
 
 
 def test_files_of_configs_not_built_and_unknown_files_are_reported(built, tmp_path):
