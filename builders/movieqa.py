@@ -376,8 +376,8 @@ class MovieQA(MultimodalBuilder):
             holders = sum(bool(movie.extra) for movie in self.movies.values())
             log.notice(f"movies.json: keys this build does not map ({', '.join(unmapped)}) in {holders} of "
                        f"{len(self.movies)} records; they are kept in the `extra` column of the `movies` config")
-        strays = sorted(self.relative(path) for kind, files in self.raw["files"].items() if kind not in QA_PARTS
-                        for key, path in files.items() if key.split(".")[0] not in self.movies)
+        strays = sorted(self.relative(path) for kind in STORY_KINDS[self.config.name]
+                        for key, path in self.raw["files"][kind].items() if key.split(".")[0] not in self.movies)
         if strays:
             log.notice(f"story files of movies that movies.json does not list are not read (listed as unread): "
                        f"{len(strays)}, e.g. {strays[0]}")

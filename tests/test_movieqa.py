@@ -611,6 +611,7 @@ def test_real_movies_and_splits():
     assert {s: list(split_of.values()).count(s) for s in SPLITS} == {"train": 269, "validation": 56, "test": 83}
     assert sum(m.declared["script"] is not None for m in movies.values()) == 199
     assert all(m.declared["dvs"] is None for m in movies.values())
+    assert not any(m.extra for m in movies.values())  # the documented keys are all there is
     assert movies["tt2614684"].title == "'71" and movies["tt2614684"].genres == ("Action", "Drama", "Thriller")
     assert {key: split_of[key] for key in REAL_SUBTITLES} == {key: v[0] for key, v in REAL_SUBTITLES.items()}
 
@@ -623,6 +624,7 @@ def test_real_index_files_drive_the_build(tmp_path):
         (raw / folder).mkdir(parents=True)
         for file in (real / folder).iterdir():
             shutil.copyfile(file, raw / folder / file.name)
+    shutil.copyfile(real / "story" / "MD5SUM", raw / "story" / "MD5SUM")
     prefixes = {"train": "train", "validation": "val", "test": "test"}
     questions = [sample.SampleQA(f"{prefixes[split]}:{100 + n}", key, f"What happens in {key}?",
                                  ("a", "b", "c", "d", "e"), None if split == "test" else n % 5, [n])
@@ -632,6 +634,8 @@ def test_real_index_files_drive_the_build(tmp_path):
     report = quiet_build(raw, tmp_path / "out", configs=["qa", "qa_subtitles", "movies"])
     assert {s: v["rows"] for s, v in report["configs"]["movies"]["splits"].items()} == \
         {"train": 269, "validation": 56, "test": 83}
+    assert [(u["path"], u["reason"].split(" (")[0]) for u in report["unread"]] == \
+        [("story/MD5SUM", "MD5 checksums of the tarballs as downloaded")]  # the release's checksum file
     for split in SPLITS:
         rows = parquet_rows(tmp_path / "out", "qa_subtitles", split)
         assert [r["imdb_key"] for r in rows] == [q.imdb_key for q in questions if q.split == split]
