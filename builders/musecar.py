@@ -8,7 +8,8 @@ MuSe 2020 and MuSe 2021, each a tree of comma-separated files (times in integer 
   full-length audio `audio_norm/<vid>.wav` and the videos `video/<vid>.mp4`);
 - MuSe 2021 (`c1_muse_wilder`, `c2_muse_sent`, each with its own `metadata/partition.csv`). The organisers'
   2021 tree keeps the Ulm-TSST packages `c3_muse_stress` and `c4_muse_physio` beside them, with partitions of
-  their own whose ids overlap MuSe-CaR's: those folders, and the other datasets of MuSe 2022, are never searched.
+  their own that number recordings with small integers as MuSe-CaR numbers its videos: those folders, and the
+  other datasets of MuSe 2022, are never searched.
 
 Every task folder has `label_segments/<dimension>/<vid>.csv`, and may have `feature_segments/`,
 `transcription_segments/<vid>/<vid>_<seg>.csv` (one word per row) and `audio_segments/<vid>/<vid>_<seg>.wav`.
@@ -411,7 +412,7 @@ class MuSeCaR(MultimodalBuilder):
 
     def _check_video_metadata(self, log: RecordLog) -> None:
         """A corrupt video_metadata.csv stops the build before any job starts; columns no field maps are announced."""
-        self.video_metadata
+        self.video_metadata  # parsed now: a corrupt file stops the build here
         path = self.raw["metadata"] / "video_metadata.csv" if self.raw["metadata"] else None
         if path and path.is_file():
             unmapped = read_csv(path).unmapped(VIDEO_METADATA_COLUMNS)
@@ -1268,7 +1269,8 @@ def parse_video_metadata(table: CsvTable) -> dict[int, dict]:
             if column in known:
                 entry[column] = text or None
             elif text:
-                entry["other"].append({"name": column or f"column {position + 1}", "value": text})
+                entry["other"].append({"name": table.header[position].strip() or f"column {position + 1}",
+                                       "value": text})
         if speaker is not None:
             entry["speaker_id"] = parse_int(row[speaker], table.path, line, "Speaker_Id", optional=True)
         result[video_id] = entry

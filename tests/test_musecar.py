@@ -315,6 +315,22 @@ def test_every_raw_path_is_read_or_named_with_its_reason(built):
     assert "MuSe2021/c3_muse_stress/" in readme and "Ulm-TSST (MuSe 2021 MuSe-Stress package)" in readme
 
 
+def test_stray_files_inside_the_folders_read_are_listed(tmp_path):
+    """Only release names are read (<vid>.csv, <vid>/<vid>_<seg>.csv): anything else in those folders is reported."""
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    sample.make(raw, packages=("MuSe2021",), ulm_tsst=False)
+    wilder = raw / "MuSe2021/c1_muse_wilder"
+    write(wilder / "label_segments/arousal/notes.txt", "arousal re-fused in May")
+    write(wilder / "transcription_segments/3/3_1 (copy).csv", "word,start,end\n")
+    (wilder / "transcription_segments/3/old").mkdir()
+    write(wilder / "transcription_segments/3/old/3_1.csv", "word,start,end\n")
+    report = quiet_build(raw, out)
+    assert [(u["path"], u["reason"]) for u in report["unread"]] == [
+        ("MuSe2021/c1_muse_wilder/label_segments/arousal/notes.txt", coverage.UNRECOGNISED),
+        ("MuSe2021/c1_muse_wilder/transcription_segments/3/3_1 (copy).csv", coverage.UNRECOGNISED),
+        ("MuSe2021/c1_muse_wilder/transcription_segments/3/old/", coverage.UNRECOGNISED)]
+
+
 def test_a_second_partition_outside_the_packages_is_not_read(tmp_path):
     raw, out = tmp_path / "raw", tmp_path / "out"
     sample.make(raw, packages=("MuSe2021",), ulm_tsst=False)
@@ -376,6 +392,8 @@ def extra_columns(tmp_path_factory):
     assert partition.read_text() == "Id,Proposal\n3,train\n17,devel\n121,test\n"
     partition.write_text("Id,Speaker,Proposal\n3,s7,train\n17,s8,devel\n121,,test\n")
     add_column(topic / "label_segments/aggregated/train.csv", "annotator", lambda i: f"a{i}")
+    add_column(topic.parent / "metadata/partition.csv", "Note", lambda i: f"n{i}")       # 3 is on rows 0 and 1
+    add_column(topic.parent / "metadata/video_metadata.csv", "Views", lambda i: f"{i}000")
     add_column(raw / "MuSe2021/c2_muse_sent/label_segments/arousal/3.csv", "mean", lambda i: f"0.{i}5")
     return raw, out, quiet_build(raw, out)
 
@@ -395,13 +413,18 @@ def test_unmapped_columns_are_kept_in_other_columns(extra_columns):
                     if (r["package"], r["video_id"], r["segment_id"]) == ("MuSe2021/c1_muse_wilder", 17, 1))
     assert features["other_columns"] == [{"file": "metadata/partition.csv", "column": "Speaker", "values": ["s8"]}]
     topic = row_of(out, "topic", "train", 3, 10)
-    assert topic["other_columns"] == [{"file": "label_segments/aggregated/train.csv", "column": "annotator",
-                                       "values": ["a2"]}]
+    assert topic["other_columns"] == [
+        {"file": "label_segments/aggregated/train.csv", "column": "annotator", "values": ["a2"]},
+        {"file": "metadata/partition.csv", "column": "Note", "values": ["n0"]}]
+    assert row_of(out, "trust", "validation", 17, 1)["other_columns"] == [
+        {"file": "metadata/partition.csv", "column": "Note", "values": ["n2"]}]
+    assert row_of(out, "videos", "train", 3, None)["other_metadata"] == [
+        {"name": "Views", "value": "0000"}, {"name": "partition.csv:Note", "value": "n0"}]
     sent = row_of(out, "sent", "train", 3, 2)        # `mean` is a MuSe-Topic field, not a MuSe-Sent one
     assert sent["other_columns"] == [{"file": "label_segments/arousal/3.csv", "column": "mean", "values": ["0.15"]}]
     assert row_of(out, "topic", "train", 3, 1)["arousal_mean"] == pytest.approx(0.119)
-    assert row_of(out, "topic", "train", 3, 1)["other_columns"] == [
-        {"file": "label_segments/aggregated/train.csv", "column": "annotator", "values": ["a0"]}]
+    assert row_of(out, "topic", "train", 3, 1)["other_columns"][0] == \
+        {"file": "label_segments/aggregated/train.csv", "column": "annotator", "values": ["a0"]}
 
 
 def test_unmapped_columns_are_build_notices_and_counts(extra_columns):
@@ -418,7 +441,10 @@ def test_unmapped_columns_are_build_notices_and_counts(extra_columns):
                    "topic: MuSe2020/data/processed_tasks/c2_muse_topic/label_segments/aggregated/train.csv: column "
                    "'annotator' not mapped to a field; kept in other_columns",
                    "sent: MuSe2021/c2_muse_sent/label_segments/arousal: column 'mean' not mapped to a field; kept in "
-                   "other_columns"):
+                   "other_columns",
+                   "videos: MuSe2020/data/processed_tasks/metadata/partition.csv: column 'Note' not mapped to a field; "
+                   "kept in other_metadata",
+                   "videos: video_metadata.csv: column 'Views' not mapped to a field; kept in other_metadata"):
         assert notice in notices
     counts = report["configs"]["wilder"]["splits"]["train"]["counts"]
     assert counts == {"MuSe2021/c1_muse_wilder/label_segments/arousal files with columns not mapped to a field "
