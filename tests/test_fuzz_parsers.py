@@ -256,18 +256,6 @@ def test_movieqa_split_plot_lines_match_readlines(data):
 
 
 @fuzz
-@given(st.one_of(st.binary(max_size=64), tokens("A sentence.", "\n", "\r\n", "\r", " ", "\t", "\u00a0", "\u0085", "\ufeff",
-                                                max_size=30).map(lambda t: t.encode("utf-8", "surrogatepass"))))
-@example(b"\xef\xbb\xbf\n\x85\n")
-def test_movieqa_split_plot_lines_match_readlines(data):
-    """Whatever the bytes, a split plot has exactly the lines Python 2 readlines() gives (what plot_alignment
-    counts), each stripped of ASCII whitespace."""
-    lines = movieqa.file_lines(data)
-    assert len(lines) == data.count(b"\n") + (not data.endswith(b"\n") and data not in (b"", b"\xef\xbb\xbf"))
-    assert all(line == line.strip(" \t\n\r\x0b\x0c") for line in lines)
-
-
-@fuzz
 @given(tokens("0", "1", "2", " ", "0.040", "\n", "x", "²", "-1", "1e999", "nan", max_size=30))
 def test_movieqa_frame_and_shot_files(text):
     data = text.encode("utf-8", "surrogatepass")
