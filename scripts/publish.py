@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
-"""Publish a built dataset folder to the Hub in one commit (or build it first from a raw release).
+"""Publish a built dataset folder to the Hub (or build it first from a raw release).
 
 usage: python scripts/publish.py OUT_DIR --repo ORG/NAME [--private|--public] [--create-pr] [--dry-run]
+                                 [--tag vX.Y.Z] [--card-edits keep|overwrite] [--files-per-commit N]
+                                 [--allow-many-files] [--rate-limit-patience SECONDS]
        python scripts/publish.py NAME --data-dir RAW_DIR --repo ORG/NAME [--output OUT_DIR] [build options] ...
-Honours HF_ENDPOINT and HF_TOKEN (or the stored login); never prints the token.
+A small publish is one commit; a larger one is committed in batches to a pull request that is merged in one
+step (a rerun resumes it). Honours HF_ENDPOINT and HF_TOKEN (or the stored login); never prints the token.
 """
 import argparse
 import os
@@ -14,6 +17,9 @@ import _path  # noqa: F401
 from builders.cli import run
 from builders.errors import ON_ERROR_CHOICES, UsageError
 
+# publish.py's defaults (builders.hub.publish, imported only after --quiet has silenced huggingface_hub's bars)
+FILES_PER_COMMIT, RATE_LIMIT_PATIENCE = 500, 7200
+
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -22,8 +28,22 @@ def parse_args(argv=None):
     visibility = parser.add_mutually_exclusive_group()
     visibility.add_argument("--private", dest="private", action="store_true", default=None)
     visibility.add_argument("--public", dest="private", action="store_false")
-    parser.add_argument("--create-pr", action="store_true", help="open a pull request instead of committing to main")
+    parser.add_argument("--create-pr", action="store_true",
+                        help="publish to a pull request and stop before merging it into main")
     parser.add_argument("--dry-run", action="store_true", help="print the plan; upload nothing")
+    parser.add_argument("--tag", help="tag the published commit as this release (e.g. v1.0.0); the card's "
+                                      "loading snippets then pin it with revision=")
+    parser.add_argument("--card-edits", choices=("keep", "overwrite"),
+                        help="when the card was edited on the Hub since the last publish: keep its body (under "
+                             "regenerated metadata) or overwrite it; without this option such a publish stops")
+    parser.add_argument("--files-per-commit", type=int, default=FILES_PER_COMMIT,
+                        help=f"changes per commit of a large publish (default {FILES_PER_COMMIT}; the Hub takes at "
+                             "most 25,000 LFS files per commit)")
+    parser.add_argument("--allow-many-files", action="store_true",
+                        help="publish even if the repository would hold more than the Hub's recommended 100,000 files")
+    parser.add_argument("--rate-limit-patience", type=float, default=RATE_LIMIT_PATIENCE, metavar="SECONDS",
+                        help="how long to wait out the Hub's rate limit (429) in all before stopping "
+                             f"(default {RATE_LIMIT_PATIENCE}); a rerun resumes")
     parser.add_argument("--data-dir", help="raw release folder: build SOURCE (a dataset name) first")
     parser.add_argument("--output", help="where to build when --data-dir is given (default out/<name>)")
     parser.add_argument("--config", action="append", dest="configs")
@@ -53,7 +73,8 @@ def main():
         raise UsageError(f"{folder} is not a built folder; to build and publish a raw release, "
                          "pass the dataset name and --data-dir")
     result = publish(folder, args.repo, private=args.private, create_pr=args.create_pr, dry_run=args.dry_run,
-                     log=log)
+                     log=log, tag=args.tag, card_edits=args.card_edits, files_per_commit=args.files_per_commit,
+                     allow_many_files=args.allow_many_files, rate_limit_patience=args.rate_limit_patience)
     log(f"dataset page: {result.page_url}")
 
 
