@@ -7,7 +7,8 @@ frame→seconds maps and `<clip>.video.sbd` shot boundaries) and one `video_clip
 movie. The tarballs' internal prefixes are not documented, so story files and clips are found by file
 name anywhere under the data directory; video tars are read in place (members are never extracted).
 What a config does not read (the repository's code and docs, story/MD5SUM, the downloaded tarballs, story
-files of movies movies.json does not list, anything unknown) is listed by the build with a reason.
+files of movies movies.json does not list, second copies of a story file, anything unknown) is listed by
+the build with a reason.
 
 `plot_alignment` holds "split_plot file line numbers" (the benchmark README): 0-based indices into the
 raw lines of story/split_plot/<imdb>.split.wiki, blank lines included, which is how code that uses the
@@ -91,6 +92,8 @@ NOT_READ = (
                                  "story/dvs/<imdb_key>.dvs files it writes from them"),
 )
 """Files of a MovieQA_benchmark folder that are not data, or that the build reads in another form."""
+SECOND_COPY = ("another copy of a story file: the build reads the one movies.json declares, else the first found "
+               "in path order")
 
 MP4_FIRST_BOXES = {b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide"}
 """An ISO-BMFF file starts with one of these boxes; anything else is not an MP4 (e.g. an HTML error page)."""
@@ -297,8 +300,8 @@ class MovieQA(MultimodalBuilder):
     NOT_READ = NOT_READ
 
     def locate_raw(self, data_dir: Path) -> dict:
-        found = index_raw_files(data_dir)
-        raw: dict[str, Any] = {"files": found}
+        found, copies = index_raw_files(data_dir)
+        raw: dict[str, Any] = {"files": found, "copies": copies}
         for kind in ("qa", "movies", "splits"):
             canonical = data_dir / "data" / f"{kind}.json"
             raw[kind] = canonical if canonical.is_file() else found[kind].get(kind)
@@ -318,6 +321,35 @@ class MovieQA(MultimodalBuilder):
     def read_paths(self) -> list[Path]:
         """The files this config reads. `input_files` names each story kind's folder; a config reads from it
         only the files of the movies (and clips) it joins, so a stray or duplicate file there is reported."""
+        return whole_folders(self.files_read, self.data_dir)
+
+    def unread_reasons(self) -> dict[str, list[Path]]:
+        """Why this config passes over files of the kinds it reads (anything else unread is reported by the
+        pipeline, with the reasons of NOT_READ or of the configs that read it)."""
+        reasons: dict[str, list[Path]] = {}
+        for kind in STORY_KINDS[self.config.name]:
+            for key, path in self.raw["files"][kind].items():
+                if path not in self.files_read:
+                    reasons.setdefault(self._passed_over(kind, key, path), []).append(path)
+            copies = [path for path in self.raw["copies"][kind] if path not in self.files_read]
+            if copies:  # (one of them is read when movies.json declares it)
+                reasons.setdefault(SECOND_COPY, []).extend(copies)
+        return reasons
+
+    def _passed_over(self, kind: str, key: str, path: Path) -> str:
+        if key.split(".")[0] not in self.movies:
+            return "a story file of a movie that movies.json does not list"
+        if kind not in ("video", "video_tar") and self.stories.path(kind, key) != path:
+            return SECOND_COPY  # movies.json declares another file of this kind for the movie
+        if kind == "video_tar":
+            return "a video tar none of whose clips a question refers to, or whose clips are also extracted " \
+                   "(the extracted files are read; the `movies` config lists the clip names)"
+        if kind == "video":
+            return "a clip no question refers to (the `movies` config lists its name)"
+        return "a file of a movie or clip no question of this config needs"
+
+    @functools.cached_property
+    def files_read(self) -> set[Path]:
         paths = [self.raw[part] for part in self.config.requires if part in ("qa", "movies", "splits")]
         kinds = STORY_KINDS[self.config.name]
         if self.config.name == "movies":
@@ -341,7 +373,7 @@ class MovieQA(MultimodalBuilder):
             paths += [path for key in sorted(keys) if (path := self.stories.path(kind, key)) is not None]
         if "video" in kinds:
             paths += clips.values()
-        return whole_folders(set(paths), self.data_dir)
+        return set(paths)
 
     @functools.cached_property
     def movies(self) -> dict[str, Movie]:
@@ -487,18 +519,21 @@ class MovieQA(MultimodalBuilder):
 
 # ---- raw sources --------------------------------------------------------------------------------------------
 
-def index_raw_files(data_dir: Path) -> dict[str, dict[str, Path]]:
-    """kind -> key -> path for every release file under data_dir, found by name (first in sorted order)."""
+def index_raw_files(data_dir: Path) -> tuple[dict[str, dict[str, Path]], dict[str, list[Path]]]:
+    """kind -> key -> path for every release file under data_dir, found by name (the first in path order),
+    and kind -> the other files of the same names (a second extraction, a backup), which are not read."""
     found: dict[str, dict[str, Path]] = {kind: {} for kind in RAW_FILE_NAMES}
+    copies: dict[str, list[Path]] = {kind: [] for kind in RAW_FILE_NAMES}
     for folder, subfolders, names in os.walk(data_dir):
         subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
         for name in sorted(names):
             for kind, pattern in RAW_FILE_NAMES.items():
                 match = pattern.fullmatch(name)
                 if match:
-                    found[kind].setdefault(match.group(1), Path(folder) / name)
+                    if found[kind].setdefault(match.group(1), Path(folder) / name) != Path(folder) / name:
+                        copies[kind].append(Path(folder) / name)
                     break
-    return found
+    return found, copies
 
 
 def whole_folders(paths: set[Path], data_dir: Path) -> list[Path]:

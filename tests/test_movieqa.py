@@ -482,8 +482,10 @@ def test_leftovers_strays_and_unknown_folders_are_listed(built, tmp_path):
         "story/video_0.5fps/": "frames burst from the clips",
         "story/audio_clips/": "AAC audio ripped from the clips",
         "annotations-original.csv": "the MPII-MD transcriptions",
-        "story/subtt/tt0000099.srt": NOT_RECOGNISED,          # a movie that movies.json does not list
+        "story/subtt/tt0000099.srt": "a story file of a movie that movies.json does not list",
         "story/plot_video_alignment/": NOT_RECOGNISED,        # a story kind this builder does not know
+        "story/split_plot/old/tt0000001.split.wiki": "another copy of a story file",  # found after the first
+        "backup/tt0000001.srt": "another copy of a story file",  # found first, but movies.json names the other
     }
     for path in [*additions, spare_clip]:
         target = raw / path / "tt0000001" / "001.jpg" if path.endswith("/") else raw / path
@@ -494,8 +496,12 @@ def test_leftovers_strays_and_unknown_folders_are_listed(built, tmp_path):
     assert sorted(unread) == sorted([*sample.REPOSITORY_FILES, *additions])
     for path, reason in additions.items():
         assert unread[path].startswith(reason), path
-    # a clip no question refers to is read by `movies` only, which lists it
-    assert spare_clip.rsplit("/", 1)[1] in rows_by_qid_movies(tmp_path / "out", "train")["tt0000001"]["video_clips"]
+    movies = rows_by_qid_movies(tmp_path / "out", "train")
+    assert spare_clip.rsplit("/", 1)[1] in movies["tt0000001"]["video_clips"]  # read (listed) by `movies` only
+    assert movies["tt0000001"]["split_plot"][0] == "Anna returns to the city after ten years."  # not the copies
+    assert movies["tt0000001"]["subtitles"]["cues"][0]["text"] == "Previously, in the city..."
+    video = unread_reasons(quiet_build(raw, tmp_path / "video", configs=["qa_video"]))
+    assert video[spare_clip] == "a clip no question refers to (the `movies` config lists its name)"
     notices = [n for n in report["notices"] if "movies.json does not list" in n]
     assert notices and all(n.endswith(": story files of movies that movies.json does not list are not read "
                                       "(listed as unread): 1, e.g. story/subtt/tt0000099.srt") for n in notices)
