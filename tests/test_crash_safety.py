@@ -5,7 +5,9 @@ Parquet file under a final name, no worker still writing) and its rerun must giv
 uninterrupted build. A killed publish must leave the repository as it was, and its rerun must send only
 the files the Hub does not have yet (counted in the local Hub's access log). The kills are real SIGKILLs
 of real scripts/build.py and scripts/publish.py processes; for the publish, the kill is triggered from
-inside huggingface_hub's upload function so that it lands after a known number of uploads.
+inside huggingface_hub's upload function so that it lands after a known number of uploads. A publish in
+batches is killed after a known number of commits to its pull request: main keeps the old build, and the rerun
+resumes the pull request (uploading only what the Hub lacks, committing only the batches left) and merges it.
 """
 from __future__ import annotations
 
@@ -52,6 +54,22 @@ def upload_then_die(**kwargs):  # the fault: SIGKILL once this many uploads are 
             os.kill(os.getpid(), signal.SIGKILL)
 
 commit_api.lfs_upload = upload_then_die
+sys.argv = ["publish.py", *sys.argv[1:]]
+runpy.run_path({str(SCRIPTS / "publish.py")!r}, run_name="__main__")
+"""
+PUBLISH_KILLED_AFTER_COMMITS = f"""import os, runpy, signal, sys
+sys.path.insert(0, {str(SCRIPTS)!r})
+from huggingface_hub import HfApi
+commit, done = HfApi.create_commit, [0]
+
+def commit_then_die(self, *args, **kwargs):  # the fault: SIGKILL once this many batches are on the pull request
+    result = commit(self, *args, **kwargs)
+    done[0] += 1
+    if done[0] == int(os.environ["KILL_AFTER_COMMITS"]):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return result
+
+HfApi.create_commit = commit_then_die
 sys.argv = ["publish.py", *sys.argv[1:]]
 runpy.run_path({str(SCRIPTS / "publish.py")!r}, run_name="__main__")
 """
@@ -226,11 +244,14 @@ def stored_blobs(hub) -> set[str]:
     return {p.name for p in (hub.root / "blobs").glob("*/*")}
 
 
-def publish_process(hub, folder: Path, repo: str, kill_after: int | None = None) -> subprocess.CompletedProcess:
-    script = ["-c", PUBLISH_KILLED_AFTER_UPLOADS] if kill_after else [str(SCRIPTS / "publish.py")]
-    env = {**os.environ, "HF_ENDPOINT": hub.endpoint, "HF_TOKEN": hub.token, "KILL_AFTER_UPLOADS": str(kill_after)}
-    return subprocess.run([sys.executable, *script, str(folder), "--repo", repo, "--quiet"], capture_output=True,
-                          text=True, env=env, cwd=PROJECT, timeout=300)
+def publish_process(hub, folder: Path, repo: str, kill_after: int | None = None, *options: str,
+                    kill_after_commits: int | None = None) -> subprocess.CompletedProcess:
+    script = ["-c", PUBLISH_KILLED_AFTER_UPLOADS] if kill_after else \
+        ["-c", PUBLISH_KILLED_AFTER_COMMITS] if kill_after_commits else [str(SCRIPTS / "publish.py")]
+    env = {**os.environ, "HF_ENDPOINT": hub.endpoint, "HF_TOKEN": hub.token, "KILL_AFTER_UPLOADS": str(kill_after),
+           "KILL_AFTER_COMMITS": str(kill_after_commits)}
+    return subprocess.run([sys.executable, *script, str(folder), "--repo", repo, "--quiet", *options],
+                          capture_output=True, text=True, env=env, cwd=PROJECT, timeout=300)
 
 
 def sha256(path: Path) -> str:
@@ -275,6 +296,48 @@ def test_a_publish_killed_after_some_uploads_changes_nothing_and_the_rerun_sends
     remote = {s.rfilename: s.lfs.sha256 for s in info.siblings if s.lfs}
     assert remote == parquet
     assert {s.rfilename for s in info.siblings} >= {"README.md", "build_report.json"}
+
+
+COMMIT = re.compile(r'"POST /api/datasets/crash/batched/(commit/\S+|discussions/\d+/merge) HTTP/1.1" (\d{3})')
+
+
+def test_a_batched_publish_killed_after_some_batches_resumes_its_pull_request(logged_hub, built, tmp_path):
+    """2 files per commit: the build's 11 files are 6 batches on a pull request, killed after the 3rd."""
+    repo, api = "crash/batched", logged_hub.api()
+    folder = tmp_path / "built"
+    shutil.copytree(built, folder)
+    parquet = {p.relative_to(folder).as_posix(): sha256(p) for p in folder.rglob("*.parquet")}
+    assert len(parquet) == 9
+    new = set(parquet.values()) - stored_blobs(logged_hub)
+    log_start = logged_hub.log.stat().st_size
+    killed = publish_process(logged_hub, folder, repo, None, "--files-per-commit", "2", kill_after_commits=3)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert api.list_repo_files(repo, repo_type="dataset") == []  # main: nothing, not a part of the build
+    [pr] = api.get_repo_discussions(repo, repo_type="dataset")
+    assert (pr.num, pr.status) == (1, "draft")
+    on_pr = api.list_repo_commits(repo, repo_type="dataset", revision="refs/pr/1")
+    assert [c.title for c in on_pr] == [f"Publish flickr30k_entities: batch {n} of 6" for n in (3, 2, 1)] + \
+        ["initial commit"]
+    committed_before = {s.lfs.sha256 for s in api.repo_info(repo, repo_type="dataset", revision="refs/pr/1",
+                                                              files_metadata=True).siblings if s.lfs}
+    assert len(committed_before) == 6 and committed_before <= stored_blobs(logged_hub)
+    missing = new - stored_blobs(logged_hub)
+
+    log_start = logged_hub.log.stat().st_size
+    done = publish_process(logged_hub, folder, repo, None, "--files-per-commit", "2")
+    assert done.returncode == 0, done.stderr
+    assert sorted(oid for oid, _ in uploads(logged_hub, log_start)) == sorted(missing), \
+        "the rerun must send exactly what the Hub lacks"
+    with open(logged_hub.log, "rb") as log:
+        log.seek(log_start)
+        commits = [what.split("/")[0] for what, status in COMMIT.findall(log.read().decode()) if status == "200"]
+    assert commits == ["commit"] * 3 + ["discussions"]  # the 3 batches left (2, 2 and 1 changes), then the merge
+    info = api.repo_info(repo, repo_type="dataset", files_metadata=True)
+    assert {s.rfilename: s.lfs.sha256 for s in info.siblings if s.lfs} == parquet
+    assert {s.rfilename for s in info.siblings} == set(parquet) | {"README.md", "build_report.json"}
+    assert [c.title for c in api.list_repo_commits(repo, repo_type="dataset")] == \
+        ["Merge pull request #1: Publish flickr30k_entities", "initial commit"]
+    assert [(d.num, d.status) for d in api.get_repo_discussions(repo, repo_type="dataset")] == [(1, "merged")]
 
 
 class RacingApi(HfApi):
