@@ -601,3 +601,190 @@ def test_cli_token_sources_and_printing(tmp_path):
             api.create_repo("tests/cli", repo_type="dataset", exist_ok=True)
         finally:
             assert "hf_given_secret" not in _stop_cli(proc)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The Hub's limits (real numbers by default, each a flag), pull requests, tags, history, Xet
+# ---------------------------------------------------------------------------------------------------------------
+
+LIMITED_TOKEN = "hf_limited_token_0123456789"
+
+
+@pytest.fixture(scope="module")
+def limited(tmp_path_factory):
+    """A local hub whose limits are small: 3 entries per folder, 3 LFS files and 1,000 regular bytes per commit,
+    files of at most 1,000 bytes, 4 commits per repository in 60 s."""
+    proc, endpoint = _start_cli(tmp_path_factory.mktemp("limited"), "--token", LIMITED_TOKEN,
+                                "--max-folder-entries", "3", "--max-lfs-files-per-commit", "3",
+                                "--max-regular-bytes-per-commit", "1000", "--max-file-bytes", "1000",
+                                "--commit-rate", "4/60")
+    yield HfApi(endpoint=endpoint, token=LIMITED_TOKEN)
+    _stop_cli(proc)
+
+
+def test_the_limits_are_the_hubs_by_default():
+    from builders.hub.server import Limits
+
+    limits = Limits()
+    assert (limits.max_folder_entries, limits.max_lfs_files_per_commit, limits.max_regular_bytes_per_commit,
+            limits.max_file_bytes, limits.commits_per_window, limits.commit_window_seconds) == \
+        (10_000, 25_000, 1_000_000_000, 500_000_000_000, 128, 3600)
+    refused = subprocess.run([sys.executable, str(PROJECT / "scripts" / "local_hub.py"), "--commit-rate", "often"],
+                             capture_output=True, text=True, cwd=PROJECT, timeout=60)
+    assert refused.returncode == 2 and "'often' is not COMMITS/SECONDS, e.g. 128/3600" in refused.stderr
+
+
+def refused_with(status: int, message: str):
+    """The HfHubHTTPError of a request the hub refused, with its status and the server's words."""
+    class Check:
+        def __enter__(self):
+            self.raised = pytest.raises(HfHubHTTPError)
+            self.info = self.raised.__enter__()
+            return self
+
+        def __exit__(self, *exc):
+            handled = self.raised.__exit__(*exc)
+            error = self.info.value
+            assert error.response.status_code == status, error
+            assert message in (error.server_message or ""), error.server_message
+            return handled
+    return Check()
+
+
+def test_lfs_files_and_regular_bytes_per_commit(limited, repo_id):
+    limited.create_repo(repo_id, repo_type="dataset")
+    with refused_with(400, "this commit adds more than 3 LFS files, the most the Hub takes in one commit"):
+        limited.create_commit(repo_id, [CommitOperationAdd(f"d{i}/x.parquet", bytes([i]) * 10) for i in range(4)],
+                              commit_message="four", repo_type="dataset")
+    limited.create_commit(repo_id, [CommitOperationAdd(f"d{i}/x.parquet", bytes([i]) * 10) for i in range(3)],
+                          commit_message="three", repo_type="dataset")
+    with refused_with(413, "more than 1,000 bytes of regular (non-LFS) files"):
+        limited.create_commit(repo_id, [CommitOperationAdd(f"t/{i}.txt", b"x" * 600) for i in range(2)],
+                              commit_message="too much text", repo_type="dataset")
+    assert sorted(limited.list_repo_files(repo_id, repo_type="dataset")) == [f"d{i}/x.parquet" for i in range(3)]
+
+
+def test_entries_per_folder(limited, repo_id):
+    limited.create_repo(repo_id, repo_type="dataset")
+    limited.create_commit(repo_id, [CommitOperationAdd(f"a/{i}.txt", b"x") for i in range(3)],
+                          commit_message="three", repo_type="dataset")
+    with refused_with(400, "folder 'a' would hold 4 entries; the Hub allows at most 3 files and folders in one folder"):
+        limited.create_commit(repo_id, [CommitOperationAdd("a/sub/4.txt", b"x")], commit_message="a fourth entry",
+                              repo_type="dataset")
+    with refused_with(400, "folder '/' would hold 4 entries"):
+        limited.create_commit(repo_id, [CommitOperationAdd(f"{name}.txt", b"x") for name in "bcd"],
+                              commit_message="three more at the root", repo_type="dataset")
+
+
+def test_file_size(limited, repo_id):
+    limited.create_repo(repo_id, repo_type="dataset")
+    with pytest.raises(ValueError, match="1,001 bytes is over the Hub's limit of 1,000 bytes per file"):
+        limited.create_commit(repo_id, [CommitOperationAdd("big.parquet", b"x" * 1001)], commit_message="big",
+                              repo_type="dataset")
+    limited.create_commit(repo_id, [CommitOperationAdd("fits.parquet", b"x" * 1000)], commit_message="fits",
+                          repo_type="dataset")
+
+
+def test_commits_per_window_get_429_with_retry_after(limited, repo_id):
+    limited.create_repo(repo_id, repo_type="dataset")
+    for i in range(4):
+        limited.create_commit(repo_id, [CommitOperationAdd("count.txt", b"%d" % i)], commit_message=f"c{i}",
+                              repo_type="dataset")
+    with refused_with(429, f"You have exceeded the rate limit for repository commits (4 per 60 s) on {repo_id}") \
+            as check:
+        limited.create_commit(repo_id, [CommitOperationAdd("count.txt", b"5")], commit_message="c5",
+                              repo_type="dataset")
+    assert 1 <= int(check.info.value.response.headers["Retry-After"]) <= 60
+    other = repo_id + "-other"  # the limit is per repository
+    limited.create_repo(other, repo_type="dataset")
+    limited.create_commit(other, [CommitOperationAdd("1.txt", b"x")], commit_message="c1", repo_type="dataset")
+
+
+def test_pull_request_in_batches_then_merged_in_one_commit(local_hub, repo_id):
+    api = local_hub.api()
+    api.create_repo(repo_id, repo_type="dataset")
+    base = api.create_commit(repo_id, [CommitOperationAdd("old.txt", b"old")], commit_message="old",
+                             repo_type="dataset").oid
+    pr = api.create_pull_request(repo_id, title="Batches", description="opening words", repo_type="dataset")
+    assert (pr.num, pr.status, pr.git_reference, pr.target_branch) == (1, "draft", "refs/pr/1", "refs/heads/main")
+    assert pr.events[0].content == "opening words"
+    assert api.repo_info(repo_id, repo_type="dataset", revision="refs/pr/1").sha == base
+    for n in range(3):
+        api.create_commit(repo_id, [CommitOperationAdd(f"new/{n}.parquet", bytes([n]) * 100)],
+                          commit_message=f"batch {n}", repo_type="dataset", revision="refs/pr/1")
+    api.create_commit(repo_id, [CommitOperationDelete("old.txt")], commit_message="batch 3", repo_type="dataset",
+                      revision="refs/pr/1")
+    assert api.list_repo_files(repo_id, repo_type="dataset") == ["old.txt"]
+    listed = api.get_repo_discussions(repo_id, repo_type="dataset", discussion_type="pull_request",
+                                      discussion_status="open")
+    assert [(d.num, d.status, d.is_pull_request) for d in listed] == [(1, "draft", True)]
+    assert list(api.get_repo_discussions(repo_id, repo_type="dataset", discussion_type="discussion")) == []
+
+    with pytest.raises(HfHubHTTPError, match="only an open pull request can be merged"):
+        api.merge_pull_request(repo_id, 1, repo_type="dataset")
+    assert api.change_discussion_status(repo_id, 1, "open", repo_type="dataset").new_status == "open"
+    api.merge_pull_request(repo_id, 1, repo_type="dataset", comment="done")
+    assert sorted(api.list_repo_files(repo_id, repo_type="dataset")) == [f"new/{n}.parquet" for n in range(3)]
+    details = api.get_discussion_details(repo_id, 1, repo_type="dataset")
+    head = api.repo_info(repo_id, repo_type="dataset").sha
+    assert details.status == "merged" and details.merge_commit_oid == head
+    assert [e.type for e in details.events] == ["comment"] + ["commit"] * 4 + ["status-change"] * 2
+    assert [c.title for c in api.list_repo_commits(repo_id, repo_type="dataset")] == \
+        ["Merge pull request #1: Batches", "old", "initial commit"]
+    with pytest.raises(HfHubHTTPError, match="pull request #1 is merged: open a new one"):
+        api.create_commit(repo_id, [CommitOperationAdd("late.txt", b"late")], commit_message="late",
+                          repo_type="dataset", revision="refs/pr/1")
+
+
+def test_merging_into_a_branch_that_moved(local_hub, repo_id):
+    api = local_hub.api()
+    api.create_repo(repo_id, repo_type="dataset")
+    api.create_commit(repo_id, [CommitOperationAdd("shared.txt", b"v1")], commit_message="v1", repo_type="dataset")
+    mine = api.create_pull_request(repo_id, title="mine", repo_type="dataset")
+    api.create_commit(repo_id, [CommitOperationAdd("mine.txt", b"mine")], commit_message="mine", repo_type="dataset",
+                      revision=mine.git_reference)
+    clash = api.create_pull_request(repo_id, title="clash", repo_type="dataset")
+    api.create_commit(repo_id, [CommitOperationAdd("shared.txt", b"pr")], commit_message="pr", repo_type="dataset",
+                      revision=clash.git_reference)
+    api.create_commit(repo_id, [CommitOperationAdd("shared.txt", b"main"), CommitOperationAdd("theirs.txt", b"t")],
+                      commit_message="main moved", repo_type="dataset")
+    for pr in (mine, clash):
+        api.change_discussion_status(repo_id, pr.num, "open", repo_type="dataset")
+    api.merge_pull_request(repo_id, mine.num, repo_type="dataset")  # changes on both sides, different files
+    assert sorted(api.list_repo_files(repo_id, repo_type="dataset")) == ["mine.txt", "shared.txt", "theirs.txt"]
+    head = api.repo_info(repo_id, repo_type="dataset").sha
+    with pytest.raises(HfHubHTTPError, match=r"conflicts with the branch it targets \(changed on both sides: "
+                                             r"shared.txt\)") as error:
+        api.merge_pull_request(repo_id, clash.num, repo_type="dataset")
+    assert error.value.response.status_code == 409 and api.repo_info(repo_id, repo_type="dataset").sha == head
+    assert api.get_discussion_details(repo_id, clash.num, repo_type="dataset").status == "open"
+
+
+def test_tags_name_a_commit_for_good(local_hub, repo_id, tmp_path):
+    api = local_hub.api()
+    api.create_repo(repo_id, repo_type="dataset")
+    first = api.create_commit(repo_id, [CommitOperationAdd("data.txt", b"v1")], commit_message="v1",
+                              repo_type="dataset").oid
+    api.create_tag(repo_id, tag="v1.0.0", tag_message="first release", repo_type="dataset")
+    api.create_commit(repo_id, [CommitOperationAdd("data.txt", b"v2")], commit_message="v2", repo_type="dataset")
+    refs = api.list_repo_refs(repo_id, repo_type="dataset")
+    assert [(t.name, t.ref, t.target_commit) for t in refs.tags] == [("v1.0.0", "refs/tags/v1.0.0", first)]
+    assert api.repo_info(repo_id, repo_type="dataset", revision="v1.0.0").sha == first
+    path = hf_hub_download(repo_id, "data.txt", repo_type="dataset", revision="v1.0.0", token=local_hub.token,
+                           cache_dir=tmp_path)
+    assert Path(path).read_bytes() == b"v1"
+    with pytest.raises(HfHubHTTPError) as error:
+        api.create_tag(repo_id, tag="v1.0.0", repo_type="dataset")
+    assert error.value.response.status_code == 409
+    api.create_tag(repo_id, tag="v1.0.0", repo_type="dataset", exist_ok=True)
+    with pytest.raises(HfHubHTTPError, match="invalid tag name"):
+        api.create_tag(repo_id, tag="refs/heads/x", repo_type="dataset")
+    api.delete_tag(repo_id, tag="v1.0.0", repo_type="dataset")
+    assert api.list_repo_refs(repo_id, repo_type="dataset").tags == []
+
+
+def test_the_xet_token_route_says_to_use_lfs(local_hub, published):
+    status, headers, body = raw_request(local_hub.endpoint, "GET",
+                                        f"/api/datasets/{published['repo']}/xet-write-token/main")
+    assert status == 404 and headers["X-Error-Code"] == "XetNotSupported"
+    assert "set HF_HUB_DISABLE_XET=1" in json.loads(body)["error"]
