@@ -114,7 +114,7 @@ HOSTILE_CASES = {
                                                    h.in_zip("train_images/03b2dbb7dff0e32d.jpg"))(raw),
                            "is not a readable image"),
     "Zenodo image zip": (lambda raw: nmb_plus.make(raw, zenodo_as="zip"), "nmb_plus", "current",
-                         lambda raw, h: edit_zip("zenodo/newsmediabias-plus-images.zip",
+                         lambda raw, h: edit_zip("zenodo/images.zip",
                                                  h.in_zip("images/1098444910.jpg"))(raw), None),
 }
 
@@ -274,10 +274,10 @@ def bomb_bigdocs_source(raw: Path) -> str:
 
 def bomb_zenodo(raw: Path) -> str:
     nmb_plus.make(raw, zenodo_as="zip")
-    archive = raw / "zenodo" / "newsmediabias-plus-images.zip"
+    archive = raw / "zenodo" / "images.zip"
     member = "images/1098444910.jpg"
     zip_bomb(archive, [(n, d) for n, d in zip_members(archive) if n != member], member)
-    return f"newsmediabias-plus-images.zip:{member}"
+    return f"images.zip:{member}"
 
 
 def bomb_mint1t_tar(raw: Path) -> str:
