@@ -11,6 +11,9 @@ one run:
 5. publish throughput to the local Hub vs raw HTTP PUTs of the same bytes, and a re-publish of the
    unchanged folder (no upload, no commit expected);
 6. `load_dataset` of the published repo: time to first row and full-scan rows/s, vs pyarrow.
+Then, once: the publish of a folder of LARGE_PUBLISH_PARTS small parts, which takes the large path (commits in
+batches to a pull request, merged in one step), vs one raw PUT per file to the same server, with the commits and
+requests it took (`--publish-large-only` runs just this).
 Every measured command runs in its own process: its wall time, its CPU time (user + sys of the process
 and every child it waited for) and its peak RSS (of its largest process) are its own. The CPU times keep
 the ratios meaningful on a shared machine, where wall times are not; the load average is recorded too.
@@ -49,7 +52,11 @@ SAMPLE_OPTIONS = {  # the scaled records get no media that the default config do
     "mint1t": {"scaled_subsets": ("html",)},
 }
 
-GOALS = {"vs_limit": 0.7, "vs_usual": 3.0, "rss_growth": 1.3, "num_proc_speedup": 1.6, "publish_vs_put": 0.7}
+GOALS = {"vs_limit": 0.7, "vs_usual": 3.0, "rss_growth": 1.3, "num_proc_speedup": 1.6, "publish_vs_put": 0.7,
+         "publish_large_vs_put": 0.7}
+LARGE_PUBLISH_PARTS = 2000
+"""Parts of the large publish: Flickr30K Entities' `entities` config built with one part (one image of ~135 kB)
+per shard job, more than one commit of publish.py holds (FILES_PER_COMMIT, 500)."""
 
 
 @dataclass
@@ -203,6 +210,72 @@ def bench_publish(folder: Path, repo: str, spawner: Spawner, hub: "BenchHub") ->
             "lfs_puts": puts_after_first - puts_before, **republish}
 
 
+LARGE_BUILD = """import runpy, sys
+sys.path.insert(0, {scripts!r})
+import builders.flickr30k_entities as module
+module.SHARD_BYTES = 1  # one image per shard job, so one part per image
+sys.argv = ["build.py", *sys.argv[1:]]
+runpy.run_path({build!r}, run_name="__main__")
+"""
+REQUEST_KINDS = [("LFS upload", r"^PUT /_lfs/"), ("LFS batch", r"/info/lfs/objects/batch"),
+                 ("preupload", r"/preupload/"), ("commit", r"^POST .*/commit/"), ("merge", r"/discussions/\d+/merge$"),
+                 ("pull request", r"/discussions"), ("tree", r"/tree/"), ("whoami", r"/whoami"),
+                 ("validate-yaml", r"/validate-yaml"), ("repo info", r"^GET /api/datasets/[^/]+/[^/]+(/revision/.*)?$"),
+                 ("settings", r"/settings$"), ("download", r"/resolve/"), ("create repo", r"/repos/create")]
+
+
+def request_kind(method: str, path: str) -> str:
+    line = f"{method} {path.split('?')[0]}"
+    return next((kind for kind, pattern in REQUEST_KINDS if re.search(pattern, line)), line)
+REQUEST = re.compile(r'"(GET|HEAD|POST|PUT|DELETE) (\S+) HTTP/1.1" (\d{3})')
+
+
+def large_publish_folder(work: Path, spawner: Spawner, say=print) -> tuple[Path, str]:
+    """A real build of LARGE_PUBLISH_PARTS small parts (made once and kept under the work folder)."""
+    repo = "bench/publish-large"
+    folder = work / "out" / "publish-large"
+    if (folder / "README.md").is_file():
+        return folder, repo
+    hand_written = 4  # the sample's own images; the scaled ones come on top
+    raw = sample_tree("flickr30k_entities", LARGE_PUBLISH_PARTS - hand_written, work)
+    say(f"publish (large): build {LARGE_PUBLISH_PARTS} one-image parts")
+    shutil.rmtree(folder, ignore_errors=True)
+    code = LARGE_BUILD.format(scripts=str(SCRIPTS), build=str(SCRIPTS / "build.py"))
+    spawner.python("-c", code, "flickr30k_entities", "--data-dir", raw, "--output", folder, "--config", "entities",
+                   "--repo", repo, "--quiet")
+    return folder, repo
+
+
+def bench_publish_large(work: Path, spawner: Spawner, hub: "BenchHub", say=print) -> dict:
+    """publish.py of the large folder to an empty repository, then raw PUTs of the same bytes (raw_put.py)."""
+    folder, repo = large_publish_folder(work, spawner, say)
+    report = json.loads((folder / "build_report.json").read_text())
+    parts = sum(len(s["files"]) for c in report["configs"].values() for s in c["splits"].values())
+    size = folder_bytes(folder)
+    say(f"publish (large): {parts} parts, {size / 1e6:.0f} MB")
+    log_start, server_before = hub.log_path.stat().st_size, hub.cpu_seconds()
+    first = spawner.python(SCRIPTS / "publish.py", folder, "--repo", repo, "--quiet", env=hub.env)
+    server_first = hub.cpu_seconds() - server_before
+    requests = hub.requests(log_start)
+    say("publish (large): raw PUTs")
+    server_before = hub.cpu_seconds()
+    put = spawner.python("-m", "builders.bench.raw_put", folder, repo, env=hub.env)
+    put.cpu_seconds += hub.cpu_seconds() - server_before
+    commits = [path for method, path, status in requests
+               if method == "POST" and status == 200 and re.search(r"/commit/|/discussions/\d+/merge$", path)]
+    kinds: dict[str, int] = {}
+    for method, path, _ in requests:
+        kinds[request_kind(method, path)] = kinds.get(request_kind(method, path), 0) + 1
+    return {"parts": parts, "files": parts + 2, "bytes": size, "seconds": first.seconds,
+            "cpu_seconds": first.cpu_seconds + server_first, "mb_per_s": size / first.seconds / 1e6,
+            "raw_put_seconds": put.seconds, "raw_put_cpu_seconds": put.cpu_seconds,
+            "vs_put": put.seconds / first.seconds, "vs_put_cpu": put.cpu_seconds / (first.cpu_seconds + server_first),
+            "commits": len(commits), "pull_request_commits": sum("/commit/refs" in c for c in commits),
+            "merges": sum(c.endswith("/merge") for c in commits), "requests": len(requests),
+            "lfs_puts": kinds.get("LFS upload", 0), "requests_by_kind": kinds,
+            "main_history": hub.commit_titles(repo)}
+
+
 class BenchHub:
     """A local Hub server for the run, with its access log (to count uploads) and its CPU time."""
 
@@ -241,6 +314,18 @@ class BenchHub:
     def lfs_puts(self) -> int:
         return len(re.findall(r'"PUT /_lfs/', self.log_path.read_text()))
 
+    def requests(self, since: int) -> list[tuple[str, str, int]]:
+        """(method, path, status) of every request the server logged after byte `since` of its log."""
+        with open(self.log_path, "rb") as log:
+            log.seek(since)
+            return [(m, p, int(s)) for m, p, s in REQUEST.findall(log.read().decode(errors="replace"))]
+
+    def commit_titles(self, repo: str) -> list[str]:
+        import httpx2 as httpx
+
+        return [c["title"] for c in httpx.get(f"{self.endpoint}/api/datasets/{repo}/commits/main",
+                                              headers=self._auth()).json()]
+
     def head(self, repo: str) -> str:
         import httpx2 as httpx
 
@@ -252,7 +337,7 @@ class BenchHub:
 
 # ---- the whole run ------------------------------------------------------------------------------------------
 
-def run(datasets: list[str], size: float, work: Path, results_path: Path) -> dict:
+def run(datasets: list[str], size: float, work: Path, results_path: Path, publish_large: bool = True) -> dict:
     work.mkdir(parents=True, exist_ok=True)
     spawner = Spawner()  # first, while this process is small
     hub = BenchHub(work)
@@ -265,6 +350,11 @@ def run(datasets: list[str], size: float, work: Path, results_path: Path) -> dic
     try:
         for name in datasets:
             results["datasets"][name] = bench_dataset(name, size, work, spawner, hub, say)
+            results["seconds"] = round(time.perf_counter() - started, 1)
+            results_path.parent.mkdir(parents=True, exist_ok=True)
+            results_path.write_text(json.dumps(results, indent=1) + "\n")
+        if publish_large:
+            results["publish_large"] = bench_publish_large(work, spawner, hub, say)
             results["seconds"] = round(time.perf_counter() - started, 1)
             results_path.parent.mkdir(parents=True, exist_ok=True)
             results_path.write_text(json.dumps(results, indent=1) + "\n")
@@ -303,9 +393,23 @@ def table(results: dict) -> str:
             f"| {p['mb_per_s']:.0f}, {p['vs_put']:.2f} (cpu {p['vs_put_cpu']:.2f}) {_goal(p['vs_put'], goals['publish_vs_put'])} "
             f"| {republish} | {l['first_row_seconds']:.2f} s ({l['streaming_first_row_seconds']:.2f} s) "
             f"| {l['scan_rows_per_s']:,.0f} ({l['pyarrow_rows_per_s']:,.0f}) |")
+    if not results["datasets"]:
+        lines = []
+    large = results.get("publish_large")
+    if large:
+        kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(large["requests_by_kind"].items(), key=lambda kv: -kv[1]))
+        lines += [
+            "", f"| large publish ({large['parts']:,} parts, {large['bytes'] / 1e6:.0f} MB) | publish.py s: wall (cpu) "
+            f"| raw PUTs s: wall (cpu) | vs PUT ≥ {goals['publish_large_vs_put']} | commits | requests |",
+            "|---|---|---|---|---|---|",
+            f"| {large['mb_per_s']:.0f} MB/s | {large['seconds']:.1f} ({large['cpu_seconds']:.1f}) "
+            f"| {large['raw_put_seconds']:.1f} ({large['raw_put_cpu_seconds']:.1f}) "
+            f"| {large['vs_put']:.2f} (cpu {large['vs_put_cpu']:.2f}) {_goal(large['vs_put'], goals['publish_large_vs_put'])} "
+            f"| {large['commits']}: {large['pull_request_commits']} on the pull request + {large['merges']} merge "
+            f"| {large['requests']:,}: {kinds} |"]
     m = results["machine"]
     loads = [a for r in results["datasets"].values() for a in (r["load_average_before"][0], r["load_average_after"][0])]
+    around = f"; 1-minute load average {min(loads):.1f}-{max(loads):.1f} around the datasets" if loads else ""
     lines.append(f"\nMachine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, Python {m['python']}; "
-                 f"--size {results['size']}; run took {results.get('seconds', 0):.0f} s; 1-minute load average "
-                 f"{min(loads):.1f}-{max(loads):.1f} around the datasets.")
+                 f"--size {results['size']}; run took {results.get('seconds', 0):.0f} s{around}.")
     return "\n".join(lines)
