@@ -9,6 +9,8 @@ import json
 import os
 import random
 import re
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -17,7 +19,8 @@ import pytest
 from huggingface_hub import CommitOperationAdd, CommitOperationDelete, hf_hub_download
 
 from builders.hub.server import LocalHub
-from conftest import free_port, start_local_hub, stop_local_hub
+from conftest import HUB_TOKEN, PROJECT, _wait_for_port, free_port, stop_local_hub
+from conftest import LocalHub as RunningHub
 from helpers import raw_request
 
 LOAD_SECONDS = float(os.environ.get("MM_HUB_LOAD_SECONDS", "60"))
@@ -28,9 +31,17 @@ pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationW
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory):
+    """A local Hub logging every request, whose commit rate limit (128 per repository per hour, as the Hub's)
+    is raised: the publisher below commits several times a second."""
     root = tmp_path_factory.mktemp("load-hub")
-    hub = start_local_hub(root / "data", free_port(), log_path=root / "hub.log", access_log=True)
-    hub.log = root / "hub.log"
+    port, log = free_port(), root / "hub.log"
+    with open(log, "ab") as output:
+        process = subprocess.Popen([sys.executable, str(PROJECT / "scripts" / "local_hub.py"), "--port", str(port),
+                                    "--root", str(root / "data"), "--token", HUB_TOKEN, "--commit-rate", "100000/3600"],
+                                   stdout=output, stderr=subprocess.STDOUT, cwd=PROJECT)
+    _wait_for_port(port, process)
+    hub = RunningHub(f"http://127.0.0.1:{port}", HUB_TOKEN, root / "data", process)
+    hub.log = log
     yield hub
     stop_local_hub(hub)
 
