@@ -52,6 +52,8 @@ def load_card_metadata(name: str) -> dict:
         raise CardError(f"{path}: redistribution must be one of {redistribution_policies()}")
     if meta.get("on_error", "raise") not in ON_ERROR_CHOICES:
         raise CardError(f"{path}: on_error must be one of {ON_ERROR_CHOICES}")
+    if meta.get("gating", "auto") not in ("auto", "manual"):
+        raise CardError(f"{path}: gating must be 'auto' or 'manual'")
     if meta["redistribution"] == "gated" and not meta.get("gating_prompt"):
         raise CardError(f"{path}: a gated dataset needs a gating_prompt")
     errors = validate_metadata({key: meta[key] for key in HUB_KEYS if key in meta})

@@ -192,3 +192,13 @@ def test_every_python_snippet_of_the_card_runs_against_the_hub(name, local_hub, 
         rows = parquet_rows(folder, config)
         shown = dict(re.findall(r"(\w+): Dataset\(\{.*?num_rows: (\d+)", printed[config], flags=re.S))
         assert {split: int(n) for split, n in shown.items()} == rows, config
+
+
+def test_a_card_with_manual_gating_says_each_request_is_reviewed(sample_builds):
+    from builders.cards import render_card
+
+    report = json.loads((sample_builds["musecar"] / "build_report.json").read_text())
+    report["redistribution"] = "gated"  # MuSe-CaR is private; were it gated, its EULA would make it manual
+    assert "the maintainers review each request" in render_card(report)
+    flickr = json.loads((sample_builds["flickr30k_entities"] / "build_report.json").read_text())
+    assert "accept the terms on its page, then log in" in render_card(flickr)
