@@ -44,6 +44,9 @@ def parse_args(argv=None):
     parser.add_argument("--rate-limit-patience", type=float, default=RATE_LIMIT_PATIENCE, metavar="SECONDS",
                         help="how long to wait out the Hub's rate limit (429) in all before stopping "
                              f"(default {RATE_LIMIT_PATIENCE}); a rerun resumes")
+    parser.add_argument("--see-also", action="append", default=[], metavar="ORG/NAME",
+                        help="another repository holding other configs of this dataset (repeatable): the card "
+                             "links it, for a dataset published as one repository per config group")
     parser.add_argument("--data-dir", help="raw release folder: build SOURCE (a dataset name) first")
     parser.add_argument("--output", help="where to build when --data-dir is given (default out/<name>)")
     parser.add_argument("--config", action="append", dest="configs")
@@ -74,7 +77,8 @@ def main():
                          "pass the dataset name and --data-dir")
     result = publish(folder, args.repo, private=args.private, create_pr=args.create_pr, dry_run=args.dry_run,
                      log=log, tag=args.tag, card_edits=args.card_edits, files_per_commit=args.files_per_commit,
-                     allow_many_files=args.allow_many_files, rate_limit_patience=args.rate_limit_patience)
+                     allow_many_files=args.allow_many_files, rate_limit_patience=args.rate_limit_patience,
+                     see_also=tuple(args.see_also))
     log(f"dataset page: {result.page_url}")
 
 

@@ -508,3 +508,24 @@ def test_batches_stay_within_the_limits():
         "c/train-00010-of-00012.parquet", "c/train-00011-of-00012.parquet", "README.md", "build_report.json",
         "c/old-00000-of-00001.parquet"]
     assert publishing.make_batches([], [], 5) == []
+
+
+def test_one_repository_per_config_group_with_cards_linking_each_other(small_hub, raw, tmp_path):
+    """The way out of a repository with too many files: each config group built into its own folder and
+    published to its own repository, each card naming the others."""
+    groups = {"large/flickr-entities": ["entities"], "large/flickr-captions": ["captions", "karpathy"]}
+    for repo, configs in groups.items():
+        folder = make_build(tmp_path / repo.split("/")[1], raw, nested=True, configs=configs)
+        others = [f"--see-also={other}" for other in groups if other != repo]
+        result = publish(small_hub, folder, repo, *others)
+        assert result.returncode == 0, result.stderr
+        card = small_hub.api().hf_hub_download(repo, "README.md", repo_type="dataset",
+                                               local_dir=tmp_path / "cards" / repo)
+        text = Path(card).read_text()
+        other = next(o for o in groups if o != repo)
+        assert f"- [{other}](https://huggingface.co/datasets/{other})" in text
+        assert "This repository holds the configs " + ", ".join(f"`{c}`" for c in configs) in text
+        assert hub_rows(small_hub, repo, configs[0], tmp_path / "rows" / repo) == folder_rows(folder, configs[0])
+    again = publish(small_hub, tmp_path / "flickr-entities", "large/flickr-entities")  # the link dropped on purpose
+    assert again.returncode == 0, again.stderr
+    assert "large/flickr-captions" not in (tmp_path / "flickr-entities" / "README.md").read_text()

@@ -225,7 +225,7 @@ def plan(folder: Path, report: dict, repo_id: str, private: bool | None, remote:
 def publish(folder, repo_id: str, private: bool | None = None, create_pr: bool = False, dry_run: bool = False,
             token: str | None = None, log=print, *, tag: str | None = None, card_edits: str | None = None,
             files_per_commit: int = FILES_PER_COMMIT, allow_many_files: bool = False,
-            rate_limit_patience: float = RATE_LIMIT_PATIENCE) -> PublishResult:
+            rate_limit_patience: float = RATE_LIMIT_PATIENCE, see_also: tuple[str, ...] = ()) -> PublishResult:
     """Publish a built folder. Every check (licence, the Hub's limits, the tag, a card edited on the Hub) runs
     before anything changes, here or on the Hub; the folder's card and report are rewritten for what is
     published only when something is really published (not on a dry run)."""
@@ -241,7 +241,7 @@ def publish(folder, repo_id: str, private: bool | None = None, create_pr: bool =
         remote = remote_state(api, repo_id)
         private_flag = visibility(report["redistribution"], private, remote.private)
         gating = gating_mode(report["dataset"]) if report["redistribution"] == "gated" else None
-        contents = published_card(api, folder, report, repo_id, tag, remote, card_edits, log)
+        contents = published_card(api, folder, report, repo_id, tag, remote, card_edits, log, see_also)
         the_plan = plan(folder, report, repo_id, private, remote, contents, None if private_flag else gating)
         _check_repository_limits(the_plan, remote, local, allow_many_files)
         tag_present = _check_tag(api, repo_id, tag, remote, the_plan)
@@ -342,19 +342,20 @@ def _check_tag(api: HfApi, repo_id: str, tag: str | None, remote: RemoteState, t
 # ---- the card -------------------------------------------------------------------------------------------------
 
 def published_card(api: HfApi, folder: Path, report: dict, repo_id: str, tag: str | None, remote: RemoteState,
-                   card_edits: str | None, log) -> dict[str, bytes]:
+                   card_edits: str | None, log, see_also: tuple[str, ...] = ()) -> dict[str, bytes]:
     """README.md and build_report.json as they must be published, where they differ from the folder's: the card
-    names `repo_id` and the release tag, and a card body edited on the Hub is kept or overwritten only as the
-    maintainer said (`card_edits`), never silently."""
+    names `repo_id`, the release tag and the other repositories of the dataset (`see_also`), and a card body
+    edited on the Hub is kept or overwritten only as the maintainer said (`card_edits`), never silently."""
     new = dict(report, repo_id=repo_id)
-    if tag:
-        new["release_tag"] = tag
-    else:
-        new.pop("release_tag", None)
+    for key, value in (("release_tag", tag), ("see_also", list(see_also))):
+        if value:
+            new[key] = value
+        else:
+            new.pop(key, None)
     folder_readme = (folder / README_FILE).read_bytes()
     folder_body = report.get("published_card", {}).get("body", "generated")
     reusable = (repo_id == report.get("repo_id") and new.get("release_tag") == report.get("release_tag")
-                and folder_body == "generated")
+                and new.get("see_also") == report.get("see_also") and folder_body == "generated")
 
     def generated() -> bytes:
         if reusable:
