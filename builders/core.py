@@ -16,7 +16,7 @@ import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Iterable, Iterator
+from typing import Any, Callable, ClassVar, Iterable, Iterator
 
 import datasets
 import pyarrow as pa
@@ -60,7 +60,12 @@ class MultimodalBuilder(datasets.ArrowBasedBuilder):
     another dataset's folder in the same package): the build lists them with that reason instead of
     "not recognised". Patterns are matched as in `builders.coverage.matches`."""
     BUILDER_CONFIG_CLASS = MMConfig
-    ROWS_PER_BATCH: ClassVar[int] = 100  # datasets' own batch size for media rows
+    ROWS_PER_BATCH: ClassVar[int | None] = 100  # datasets' own batch size for media rows
+    BATCH_BYTES: ClassVar[int | None] = None
+    """Also close a batch once its rows weigh this many bytes (`row_bytes`): media rows vary a lot in size."""
+    SHARD_BYTES: ClassVar[int] = 400 * 10**6
+    """Raw input per shard job, for builders that group files or records into shards by size
+    (`group_by_size`), so that each job's Parquet part stays under the Hub's recommended 500 MB."""
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -153,10 +158,14 @@ class MultimodalBuilder(datasets.ArrowBasedBuilder):
     # ---- shared mechanics --------------------------------------------------------------------------
 
     def shard_tables(self, shard, log: RecordLog) -> Iterator[pa.Table]:
-        """Batch the shard's rows into tables of the config's Arrow schema."""
+        """Batch the shard's rows into tables of the config's Arrow schema (ROWS_PER_BATCH, BATCH_BYTES)."""
         schema = self.info.features.arrow_schema
-        for batch in _batched(self.shard_rows(shard, log), self.ROWS_PER_BATCH):
+        for batch in batched(self.shard_rows(shard, log), self.ROWS_PER_BATCH, self.BATCH_BYTES, self.row_bytes):
             yield table_from_rows(batch, schema)
+
+    def row_bytes(self, row: dict) -> int:
+        """What a row weighs for BATCH_BYTES (its media bytes, say); only called when BATCH_BYTES is set."""
+        raise NotImplementedError(f"{type(self).__name__} sets BATCH_BYTES but does not say what a row weighs")
 
     @property
     def data_dir(self) -> Path:
@@ -229,13 +238,38 @@ def storage_schema(schema: pa.Schema) -> pa.Schema:
     return pa.schema([pa.field(f.name, storage(f.type), f.nullable) for f in schema], metadata=schema.metadata)
 
 
-def _batched(rows: Iterable[dict], size: int) -> Iterator[list[dict]]:
-    batch: list[dict] = []
+def batched(rows: Iterable, max_rows: int | None, max_bytes: int | None = None,
+            size_of: Callable[[Any], int] | None = None) -> Iterator[list]:
+    """Rows in batches, each closed once it holds `max_rows` rows or weighs `max_bytes` (`size_of` a row)."""
+    batch: list = []
+    total = 0
     for row in rows:
         batch.append(row)
-        if len(batch) >= size:
+        if max_bytes is not None:
+            total += size_of(row)
+        if (max_rows is not None and len(batch) >= max_rows) or (max_bytes is not None and total >= max_bytes):
             yield batch
-            batch = []
+            batch, total = [], 0
     if batch:
         yield batch
 
+
+def group_by_size(items: Iterable, size_of: Callable[[Any], int], budget: int) -> Iterator[list]:
+    """Consecutive items in groups whose sizes add up to at most `budget` (an item larger than the budget is
+    a group of its own): how raw files or records are cut into shard jobs."""
+    group: list = []
+    total = 0
+    for item in items:
+        size = size_of(item)
+        if group and total + size > budget:
+            yield group
+            group, total = [], 0
+        group.append(item)
+        total += size
+    if group:
+        yield group
+
+
+def group_by_count(items: list, count: int) -> list[list]:
+    """Consecutive items in groups of `count` (the last one shorter)."""
+    return [items[start:start + count] for start in range(0, len(items), count)]

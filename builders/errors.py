@@ -10,7 +10,9 @@ from __future__ import annotations
 import contextlib
 import os
 from dataclasses import asdict, dataclass, field
-from typing import Iterator
+from typing import Callable, Iterable, Iterator, TypeVar
+
+T = TypeVar("T")
 
 ON_ERROR_CHOICES = ("raise", "skip")
 
@@ -114,6 +116,27 @@ class RecordLog:
             if error.record is None and record is not None:
                 error.record = str(record)
             self.reject(error)
+
+    def convert(self, file, record, make: Callable[..., T], *args, **kwargs) -> T | None:
+        """`make(*args, **kwargs)` for one record, inside `record(file, record)`: its result, or None when the
+        record was rejected under the skip policy (under raise the error propagates)."""
+        with self.record(file, record):
+            return make(*args, **kwargs)
+        return None
+
+    def converted(self, items: Iterable, locate: Callable[..., tuple], make: Callable[..., T]) -> Iterator[T]:
+        """`make(item)` for every item, each inside its record guard (`locate(item)` gives its file and
+        record), leaving out the rejected ones. The result is yielded outside the guard, so an error in
+        the consumer is never taken for this record's."""
+        for item in items:
+            result = self.convert(*locate(item), make, item)
+            if result is not None:
+                yield result
+
+    def add_records(self, n: int) -> None:
+        """Count `n` records read without a guard each: builders that parse a batch at once (a JSON Lines
+        chunk with pyarrow) count the good records in bulk and guard only the bad ones (`record`/`reject`)."""
+        self.seen += n
 
     def reject(self, error: RawDataError, split: str | None = None) -> None:
         """Apply the policy to an error about one record (counted in `seen` when it came through `record`).

@@ -1,0 +1,65 @@
+"""The shard, batch and record mechanics every builder shares (builders/core.py, builders/errors.py)."""
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from builders.core import batched, group_by_count, group_by_size
+from builders.errors import RawDataError, RecordLog
+
+
+def test_batches_close_at_a_row_count_or_a_weight():
+    assert list(batched(range(7), 3)) == [[0, 1, 2], [3, 4, 5], [6]]
+    assert list(batched([5, 1, 1, 9, 2], None, 6, size_of=lambda n: n)) == [[5, 1], [1, 9], [2]]
+    assert list(batched([5, 1, 1, 9, 2], 2, 100, size_of=lambda n: n)) == [[5, 1], [1, 9], [2]]
+    assert list(batched([], 3)) == []
+
+
+@given(st.lists(st.integers(0, 50)), st.one_of(st.none(), st.integers(1, 5)), st.integers(1, 60))
+def test_batches_keep_every_row_in_order_and_close_as_soon_as_full(rows, max_rows, max_bytes):
+    batches = list(batched(rows, max_rows, max_bytes, size_of=lambda n: n))
+    assert [row for batch in batches for row in batch] == rows
+    for batch in batches[:-1]:  # every batch but the last closed because it was full
+        assert (max_rows is not None and len(batch) == max_rows) or sum(batch) >= max_bytes
+        assert (max_rows is None or len(batch[:-1]) < max_rows) and sum(batch[:-1]) < max_bytes
+
+
+def test_groups_by_size_never_exceed_the_budget_unless_one_item_does():
+    assert list(group_by_size([3, 4, 2, 10, 1], lambda n: n, budget=7)) == [[3, 4], [2], [10], [1]]
+    assert list(group_by_size([], len, 5)) == []
+    assert group_by_count(list("abcdefg"), 3) == [["a", "b", "c"], ["d", "e", "f"], ["g"]]
+
+
+def test_convert_guards_one_record_and_converted_a_stream():
+    log = RecordLog("skip", "train")
+
+    def parse(text: str) -> int:
+        if not text.isdigit():
+            raise RawDataError(None, f"not a number: {text!r}")
+        return int(text)
+
+    assert log.convert("a.txt", "1", parse, "41") == 41
+    assert log.convert("a.txt", "2", parse, "x") is None
+    assert list(log.converted(["7", "y", "8"], lambda text: ("b.txt", text), parse)) == [7, 8]
+    assert (log.seen, log.written) == (5, 3)
+    assert [(s.file, s.record, s.reason) for s in log.skipped] == [("a.txt", "2", "not a number: 'x'"),
+                                                                    ("b.txt", "y", "not a number: 'y'")]
+    with pytest.raises(RawDataError, match=r"c.txt \(record 3\): not a number"):
+        RecordLog("raise").convert("c.txt", "3", parse, "z")
+
+
+def test_an_error_in_the_consumer_is_not_taken_for_the_records():
+    log = RecordLog("skip")
+    stream = log.converted(["1", "2"], lambda text: ("a.txt", text), int)
+    assert next(stream) == 1
+    with pytest.raises(RawDataError):
+        stream.throw(RawDataError(None, "the consumer's own problem"))
+    assert log.skipped == []
+
+
+def test_records_counted_in_bulk():
+    log = RecordLog("skip")
+    log.add_records(1000)
+    log.reject(RawDataError("c.jsonl", "bad line", line=3))
+    assert (log.seen, log.written) == (1000, 999)
