@@ -12,6 +12,7 @@ the file, says it is finished (object stores have no rename to make a file appea
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 
@@ -39,6 +40,7 @@ class PartInfo:
     largest_row_group: int = 0  # uncompressed bytes of its largest row group, as the footer says
     page_index: bool = False    # every column chunk has an offset index (readers can skip within a row group)
     features_metadata: bool = False  # the `huggingface` schema metadata (features, media types) is in the footer
+    sha256: str = ""            # of the file's bytes, hashed as they were written (never read back)
 
 
 class PartWriter:
@@ -81,6 +83,7 @@ class PartWriter:
         """Drop the part being written (on error), so that no partial file is left behind."""
         if self._writer is not None:
             self._writer.close()
+            self._file.close()
             self._writer = None
             self.fs.rm(self._path())
 
@@ -89,8 +92,9 @@ class PartWriter:
 
     def _open_part(self) -> None:
         self.fs.makedirs(self.directory, exist_ok=True)
+        self._file = _HashingFile(self.fs.open(self._path(), "wb"))
         self._writer = pq.ParquetWriter(
-            self._path(), self.schema, filesystem=self.fs,
+            self._file, self.schema,
             use_content_defined_chunking=datasets.config.DEFAULT_CDC_OPTIONS,
             write_page_index=True, **self.options)
         self._writer.add_key_value_metadata(
@@ -99,6 +103,7 @@ class PartWriter:
 
     def _finish_part(self) -> None:
         self._writer.close()
+        self._file.close()
         footer = self._writer.writer.metadata
         self._writer = None
         path = self._path()
@@ -107,7 +112,37 @@ class PartWriter:
             path, self._rows, self._bytes, self.fs.size(path),
             largest_row_group=max((g.total_byte_size for g in groups), default=0),
             page_index=all(g.column(c).has_offset_index for g in groups for c in range(g.num_columns)),
-            features_metadata=b"huggingface" in (footer.metadata or {})))
+            features_metadata=b"huggingface" in (footer.metadata or {}), sha256=self._file.digest.hexdigest()))
+
+
+class _HashingFile:
+    """A file being written that hashes what goes through it: Parquet is written front to back, so the
+    digest of a part costs no second read (on an object store, no download)."""
+
+    def __init__(self, file):
+        self.file, self.digest = file, hashlib.sha256()
+        self.closed = False
+
+    def write(self, data) -> int:
+        self.digest.update(data)
+        return self.file.write(data)
+
+    def tell(self) -> int:
+        return self.file.tell()
+
+    def flush(self) -> None:
+        self.file.flush()
+
+    def close(self) -> None:
+        if not self.closed:
+            self.file.close()
+            self.closed = True
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
 
 
 def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:

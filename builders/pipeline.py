@@ -190,6 +190,7 @@ def run_job(job: ShardJob, target: Target) -> dict:
         "key": job.key, "fingerprint": job.fingerprint,
         "rows": sum(p.rows for p in parts), "arrow_bytes": sum(p.arrow_bytes for p in parts),
         "parquet_bytes": sum(p.parquet_bytes for p in parts), "parts": [p.path.rsplit("/", 1)[1] for p in parts],
+        "part_files": [{"rows": p.rows, "bytes": p.parquet_bytes, "sha256": p.sha256} for p in parts],
         "largest_row_group": max((p.largest_row_group for p in parts), default=0),
         "page_index": all(p.page_index for p in parts),
         "features_metadata": all(p.features_metadata for p in parts),
@@ -558,13 +559,15 @@ def _finalize(dataset, target: Target, jobs, results, rejected, config_meta, on_
                 empty[split] = record_stats
                 continue
             staged[split] = parts
+            part_files = [info for r in stats for info in r["part_files"]]
             readers[(config, split)] = {"largest_row_group": max(r["largest_row_group"] for r in stats),
                                         "page_index": all(r["page_index"] for r in stats),
                                         "features_metadata": all(r["features_metadata"] for r in stats)}
             splits[split] = {"rows": rows, "arrow_bytes": sum(r["arrow_bytes"] for r in stats),
                              "parquet_bytes": sum(r["parquet_bytes"] for r in stats),
                              "content_hash": content_hash.combined([r["content_hash"] for r in stats]),
-                             **record_stats, "counts": _summed(r["counts"] for r in stats)}
+                             **record_stats, "counts": _summed(r["counts"] for r in stats),
+                             "parts": part_files}
         nested = sum(len(parts) for parts in staged.values()) > MAX_FOLDER_ENTRIES
         for split, parts in staged.items():
             names = part_names(config, split, len(parts), nested)

@@ -103,6 +103,15 @@ def test_report_lists_inputs_and_tool_versions(tmp_path, many_shards):
     assert sorted(i["path"] for i in on_disk["inputs"]) == [
         "UNRELATED_CAPTIONS", "annotations.zip", "flickr30k-images/", "test.txt", "train.txt", "val.txt"]
     assert on_disk["redistribution"] == "gated" and on_disk["timings"]["wall_seconds"] > 0
+    import hashlib
+
+    import pyarrow.parquet as pq
+
+    for split in on_disk["configs"]["entities"]["splits"].values():  # each file's digest, size and rows
+        assert [{"rows": pq.read_metadata(tmp_path / "out" / f).num_rows,
+                 "bytes": (tmp_path / "out" / f).stat().st_size,
+                 "sha256": hashlib.sha256((tmp_path / "out" / f).read_bytes()).hexdigest()}
+                for f in split["files"]] == split["parts"]
 
 
 def test_record_log_policies():
