@@ -397,16 +397,21 @@ class BigDocs(MultimodalBuilder):
         columns = recognise_columns(read_schema(path), self.schema)
         kept = {c.source: c for c in self.plan.columns}
         bench = self.schema is BENCH_SCHEMA
+        identifier = columns.fields.get(self.schema.identifier)
+
+        def row_of(record: dict, sources: SourceImages) -> dict:
+            row = bench_row(record, columns.fields) if bench else subset_row(record, columns.fields, sources)
+            row.update(release_values(record, columns.others, kept))
+            return row
+
         with SourceImages(self.source_folder(), getattr(self.spec, "image_dirs", ())) as sources:
             for number, record in read_records(path):
-                row = None
-                with log.record(path, record_name(record.get(columns.fields.get(self.schema.identifier)), number)):
-                    row = bench_row(record, columns.fields) if bench else subset_row(record, columns.fields, sources)
-                    row.update(release_values(record, columns.others, kept))
-                if row is not None:
-                    if not bench:  # how many rows lack their image, and why, belongs in the card
-                        log.count(f"image_status {IMAGE_STATUSES[row['image_status']]}")
-                    yield row
+                row = log.convert(path, record_name(record.get(identifier), number), row_of, record, sources)
+                if row is None:
+                    continue
+                if not bench:  # how many rows lack their image, and why, belongs in the card
+                    log.count(f"image_status {IMAGE_STATUSES[row['image_status']]}")
+                yield row
 
 
 def _count(n: int, what: str) -> str:

@@ -37,7 +37,7 @@ import pyarrow.parquet as pq
 from datasets import Image, Json, Value
 
 from .archives import MEDIA_MEMBER_LIMIT, read_tar_member
-from .core import MMConfig, MultimodalBuilder, RawPart, table_from_rows
+from .core import MMConfig, MultimodalBuilder, RawPart
 from .errors import RawDataError, RecordLog
 from .media import image_truncated
 
@@ -56,10 +56,6 @@ PDF_TOKEN = re.compile(r"page_(\d+)_image_(\d+)")
 
 TIFF_EXTENSIONS = ("tiff", "tif")
 IMAGE_EXTENSIONS = ("jpg", "jpeg", "png", "webp", "gif", "bmp")
-
-BATCH_BYTES = 32 * 2**20
-"""Rows are grouped into tables of about this many bytes: one table is one Parquet row group (the
-writer splits tables above its own bound), so HTML rows do not end up in thousands of tiny groups."""
 
 # Image statuses (image_info[].status)
 OK, NOT_DOWNLOADED, DOWNLOAD_FAILED, UNDECODABLE = "ok", "not_downloaded", "download_failed", "undecodable"
@@ -172,6 +168,11 @@ class Mint1T(MultimodalBuilder):
     RAW_PARTS = RAW_PARTS
     BUILDER_CONFIGS = CONFIGS
     DEFAULT_CONFIG_NAME = "html"
+    ROWS_PER_BATCH = None
+    BATCH_BYTES = 32 * 2**20
+    """Rows are grouped into tables of about this many bytes (`row_bytes`), whatever their number: one table
+    is one Parquet row group (the writer splits tables above its own bound), so HTML rows do not end up in
+    thousands of tiny groups."""
     NOT_READ: ClassVar[tuple[tuple[str, str], ...]] = (
         ("MINT-1T-*/README.md", "the upstream repository's dataset card: its facts are on this card, it holds "
                                 "no document"),
@@ -259,27 +260,16 @@ class Mint1T(MultimodalBuilder):
     def _shard(self, subset: str, path: Path, cc_dump: str | None = None, images: str | None = None) -> Shard:
         return Shard(subset, str(path), self.relative(path), cc_dump, images)
 
-    # ---- table assembly --------------------------------------------------------------------------------
+    # ---- rows ------------------------------------------------------------------------------------------
 
-    def shard_tables(self, shard: Shard, log: RecordLog) -> Iterator[pa.Table]:
-        """Tables of about BATCH_BYTES, built on the storage types then cast to the Json columns."""
-        schema = self.info.features.arrow_schema
-        rows = html_rows(shard, log) if shard.subset == "html" else tar_rows(shard, log)
-        batch, size = [], 0
-        for row in rows:
-            batch.append(row)
-            size += row_size(row)
-            if size >= BATCH_BYTES:
-                yield table_from_rows(batch, schema)
-                batch, size = [], 0
-        if batch:
-            yield table_from_rows(batch, schema)
+    def shard_rows(self, shard: Shard, log: RecordLog) -> Iterator[dict]:
+        return html_rows(shard, log) if shard.subset == "html" else tar_rows(shard, log)
 
-
-def row_size(row: dict) -> int:
-    texts = sum(len(t) for t in row["texts"] if t)
-    images = sum(len(i["bytes"]) for i in row["images"] if i)
-    return texts + images + len(row["metadata"] or "") + 200
+    def row_bytes(self, row: dict) -> int:
+        """Its texts, image bytes and metadata, plus a little for the other fields."""
+        texts = sum(len(t) for t in row["texts"] if t)
+        images = sum(len(i["bytes"]) for i in row["images"] if i)
+        return texts + images + len(row["metadata"] or "") + 200
 
 
 # ---- raw files --------------------------------------------------------------------------------------------
@@ -379,19 +369,16 @@ def html_rows(shard: Shard, log: RecordLog) -> Iterator[dict]:
         log.notice("MINT-1T-HTML shards without a cc_dump column: their documents have a null cc_dump (the "
                    "dump is not known from a flat data_v1_0/ or data_v1_1/ file without it)")
     downloads = DownloadedImages(Path(shard.html_images), html_urls(parquet)) if shard.html_images else None
-    row_number = 0
-    for batch in html_batches(parquet, shard.path):
-        for record in batch.to_pylist():
-            row = None
-            with log.record(shard.path, row_number):
-                row = html_row(record, shard, row_number, downloads)
-            if row is not None:
-                for column in unknown:
-                    log.count(f"documents with the unknown column '{column}' (kept in metadata)")
-                if no_dump:
-                    log.count(NO_DUMP_COLUMN)
-                yield row
-            row_number += 1
+    records = (record for batch in html_batches(parquet, shard.path) for record in batch.to_pylist())
+    for row_number, record in enumerate(records):
+        row = log.convert(shard.path, row_number, html_row, record, shard, row_number, downloads)
+        if row is None:
+            continue
+        for column in unknown:
+            log.count(f"documents with the unknown column '{column}' (kept in metadata)")
+        if no_dump:
+            log.count(NO_DUMP_COLUMN)
+        yield row
 
 
 def html_batches(parquet: pq.ParquetFile, path: str) -> Iterator[pa.RecordBatch]:
@@ -552,14 +539,9 @@ class TarSample:
 
 
 def tar_rows(shard: Shard, log: RecordLog) -> Iterator[dict]:
-    for sample in tar_samples(shard.path):
-        row = None
-        with log.record(shard.path, sample.key):
-            if sample.error:
-                raise sample.error
-            row = tar_row(sample, shard, log)
-        if row is not None:
-            yield row
+    """The rows of one PDF / ArXiv tar, each document a record (a damaged one is raised or skipped by policy)."""
+    return log.converted(tar_samples(shard.path), lambda sample: (shard.path, sample.key),
+                         lambda sample: tar_row(sample, shard, log))
 
 
 def tar_samples(path: str) -> Iterator[TarSample]:
@@ -638,7 +620,10 @@ PDF_TYPED_KEYS = ("texts", "images", "image_metadata", "url", "pdf_name", "langu
 
 
 def tar_row(sample: TarSample, shard: Shard, log: RecordLog) -> dict:
-    """The row of one document; what it keeps of unknown keys and unmatched image metadata is counted in `log`."""
+    """The row of one document; what it keeps of unknown keys and unmatched image metadata is counted in `log`.
+    A document whose members could not be read raises the error `tar_samples` found."""
+    if sample.error:
+        raise sample.error
     document, notes = sample.document, list(sample.notes)
     texts, refs = document["texts"], document["images"]
     check_interleaving(texts, refs)

@@ -91,7 +91,7 @@ def test_content_hash_follows_the_rows_not_their_encoding(raw, local_builds, tmp
     from builders import mint1t, parquet
 
     reference, report = local_builds["mint1t"]
-    monkeypatch.setattr(mint1t, "BATCH_BYTES", 1)
+    monkeypatch.setattr(mint1t.Mint1T, "BATCH_BYTES", 1)
     monkeypatch.setattr(parquet, "ROW_GROUP_BYTES", 2_000)
     monkeypatch.setattr(parquet, "MAX_SHARD_BYTES", 20_000)
     rebuilt = quiet_build("mint1t", raw, tmp_path / "out", configs=["pdf"])
