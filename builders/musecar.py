@@ -26,7 +26,7 @@ import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import ClassVar, Iterator
 
 import datasets
 import numpy as np
@@ -35,7 +35,7 @@ import pyarrow.csv as pacsv
 import soundfile
 from datasets import Audio, ClassLabel, Value, Video
 
-from .core import MMConfig, MultimodalBuilder, RawPart
+from .core import MMConfig, MultimodalBuilder, RawPart, batched, group_by_size
 from .errors import RawDataError, RecordLog, not_utf8
 from .media import mp4_truncation, wav_truncation
 
@@ -75,7 +75,7 @@ PACKAGE_PREFERENCE = ("MuSe2021", "MuSe2020")
 """When both years ship a task (MuSe-Wild and MuSe-Wilder), the 2021 package, with its re-fused labels, is used."""
 SEARCH_DEPTH = 5
 LABEL_STEP_MS = 250
-CONTINUOUS_DIMENSIONS = {"wilder": ("arousal", "valence"), "trust": ("trustworthiness", "arousal", "valence")}
+CONTINUOUS_DIMENSIONS = {"wild": ("arousal", "valence"), "trust": ("trustworthiness", "arousal", "valence")}
 CLASS_DIMENSIONS = {"topic": {"topic": TOPIC_CLASSES, "arousal": EMOTION_CLASSES, "valence": EMOTION_CLASSES},
                     "sent": {"arousal": SENT_CLASSES, "valence": SENT_CLASSES}}
 FEATURE_META_COLUMNS = ("timestamp", "start", "end", "segment_id")
@@ -92,10 +92,6 @@ MISSING_VALUES = ("", "na", "nan", "none", "null")
 CSV_FIELD_LIMIT = 2**31 - 1
 """Fields of any length are read: the csv module's limit is process-wide, and nmb_plus needs long fields."""
 csv.field_size_limit(CSV_FIELD_LIMIT)
-SHARD_BYTES = 400 * 10**6
-"""Videos of a split are grouped into shard jobs of about this many raw bytes (Parquet parts stay < 500 MB)."""
-BATCH_BYTES = 64 * 2**20
-FEATURE_BATCH_VALUES = 16 * 2**20
 
 # ---- features, with the docs the card's field table is made of ---------------------------------------
 
@@ -222,26 +218,40 @@ RAW_PARTS = {
     "features": RawPart("feature_segments/ in a task folder (c1_muse_wild, c1_muse_wilder, c2_muse_sent, ...)"),
     "partition": RawPart("metadata/partition.csv (MuSe 2020) or <task>/metadata/partition.csv (MuSe 2021)"),
 }
-CONFIG_TASK = {"wilder": "wild", "trust": "trust", "topic": "topic", "sent": "sent"}
+
+
+@dataclass
+class MuSeCaRConfig(MMConfig):
+    """A config, with what its rows are (`rows`) and, for segment rows, which task folder they come from (`task`)."""
+
+    rows: str = "segments"
+    """`segments`: one row per segment of the `task` folder (labels, transcript, audio); `features`: one row per
+    segment of every task folder that ships feature_segments/; `videos`: one row per video of the partition."""
+    task: str | None = None
+    """The task role (a TASK_FOLDERS role: wild, trust, topic, sent) a `segments` config reads; it also keys the
+    label dimensions and columns of that task. None for the other row kinds."""
+
 
 VERSION = datasets.Version("1.0.0")
 CONFIGS = [
-    MMConfig(name="wilder", version=VERSION, fields=WILDER_FIELDS, requires=("wild",),
-             description="One row per segment: continuous arousal and valence at 4 Hz, transcript and audio "
-                         "(MuSe-Wilder 2021, else MuSe-Wild 2020)."),
-    MMConfig(name="trust", version=VERSION, fields=TRUST_FIELDS, requires=("trust",),
-             description="One row per segment: continuous trustworthiness, arousal and valence at 4 Hz, transcript "
-                         "and audio (MuSe-Trust 2020)."),
-    MMConfig(name="topic", version=VERSION, fields=TOPIC_FIELDS, requires=("topic",),
-             description="One row per segment: topic (10 classes) and 3-class arousal and valence, transcript and "
-                         "audio (MuSe-Topic 2020)."),
-    MMConfig(name="sent", version=VERSION, fields=SENT_FIELDS, requires=("sent",),
-             description="One row per segment: 5-class arousal and valence, transcript and audio (MuSe-Sent 2021)."),
-    MMConfig(name="features", version=VERSION, fields=FEATURES_FIELDS, requires=("features",),
-             description="One row per task folder and segment: every shipped feature set as a float32 matrix with "
-                         "its frame times."),
-    MMConfig(name="videos", version=VERSION, fields=VIDEOS_FIELDS, requires=("partition",),
-             description="One row per video: YouTube metadata, full-length video and normalised audio when present."),
+    MuSeCaRConfig(name="wilder", version=VERSION, fields=WILDER_FIELDS, requires=("wild",), task="wild",
+                  description="One row per segment: continuous arousal and valence at 4 Hz, transcript and audio "
+                              "(MuSe-Wilder 2021, else MuSe-Wild 2020)."),
+    MuSeCaRConfig(name="trust", version=VERSION, fields=TRUST_FIELDS, requires=("trust",), task="trust",
+                  description="One row per segment: continuous trustworthiness, arousal and valence at 4 Hz, "
+                              "transcript and audio (MuSe-Trust 2020)."),
+    MuSeCaRConfig(name="topic", version=VERSION, fields=TOPIC_FIELDS, requires=("topic",), task="topic",
+                  description="One row per segment: topic (10 classes) and 3-class arousal and valence, transcript "
+                              "and audio (MuSe-Topic 2020)."),
+    MuSeCaRConfig(name="sent", version=VERSION, fields=SENT_FIELDS, requires=("sent",), task="sent",
+                  description="One row per segment: 5-class arousal and valence, transcript and audio (MuSe-Sent "
+                              "2021)."),
+    MuSeCaRConfig(name="features", version=VERSION, fields=FEATURES_FIELDS, requires=("features",), rows="features",
+                  description="One row per task folder and segment: every shipped feature set as a float32 matrix "
+                              "with its frame times."),
+    MuSeCaRConfig(name="videos", version=VERSION, fields=VIDEOS_FIELDS, requires=("partition",), rows="videos",
+                  description="One row per video: YouTube metadata, full-length video and normalised audio when "
+                              "present."),
 ]
 
 
@@ -283,8 +293,13 @@ class MuSeCaR(MultimodalBuilder):
     NAME = "musecar"
     VERSION = VERSION
     RAW_PARTS = RAW_PARTS
+    BUILDER_CONFIG_CLASS = MuSeCaRConfig
     BUILDER_CONFIGS = CONFIGS
     DEFAULT_CONFIG_NAME = "topic"
+    BATCH_BYTES = 64 * 2**20
+    """Segment and video rows carry audio and video of very different sizes (see `row_bytes`)."""
+    FEATURE_BATCH_VALUES: ClassVar[int] = 16 * 2**20
+    """Feature rows are batched by the number of feature values they hold instead (see `shard_tables`)."""
     NOT_READ = (
         *((f"{name}/", reason) for name, reason in OTHER_DATASET_FOLDERS.items()),
         ("raw_annotations/", "MuSe 2020 per-annotator ratings before fusion: this build carries the fused gold "
@@ -302,13 +317,13 @@ class MuSeCaR(MultimodalBuilder):
         return discover(data_dir)
 
     def input_files(self) -> list[Path]:
-        name = self.config.name
+        rows = self.config.rows
         paths = [p for task in self._tasks() for p in (task.partition, task.path)]
-        if name in ("topic", "videos") and self.raw["metadata"]:
+        if (rows == "videos" or self.config.task == "topic") and self.raw["metadata"]:
             paths.append(self.raw["metadata"])
-        if name == "videos":
+        if rows == "videos":
             paths += [self.raw["partition"], *self.raw["video_dirs"]]
-        if name != "features" and self.raw["audio_norm"]:
+        if rows != "features" and self.raw["audio_norm"]:
             paths.append(self.raw["audio_norm"])
         return sorted({p for p in paths if p is not None})
 
@@ -316,9 +331,9 @@ class MuSeCaR(MultimodalBuilder):
         """The files this config reads or rejects (and the empty video folders it looks into), with each folder
         whose every entry is among them given as the folder: anything else in the data directory is reported as
         not read. Nothing is parsed here."""
-        name, metadata = self.config.name, self.raw["metadata"]
+        rows, metadata = self.config.rows, self.raw["metadata"]
         read: set[Path] = set()
-        if name == "videos":
+        if rows == "videos":
             read |= {p for p in (self.raw["partition"], metadata and metadata / "video_metadata.csv") if p}
             if self.raw["audio_norm"]:
                 read |= set(_numbered_files(self.raw["audio_norm"], ".wav").values())
@@ -326,12 +341,12 @@ class MuSeCaR(MultimodalBuilder):
                 read |= set(_numbered_files(folder, ".mp4").values())
         for task in self._tasks():
             read |= {task.partition} if task.partition else set()
-            if name == "features":
+            if rows == "features":
                 read |= {p for feature in feature_sets(task.path)
                          for p in _numbered_files(feature.folder, ".csv").values()}
             else:
                 read |= self._task_paths(task)
-        if name == "topic" and metadata:
+        if self.config.task == "topic" and metadata:
             read |= {metadata / f"{kind}_class_mapping.csv" for kind in ("topic", "emotion")}
         return _compact({p for p in read if p.exists()}, self.data_dir)
 
@@ -344,7 +359,7 @@ class MuSeCaR(MultimodalBuilder):
             files = _numbered_files(task.path / "label_segments" / dimension, ".csv")
             paths |= set(files.values())
             videos |= set(files)
-        if self.config.name == "topic":
+        if self.config.task == "topic":
             paths |= {task.path / "label_segments" / "aggregated" / f"{split}.csv" for split in SPLITS}
         for folder, suffix in (("transcription_segments", ".csv"), ("audio_segments", ".wav")):
             for video_id, video_folder in _numbered_dirs(task.path / folder).items():
@@ -355,10 +370,11 @@ class MuSeCaR(MultimodalBuilder):
 
     def _tasks(self) -> list[TaskFolder]:
         """The task folders this config reads (every one with features for `features`, none for `videos`)."""
-        name = self.config.name
-        if name == "features":
+        if self.config.rows == "features":
             return list(self.raw["features"] or ())
-        return [self.raw[CONFIG_TASK[name]]] if name in CONFIG_TASK and self.raw[CONFIG_TASK[name]] else []
+        if self.config.rows == "videos" or self.raw[self.config.task] is None:
+            return []
+        return [self.raw[self.config.task]]
 
     def _task(self, label: str) -> TaskFolder:
         return next(task for task in self._tasks() if task.label == label)
@@ -370,21 +386,29 @@ class MuSeCaR(MultimodalBuilder):
     # ---- shard listing ---------------------------------------------------------------------------------
 
     def split_shards(self, log: RecordLog) -> dict[str, list[VideoShard]]:
-        if self.config.name == "videos":
-            self._check_video_metadata(log)
-            for folder in self.raw["foreign_metadata"]:
-                log.notice(f"{self.relative(folder / 'partition.csv')} is not part of a MuSe-CaR package (not next "
-                           "to a MuSe 2020 task folder or its raw archive, nor inside a MuSe 2021 task folder): not "
-                           "read, splits come from the MuSe-CaR packages only")
-            partition = read_partition(self.raw["partition"], log)
-            _reject_unlisted(self._media_files(), partition, self.relative(self.raw["partition"]), log)
-            described_only = sorted(set(self.video_metadata) - set(partition))
-            if described_only:
-                log.notice(f"video_metadata.csv describes {len(described_only)} videos that "
-                           f"{self.relative(self.raw['partition'])} does not list ({', '.join(map(str, described_only))}); "
-                           "without a split they are not in the videos config")
-            others = self._partition_columns(self.raw["partition"], log, "other_metadata")
-            return _group_shards("", partition, self._video_bytes, others)
+        if self.config.rows == "videos":
+            return self._video_shards(log)
+        return self._task_shards(log)
+
+    def _video_shards(self, log: RecordLog) -> dict[str, list[VideoShard]]:
+        """The videos of the package's partition, per split (checked against the media files and the metadata)."""
+        self._check_video_metadata(log)
+        for folder in self.raw["foreign_metadata"]:
+            log.notice(f"{self.relative(folder / 'partition.csv')} is not part of a MuSe-CaR package (not next "
+                       "to a MuSe 2020 task folder or its raw archive, nor inside a MuSe 2021 task folder): not "
+                       "read, splits come from the MuSe-CaR packages only")
+        partition = read_partition(self.raw["partition"], log)
+        _reject_unlisted(self._media_files(), partition, self.relative(self.raw["partition"]), log)
+        described_only = sorted(set(self.video_metadata) - set(partition))
+        if described_only:
+            log.notice(f"video_metadata.csv describes {len(described_only)} videos that "
+                       f"{self.relative(self.raw['partition'])} does not list ({', '.join(map(str, described_only))}); "
+                       "without a split they are not in the videos config")
+        others = self._partition_columns(self.raw["partition"], log, "other_metadata")
+        return self._group_shards("", partition, self._video_bytes, others)
+
+    def _task_shards(self, log: RecordLog) -> dict[str, list[VideoShard]]:
+        """The videos each task folder has data for, per split of the folder's partition."""
         self._check_shared_files(log)
         shards: dict[str, list[VideoShard]] = {}
         for task in self._tasks():
@@ -399,8 +423,21 @@ class MuSeCaR(MultimodalBuilder):
             _reject_unlisted(files, partition, self.relative(task.partition), log)
             with_files = {vid: assignment for vid, assignment in partition.items() if vid in files}
             others = self._partition_columns(task.partition, log, "other_columns")
-            for split, items in _group_shards(task.label, with_files, self._task_video_bytes(task), others).items():
+            for split, items in self._group_shards(task.label, with_files, self._task_video_bytes(task),
+                                                   others).items():
                 shards.setdefault(split, []).extend(items)
+        return shards
+
+    def _group_shards(self, task: str, partition: dict[int, tuple[str, int | None]], size_of,
+                      partition_columns: dict[int, tuple]) -> dict[str, list[VideoShard]]:
+        """Videos per split, in id order, grouped into shards of about SHARD_BYTES raw bytes (`size_of` a video);
+        a split without videos has no entry."""
+        shards: dict[str, list[VideoShard]] = {}
+        for split in SPLITS.values():
+            videos = [(video_id, fold) for video_id, (video_split, fold) in partition.items() if video_split == split]
+            for group in group_by_size(videos, lambda video: size_of(video[0]), self.SHARD_BYTES):
+                shards.setdefault(split, []).append(VideoShard(task, tuple(group), tuple(
+                    (video_id, partition_columns[video_id]) for video_id, _ in group if video_id in partition_columns)))
         return shards
 
     def _partition_columns(self, path: Path, log: RecordLog, field_name: str) -> dict[int, tuple]:
@@ -422,10 +459,10 @@ class MuSeCaR(MultimodalBuilder):
 
     def _check_shared_files(self, log: RecordLog) -> None:
         """Files shared by every video of a task are checked before any job starts."""
-        if self.config.name == "wilder" and self.raw["wild_alternative"] is not None:
+        if self.config.task == "wild" and self.raw["wild_alternative"] is not None:
             log.notice(f"both {self.raw['wild'].label} and {self.raw['wild_alternative'].label} found; the "
                        f"wilder config reads {self.raw['wild'].label} (the features config reads both)")
-        if self.config.name == "topic":
+        if self.config.task == "topic":
             # parsed now: a corrupt aggregated file stops the build here
             for path, repeated in self.aggregated_topic_labels[1].items():
                 log.notice(f"{self.relative(path)}: {sum(repeated.values())} rows repeat earlier rows of videos "
@@ -439,7 +476,7 @@ class MuSeCaR(MultimodalBuilder):
     def _video_files(self, task: TaskFolder) -> dict[int, Path]:
         """Every video the task folder has data for, with one of its files (for messages)."""
         found: dict[int, Path] = {}
-        if self.config.name == "features":
+        if self.config.rows == "features":
             for feature in feature_sets(task.path):
                 found.update({vid: path for vid, path in _numbered_files(feature.folder, ".csv").items()
                               if vid not in found})
@@ -448,7 +485,7 @@ class MuSeCaR(MultimodalBuilder):
             found.update(_numbered_files(task.path / "label_segments" / dimension, ".csv"))
         for folder in ("transcription_segments", "audio_segments"):
             found.update({vid: path for vid, path in _numbered_dirs(task.path / folder).items() if vid not in found})
-        if self.config.name == "topic":
+        if self.config.task == "topic":
             found.update({vid: path for vid, (path, _) in self.aggregated_topic_labels[0].items() if vid not in found})
         return found
 
@@ -459,15 +496,15 @@ class MuSeCaR(MultimodalBuilder):
         return found
 
     def _label_dimensions(self) -> tuple[str, ...]:
-        name = self.config.name
-        return CONTINUOUS_DIMENSIONS[name] if name in CONTINUOUS_DIMENSIONS else tuple(CLASS_DIMENSIONS[name])
+        task = self.config.task
+        return CONTINUOUS_DIMENSIONS[task] if task in CONTINUOUS_DIMENSIONS else tuple(CLASS_DIMENSIONS[task])
 
     def _task_video_bytes(self, task: TaskFolder):
         """Raw bytes a video of the task makes the shard job read (what shards are balanced on)."""
         sets = feature_sets(task.path)
 
         def size(video_id: int) -> int:
-            if self.config.name == "features":
+            if self.config.rows == "features":
                 return sum(_size(f.folder / f"{video_id}.csv") for f in sets)
             segments = task.path / "audio_segments" / str(video_id)
             wavs = sum(_size(p) for p in segments.iterdir()) if segments.is_dir() else 0
@@ -506,28 +543,31 @@ class MuSeCaR(MultimodalBuilder):
         path = self.raw["metadata"] / "video_metadata.csv" if self.raw["metadata"] else None
         return parse_video_metadata(read_csv(path)) if path and path.is_file() else {}
 
-    # ---- table assembly ----------------------------------------------------------------------------------
+    # ---- rows and tables ----------------------------------------------------------------------------------
 
     def shard_tables(self, shard: VideoShard, log: RecordLog) -> Iterator[pa.Table]:
-        schema = self.info.features.arrow_schema
-        if self.config.name == "features":
-            for rows in _batched_by(self._feature_rows(shard, log), FEATURE_BATCH_VALUES, _feature_row_values):
-                yield feature_table(rows, schema)
+        """Feature rows are assembled column-wise (`feature_table`: their matrices never become Python lists), in
+        batches closed at FEATURE_BATCH_VALUES feature values; segment and video rows are batched by the base
+        builder (ROWS_PER_BATCH rows or BATCH_BYTES of media)."""
+        if self.config.rows != "features":
+            yield from super().shard_tables(shard, log)
             return
-        for rows in _batched_by(self.shard_rows(shard, log), BATCH_BYTES, _media_bytes, self.ROWS_PER_BATCH):
-            yield pa.Table.from_pylist(rows, schema=schema)
+        schema = self.info.features.arrow_schema
+        for rows in batched(self.shard_rows(shard, log), None, self.FEATURE_BATCH_VALUES, _feature_values):
+            yield feature_table(rows, schema)
+
+    def row_bytes(self, row: dict) -> int:
+        """A segment or video row weighs its audio and video bytes."""
+        return sum(len(row[key]["bytes"]) for key in ("audio", "video") if row.get(key))
 
     def shard_rows(self, shard: VideoShard, log: RecordLog) -> Iterator[dict]:
-        partition_columns = dict(shard.partition_columns)
-        if self.config.name == "videos":
-            for video_id, fold in shard.videos:
-                row = None
-                with log.record(self.raw["partition"], f"video {video_id}"):
-                    row = self._video_row(video_id, fold, partition_columns.get(video_id, ()))
-                if row is not None:
-                    yield row
-            return
+        """The shard's rows of the config's kind (feature rows hold numpy matrices: only `feature_table` takes them)."""
+        rows_of = {"segments": self._segment_rows, "features": self._feature_rows, "videos": self._video_rows}
+        return rows_of[self.config.rows](shard, log)
+
+    def _segment_rows(self, shard: VideoShard, log: RecordLog) -> Iterator[dict]:
         task = self._task(shard.task)
+        partition_columns = dict(shard.partition_columns)
         for video_id, fold in shard.videos:
             from_partition = _partition_other_columns(partition_columns.get(video_id, ()))
             with self._read_video(task, video_id, log) as video:
@@ -536,32 +576,39 @@ class MuSeCaR(MultimodalBuilder):
                     with log.record(video.broken[0].path, f"video {video_id}"):
                         raise video.broken[0]
                 for segment_id in segments:
-                    row = None
-                    with log.record(video.label_file(segment_id), f"{video_id}_{segment_id}"):
-                        row = {"video_id": video_id, "segment_id": segment_id, "package": task.label, "fold": fold,
-                               **video.segment_row(segment_id)}
-                        row["other_columns"] += from_partition
+                    row = log.convert(video.label_file(segment_id), f"{video_id}_{segment_id}", video.segment_row,
+                                      segment_id)
                     if row is not None:
-                        yield row
+                        yield {"video_id": video_id, "segment_id": segment_id, "package": task.label, "fold": fold,
+                               **row, "other_columns": row["other_columns"] + from_partition}
 
     def _read_video(self, task: TaskFolder, video_id: int, log: RecordLog) -> "VideoSegments":
-        name = self.config.name
+        role = self.config.task
+        continuous = role in CONTINUOUS_DIMENSIONS
         labels, broken = {}, []
-        known = CONTINUOUS_COLUMNS if name in CONTINUOUS_DIMENSIONS else CLASS_COLUMNS[name]
+        known = CONTINUOUS_COLUMNS if continuous else CLASS_COLUMNS[role]
         for dimension in self._label_dimensions():
             path = task.path / "label_segments" / dimension / f"{video_id}.csv"
             if path.is_file():
                 try:
                     table = read_csv(path)
                     labels[dimension] = LabelFile(path, table, parse_continuous_labels(table)
-                                                  if name in CONTINUOUS_DIMENSIONS else parse_class_labels(table),
+                                                  if continuous else parse_class_labels(table),
                                                   table.unmapped(known))
                 except RawDataError as error:
                     broken.append(error)
                     continue
                 _announce_unmapped(log, f"{task.label}/label_segments/{dimension}", labels[dimension].unmapped)
-        aggregated = self.aggregated_topic_labels[0].get(video_id) if name == "topic" else None
-        return VideoSegments(task, video_id, name, labels, aggregated, self._audio_norm(video_id), broken, log)
+        aggregated = self.aggregated_topic_labels[0].get(video_id) if role == "topic" else None
+        return VideoSegments(task, video_id, role, labels, aggregated, self._audio_norm(video_id), broken, log)
+
+    def _video_rows(self, shard: VideoShard, log: RecordLog) -> Iterator[dict]:
+        partition_columns = dict(shard.partition_columns)
+        for video_id, fold in shard.videos:
+            row = log.convert(self.raw["partition"], f"video {video_id}", self._video_row, video_id, fold,
+                              partition_columns.get(video_id, ()))
+            if row is not None:
+                yield row
 
     def _video_row(self, video_id: int, fold: int | None, partition_columns) -> dict:
         metadata = self.video_metadata.get(video_id, {})
@@ -575,6 +622,7 @@ class MuSeCaR(MultimodalBuilder):
                 "audio": {"bytes": check_wav(audio), "path": audio.name} if audio else None}
 
     def _feature_rows(self, shard: VideoShard, log: RecordLog) -> Iterator[dict]:
+        """One row per segment that any of the video's feature files names."""
         task = self._task(shard.task)
         sets = feature_sets(task.path)
         partition_columns = dict(shard.partition_columns)
@@ -591,15 +639,11 @@ class MuSeCaR(MultimodalBuilder):
                 with log.record(broken[0].path, f"video {video_id}"):
                     raise broken[0]
             for segment_id in segments:
-                row = None
-                with log.record(files[0][0].folder / f"{video_id}.csv", f"{video_id}_{segment_id}"):
-                    if broken:  # a segment with a feature set missing is not written
-                        raise copy.copy(broken[0])
-                    row = {"video_id": video_id, "segment_id": segment_id, "package": task.label, "fold": fold,
-                           "feature_sets": [table.segment(feature, segment_id) for feature, table in files
-                                            if segment_id in table.segments], "other_columns": from_partition}
-                if row is not None:
-                    yield row
+                segment_sets = log.convert(files[0][0].folder / f"{video_id}.csv", f"{video_id}_{segment_id}",
+                                           segment_feature_sets, files, broken, segment_id)
+                if segment_sets is not None:
+                    yield {"video_id": video_id, "segment_id": segment_id, "package": task.label, "fold": fold,
+                           "feature_sets": segment_sets, "other_columns": from_partition}
 
 
 # ---- finding the packages ----------------------------------------------------------------------------------
@@ -739,31 +783,6 @@ def _reject_unlisted(files: dict[int, Path], partition: dict, partition_path: st
                                 record=str(video_id), hint="its split is unknown; add it to partition.csv"))
 
 
-def _group_shards(task: str, partition: dict[int, tuple[str, int | None]], size_of,
-                  partition_columns: dict[int, tuple]) -> dict[str, list[VideoShard]]:
-    """Videos per split, in id order, grouped into shards of about SHARD_BYTES raw bytes."""
-    shards: dict[str, list[VideoShard]] = {}
-
-    def shard(group) -> VideoShard:
-        return VideoShard(task, tuple(group), tuple((video_id, partition_columns[video_id]) for video_id, _ in group
-                                                    if video_id in partition_columns))
-
-    for split in SPLITS.values():
-        group, total = [], 0
-        for video_id, (video_split, fold) in partition.items():
-            if video_split != split:
-                continue
-            size = size_of(video_id)
-            if group and total + size > SHARD_BYTES:
-                shards.setdefault(split, []).append(shard(group))
-                group, total = [], 0
-            group.append((video_id, fold))
-            total += size
-        if group:
-            shards.setdefault(split, []).append(shard(group))
-    return shards
-
-
 def _compact(paths: set[Path], root: Path) -> list[Path]:
     """`paths` (inside root), with every folder all of whose entries are among them given as the folder."""
     covered = set(paths)
@@ -816,11 +835,11 @@ class VideoSegments:
     `broken` holds the errors of the video's label files that could not be read: every segment the other
     files know is then rejected with that error, so that each one is counted and listed."""
 
-    def __init__(self, task: TaskFolder, video_id: int, config: str, labels: dict[str, LabelFile], aggregated,
+    def __init__(self, task: TaskFolder, video_id: int, role: str, labels: dict[str, LabelFile], aggregated,
                  audio_norm, broken: list[RawDataError], log: RecordLog):
-        self.task, self.video_id, self.config = task, video_id, config
+        self.task, self.video_id, self.role = task, video_id, role
         self.labels, self.aggregated, self.broken, self.log = labels, aggregated, broken, log
-        self.continuous = config in CONTINUOUS_DIMENSIONS
+        self.continuous = role in CONTINUOUS_DIMENSIONS
         self.transcripts = _segment_files(task.path / "transcription_segments" / str(video_id), ".csv")
         self.audio_files = _segment_files(task.path / "audio_segments" / str(video_id), ".wav")
         self.audio_norm_path = audio_norm
@@ -854,9 +873,9 @@ class VideoSegments:
             raise copy.copy(self.broken[0])
         per_dimension = {dim: (f.path, f.segments.get(segment_id)) for dim, f in self.labels.items()}
         if self.continuous:
-            labels = merge_continuous_segment(self.config, segment_id, per_dimension)
+            labels = merge_continuous_segment(self.role, segment_id, per_dimension)
         else:
-            labels = merge_class_segment(self.config, segment_id, per_dimension, self.aggregated)
+            labels = merge_class_segment(self.role, segment_id, per_dimension, self.aggregated)
         other = [column for f in self.labels.values() for column in f.other_columns(segment_id)]
         if self.aggregated and segment_id in self.aggregated[1]:
             path = self.aggregated[0]
@@ -1169,7 +1188,7 @@ def parse_aggregated_topic_labels(table: CsvTable) -> tuple[dict[int, dict[int, 
     return labels, repeated
 
 
-def merge_continuous_segment(config: str, segment_id, per_dimension: dict) -> dict:
+def merge_continuous_segment(role: str, segment_id, per_dimension: dict) -> dict:
     """One segment's series: the union of the label files' timestamps, each dimension aligned to it."""
     present = {dim: (path, rows) for dim, (path, rows) in per_dimension.items() if rows}
     for dim, (path, rows) in present.items():
@@ -1182,7 +1201,7 @@ def merge_continuous_segment(config: str, segment_id, per_dimension: dict) -> di
     timestamps = sorted({t for _, rows in present.values() for t, _, _ in rows})
     result = {"start_ms": timestamps[0] if timestamps else None, "end_ms": timestamps[-1] if timestamps else None,
               "timestamps_ms": timestamps}
-    for dim in CONTINUOUS_DIMENSIONS[config]:
+    for dim in CONTINUOUS_DIMENSIONS[role]:
         if dim in present:
             values = {t: v for t, v, _ in present[dim][1]}
             result[dim] = [values.get(t) for t in timestamps]
@@ -1197,9 +1216,9 @@ def label_name(path: Path) -> str:
     return f"{path.parent.name}/{path.name}"
 
 
-def merge_class_segment(config: str, segment_id, per_dimension: dict, aggregated) -> dict:
+def merge_class_segment(role: str, segment_id, per_dimension: dict, aggregated) -> dict:
     """One segment's class labels from the per-video files, checked against the aggregated file (MuSe-Topic)."""
-    classes = CLASS_DIMENSIONS[config]
+    classes = CLASS_DIMENSIONS[role]
     bounds = {}
     for dim, (path, entry) in per_dimension.items():
         if entry is None:
@@ -1226,7 +1245,7 @@ def merge_class_segment(config: str, segment_id, per_dimension: dict, aggregated
             raise RawDataError(where, f"segment {segment_id}: {dim} class {value} is not one of 0-{len(names) - 1}",
                                line=line, hint="the label file is corrupt; extract it again from the package")
         result[dim] = value
-    if config == "topic":
+    if role == "topic":
         for dim in ("arousal", "valence"):
             entry = per_dimension.get(dim, (None, None))[1]
             result[f"{dim}_mean"] = entry["mean"] if entry else None
@@ -1361,6 +1380,15 @@ class FeatureTable:
                 else self.ends[rows], "values": (self.values[rows], self.nulls[rows])}
 
 
+def segment_feature_sets(files: list[tuple[FeatureSet, FeatureTable]], broken: list[RawDataError],
+                         segment_id) -> list[dict]:
+    """The feature sets one segment of a video has, from the video's feature files; while one of its files is
+    unreadable (`broken`) no segment of the video is written: it would lack that feature set."""
+    if broken:
+        raise copy.copy(broken[0])
+    return [table.segment(feature, segment_id) for feature, table in files if segment_id in table.segments]
+
+
 def read_feature_file(path: Path) -> FeatureTable:
     """feature_segments/.../<vid>.csv: `timestamp` (or `start`, `end`), `segment_id`, then the feature columns."""
     header = read_csv_header(path)
@@ -1412,25 +1440,9 @@ def _integral(column: pa.ChunkedArray, path: Path, name: str) -> np.ndarray:
 
 # ---- row and table assembly ----------------------------------------------------------------------------------
 
-def _media_bytes(row: dict) -> int:
-    return sum(len(row[k]["bytes"]) for k in ("audio", "video") if row.get(k))
-
-
-def _feature_row_values(row: dict) -> int:
+def _feature_values(row: dict) -> int:
+    """How many feature values a features row holds (what its batches are closed on)."""
     return sum(entry["values"][0].size for entry in row["feature_sets"])
-
-
-def _batched_by(rows, limit: int, size_of, max_rows: int | None = None) -> Iterator[list[dict]]:
-    """Rows in batches closed once they hold `limit` units (bytes, values) or `max_rows` rows."""
-    batch, total = [], 0
-    for row in rows:
-        batch.append(row)
-        total += size_of(row)
-        if total >= limit or (max_rows and len(batch) >= max_rows):
-            yield batch
-            batch, total = [], 0
-    if batch:
-        yield batch
 
 
 def _offsets(lengths) -> pa.Array:
