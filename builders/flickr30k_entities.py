@@ -24,7 +24,7 @@ from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeET
 
 from .archives import MEDIA_MEMBER_LIMIT, TEXT_MEMBER_LIMIT, read_tar_member, read_zip_member
-from .core import MMConfig, MultimodalBuilder, RawPart
+from .core import MMConfig, MultimodalBuilder, RawPart, group_by_size
 from .errors import RawDataError, RecordLog, not_utf8
 from .media import image_truncated
 
@@ -34,8 +34,6 @@ PHRASE_TYPES = ["people", "clothing", "bodyparts", "animals", "vehicles", "instr
                 "notvisual"]
 SPLIT_FILES = {"train": "train.txt", "validation": "val.txt", "test": "test.txt"}
 KARPATHY_SPLITS = {"train": "train", "val": "validation", "test": "test"}
-SHARD_BYTES = 400 * 10**6
-"""Images per shard job are grouped up to this many bytes, so each Parquet file stays under 500 MB."""
 
 # ---- features, with the docs the card's field table is made of --------------------------------------
 
@@ -196,7 +194,7 @@ class Flickr30kEntities(MultimodalBuilder):
         shards = {}
         for split, ids in split_ids.items():
             shards[split] = []
-            for group, offsets in locator.groups(ids):
+            for group, offsets in locator.groups(ids, self.SHARD_BYTES):
                 extra = {}
                 if self.config.name == "karpathy":
                     extra = {"karpathy": tuple((i, sentences[i]) for i in group),
@@ -212,15 +210,14 @@ class Flickr30kEntities(MultimodalBuilder):
         unrelated = set(shard.unrelated)
         karpathy, originals = dict(shard.karpathy), dict(shard.originals)
         with _AnnotationReader(self.raw["annotations"]) as annotations:
-            for image_id, image_path, data in iter_images(shard):
-                row = None
-                with log.record(image_path, image_id):
-                    if isinstance(data, RawDataError):
-                        raise data
-                    row = self._row(image_id, image_path, data, annotations, unrelated,
-                                    karpathy.get(image_id), originals.get(image_id))
-                if row is not None:
-                    yield row
+            def row(image: tuple[str, str, bytes | RawDataError]) -> dict:
+                image_id, image_path, data = image
+                if isinstance(data, RawDataError):  # the image could not be read: this record's error
+                    raise data
+                return self._row(image_id, image_path, data, annotations, unrelated,
+                                 karpathy.get(image_id), originals.get(image_id))
+
+            yield from log.converted(iter_images(shard), locate=lambda image: (image[1], image[0]), make=row)
 
     def _row(self, image_id, image_path, data, annotations, unrelated, karpathy, originals) -> dict:
         width, height = check_jpeg(data, image_path)
@@ -265,31 +262,21 @@ class _ImageLocator:
         else:
             self.source = "stream"
 
-    def groups(self, ids: list[str]) -> Iterator[tuple[list[str], tuple]]:
-        """Consecutive ids in groups of about SHARD_BYTES, with their tar offsets when indexed."""
+    def groups(self, ids: list[str], budget: int) -> Iterator[tuple[list[str], tuple]]:
+        """Consecutive ids in groups of at most `budget` image bytes, with their tar offsets when indexed."""
         if self.source == "stream":  # a gzip stream has no random access: one pass per split
             yield ids, ()
             return
-        group, offsets, size = [], [], 0
-        for image_id in ids:
-            offset, nbytes = self._locate(image_id)
-            if group and size + nbytes > SHARD_BYTES:
-                yield group, self._offsets(offsets)
-                group, offsets, size = [], [], 0
-            group.append(image_id)
-            offsets.append((offset, nbytes))
-            size += nbytes
-        if group:
-            yield group, self._offsets(offsets)
+        located = ((image_id, *self._locate(image_id)) for image_id in ids)
+        for group in group_by_size(located, lambda image: image[2], budget):
+            offsets = tuple((offset, nbytes) for _, offset, nbytes in group) if self.source == "tar" else ()
+            yield [image_id for image_id, _, _ in group], offsets
 
     def _locate(self, image_id: str) -> tuple[int, int]:
         if self.source == "tar":
             return self.index.get(image_id, (-1, 0))
         file = self.path / f"{image_id}.jpg"
         return 0, file.stat().st_size if file.is_file() else 0
-
-    def _offsets(self, offsets: list) -> tuple:
-        return tuple(offsets) if self.source == "tar" else ()
 
 
 def _index_tar(path: Path) -> tuple[dict[str, tuple[int, int]], list[str]]:

@@ -50,7 +50,7 @@ import pyarrow.parquet as pq
 from datasets import ClassLabel, Image, Json, Value
 
 from .archives import MEDIA_MEMBER_LIMIT, read_zip_member
-from .core import MMConfig, MultimodalBuilder, RawPart
+from .core import MMConfig, MultimodalBuilder, RawPart, batched, group_by_count
 from .errors import RawDataError, RecordLog, not_utf8
 from .media import image_truncated
 
@@ -413,22 +413,24 @@ class NmbPlus(MultimodalBuilder):
     def shard_rows(self, shard, log: RecordLog) -> Iterator[dict]:
         fields, images = list(self.info.features), self.images  # an unreadable archive fails the job, not a record
         folder = Path(shard.path).parent
-        for name, line, record in iter_records(shard, self.used_fields):
-            row = None
-            with log.record(shard.path, name):
-                if isinstance(record, RawDataError):
-                    raise record
-                try:
-                    if "article_text_file" in fields:
-                        record = with_text_from_file(record, folder)
-                    row = assemble_article(record, images, fields)
-                except RawDataError as error:
-                    if error.path is None:  # about the record itself, not about an image file it names
-                        error.path, error.line = shard.path, line
-                    raise
-            if row is not None:
-                log.count(f"image_status {IMAGE_STATUSES[row['image_status']]}")  # rows without an image, and why
-                yield row
+
+        def article(item: tuple[str | None, int | None, dict[str, Any] | RawDataError]) -> dict:
+            _, line, record = item
+            if isinstance(record, RawDataError):
+                raise record
+            try:
+                if "article_text_file" in fields:
+                    record = with_text_from_file(record, folder)
+                return assemble_article(record, images, fields)
+            except RawDataError as error:
+                if error.path is None:  # about the record itself, not about an image file it names
+                    error.path, error.line = shard.path, line
+                raise
+
+        records = iter_records(shard, self.used_fields)
+        for row in log.converted(records, locate=lambda item: (shard.path, item[0]), make=article):
+            log.count(f"image_status {IMAGE_STATUSES[row['image_status']]}")  # rows without an image, and why
+            yield row
 
 
 @dataclass(frozen=True)
@@ -534,8 +536,9 @@ def plan_parquet(path: Path, required: tuple[str, ...]) -> list[ParquetRows]:
         raise RawDataError(path, f"not a readable Parquet file ({e})",
                            hint="the download is incomplete or corrupt; download the file again") from None
     column_map(metadata.schema.to_arrow_schema().names, required, path)
-    return [ParquetRows(str(path), start, min(start + SHARD_ROWS, metadata.num_rows))
-            for start in range(0, metadata.num_rows, SHARD_ROWS)]
+    # the groups of a range are ranges: each gives its shard's first row and the row after its last
+    return [ParquetRows(str(path), rows.start, rows.stop)
+            for rows in group_by_count(range(metadata.num_rows), SHARD_ROWS)]
 
 
 def plan_csv(path: Path, required: tuple[str, ...]) -> list[CsvRecords]:
@@ -546,14 +549,13 @@ def plan_csv(path: Path, required: tuple[str, ...]) -> list[CsvRecords]:
     except StopIteration:
         raise RawDataError(path, "the CSV file is empty", hint="expected a header line and one line per article") from None
     column_map(header.fields, required, path)
-    shards, start, first_line, count = [], header.end, header.next_line, 0
-    for record in records:
-        count += 1
-        if count == SHARD_ROWS:
-            shards.append(CsvRecords(str(path), start, record.end, first_line, tuple(header.fields)))
-            start, first_line, count = record.end, record.next_line, 0
-    if count:
-        shards.append(CsvRecords(str(path), start, path.stat().st_size, first_line, tuple(header.fields)))
+    shards, start, first_line = [], header.end, header.next_line
+    for group in batched(records, SHARD_ROWS):
+        last = group[-1]
+        # a shorter last group is the end of the file: its shard runs to the file's end, trailing lines included
+        stop = last.end if len(group) == SHARD_ROWS else path.stat().st_size
+        shards.append(CsvRecords(str(path), start, stop, first_line, tuple(header.fields)))
+        start, first_line = last.end, last.next_line
     return shards
 
 
@@ -565,8 +567,7 @@ def plan_table_file(path: Path, required: tuple[str, ...]) -> list:
         return plan_csv(path, required)
     records = read_json_records(path)
     column_map(sorted({key for record in records for key in record}), required, path)
-    return [JsonRecords(str(path), start, min(start + SHARD_ROWS, len(records)))
-            for start in range(0, len(records), SHARD_ROWS)]
+    return [JsonRecords(str(path), rows.start, rows.stop) for rows in group_by_count(range(len(records)), SHARD_ROWS)]
 
 
 @dataclass(frozen=True)

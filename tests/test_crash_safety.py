@@ -37,7 +37,7 @@ SHARD_BYTES = 8_000  # one shard job per image: about a hundred jobs to be kille
 BUILD_WITH_SMALL_SHARDS = f"""import runpy, sys
 sys.path.insert(0, {str(SCRIPTS)!r})
 import builders.flickr30k_entities as module
-module.SHARD_BYTES = {SHARD_BYTES}
+module.Flickr30kEntities.SHARD_BYTES = {SHARD_BYTES}
 sys.argv = ["build.py", *sys.argv[1:]]
 runpy.run_path({str(SCRIPTS / "build.py")!r}, run_name="__main__")
 """

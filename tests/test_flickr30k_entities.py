@@ -180,7 +180,7 @@ def test_many_shards_with_two_processes_match_one_shard(built, tmp_path, monkeyp
     tree, reference, _ = built
     raw = tmp_path / "raw"
     sample.make(raw, scale=12)
-    monkeypatch.setattr(f30k, "SHARD_BYTES", 8_000)  # a few images per shard
+    monkeypatch.setattr(f30k.Flickr30kEntities, "SHARD_BYTES", 8_000)  # a few images per shard
     one = build("flickr30k_entities", raw, tmp_path / "one", configs=["entities"], progress=False, log=lambda *a: None)
     two = build("flickr30k_entities", raw, tmp_path / "two", configs=["entities"], num_proc=2, progress=False,
                 log=lambda *a: None)

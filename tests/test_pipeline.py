@@ -27,7 +27,7 @@ def file_hashes(out):
 def many_shards(tmp_path, monkeypatch):
     raw = tmp_path / "raw"
     sample.make(raw, scale=10)
-    monkeypatch.setattr(f30k, "SHARD_BYTES", 8_000)
+    monkeypatch.setattr(f30k.Flickr30kEntities, "SHARD_BYTES", 8_000)
     return raw
 
 
@@ -88,7 +88,7 @@ def test_fewer_shards_than_before_leave_no_old_part(tmp_path, many_shards, monke
     out = tmp_path / "out"
     quiet_build(many_shards, out, configs=["captions"])
     before = sorted(p.name for p in (out / "captions").iterdir())
-    monkeypatch.setattr(f30k, "SHARD_BYTES", 10**9)
+    monkeypatch.setattr(f30k.Flickr30kEntities, "SHARD_BYTES", 10**9)
     quiet_build(many_shards, out, configs=["captions"])
     after = sorted(p.name for p in (out / "captions").iterdir())
     assert len(before) > len(after) == 3

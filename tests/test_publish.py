@@ -77,7 +77,7 @@ def test_a_changed_build_replaces_files_and_leaves_nothing_stale(local_hub, buil
     first = remote_files(local_hub, repo)
     bigger = tmp_path / "raw2"
     sample.make(bigger, scale=6)
-    monkeypatch.setattr(f30k, "SHARD_BYTES", 8_000)
+    monkeypatch.setattr(f30k.Flickr30kEntities, "SHARD_BYTES", 8_000)
     out = tmp_path / "out2"
     build("flickr30k_entities", bigger, out, configs=["entities"], progress=False, log=lambda *a: None)
     result = publish_cli(out, repo, local_hub)

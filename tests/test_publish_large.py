@@ -63,7 +63,7 @@ def make_build(out: Path, raw: Path, nested: bool, configs=None) -> Path:
     """The Flickr30K Entities sample, one part per image: 7 parts per config. `nested` builds it as a config of
     more parts than a folder may hold is built (pipeline limits made small): parts in sub-folders of 2."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(f30k, "SHARD_BYTES", 8_000)
+        patch.setattr(f30k.Flickr30kEntities, "SHARD_BYTES", 8_000)
         if nested:
             patch.setattr(pipeline, "MAX_FOLDER_ENTRIES", 4)
             patch.setattr(pipeline, "PARTS_PER_SUBFOLDER", 2)
