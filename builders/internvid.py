@@ -46,7 +46,7 @@ import pyarrow.json as pj
 from datasets import Value, Video
 
 from .archives import TEXT_MEMBER_LIMIT, read_tar_member
-from .core import MMConfig, MultimodalBuilder, RawPart
+from .core import MMConfig, MultimodalBuilder, RawPart, batched
 from .errors import RawDataError, RecordLog
 from .media import mp4_truncation
 
@@ -107,17 +107,10 @@ NOT_READ = (
 )
 """Raw paths recognised and deliberately left, with why (matched as in `builders.coverage.matches`)."""
 
-SHARD_BYTES = 256 * 2**20
-"""Each caption file is cut into byte ranges of about this size: one shard job each."""
-CLIP_SHARD_BYTES = 2 * 2**20
-"""The same for the clips configs, whose rows carry videos: 2 MB of captions (about 9,000 clips, some GB
-of video) keep a job to minutes, which a cluster can balance and a lost worker redoes cheaply."""
 CHUNK_BYTES = 16 * 2**20
 """A shard is parsed in chunks of whole lines of about this size, which bounds memory."""
 PARSE_BLOCK_BYTES = 2**20
 """pyarrow's JSON block size within a chunk (its unit of multi-threading)."""
-VIDEO_BATCH_BYTES = 64 * 2**20
-"""Clips configs emit a table whenever this many video bytes have accumulated."""
 
 # ---- features, with the docs the card's field table is made of --------------------------------------
 
@@ -280,6 +273,15 @@ class InternVid(MultimodalBuilder):
     BUILDER_CONFIG_CLASS = InternVidConfig
     BUILDER_CONFIGS = _configs()
     DEFAULT_CONFIG_NAME = "10m_flt"
+    SHARD_BYTES = 256 * 2**20
+    """Each caption file is cut into byte ranges of about this size: one shard job each."""
+    CLIP_SHARD_BYTES = 2 * 2**20
+    """The same for the clips configs, whose rows carry videos: 2 MB of captions (about 9,000 clips, some GB
+    of video) keep a job to minutes, which a cluster can balance and a lost worker redoes cheaply."""
+    ROWS_PER_BATCH = None
+    BATCH_BYTES = 64 * 2**20
+    """A caption table is one parsed chunk (CHUNK_BYTES of lines); a clips table closes at this many video
+    bytes (`row_bytes`) or at the end of its chunk, never at a number of rows."""
 
     def locate_raw(self, data_dir: Path) -> dict:
         """Each caption file in the raw folder or one folder down (a repository downloaded with
@@ -342,7 +344,7 @@ class InternVid(MultimodalBuilder):
                 log.notice(notice)
         return {"train": [CaptionRange(str(path), start, end, videos)
                           for start, end in line_aligned_ranges(
-                              path, CLIP_SHARD_BYTES if self.config.with_videos else SHARD_BYTES)]}
+                              path, self.CLIP_SHARD_BYTES if self.config.with_videos else self.SHARD_BYTES)]}
 
     @functools.cached_property
     def video_index(self) -> VideoIndex:
@@ -360,7 +362,7 @@ class InternVid(MultimodalBuilder):
     def shard_tables(self, shard: CaptionRange, log: RecordLog) -> Iterator[pa.Table]:
         """Rows of one byte range, chunk by chunk; bad lines go through the log one by one.
 
-        Good rows are parsed and counted in bulk (`log.seen += n`): a per-row context manager would cost
+        Good rows are parsed and counted in bulk (`log.add_records`): a per-row context manager would cost
         more than the parsing itself at 230M rows.
         """
         if self.config.subset:
@@ -382,36 +384,38 @@ class InternVid(MultimodalBuilder):
                 log.count("blank lines (not records)", batch.blank_lines)
             count_other_keys(batch.table, log)
             if index is None:
-                log.seen += len(columns["extra"])
+                log.add_records(len(columns["extra"]))
                 yield self._table(columns)
             else:
                 yield from self._with_videos(columns, index, log)
 
     def _with_videos(self, columns: dict, index: VideoIndex, log: RecordLog) -> Iterator[pa.Table]:
-        """The caption rows with their video cells, in tables of about VIDEO_BATCH_BYTES of video.
+        """The caption rows with their video cells, in tables of about BATCH_BYTES of video.
 
         Each row goes through the log here: a video that cannot be read or cut is a bad record.
         """
-        clips = zip(*(columns[name].to_pylist() for name in ("youtube_id", "start", "end", "start_timestamp",
-                                                               "end_timestamp")))
-        kept, cells, video_bytes = [], [], 0
-        for row, (youtube_id, start, end, start_text, end_text) in enumerate(clips):
-            cell = None
-            with log.record(None, f"{youtube_id} {start_text}-{end_text}"):
-                cell = index.video_cell(youtube_id, start, end, f"{youtube_id}_{start_text}_{end_text}")
-            if cell is None:
-                continue
-            kept.append(row)
-            cells.append(cell)
-            log.count(f"clips {cell['status']}")
-            video_bytes += len(cell["video"]["bytes"]) if cell["video"] else 0
-            if video_bytes >= VIDEO_BATCH_BYTES:
-                yield self._video_table(columns, kept, cells)
-                kept, cells, video_bytes = [], [], 0
-        if kept:
-            yield self._video_table(columns, kept, cells)
+        youtube_ids, starts, ends, start_texts, end_texts = (
+            columns[name].to_pylist() for name in ("youtube_id", "start", "end", "start_timestamp", "end_timestamp"))
 
-    def _video_table(self, columns: dict, rows: list[int], cells: list[dict]) -> pa.Table:
+        def clip_label(row: int) -> tuple[None, str]:
+            return None, f"{youtube_ids[row]} {start_texts[row]}-{end_texts[row]}"
+
+        def with_cell(row: int) -> tuple[int, dict]:
+            clip_name = f"{youtube_ids[row]}_{start_texts[row]}_{end_texts[row]}"
+            cell = index.video_cell(youtube_ids[row], starts[row], ends[row], clip_name)
+            log.count(f"clips {cell['status']}")
+            return row, cell
+
+        kept = log.converted(range(len(youtube_ids)), clip_label, with_cell)
+        for batch in batched(kept, self.ROWS_PER_BATCH, self.BATCH_BYTES, lambda kept_row: self.row_bytes(kept_row[1])):
+            rows, cells = zip(*batch)
+            yield self._video_table(columns, rows, cells)
+
+    def row_bytes(self, cell: dict) -> int:
+        """What a clips row weighs: its video bytes (the caption columns are small beside them)."""
+        return len(cell["video"]["bytes"]) if cell["video"] else 0
+
+    def _video_table(self, columns: dict, rows: tuple[int, ...], cells: tuple[dict, ...]) -> pa.Table:
         indices = pa.array(rows, pa.int64())
         taken = {name: column.take(indices) for name, column in columns.items()}
         schema = self.info.features.arrow_schema

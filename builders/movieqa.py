@@ -33,11 +33,10 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import datasets
-import pyarrow as pa
 import srt
 from datasets import List, Value, Video
 
-from .core import MMConfig, MultimodalBuilder, RawPart
+from .core import MMConfig, MultimodalBuilder, RawPart, group_by_count, group_by_size
 from .errors import RawDataError, RecordLog, not_utf8
 from .media import mp4_truncation
 
@@ -97,13 +96,6 @@ SECOND_COPY = ("another copy of a story file: the build reads the one movies.jso
 
 MP4_FIRST_BOXES = {b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide"}
 """An ISO-BMFF file starts with one of these boxes; anything else is not an MP4 (e.g. an HTML error page)."""
-
-QUESTIONS_PER_SHARD = 1000
-MOVIES_PER_SHARD = 25
-SHARD_BYTES = 400 * 10**6
-"""Questions with video are grouped into shard jobs of about this many clip bytes (Parquet files ≤ 500 MB)."""
-BATCH_BYTES = 64 * 2**20
-"""Rows with video go to Arrow tables of at most about this many bytes (datasets batches 100 rows)."""
 
 # ---- features, with the docs the card's field table is made of --------------------------------------
 
@@ -298,6 +290,11 @@ class MovieQA(MultimodalBuilder):
     BUILDER_CONFIGS = CONFIGS
     DEFAULT_CONFIG_NAME = "qa"
     NOT_READ = NOT_READ
+    QUESTIONS_PER_SHARD = 1000
+    """Questions per shard job of the text configs; qa_video groups its questions by clip bytes (SHARD_BYTES)."""
+    MOVIES_PER_SHARD = 25
+    BATCH_BYTES = 64 * 2**20
+    """Rows with video also close a batch at this many clip bytes (`row_bytes`): 100 rows of clips can weigh GB."""
 
     def locate_raw(self, data_dir: Path) -> dict:
         found, copies = index_raw_files(data_dir)
@@ -415,16 +412,14 @@ class MovieQA(MultimodalBuilder):
                        f"{len(strays)}, e.g. {strays[0]}")
         if self.config.name == "movies":
             by_split = {split: [key for key, s in self.split_of.items() if s == split] for split in SPLITS.values()}
-            return {split: [MovieShard(split, tuple(keys[i:i + MOVIES_PER_SHARD]))
-                             for i in range(0, len(keys), MOVIES_PER_SHARD)]
+            return {split: [MovieShard(split, tuple(group)) for group in group_by_count(keys, self.MOVIES_PER_SHARD)]
                     for split, keys in by_split.items() if keys}
         positions = self._questions_by_split(log, video_only=self.config.name == "qa_video")
         if self.config.name != "qa_video":
-            return {split: [QAShard(split, tuple(ps[i:i + QUESTIONS_PER_SHARD]))
-                            for i in range(0, len(ps), QUESTIONS_PER_SHARD)]
+            return {split: [QAShard(split, tuple(group)) for group in group_by_count(ps, self.QUESTIONS_PER_SHARD)]
                     for split, ps in positions.items() if ps}
         sources = locate_clips(self.raw["files"])
-        return {split: list(self._video_shards(split, ps, sources)) for split, ps in positions.items() if ps}
+        return {split: self._video_shards(split, ps, sources) for split, ps in positions.items() if ps}
 
     def _questions_by_split(self, log: RecordLog, video_only: bool) -> dict[str, list[int]]:
         """qa.json positions per split; records whose split cannot be settled are rejected here."""
@@ -446,17 +441,13 @@ class MovieQA(MultimodalBuilder):
             positions[split].append(position)
         return positions
 
-    def _video_shards(self, split: str, positions: list[int], sources: dict) -> Iterator[QAShard]:
-        group, size = [], 0
-        for position in positions:
-            nbytes = sum(sources[c][2] for c in clip_names(self.qa_records[position][1]) if c in sources)
-            if group and size + nbytes > SHARD_BYTES:
-                yield self._video_shard(split, group, sources)
-                group, size = [], 0
-            group.append(position)
-            size += nbytes
-        if group:
-            yield self._video_shard(split, group, sources)
+    def _video_shards(self, split: str, positions: list[int], sources: dict) -> list[QAShard]:
+        """Questions in shard jobs of about SHARD_BYTES of clips (a clip shared by questions counts for each)."""
+        def clip_bytes(position: int) -> int:
+            return sum(sources[c][2] for c in clip_names(self.qa_records[position][1]) if c in sources)
+
+        return [self._video_shard(split, group, sources)
+                for group in group_by_size(positions, clip_bytes, self.SHARD_BYTES)]
 
     def _video_shard(self, split: str, positions: list[int], sources: dict) -> QAShard:
         names = {c for p in positions for c in clip_names(self.qa_records[p][1])}
@@ -464,56 +455,47 @@ class MovieQA(MultimodalBuilder):
 
     # ---- table assembly --------------------------------------------------------------------------------
 
-    def shard_tables(self, shard, log: RecordLog) -> Iterator[pa.Table]:
-        """Batches of at most ROWS_PER_BATCH rows and, for rows with video, about BATCH_BYTES."""
-        schema = self.info.features.arrow_schema
-        batch, size = [], 0
-        for row in self.shard_rows(shard, log):
-            batch.append(row)
-            size += sum(len(v["bytes"]) for v in row.get("videos", ()) if v)
-            if len(batch) >= self.ROWS_PER_BATCH or size >= BATCH_BYTES:
-                yield pa.Table.from_pylist(batch, schema=schema)
-                batch, size = [], 0
-        if batch:
-            yield pa.Table.from_pylist(batch, schema=schema)
+    def row_bytes(self, row: dict) -> int:
+        """What a row weighs: its clips' bytes (0 outside qa_video)."""
+        return sum(len(video["bytes"]) for video in row.get("videos", ()) if video)
 
     def shard_rows(self, shard, log: RecordLog) -> Iterator[dict]:
         if isinstance(shard, MovieShard):
-            for imdb_key in shard.imdb_keys:
-                row = None
-                with log.record(self.raw["movies"], imdb_key):
-                    row = movie_row(self.movies[imdb_key], self.stories)
-                    for name in unmapped_names(self.movies[imdb_key].extra):
-                        log.count(f"movies.json records with the key '{name}', which this build does not map "
-                                  "(kept in `extra`)")
-                if row is not None:
-                    for track in ("subtitles", "dvs"):
-                        if row[track] and row[track]["skipped_cues"]:
-                            log.count(f"{track} cues with an unreadable timing line (listed in "
-                                      f"{track}.skipped_cues)", len(row[track]["skipped_cues"]))
-                    yield row
+            yield from log.converted(shard.imdb_keys, lambda imdb_key: (self.raw["movies"], imdb_key),
+                                     lambda imdb_key: self._movie_row(imdb_key, log))
             return
         clips = ClipReader(shard.clips)
-        for position in shard.positions:
-            line, record = self.qa_records[position]
-            row = None
-            with log.record(self.raw["qa"], record_label(record, position)):
-                question = parse_question(record, self.raw["qa"], line, shard.split)
-                row = self._question_row(question, line, clips)
-                for key in question.extra:
-                    log.count(f"qa.json records with the key '{key}', which this build does not map (kept in `extra`)")
-            if row is not None:
-                yield row
+        yield from log.converted(shard.positions, self._question_record,
+                                 lambda position: self._question_row(position, shard.split, clips, log))
 
-    def _question_row(self, question: Question, line: int, clips: "ClipReader") -> dict:
-        movie = self.movies[question.imdb_key]
-        row = question_row(question, movie)
+    def _movie_row(self, imdb_key: str, log: RecordLog) -> dict:
+        movie = self.movies[imdb_key]
+        row = movie_row(movie, self.stories)
+        for name in unmapped_names(movie.extra):
+            log.count(f"movies.json records with the key '{name}', which this build does not map (kept in `extra`)")
+        for track in ("subtitles", "dvs"):
+            if row[track] and row[track]["skipped_cues"]:
+                log.count(f"{track} cues with an unreadable timing line (listed in {track}.skipped_cues)",
+                          len(row[track]["skipped_cues"]))
+        return row
+
+    def _question_record(self, position: int) -> tuple[Path, str]:
+        """The file and record a question's errors name (its qid, or its place in qa.json)."""
+        record = self.qa_records[position][1]
+        return self.raw["qa"], record_label(record, position)
+
+    def _question_row(self, position: int, split: str, clips: "ClipReader", log: RecordLog) -> dict:
+        line, record = self.qa_records[position]
+        question = parse_question(record, self.raw["qa"], line, split)
+        row = question_row(question, self.movies[question.imdb_key])
         if self.config.name == "qa_plot":
             row.update(plot_fields(question, line, self.raw["qa"], self.stories))
         elif self.config.name == "qa_subtitles":
             row.update(subtitle_fields(question, self.stories))
         elif self.config.name == "qa_video":
             row.update(video_fields(question, self.stories, clips))
+        for key in question.extra:
+            log.count(f"qa.json records with the key '{key}', which this build does not map (kept in `extra`)")
         return row
 
 

@@ -298,7 +298,7 @@ def test_byte_range_shards_in_two_processes_give_the_same_rows_and_line_numbers(
     _, reference, _ = built
     raw = tmp_path / "raw"
     tree = sample.make(raw, bad_records=True)
-    monkeypatch.setattr(iv, "SHARD_BYTES", 700)   # several shards per file, boundaries inside lines
+    monkeypatch.setattr(iv.InternVid, "SHARD_BYTES", 700)   # several shards per file, boundaries inside lines
     monkeypatch.setattr(iv, "CHUNK_BYTES", 300)   # several chunks per shard, some lines longer than a chunk
     configs = ["10m_flt", "full", "clips_10m_flt"]
     one = build("internvid", raw, tmp_path / "one", configs=configs, on_error="skip", **QUIET)

@@ -234,8 +234,8 @@ def test_video_tars_are_read_in_place(built, tmp_path):
 def test_many_shards_with_two_processes_match_one_process(tmp_path, monkeypatch):
     raw = tmp_path / "raw"
     tree = sample.make(raw, scale=12)
-    monkeypatch.setattr(mqa, "QUESTIONS_PER_SHARD", 5)
-    monkeypatch.setattr(mqa, "SHARD_BYTES", 3 * 10**6)  # about one synthetic question with clips per shard
+    monkeypatch.setattr(mqa.MovieQA, "QUESTIONS_PER_SHARD", 5)
+    monkeypatch.setattr(mqa.MovieQA, "SHARD_BYTES", 3 * 10**6)  # about one synthetic question with clips per shard
     one = quiet_build(raw, tmp_path / "one", configs=["qa", "qa_video"])
     two = quiet_build(raw, tmp_path / "two", configs=["qa", "qa_video"], num_proc=2)
     for config in ("qa", "qa_video"):
