@@ -16,7 +16,7 @@ import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Iterable, Iterator
+from typing import Any, Callable, ClassVar, Iterable, Iterator, Sequence
 
 import datasets
 import pyarrow as pa
@@ -270,6 +270,6 @@ def group_by_size(items: Iterable, size_of: Callable[[Any], int], budget: int) -
         yield group
 
 
-def group_by_count(items: list, count: int) -> list[list]:
+def group_by_count(items: Sequence, count: int) -> list[Sequence]:
     """Consecutive items in groups of `count` (the last one shorter)."""
     return [items[start:start + count] for start in range(0, len(items), count)]

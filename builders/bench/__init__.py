@@ -213,7 +213,7 @@ def bench_publish(folder: Path, repo: str, spawner: Spawner, hub: "BenchHub") ->
 LARGE_BUILD = """import runpy, sys
 sys.path.insert(0, {scripts!r})
 import builders.flickr30k_entities as module
-module.SHARD_BYTES = 1  # one image per shard job, so one part per image
+module.Flickr30kEntities.SHARD_BYTES = 1  # one image per shard job, so one part per image
 sys.argv = ["build.py", *sys.argv[1:]]
 runpy.run_path({build!r}, run_name="__main__")
 """
