@@ -163,8 +163,9 @@ class MultimodalBuilder(datasets.ArrowBasedBuilder):
         for batch in batched(self.shard_rows(shard, log), self.ROWS_PER_BATCH, self.BATCH_BYTES, self.row_bytes):
             yield table_from_rows(batch, schema)
 
-    def row_bytes(self, row: dict) -> int:
-        """What a row weighs for BATCH_BYTES (its media bytes, say); only called when BATCH_BYTES is set."""
+    def row_bytes(self, row) -> int:
+        """What an item being batched weighs for BATCH_BYTES (a row's media bytes, say); only called when
+        BATCH_BYTES is set."""
         raise NotImplementedError(f"{type(self).__name__} sets BATCH_BYTES but does not say what a row weighs")
 
     @property

@@ -133,6 +133,12 @@ class RecordLog:
             if result is not None:
                 yield result
 
+    def reject_record(self, error: RawDataError, file=None, record=None) -> None:
+        """One record read and found bad outright (a line that is not JSON, a video none of whose files
+        reads): counted like a guarded record, then rejected by policy."""
+        with self.record(file, record):
+            raise error
+
     def add_records(self, n: int) -> None:
         """Count `n` records read without a guard each: builders that parse a batch at once (a JSON Lines
         chunk with pyarrow) count the good records in bulk and guard only the bad ones (`record`/`reject`)."""

@@ -377,9 +377,8 @@ class InternVid(MultimodalBuilder):
             errors = [(batch.line_of(i), problem, None) for i, problem in batch.unparsed]
             errors += [(batch.line_of_row(row), problem, record) for row, problem, record in problems]
             for line, problem, record in sorted(errors, key=lambda error: error[0]):
-                with log.record(shard.path, record):
-                    raise RawDataError(shard.path, problem, line=line, record=record,
-                                       hint="fix or delete the line (--on-error skip lists every bad line)")
+                log.reject_record(RawDataError(shard.path, problem, line=line, record=record,
+                                               hint="fix or delete the line (--on-error skip lists every bad line)"))
             if batch.blank_lines:
                 log.count("blank lines (not records)", batch.blank_lines)
             count_other_keys(batch.table, log)

@@ -573,8 +573,7 @@ class MuSeCaR(MultimodalBuilder):
             with self._read_video(task, video_id, log) as video:
                 segments = video.segment_ids()
                 if video.broken and not segments:  # no other file tells its segments: the video is the record
-                    with log.record(video.broken[0].path, f"video {video_id}"):
-                        raise video.broken[0]
+                    log.reject_record(video.broken[0], video.broken[0].path, f"video {video_id}")
                 for segment_id in segments:
                     row = log.convert(video.label_file(segment_id), f"{video_id}_{segment_id}", video.segment_row,
                                       segment_id)
@@ -636,8 +635,7 @@ class MuSeCaR(MultimodalBuilder):
                     broken.append(error)
             segments = _ordered({s for _, table in files for s in table.segments})
             if broken and not segments:  # no other feature file tells its segments: the video is the record
-                with log.record(broken[0].path, f"video {video_id}"):
-                    raise broken[0]
+                log.reject_record(broken[0], broken[0].path, f"video {video_id}")
             for segment_id in segments:
                 segment_sets = log.convert(files[0][0].folder / f"{video_id}.csv", f"{video_id}_{segment_id}",
                                            segment_feature_sets, files, broken, segment_id)

@@ -63,3 +63,12 @@ def test_records_counted_in_bulk():
     log.add_records(1000)
     log.reject(RawDataError("c.jsonl", "bad line", line=3))
     assert (log.seen, log.written) == (1000, 999)
+
+
+def test_a_record_bad_outright_is_counted_and_rejected():
+    log = RecordLog("skip", "train")
+    log.reject_record(RawDataError(None, "not JSON", line=4), "c.jsonl", "line 4")
+    assert (log.seen, log.written) == (1, 0)
+    assert [(s.file, s.record, s.line, s.reason) for s in log.skipped] == [("c.jsonl", "line 4", 4, "not JSON")]
+    with pytest.raises(RawDataError, match=r"d.jsonl:2: not JSON"):
+        RecordLog("raise").reject_record(RawDataError("d.jsonl", "not JSON", line=2))
