@@ -13,7 +13,7 @@ from pathlib import Path
 
 import _path  # noqa: F401
 
-from builders.bench import BASE_RECORDS, run, table
+from bench import BASE_RECORDS, run, table
 
 
 def main():

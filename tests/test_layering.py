@@ -30,4 +30,8 @@ def test_a_builds_code_version_covers_the_core_and_its_own_module_only():
     assert {"builders/core.py", "builders/pipeline.py", "builders/errors.py", "builders/parquet.py",
             "builders/flickr30k_entities.py"} <= files
     assert not {"builders/movieqa.py", "builders/mint1t.py"} & files
-    assert not [f for f in files if f.startswith(("builders/hub/", "builders/samples/", "builders/bench/"))]
+    assert not [f for f in files if f.startswith(("builders/hub/", "builders/samples/"))]
+
+
+def test_benchmarks_are_not_part_of_the_installed_package():
+    assert not (PROJECT / "builders" / "bench").exists() and (PROJECT / "bench" / "limit.py").is_file()

@@ -2,7 +2,7 @@
 
 A GeneratorBasedBuilder that reads gen_b/data/dataset_cleaned.parquet with pandas, opens each article's
 Zenodo image with PIL and yields one dict per article, run with download_and_prepare to Parquet.
-usage: python -m builders.bench.usual_nmb_plus RAW_DIR OUT_DIR
+usage: python -m bench.usual_nmb_plus RAW_DIR OUT_DIR
 """
 from pathlib import Path
 
@@ -10,7 +10,7 @@ import datasets
 import pandas as pd
 from PIL import Image
 
-from builders.bench.usual import prepare
+from bench.usual import prepare
 
 LABELS = {"likely": 1, "likely to bias": 1, "unlikely": 0, "likely to unbias": 0}
 

@@ -1,6 +1,6 @@
 """What a user of a published repo waits for: load_dataset's first row and a full scan, vs pyarrow.
 
-usage: python -m builders.bench.load REPO CONFIG BUILT_FOLDER   (HF_ENDPOINT / HF_TOKEN in the environment)
+usage: python -m bench.load REPO CONFIG BUILT_FOLDER   (HF_ENDPOINT / HF_TOKEN in the environment)
 Prints one JSON object. The first row decodes images (Pillow) as a user would get them; audio and video
 stay bytes (their decoders need torchcodec). The full scan reads every row with media undecoded, as
 pyarrow does.

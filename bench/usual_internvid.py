@@ -2,14 +2,14 @@
 
 A GeneratorBasedBuilder that json.loads every line of InternVid-10M-flt.jsonl, parses its timestamps and
 yields one dict per clip, run with download_and_prepare to Parquet.
-usage: python -m builders.bench.usual_internvid RAW_DIR OUT_DIR
+usage: python -m bench.usual_internvid RAW_DIR OUT_DIR
 """
 import json
 from pathlib import Path
 
 import datasets
 
-from builders.bench.usual import prepare
+from bench.usual import prepare
 
 
 def seconds(timestamp: str) -> float:

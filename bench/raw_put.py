@@ -1,6 +1,6 @@
 """The publish baseline: the same bytes sent as raw LFS PUTs to the same server, no client library between.
 
-usage: python -m builders.bench.raw_put FOLDER REPO   (HF_ENDPOINT and HF_TOKEN in the environment)
+usage: python -m bench.raw_put FOLDER REPO   (HF_ENDPOINT and HF_TOKEN in the environment)
 Hashing is included (any upload must name its content). The objects get fresh ids (a salt is appended),
 so the server has to receive and store every byte rather than skip what it already has. It runs as its
 own process, like publish.py, so both pay the start of a Python process.

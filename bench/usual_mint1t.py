@@ -2,7 +2,7 @@
 
 A GeneratorBasedBuilder that reads each MINT-1T-HTML v1.1 shard with pandas, json.loads its metadata and
 yields one dict per document (interleaved texts and image URLs; images stay null, as in the release), run
-with download_and_prepare to Parquet. usage: python -m builders.bench.usual_mint1t RAW_DIR OUT_DIR
+with download_and_prepare to Parquet. usage: python -m bench.usual_mint1t RAW_DIR OUT_DIR
 """
 import json
 from pathlib import Path
@@ -10,7 +10,7 @@ from pathlib import Path
 import datasets
 import pandas as pd
 
-from builders.bench.usual import prepare
+from bench.usual import prepare
 
 
 class Mint1tHtmlScript(datasets.GeneratorBasedBuilder):

@@ -1,6 +1,6 @@
 """The limit a builder is measured against: read the same raw bytes and write them to Parquet, no parsing.
 
-usage: python -m builders.bench.limit OUT_DIR INPUT...   (INPUT = a file, or a folder read recursively)
+usage: python -m bench.limit OUT_DIR INPUT...   (INPUT = a file, or a folder read recursively)
 Rows are (path, bytes) chunks of at most 16 MB, written as our builders write media (uncompressed, PLAIN,
 content-defined chunking, page index), in parts of at most 500 MB and row groups of about 64 MiB.
 """

@@ -4,7 +4,7 @@ A GeneratorBasedBuilder that reads every label and transcript CSV with pandas, c
 from audio_norm/<vid>.wav with soundfile and writes it as FLAC, and yields one dict per segment, run with
 download_and_prepare to Parquet. The audio column is declared as its storage struct: `datasets.Audio`
 encodes examples through torchcodec, which this project does not install.
-usage: python -m builders.bench.usual_musecar RAW_DIR OUT_DIR
+usage: python -m bench.usual_musecar RAW_DIR OUT_DIR
 """
 import io
 from pathlib import Path
@@ -13,7 +13,7 @@ import datasets
 import pandas as pd
 import soundfile
 
-from builders.bench.usual import prepare
+from bench.usual import prepare
 from builders.musecar import EMOTION_CLASSES, TOPIC_CLASSES
 
 SPLITS = {"train": "train", "devel": "validation", "test": "test"}

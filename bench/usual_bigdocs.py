@@ -2,7 +2,7 @@
 
 A GeneratorBasedBuilder that reads the subset's Parquet files with pandas, opens every image with PIL (for
 its size, and yields it as a PIL image) and yields one dict per row, run with download_and_prepare to
-Parquet. usage: python -m builders.bench.usual_bigdocs RAW_DIR OUT_DIR
+Parquet. usage: python -m bench.usual_bigdocs RAW_DIR OUT_DIR
 """
 import io
 from pathlib import Path
@@ -11,7 +11,7 @@ import datasets
 import pandas as pd
 from PIL import Image
 
-from builders.bench.usual import prepare
+from bench.usual import prepare
 
 SPLITS = {"train": "train", "val": "validation", "test": "test"}
 

@@ -1,6 +1,6 @@
 """Runs the benchmark's commands from a small process, so that their peak RSS is their own.
 
-usage: python -m builders.bench.spawner   (one JSON request per stdin line: {"command", "env", "cwd"}; one JSON
+usage: python -m bench.spawner   (one JSON request per stdin line: {"command", "env", "cwd"}; one JSON
 answer per stdout line: {"returncode", "seconds", "cpu_seconds", "peak_rss", "stdout", "stderr"})
 Linux counts in a process's peak RSS the memory of the process it was started from (the parent's pages at
 fork, the whole parent's peak with vfork); the benchmark's own process grows large, this one stays small.

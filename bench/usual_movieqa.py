@@ -2,14 +2,14 @@
 
 A GeneratorBasedBuilder that json.loads the three release files, joins each question to its movie and
 yields one dict per question, run with download_and_prepare to Parquet.
-usage: python -m builders.bench.usual_movieqa RAW_DIR OUT_DIR
+usage: python -m bench.usual_movieqa RAW_DIR OUT_DIR
 """
 import json
 from pathlib import Path
 
 import datasets
 
-from builders.bench.usual import prepare
+from bench.usual import prepare
 
 SPLITS = {"train": "train", "val": "validation", "test": "test"}
 

@@ -3,8 +3,8 @@
 For each dataset, on a synthetic raw tree of BASE_RECORDS scaled records (`--size` multiplies them), in
 one run:
 1. build throughput (rows/s, MB/s of raw input) of the default config, and its ratio to the *limit*
-   (`builders.bench.limit`: read the same raw bytes, write them to Parquet, no parsing);
-2. its ratio to the *usual way* (`builders.bench.usual_<name>`: a GeneratorBasedBuilder written as
+   (`bench.limit`: read the same raw bytes, write them to Parquet, no parsing);
+2. its ratio to the *usual way* (`bench.usual_<name>`: a GeneratorBasedBuilder written as
    community scripts are, run with download_and_prepare to Parquet);
 3. peak RSS of a build of a tree with a tenth of the records (1x) and of the full tree (10x);
 4. the `--num-proc 2` speed-up;
@@ -31,7 +31,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-PROJECT = Path(__file__).resolve().parents[2]
+PROJECT = Path(__file__).resolve().parents[1]
 SCRIPTS = PROJECT / "scripts"
 
 BASE_RECORDS = {
@@ -68,10 +68,10 @@ class Run:
 
 
 class Spawner:
-    """The small process that runs every measured command (see `builders.bench.spawner`)."""
+    """The small process that runs every measured command (see `bench.spawner`)."""
 
     def __init__(self):
-        self.process = subprocess.Popen([sys.executable, "-m", "builders.bench.spawner"], cwd=PROJECT,
+        self.process = subprocess.Popen([sys.executable, "-m", "bench.spawner"], cwd=PROJECT,
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
     def run(self, command: list, env: dict | None = None) -> Run:
@@ -152,10 +152,10 @@ def bench_dataset(name: str, size: float, work: Path, spawner: Spawner, hub: "Be
     two, _ = build(full, out / f"{name}-np2", num_proc=2)
     tenth, _ = build(small, out / f"{name}-small")
     say(f"{name}: limit")
-    limit = spawner.python("-m", "builders.bench.limit", out / f"{name}-limit",
+    limit = spawner.python("-m", "bench.limit", out / f"{name}-limit",
                    *[full / i["path"].rstrip("/") for i in report["inputs"]])
     say(f"{name}: usual way")
-    usual = spawner.python("-m", f"builders.bench.usual_{name}", full, out / f"{name}-usual")
+    usual = spawner.python("-m", f"bench.usual_{name}", full, out / f"{name}-usual")
     result["build"] = {"rows": rows, "raw_bytes": raw_bytes, "parts": shards, "seconds": one.seconds,
                        "cpu_seconds": one.cpu_seconds, "rows_per_s": rows / one.seconds,
                        "mb_per_s": raw_bytes / one.seconds / 1e6, "peak_rss": one.peak_rss,
@@ -174,7 +174,7 @@ def bench_dataset(name: str, size: float, work: Path, spawner: Spawner, hub: "Be
     say(f"{name}: publish")
     result["publish"] = bench_publish(out / name, repo, spawner, hub)
     say(f"{name}: load")
-    load = spawner.python("-m", "builders.bench.load", repo, config, out / name, env=hub.env)
+    load = spawner.python("-m", "bench.load", repo, config, out / name, env=hub.env)
     result["load"] = json.loads(load.stdout)
     result["load_average_after"] = os.getloadavg()
     return result
@@ -201,7 +201,7 @@ def bench_publish(folder: Path, repo: str, spawner: Spawner, hub: "BenchHub") ->
     republish = {"republish_lfs_puts": hub.lfs_puts() - puts_after_first, "republish_committed": hub.head(repo) != head,
                  "republish_seconds": again.seconds, "republish_said_no_commit": "no commit" in again.stdout}
     server_before = hub.cpu_seconds()
-    put = spawner.python("-m", "builders.bench.raw_put", folder, repo, env=hub.env)
+    put = spawner.python("-m", "bench.raw_put", folder, repo, env=hub.env)
     put.cpu_seconds += hub.cpu_seconds() - server_before
     return {"bytes": size, "seconds": first.seconds, "cpu_seconds": first.cpu_seconds + server_first,
             "mb_per_s": size / first.seconds / 1e6, "raw_put_seconds": put.seconds,
@@ -259,7 +259,7 @@ def bench_publish_large(work: Path, spawner: Spawner, hub: "BenchHub", say=print
     requests = hub.requests(log_start)
     say("publish (large): raw PUTs")
     server_before = hub.cpu_seconds()
-    put = spawner.python("-m", "builders.bench.raw_put", folder, repo, env=hub.env)
+    put = spawner.python("-m", "bench.raw_put", folder, repo, env=hub.env)
     put.cpu_seconds += hub.cpu_seconds() - server_before
     commits = [path for method, path, status in requests
                if method == "POST" and status == 200 and re.search(r"/commit/|/discussions/\d+/merge$", path)]

@@ -2,7 +2,7 @@
 
 A GeneratorBasedBuilder that opens every image with PIL, parses with the official utilities' logic
 (ElementTree, string splitting), yields one dict per example, and is run with download_and_prepare to
-Parquet. usage: python -m builders.bench.usual_flickr30k_entities RAW_DIR OUT_DIR
+Parquet. usage: python -m bench.usual_flickr30k_entities RAW_DIR OUT_DIR
 """
 import xml.etree.ElementTree as ET
 import zipfile
@@ -11,7 +11,7 @@ from pathlib import Path
 import datasets
 from PIL import Image
 
-from builders.bench.usual import prepare
+from bench.usual import prepare
 
 TYPES = ["people", "clothing", "bodyparts", "animals", "vehicles", "instruments", "scene", "other", "notvisual"]
 
