@@ -40,6 +40,7 @@ from .core import MMConfig, MultimodalBuilder, RawPart
 from .errors import RawDataError, RecordLog
 from .fields import FieldDoc, documented
 from .media import image_truncated
+from .outputs import SPLIT_ORDER
 
 # ---- metadata --------------------------------------------------------------------------------------
 
@@ -50,7 +51,6 @@ SERVICENOW_BENCH = "ServiceNow/BigDocs-Bench"
 MIRROR_BENCH = "BigDocs/BigDocs-Bench"
 
 SPLIT_NAMES = {"train": "train", "val": "validation", "validation": "validation", "test": "test"}
-SPLIT_ORDER = ("train", "validation", "test")
 SHARD_FILE = re.compile(r"(?P<split>[A-Za-z]+)-(?P<index>\d+)-of-(?P<count>\d+)\.parquet")
 
 IMAGE_STATUSES = ["embedded", "joined", "missing_in_release", "not_in_source", "no_source_folder"]

@@ -12,6 +12,8 @@ from importlib import resources
 
 import yaml
 
+from .outputs import as_list
+
 _REDISTRIBUTION_POLICIES = ("public", "gated", "private")
 
 
@@ -69,16 +71,10 @@ def split_front_matter(text: str) -> tuple[dict, str]:
     return meta, body.lstrip("\n")
 
 
-def _as_list(value) -> list:
-    if value is None:
-        return []
-    return list(value) if isinstance(value, (list, tuple)) else [value]
-
-
 def validate_metadata(meta: dict) -> list[str]:
     """Return the problems found in a card's YAML metadata (empty when it is valid)."""
     errors: list[str] = []
-    licenses = _as_list(meta.get("license"))
+    licenses = as_list(meta.get("license"))
     known = license_ids()
     for lic in licenses:
         if lic not in known:
@@ -89,19 +85,19 @@ def validate_metadata(meta: dict) -> list[str]:
         errors.append("license_name is only meaningful with license: other")
 
     categories = task_ids_by_category()
-    declared_categories = _as_list(meta.get("task_categories"))
+    declared_categories = as_list(meta.get("task_categories"))
     for category in declared_categories:
         if category not in categories:
             errors.append(f"task_categories: {category!r} is not a Hub task category")
     allowed_ids = set().union(*(categories.get(c, frozenset()) for c in declared_categories)) if declared_categories else set()
     all_ids = set().union(*categories.values())
-    for task_id in _as_list(meta.get("task_ids")):
+    for task_id in as_list(meta.get("task_ids")):
         if task_id not in all_ids:
             errors.append(f"task_ids: {task_id!r} is not a Hub task id")
         elif declared_categories and task_id not in allowed_ids:
             errors.append(f"task_ids: {task_id!r} belongs to none of the declared task_categories")
 
-    for size in _as_list(meta.get("size_categories")):
+    for size in as_list(meta.get("size_categories")):
         if size not in size_categories() and size not in ("unknown", "other"):
             errors.append(f"size_categories: {size!r} is not a Hub size category")
 

@@ -239,6 +239,11 @@ def storage_schema(schema: pa.Schema) -> pa.Schema:
     return pa.schema([pa.field(f.name, storage(f.type), f.nullable) for f in schema], metadata=schema.metadata)
 
 
+def first_existing(*paths: Path, accept: Callable[[Path], bool] = lambda path: True) -> Path | None:
+    """The first of `paths` that exists (and that `accept` takes): where a raw part may be, in order of preference."""
+    return next((path for path in paths if path.exists() and accept(path)), None)
+
+
 def batched(rows: Iterable, max_rows: int | None, max_bytes: int | None = None,
             size_of: Callable[[Any], int] | None = None) -> Iterator[list]:
     """Rows in batches, each closed once it holds `max_rows` rows or weighs `max_bytes` (`size_of` a row)."""

@@ -24,7 +24,7 @@ from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeET
 
 from .archives import MEDIA_MEMBER_LIMIT, TEXT_MEMBER_LIMIT, read_tar_member, read_zip_member
-from .core import MMConfig, MultimodalBuilder, RawPart, group_by_size
+from .core import MMConfig, MultimodalBuilder, RawPart, first_existing, group_by_size
 from .errors import RawDataError, RecordLog, not_utf8
 from .media import image_truncated
 
@@ -139,14 +139,14 @@ class Flickr30kEntities(MultimodalBuilder):
     def locate_raw(self, data_dir: Path) -> dict:
         splits = [data_dir / name for name in SPLIT_FILES.values()]
         return {
-            "images": _first_existing(data_dir / "flickr30k-images", data_dir / "flickr30k-images.tar",
+            "images": first_existing(data_dir / "flickr30k-images", data_dir / "flickr30k-images.tar",
                                       data_dir / "flickr30k-images.tar.gz", data_dir / "flickr30k-images.tgz"),
-            "annotations": _first_existing(data_dir / "annotations.zip", data_dir / "Annotations",
+            "annotations": first_existing(data_dir / "annotations.zip", data_dir / "Annotations",
                                            accept=lambda p: p.suffix == ".zip" or (p.parent / "Sentences").is_dir()),
             "splits": data_dir if all(p.is_file() for p in splits) else None,
-            "karpathy": _first_existing(data_dir / "dataset_flickr30k.json"),
-            "unrelated": _first_existing(data_dir / "UNRELATED_CAPTIONS"),
-            "token": _first_existing(data_dir / "results_20130124.token",
+            "karpathy": first_existing(data_dir / "dataset_flickr30k.json"),
+            "unrelated": first_existing(data_dir / "UNRELATED_CAPTIONS"),
+            "token": first_existing(data_dir / "results_20130124.token",
                                      data_dir / "flickr30k" / "results_20130124.token"),
         }
 
@@ -244,10 +244,6 @@ class Flickr30kEntities(MultimodalBuilder):
 
 
 # ---- raw sources ------------------------------------------------------------------------------------------
-
-def _first_existing(*paths: Path, accept=lambda p: True) -> Path | None:
-    return next((p for p in paths if p.exists() and accept(p)), None)
-
 
 class _ImageLocator:
     """Groups a split's image ids into shards, knowing how the images are stored."""

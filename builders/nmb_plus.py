@@ -50,9 +50,10 @@ import pyarrow.parquet as pq
 from datasets import ClassLabel, Image, Json, Value
 
 from .archives import MEDIA_MEMBER_LIMIT, read_zip_member
-from .core import MMConfig, MultimodalBuilder, RawPart, batched, group_by_count
+from .core import MMConfig, MultimodalBuilder, RawPart, batched, first_existing, group_by_count
 from .errors import RawDataError, RecordLog, not_utf8
 from .media import image_truncated
+from .outputs import as_list
 
 # ---- metadata --------------------------------------------------------------------------------------
 
@@ -304,12 +305,12 @@ class NmbPlus(MultimodalBuilder):
     def locate_raw(self, data_dir: Path) -> dict:
         vldbench, scrape, zenodo = data_dir / "VLDBench", data_dir / "raw_scrape", data_dir / "zenodo"
         return {
-            "current_table": _existing_file(data_dir / "gen_b" / "data" / "dataset_cleaned.parquet"),
+            "current_table": first_existing(data_dir / "gen_b" / "data" / "dataset_cleaned.parquet", accept=Path.is_file),
             "zenodo_table": _files(zenodo, "*.parquet"),
             "zenodo_images": _image_folder(zenodo),
             "v1_tables": _files(data_dir / "gen_a", "*.parquet"),
-            "vldbench_metadata": next(filter(None, (_existing_file(vldbench / "data" / name)
-                                                    for name in VLDBENCH_METADATA)), None),
+            "vldbench_metadata": first_existing(*(vldbench / "data" / name for name in VLDBENCH_METADATA),
+                                                accept=Path.is_file),
             "vldbench_images": _image_folder(vldbench / "images"),
             "vldbench_hub": _files(data_dir / "vldbench_hub", "*.parquet"),
             "scrape_csv": tuple(p for p in sorted(scrape.glob("*.csv")) if is_scrape_csv(p)) or None,
@@ -326,7 +327,7 @@ class NmbPlus(MultimodalBuilder):
     def read_paths(self) -> list[Path]:
         """The tables, and of the image folder (and content/ folder) only the files some article names."""
         tables = [path for part in self.config.requires if part not in IMAGE_PARTS
-                  for path in _as_list(self.raw.get(part))]
+                  for path in as_list(self.raw.get(part))]
         return tables + sorted(self.references.files)
 
     def unread_reasons(self) -> dict[str, list[Path]]:
@@ -444,16 +445,8 @@ class References:
 
 # ---- raw sources ------------------------------------------------------------------------------------------
 
-def _existing_file(path: Path) -> Path | None:
-    return path if path.is_file() else None
-
-
 def _files(folder: Path, pattern: str) -> tuple[Path, ...] | None:
     return tuple(sorted(p for p in folder.rglob(pattern) if p.is_file())) or None if folder.is_dir() else None
-
-
-def _as_list(location) -> list[Path]:
-    return list(location) if isinstance(location, tuple) else [location] if location else []
 
 
 def is_image_candidate(name: str) -> bool:

@@ -43,14 +43,14 @@ from . import REGISTRY, __version__, builder_class, cards, content_hash, coverag
 from .cardcheck import strictest_policy
 from .engines import make_engine
 from .errors import RawDataError, RecordLog, UsageError
-from .outputs import README_FILE, REPORT_FILE, STAGING_DIR, report_text  # noqa: F401 (names of this module's API)
+from .outputs import (README_FILE, REPORT_FILE, STAGING_DIR, report_text,  # noqa: F401 (names of this module's API)
+                      split_sort_key, write_atomic)
 from .parquet import PartWriter
 
 TMP_SUFFIX = ".tmp"
 MAX_FOLDER_ENTRIES = 10_000
 """The Hub refuses more entries than this in one folder: a config with more parts uses sub-folders."""
 PARTS_PER_SUBFOLDER = 1_000
-SPLIT_ORDER = {"train": 0, "validation": 1, "test": 2}
 CONTENT_HASH_DOC = (f"each split's content_hash is the sha256 of its shard jobs' {content_hash.ALGORITHM} row "
                     "digests in order; a row digest covers the column values, not their Parquet encoding")
 INLINE_STATE_BYTES = 64 * 2**10
@@ -544,7 +544,7 @@ def _finalize(dataset, target: Target, jobs, results, rejected, config_meta, on_
     notices = [f"{config}: {n}" for config, meta in config_meta.items() for n in meta["notices"]]
     for config, meta in config_meta.items():
         splits, empty, staged = {}, {}, {}
-        for split in sorted(meta["split_order"], key=lambda s: (SPLIT_ORDER.get(s, 3), s)):
+        for split in sorted(meta["split_order"], key=split_sort_key):
             split_jobs = sorted((j for j in jobs if j.config == config and j.split == split), key=lambda j: j.index)
             stats = [results[j.key] for j in split_jobs]
             parts = [f"{_job_dir(target.staging, j)}/{part}" for j, r in zip(split_jobs, stats) for part in r["parts"]]
@@ -724,8 +724,6 @@ def _write_whole(fs: fsspec.AbstractFileSystem, path: str, text: str) -> None:
     """Write a small file so that no reader sees it half-written: a rename on a local disk, one PUT elsewhere."""
     data = text.encode("utf-8")
     if isinstance(fs, LocalFileSystem):
-        temporary = path + TMP_SUFFIX
-        Path(temporary).write_bytes(data)
-        os.replace(temporary, path)
+        write_atomic(path, data)
     else:
         fs.pipe_file(path, data)

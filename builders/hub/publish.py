@@ -26,7 +26,6 @@ LFS only) is published to over LFS instead.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import re
@@ -40,7 +39,7 @@ from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, co
 from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 
 from ..errors import UsageError
-from ..outputs import README_FILE, REPORT_FILE, report_text
+from ..outputs import README_FILE, REPORT_FILE, git_blob_oid, report_text, write_atomic
 
 DATA_FILE = re.compile(r"[^/]+/(?:[^/]+/\d{4,}/)?[^/]+-\d{5,}-of-\d{5,}\.parquet")
 """Files of our layout in a repository (`<config>/<split>-NNNNN-of-NNNNN.parquet`, or in the sub-folders
@@ -254,7 +253,7 @@ def publish(folder, repo_id: str, private: bool | None = None, create_pr: bool =
             log("dry run: nothing was uploaded")
             return PublishResult(the_plan, page_url=page_url(repo_id))
         for name, content in contents.items():  # the folder stays exactly what is published
-            _write_whole(folder / name, content)
+            write_atomic(folder / name, content)
         patience = Patience(rate_limit_patience, repo_id, log)
         _prepare_repository(api, the_plan, remote, create_pr)
         if large:
@@ -367,7 +366,7 @@ def published_card(api: HfApi, folder: Path, report: dict, repo_id: str, tag: st
     remote_readme = remote.files.get(README_FILE)
     if remote_readme is None:
         state = "absent"
-    elif remote_readme.blob_id == _git_blob_sha1(folder_readme):
+    elif remote_readme.blob_id == git_blob_oid(folder_readme):
         state = folder_body  # the Hub has this folder's card
     else:
         state = remote_card_state(api, repo_id, remote)
@@ -380,12 +379,12 @@ def published_card(api: HfApi, folder: Path, report: dict, repo_id: str, tag: st
     if keep:
         log(f"keeping the card body edited on the Hub ({'--card-edits keep' if state == 'edited' else 'as the last publish did'}"
             "; --card-edits overwrite replaces it with the generated card)")
-        hub_text = folder_readme if remote_readme.blob_id == _git_blob_sha1(folder_readme) else \
+        hub_text = folder_readme if remote_readme.blob_id == git_blob_oid(folder_readme) else \
             _download(api, repo_id, README_FILE, remote.head)
         readme = _with_body(generated(), _card_body(hub_text.decode("utf-8", "replace")))
     else:
         readme = generated()
-    new["published_card"] = {"oid": _git_blob_sha1(readme), "body": "hub" if keep else "generated"}
+    new["published_card"] = {"oid": git_blob_oid(readme), "body": "hub" if keep else "generated"}
     contents = {}
     if readme != folder_readme:
         contents[README_FILE] = readme
@@ -412,7 +411,7 @@ def remote_card_state(api: HfApi, repo_id: str, remote: RemoteState) -> str:
         rendered = cards.render_card(remote_report).encode()
     except Exception:  # a report this version cannot render: the card cannot be shown to be ours
         return "edited"
-    return "generated" if _git_blob_sha1(rendered) == readme_oid else "edited"
+    return "generated" if git_blob_oid(rendered) == readme_oid else "edited"
 
 
 def _download(api: HfApi, repo_id: str, filename: str, revision: str) -> bytes:
@@ -701,14 +700,6 @@ def _same_content(remote_file, operation: CommitOperationAdd, content) -> bool:
         return False
     if remote_file.lfs is not None:
         return remote_file.lfs.sha256 == operation.upload_info.sha256.hex()
-    return remote_file.blob_id == _git_blob_sha1(content() if callable(content) else content)
+    return remote_file.blob_id == git_blob_oid(content() if callable(content) else content)
 
 
-def _write_whole(path: Path, content: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(content)
-    os.replace(tmp, path)
-
-
-def _git_blob_sha1(content: bytes) -> str:
-    return hashlib.sha1(b"blob %d\0" % len(content) + content).hexdigest()

@@ -59,6 +59,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 
 from .. import cardcheck
+from ..outputs import as_list, git_blob_oid, write_atomic
 from . import pages
 
 log = logging.getLogger("local_hub")
@@ -144,11 +145,6 @@ GATED_PUBLIC_FILES = frozenset({"README.md", ".gitattributes"})
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def git_blob_oid(data: bytes) -> str:
-    """The git object id of a file, which clients compare with their own to skip unchanged regular files."""
-    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
 def lfs_pointer(sha256: str, size: int) -> bytes:
@@ -354,16 +350,6 @@ class Store:
             if os.path.exists(tmp):
                 os.unlink(tmp)
 
-    def write_atomic(self, path: Path, data: bytes) -> None:
-        fd, tmp = tempfile.mkstemp(dir=self.tmp)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
-
     # repos --------------------------------------------------------------------------------------------------
     def repo_dir(self, key: RepoKey) -> Path:
         return self.repos / SEGMENT_BY_KIND[key.kind] / key.ns / key.name
@@ -386,7 +372,7 @@ class Store:
 
     def save_repo(self, key: RepoKey, state: dict) -> Repo:
         directory = self.repo_dir(key)
-        self.write_atomic(directory / "repo.json", json.dumps(state, indent=1, sort_keys=True).encode())
+        write_atomic(directory / "repo.json", json.dumps(state, indent=1, sort_keys=True).encode())
         return Repo(key, state, directory)
 
     def write_commit(self, key: RepoKey, parent: str | None, files: dict, title: str, description: str,
@@ -399,7 +385,7 @@ class Store:
         sha = hashlib.sha1(data).hexdigest()
         commits = self.repo_dir(key) / "commits"
         commits.mkdir(parents=True, exist_ok=True)
-        self.write_atomic(commits / f"{sha}.json", data)
+        write_atomic(commits / f"{sha}.json", data)
         return sha
 
     def create_repo(self, key: RepoKey, private: bool) -> Repo:
@@ -1540,18 +1526,12 @@ def card_metadata(store: Store, files: dict) -> dict | None:
     return json.loads(json.dumps(meta, default=str)) if meta is not None else None
 
 
-def _as_list(value) -> list:
-    if value is None:
-        return []
-    return list(value) if isinstance(value, (list, tuple)) else [value]
-
-
 def card_tags(meta: dict) -> list[str]:
     """The Hub's tags derived from card metadata (``license:mit``, ``language:en``...), then the free tags."""
     tags = [f"{field}:{value}" for field in ("license", "task_categories", "task_ids", "language", "size_categories",
                                              "multilinguality", "source_datasets")
-            for value in _as_list(meta.get(field))]
-    return tags + [str(tag) for tag in _as_list(meta.get("tags"))]
+            for value in as_list(meta.get(field))]
+    return tags + [str(tag) for tag in as_list(meta.get("tags"))]
 
 
 # --------------------------------------------------------------------------------------------------------------
