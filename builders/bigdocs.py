@@ -20,7 +20,6 @@ marker are checked.
 """
 from __future__ import annotations
 
-import io
 import json
 import re
 import zipfile
@@ -29,7 +28,6 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Iterator
 
 import datasets
-import PIL.Image
 import pyarrow as pa
 import pyarrow.parquet as pq
 from datasets import ClassLabel, Image, List, Value
@@ -39,7 +37,7 @@ from .archives import MEDIA_MEMBER_LIMIT, read_zip_member
 from .core import MMConfig, MultimodalBuilder, RawPart
 from .errors import RawDataError, RecordLog
 from .fields import FieldDoc, documented
-from .media import image_truncated
+from .media.image import probe_image
 from .outputs import SPLIT_ORDER
 
 # ---- metadata --------------------------------------------------------------------------------------
@@ -840,17 +838,12 @@ def inspect_image(data: bytes, file: Path | None = None, what: str = "the image"
     """
     where = file.name if file else what
     hint = "replace the file with the original" if file else "the release file is damaged; download it again"
-    try:
-        with PIL.Image.open(io.BytesIO(data)) as image:
-            width, height, kind = image.width, image.height, image.format
-    except PIL.UnidentifiedImageError:  # its message holds our buffer's address, which differs per run
-        raise RawDataError(file, f"{where} is not a readable image (no image format recognises the bytes)",
-                           hint=hint) from None
-    except (OSError, SyntaxError, ValueError, PIL.Image.DecompressionBombError) as e:
-        raise RawDataError(file, f"{where} is not a readable image ({e})", hint=hint) from None
-    if image_truncated(data, kind):
-        raise RawDataError(file, f"{where} is a truncated {kind} (no end marker)", hint=hint)
-    return width, height
+    image = probe_image(data)
+    if image.unreadable:
+        raise RawDataError(file, f"{where} is not a readable image ({image.unreadable})", hint=hint)
+    if image.truncated:
+        raise RawDataError(file, f"{where} is a truncated {image.format} (no end marker)", hint=hint)
+    return image.size
 
 
 def check_img_id(img_id: str) -> None:

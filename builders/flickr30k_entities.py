@@ -8,7 +8,6 @@ the Karpathy split file `dataset_flickr30k.json` and the original caption file
 """
 from __future__ import annotations
 
-import io
 import json
 import re
 import tarfile
@@ -18,7 +17,6 @@ from pathlib import Path
 from typing import Iterator
 
 import datasets
-import PIL.Image
 from datasets import ClassLabel, Image, List, Value
 from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeET
@@ -26,7 +24,7 @@ from defusedxml import ElementTree as SafeET
 from .archives import MEDIA_MEMBER_LIMIT, TEXT_MEMBER_LIMIT, read_tar_member, read_zip_member
 from .core import MMConfig, MultimodalBuilder, RawPart, first_existing, group_by_size
 from .errors import RawDataError, RecordLog, not_utf8
-from .media import image_truncated
+from .media.image import JPEG_START, image_truncated, probe_image
 
 # ---- metadata --------------------------------------------------------------------------------------
 
@@ -498,16 +496,16 @@ def check_jpeg(data: bytes, where) -> tuple[int, int]:
     Truncation is detected by the missing end-of-image marker rather than by decoding: decoding every
     image would cost more than the whole rest of the build.
     """
-    if not data.startswith(b"\xff\xd8"):
+    if not data.startswith(JPEG_START):
         raise RawDataError(where, "not a JPEG file (no start-of-image marker)", hint="replace it with the release's file")
     if image_truncated(data, "JPEG"):
         raise RawDataError(where, "truncated JPEG (no end-of-image marker)",
                            hint="the file was cut short; re-extract it from the images archive")
-    try:
-        with PIL.Image.open(io.BytesIO(data)) as image:
-            return image.size
-    except (PIL.UnidentifiedImageError, OSError, SyntaxError, PIL.Image.DecompressionBombError) as e:
-        raise RawDataError(where, f"unreadable JPEG header ({e})", hint="replace it with the release's file") from None
+    image = probe_image(data)
+    if image.unreadable:
+        raise RawDataError(where, f"unreadable JPEG header ({image.unreadable})",
+                           hint="replace it with the release's file")
+    return image.size
 
 
 def read_split_files(folder: Path, log: RecordLog) -> dict[str, list[str]]:

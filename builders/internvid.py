@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import io
 import json
 import os
 import re
@@ -37,7 +36,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-import av
 import datasets
 import numpy as np
 import pyarrow as pa
@@ -48,7 +46,8 @@ from datasets import Value, Video
 from .archives import TEXT_MEMBER_LIMIT, read_tar_member
 from .core import MMConfig, MultimodalBuilder, RawPart, batched
 from .errors import RawDataError, RecordLog
-from .media import mp4_truncation
+from .media import MediaError
+from .media.video import cut_clip, has_signature, mp4_truncation
 
 # ---- metadata --------------------------------------------------------------------------------------
 
@@ -841,7 +840,10 @@ class VideoIndex:
                     "video": {"bytes": read_stored_clip(clip), "path": clip.name}}
         if youtube_id in self.full_videos:
             path, origin = self.full_videos[youtube_id]
-            data, video_start, video_end = cut_clip(path, start, end)
+            try:
+                data, video_start, video_end = cut_clip(path, start, end, VIDEO_EXTENSIONS[path.suffix.lower()])
+            except MediaError as error:
+                raise RawDataError(path, str(error), hint=CUT_HINTS[error.kind]) from None
             return {**cell, "status": "ok", "video_origin": origin, "video_start": video_start,
                     "video_end": video_end, "video": {"bytes": data, "path": clip_name + path.suffix}}
         if key in self.failed:
@@ -999,9 +1001,10 @@ def full_video_id(stem: str) -> str:
 
 # ---- video bytes ----------------------------------------------------------------------------------------
 
-CONTAINER_SIGNATURES = {"mp4": (4, (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip")),
-                        "mov": (4, (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip")),
-                        "webm": (0, (b"\x1a\x45\xdf\xa3",)), "matroska": (0, (b"\x1a\x45\xdf\xa3",))}
+CUT_HINTS = {"unreadable": "the file is corrupt; download it again",
+             "no_video_stream": "download the video, not only its audio",
+             "outside": "the download is incomplete or another video; download it again"}
+"""What to do when a clip cannot be cut from a full video, by MediaError kind."""
 
 
 def read_stored_clip(clip: StoredClip) -> bytes:
@@ -1021,76 +1024,9 @@ def check_video_bytes(data: bytes, name: str, where) -> None:
     if not data:
         raise RawDataError(where, "the video file is empty", hint="the download failed; download it again")
     container = VIDEO_EXTENSIONS[Path(name).suffix.lower()]
-    offset, signatures = CONTAINER_SIGNATURES[container]
-    if not any(data[offset:].startswith(s) for s in signatures):
+    if not has_signature(data, container):
         raise RawDataError(where, f"not a {container} file (its first bytes are {data[:8].hex()})",
                            hint="the file is corrupt or misnamed; download it again")
     truncation = mp4_truncation(data) if container in ("mp4", "mov") else None
     if truncation:
         raise RawDataError(where, f"truncated MP4: {truncation}", hint="the download was cut short; download it again")
-
-
-def cut_clip(path: Path, start: float, end: float) -> tuple[bytes, float, float]:
-    """(clip bytes, actual start, actual end): the video and audio packets of [start, end], stream-copied.
-
-    Nothing is decoded: the copy starts at the last keyframe at or before `start` (so the clip decodes)
-    and takes the video packets decoded before `end`; audio packets keep the same window. Times are
-    seconds from the start of the video, and the clip's own timestamps start at zero.
-    """
-    try:
-        with av.open(str(path)) as source:
-            video = source.streams.video[0]
-            streams = [video, *source.streams.audio]
-            origin = (source.start_time or 0) / av.time_base
-            source.seek(int((start + origin) / video.time_base), stream=video, backward=True)
-            packets = _packets_until(source, streams, end + origin)
-            first = _keyframe_at_or_before(packets, video, start + origin)
-            if first is None:
-                raise RawDataError(path, f"no video at {start:.3f}-{end:.3f} s (the video ends before)",
-                                   hint="the download is incomplete or another video; download it again")
-            clip_start = float(packets[first].pts * video.time_base)
-            kept = [p for i, p in enumerate(packets)
-                    if (i >= first if p.stream is video else clip_start <= float(p.pts * p.time_base) < end + origin)]
-            clip_end = max(float((p.pts + p.duration) * video.time_base) for p in kept if p.stream is video)
-            return _mux(kept, streams, clip_start, VIDEO_EXTENSIONS[path.suffix.lower()]), \
-                round(clip_start - origin, 6), round(clip_end - origin, 6)
-    except av.error.FFmpegError as error:
-        raise RawDataError(path, f"cannot read the video ({error})", hint="the file is corrupt; download it again") \
-            from None
-    except IndexError:
-        raise RawDataError(path, "the file has no video stream", hint="download the video, not only its audio") \
-            from None
-
-
-def _packets_until(source, streams, end: float) -> list:
-    """Demuxed packets of `streams` from the current position until each stream has passed `end`."""
-    packets, finished = [], set()
-    for packet in source.demux(streams):
-        if packet.dts is None:  # the demuxer's end-of-stream marker
-            continue
-        if float(packet.dts * packet.time_base) >= end:
-            finished.add(packet.stream.index)
-            if len(finished) == len(streams):
-                break
-            continue
-        packets.append(packet)
-    return packets
-
-
-def _keyframe_at_or_before(packets: list, video, time: float) -> int | None:
-    keyframes = [i for i, p in enumerate(packets) if p.stream is video and p.is_keyframe]
-    before = [i for i in keyframes if float(packets[i].pts * video.time_base) <= time]
-    return before[-1] if before else None
-
-
-def _mux(packets: list, streams: list, clip_start: float, container: str) -> bytes:
-    buffer = io.BytesIO()
-    with av.open(buffer, "w", format=container, options={"fflags": "+bitexact"}) as output:
-        targets = {s.index: output.add_stream_from_template(s) for s in streams}
-        for packet in packets:
-            shift = round(clip_start / packet.time_base)
-            packet.pts -= shift
-            packet.dts -= shift
-            packet.stream = targets[packet.stream.index]
-            output.mux(packet)
-    return buffer.getvalue()

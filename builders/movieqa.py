@@ -38,7 +38,7 @@ from datasets import List, Value, Video
 
 from .core import MMConfig, MultimodalBuilder, RawPart, group_by_count, group_by_size
 from .errors import RawDataError, RecordLog, not_utf8
-from .media import mp4_truncation
+from .media.video import has_signature, mp4_truncation
 
 # ---- metadata --------------------------------------------------------------------------------------
 
@@ -93,9 +93,6 @@ NOT_READ = (
 """Files of a MovieQA_benchmark folder that are not data, or that the build reads in another form."""
 SECOND_COPY = ("another copy of a story file: the build reads the one movies.json declares, else the first found "
                "in path order")
-
-MP4_FIRST_BOXES = {b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide"}
-"""An ISO-BMFF file starts with one of these boxes; anything else is not an MP4 (e.g. an HTML error page)."""
 
 # ---- features, with the docs the card's field table is made of --------------------------------------
 
@@ -967,7 +964,7 @@ def mp4_status(data: bytes | None) -> str:
         return "missing"
     if not data:
         return "empty"
-    if data[4:8] not in MP4_FIRST_BOXES:
+    if not has_signature(data, "mp4"):
         return "not mp4"
     return "truncated" if mp4_truncation(data) else "ok"
 

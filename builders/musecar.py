@@ -32,12 +32,13 @@ import datasets
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
-import soundfile
 from datasets import Audio, ClassLabel, Value, Video
 
 from .core import MMConfig, MultimodalBuilder, RawPart, batched, group_by_size
 from .errors import RawDataError, RecordLog, not_utf8
-from .media import mp4_truncation, wav_truncation
+from .media import MediaError
+from .media.audio import cut_audio, open_audio, probe_audio, wav_truncation
+from .media.video import first_box, mp4_truncation
 
 
 # ---- metadata --------------------------------------------------------------------------------------
@@ -841,7 +842,7 @@ class VideoSegments:
         self.transcripts = _segment_files(task.path / "transcription_segments" / str(video_id), ".csv")
         self.audio_files = _segment_files(task.path / "audio_segments" / str(video_id), ".wav")
         self.audio_norm_path = audio_norm
-        self._audio_norm: soundfile.SoundFile | None = None
+        self._audio_norm = None   # audio_norm_path opened for cutting, once a segment needs it
 
     def __enter__(self):
         return self
@@ -900,11 +901,15 @@ class VideoSegments:
             end_ms += LABEL_STEP_MS
         if self._audio_norm is None:
             try:
-                self._audio_norm = soundfile.SoundFile(self.audio_norm_path)
-            except (soundfile.LibsndfileError, RuntimeError) as e:
+                self._audio_norm = open_audio(self.audio_norm_path)
+            except MediaError as e:
                 raise RawDataError(self.audio_norm_path, f"unreadable audio ({e})",
                                    hint="the file is corrupt; extract it again from the raw archive") from None
-        data, suffix = cut_audio(self._audio_norm, start_ms, end_ms, self.audio_norm_path)
+        try:  # a segment may end up to one label step after the file's end: it is cut at the end of the file
+            data, suffix = cut_audio(self._audio_norm, start_ms, end_ms, overrun_ms=LABEL_STEP_MS)
+        except MediaError as e:
+            raise RawDataError(self.audio_norm_path, str(e),
+                               hint="the audio and the label files do not belong together") from None
         return {"bytes": data, "path": f"{self.video_id}_{segment_id}_{start_ms}-{end_ms}ms.{suffix}"}
 
 
@@ -1299,12 +1304,11 @@ def parse_video_metadata(table: CsvTable) -> dict[int, dict]:
 def check_wav(path: Path) -> bytes:
     """The file's bytes, after checking that soundfile reads its header and that it holds samples."""
     data = path.read_bytes()
-    try:
-        info = soundfile.info(io.BytesIO(data))
-    except (soundfile.LibsndfileError, RuntimeError) as e:
-        raise RawDataError(path, f"not a readable audio file ({e})", hint="the file is corrupt; extract it again") \
-            from None
-    if info.frames <= 0:
+    audio = probe_audio(data)
+    if audio.unreadable:
+        raise RawDataError(path, f"not a readable audio file ({audio.unreadable})",
+                           hint="the file is corrupt; extract it again")
+    if audio.frames <= 0:
         raise RawDataError(path, "the audio file holds no samples", hint="the file is truncated; extract it again")
     truncation = wav_truncation(data)
     if truncation:
@@ -1314,37 +1318,12 @@ def check_wav(path: Path) -> bytes:
 
 def check_mp4(path: Path) -> bytes:
     data = path.read_bytes()
-    if data[4:8] != b"ftyp":
+    if first_box(data) != b"ftyp":
         raise RawDataError(path, "not an MP4 file (no ftyp box)", hint="the file is corrupt or not the release's video")
     truncation = mp4_truncation(data)
     if truncation:
         raise RawDataError(path, f"truncated MP4: {truncation}", hint="the file was cut short; extract it again")
     return data
-
-
-LOSSLESS_FLAC = {"PCM_S8", "PCM_16", "PCM_24"}
-NATIVE_DTYPE = {"PCM_S8": "int16", "PCM_16": "int16", "PCM_24": "int32", "PCM_U8": "int16", "PCM_32": "int32"}
-
-
-def cut_audio(source: soundfile.SoundFile, start_ms: int, end_ms: int, path: Path) -> tuple[bytes, str]:
-    """Samples [start_ms, end_ms) of an open audio file, as FLAC (PCM sources) or WAV of the source's subtype.
-
-    Integer samples are read and written in the source's own width, so the cut is lossless. A segment may end
-    up to one label step (250 ms) after the file's end; it is cut at the end of the file.
-    """
-    rate = source.samplerate
-    first, last = start_ms * rate // 1000, end_ms * rate // 1000
-    duration_ms = source.frames * 1000 // rate
-    if end_ms <= start_ms or first >= source.frames or end_ms > duration_ms + 250:
-        raise RawDataError(path, f"segment {start_ms}-{end_ms} ms lies outside the audio ({duration_ms} ms)",
-                           hint="the audio and the label files do not belong together")
-    source.seek(first)
-    samples = source.read(min(last, source.frames) - first, dtype=NATIVE_DTYPE.get(source.subtype, "float64"),
-                          always_2d=True)
-    lossless = source.subtype in LOSSLESS_FLAC
-    buffer = io.BytesIO()
-    soundfile.write(buffer, samples, rate, format="FLAC" if lossless else "WAV", subtype=source.subtype)
-    return buffer.getvalue(), "flac" if lossless else "wav"
 
 
 # ---- feature files --------------------------------------------------------------------------------------------

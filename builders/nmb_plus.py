@@ -33,7 +33,6 @@ import ast
 import base64
 import csv
 import functools
-import io
 import json
 import math
 import re
@@ -44,7 +43,6 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any, Iterable, Iterator
 
 import datasets
-import PIL.Image
 import pyarrow as pa
 import pyarrow.parquet as pq
 from datasets import ClassLabel, Image, Json, Value
@@ -52,7 +50,7 @@ from datasets import ClassLabel, Image, Json, Value
 from .archives import MEDIA_MEMBER_LIMIT, read_zip_member
 from .core import MMConfig, MultimodalBuilder, RawPart, batched, first_existing, group_by_count
 from .errors import RawDataError, RecordLog, not_utf8
-from .media import image_truncated
+from .media.image import EXTENSIONS, image_truncated, probe_image, sniff_format
 from .outputs import as_list
 
 # ---- metadata --------------------------------------------------------------------------------------
@@ -971,27 +969,6 @@ def _decode_twice_encoded(match: re.Match) -> str:
 
 # ---- images -------------------------------------------------------------------------------------------------
 
-EXTENSIONS = {"jpeg": "jpg", "png": "png", "gif": "gif", "webp": "webp", "bmp": "bmp", "tiff": "tif",
-              "avif": "avif", "heic": "heic", "svg": "svg"}
-
-
-def sniff_format(data: bytes) -> str | None:
-    """The image format from the bytes' signature (file extensions in this release lie)."""
-    signatures = [(b"\xff\xd8\xff", "jpeg"), (b"\x89PNG\r\n\x1a\n", "png"), (b"GIF87a", "gif"), (b"GIF89a", "gif"),
-                  (b"BM", "bmp"), (b"II*\x00", "tiff"), (b"MM\x00*", "tiff")]
-    for signature, name in signatures:
-        if data.startswith(signature):
-            return name
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "webp"
-    if data[4:8] == b"ftyp":
-        return {b"avif": "avif", b"avis": "avif", b"heic": "heic", b"heix": "heic"}.get(data[8:12])
-    head = data[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    if head.startswith(b"<") and b"<svg" in head:
-        return "svg"
-    return None
-
-
 def inspect_image(data: bytes) -> tuple[str | None, str, tuple[int, int] | None]:
     """(format, status ok | svg | unreadable, size) of image bytes, without decoding the pixels.
 
@@ -1003,11 +980,10 @@ def inspect_image(data: bytes) -> tuple[str | None, str, tuple[int, int] | None]
         return found, "svg", None
     if found and image_truncated(data, found.upper()):
         return found, "unreadable", None
-    try:
-        with PIL.Image.open(io.BytesIO(data)) as image:
-            return found or (image.format or "").lower() or None, "ok", image.size
-    except (PIL.UnidentifiedImageError, OSError, SyntaxError, ValueError, PIL.Image.DecompressionBombError):
+    image = probe_image(data)
+    if image.unreadable:
         return found, "unreadable", None
+    return found or (image.format or "").lower() or None, "ok", image.size
 
 
 def image_columns(unique_id: str, data: bytes | None, name: str | None, promised: bool) -> tuple[dict, tuple | None]:

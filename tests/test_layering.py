@@ -9,7 +9,7 @@ import sys
 from builders import REGISTRY, pipeline
 from helpers import PROJECT
 
-SERVING = ("builders.hub", "starlette", "uvicorn", "markdown_it")
+SERVING = ("builders.hub", "av", "starlette", "uvicorn", "markdown_it")
 
 
 def test_building_loads_no_serving_module():

@@ -565,14 +565,18 @@ def test_class_labels_without_segment_column_follow_row_order(tmp_path):
     assert {k: v["class_id"] for k, v in labels.items()} == {1: 4, 2: None}
 
 
-def test_cut_audio_refuses_segments_outside_the_file(tmp_path):
+def test_a_segment_outside_the_audio_is_a_raw_data_error_of_the_audio_file(tmp_path):
+    """The cut itself is builders.media.audio.cut_audio (tests/test_media.py); MuSe-CaR's policy rejects the segment."""
     path = tmp_path / "a.wav"
     path.write_bytes(sample.wav_bytes(sample.signal(1, 1000)))
-    with soundfile.SoundFile(path) as source:
-        data, suffix = musecar.cut_audio(source, 900, 1200, path)     # within one label step of the end
-        assert suffix == "flac" and soundfile.info(io.BytesIO(data)).frames == 100 * 16
-        with pytest.raises(RawDataError, match="outside the audio"):
-            musecar.cut_audio(source, 900, 1300, path)
+    task = musecar.TaskFolder("MuSe2021", "c2_muse_topic", tmp_path, None)
+    with musecar.VideoSegments(task, 1, "topic", {}, None, path, [], RecordLog()) as segments:
+        audio = segments._audio(10, 900, 1200)     # within one label step of the end
+        assert audio["path"] == "1_10_900-1200ms.flac"
+        assert soundfile.info(io.BytesIO(audio["bytes"])).frames == 100 * 16
+        with pytest.raises(RawDataError, match="outside the audio") as error:
+            segments._audio(10, 900, 1300)
+    assert "do not belong together" in str(error.value) and str(path) in str(error.value)
 
 
 # ---- bad inputs through the CLI ----------------------------------------------------------------------------------
