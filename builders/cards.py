@@ -8,6 +8,7 @@ from build_report.json alone, so publish.py can re-render it for the repository 
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
 
 import datasets
@@ -21,14 +22,29 @@ from huggingface_hub import DatasetCardData
 from . import preview_spec
 from .cardcheck import redistribution_policies, size_category, validate_metadata
 from .errors import ON_ERROR_CHOICES
-from .outputs import human_bytes
+from .outputs import human_bytes, split_sort_key
 
 CARDS_DIR = Path(__file__).resolve().parent.parent / "dataset_cards"
 TEMPLATE = "_template.md.j2"
 
 REQUIRED_KEYS = ("pretty_name", "summary", "license", "redistribution", "redistribution_reason",
                  "applications", "task_categories", "language", "homepage", "citation", "raw_download",
-                 "limitations", "biases", "repo_name")
+                 "limitations", "biases", "repo_name", *("creators", "date_published", "data_collection",
+                 "data_collection_type", "annotation_protocol", "personal_sensitive_information",
+                 "out_of_scope_uses"))
+"""The last seven are the Responsible-AI facts croissant.json carries (Croissant RAI): who made the data, when
+it was published, how it was collected and annotated, what personal or sensitive information it holds, and
+what it must not be used for. Unknowns are said plainly in the text, never left out."""
+RAI_LIST_KEYS = ("data_collection_type", "personal_sensitive_information", "out_of_scope_uses",
+                 "annotation_platform", "annotation_analysis", "machine_annotation_tools", "annotator_demographics")
+RAI_TEXT_KEYS = ("data_collection", "annotation_protocol", "social_impact")
+# The values the Croissant RAI specification recommends for rai:dataCollectionType.
+COLLECTION_TYPES = ("Surveys", "Secondary Data analysis", "Physical data collection", "Direct measurement",
+                    "Document analysis", "Manual Human Curator", "Software Collection", "Experiments",
+                    "Web Scraping", "Web API", "Focus groups", "Self-reporting", "Customer feedback data",
+                    "User-generated content data", "Passive Data Collection", "Others")
+CREATOR_TYPES = ("Person", "Organization")
+ISO_DATE = re.compile(r"\d{4}(?:-\d{2}(?:-\d{2})?)?")
 # Hub metadata keys copied verbatim from the card file into the README YAML, in this order.
 HUB_KEYS = ("license", "license_name", "license_link", "pretty_name", "language", "task_categories",
             "task_ids", "annotations_creators", "language_creators", "multilinguality",
@@ -58,9 +74,40 @@ def load_card_metadata(name: str) -> dict:
         raise CardError(f"{path}: a gated dataset needs a gating_prompt")
     errors = validate_metadata({key: meta[key] for key in HUB_KEYS if key in meta})
     errors += preview_spec.check_spec(meta.get("preview"))
+    errors += rai_errors(meta)
     if errors:
         raise CardError(f"{path}: " + "; ".join(errors))
     return meta
+
+
+def rai_errors(meta: dict) -> list[str]:
+    """What is wrong with the card's Responsible-AI keys (the ones croissant.json carries)."""
+    errors = []
+    for key in RAI_LIST_KEYS:
+        value = meta.get(key)
+        if value is not None and not (isinstance(value, list) and value
+                                      and all(isinstance(item, str) and item.strip() for item in value)):
+            errors.append(f"{key} must be a non-empty list of texts")
+    for key in RAI_TEXT_KEYS:
+        if key in meta and not (isinstance(meta[key], str) and meta[key].strip()):
+            errors.append(f"{key} must be a non-empty text")
+    unknown = [kind for kind in meta.get("data_collection_type") or [] if kind not in COLLECTION_TYPES]
+    if unknown:
+        errors.append(f"data_collection_type: {', '.join(map(repr, unknown))} not among the Croissant RAI values "
+                      f"({', '.join(COLLECTION_TYPES)})")
+    creators = meta.get("creators")
+    if not isinstance(creators, list) or not all(
+            isinstance(c, dict) and isinstance(c.get("name"), str) and c["name"].strip()
+            and c.get("type", "Person") in CREATOR_TYPES and set(c) <= {"name", "type", "url", "affiliation"}
+            for c in creators):
+        errors.append("creators must be a list of {name, type: Person|Organization, url?, affiliation?}")
+    dates = [meta.get("date_published"), *(meta.get("data_collection_timeframe") or [])]
+    bad = [str(d) for d in dates if d is not None and not ISO_DATE.fullmatch(str(d))]
+    if bad:
+        errors.append(f"dates must be ISO 8601 (YYYY, YYYY-MM or YYYY-MM-DD), quoted: {', '.join(bad)}")
+    if meta.get("license") == "other" and not meta.get("license_link"):
+        errors.append("a licence `other` needs license_link (the licence URL croissant.json gives)")
+    return errors
 
 
 def default_on_error(name: str) -> str:
@@ -123,9 +170,7 @@ def render_card(report: dict) -> str:
 
 
 def _split_names(report: dict) -> list[str]:
-    order = {"train": 0, "validation": 1, "test": 2}
-    names = {split for config in report["configs"].values() for split in config["splits"]}
-    return sorted(names, key=lambda s: (order.get(s, 3), s))
+    return sorted({split for config in report["configs"].values() for split in config["splits"]}, key=split_sort_key)
 
 
 def _skipped_summary(report: dict) -> list[dict]:
