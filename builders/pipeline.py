@@ -526,13 +526,19 @@ def failure_record(errors: list[RawDataError], data_dir: Path) -> dict:
 
 
 def write_outputs(output, report: dict) -> None:
-    """build_report.json, then README.md (last, so that its presence means the folder is complete).
+    """build_report.json, croissant.json, then README.md (last, so that its presence means the folder is
+    complete). Both metadata files are made before anything is written: a card or Croissant that cannot be
+    generated leaves the folder incomplete rather than half-described.
 
     `output` is a folder, or the `Target` of a build."""
+    from . import croissant
+
     target = output if isinstance(output, Target) else Target.of(output)
     fs, root = target.fs, target.root
+    card, metadata = cards.render_card(report), croissant.croissant_text(report)
     _write_whole(fs, f"{root}/{REPORT_FILE}", report_text(report))
-    _write_whole(fs, f"{root}/{README_FILE}", cards.render_card(report))
+    _write_whole(fs, f"{root}/{croissant.CROISSANT_FILE}", metadata)
+    _write_whole(fs, f"{root}/{README_FILE}", card)
 
 
 def _finalize(dataset, target: Target, jobs, results, rejected, config_meta, on_error, repo_id, inputs) -> dict:

@@ -62,6 +62,9 @@ RATE_LIMIT_PATIENCE = 2 * 3600.0
 """Seconds of 429 waits a publish accepts in all before it stops (a rerun resumes)."""
 DEFAULT_RETRY_AFTER = 60
 
+CROISSANT_FILE = "croissant.json"
+"""The build's Croissant metadata (builders.croissant.CROISSANT_FILE, named here without importing `datasets`):
+published with the card, and regenerated like it when the repository differs from the one it was built for."""
 CARDS_DIR = Path(__file__).resolve().parents[2] / "dataset_cards"
 """Read here without builders.cards, which imports `datasets`: publishing avoids that unless a card must be
 re-rendered."""
@@ -289,6 +292,8 @@ def _check_options(tag, create_pr, card_edits, files_per_commit) -> None:
 
 def _check_file_sizes(local: dict[str, Path], log) -> None:
     for path_in_repo, path in local.items():
+        if not path.is_file():  # croissant.json of an older folder, made small by publish.py
+            continue
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
             raise UsageError(f"{path}: {size:,} bytes, over the Hub's limit of {MAX_FILE_BYTES:,} bytes per file; "
@@ -342,9 +347,10 @@ def _check_tag(api: HfApi, repo_id: str, tag: str | None, remote: RemoteState, t
 
 def published_card(api: HfApi, folder: Path, report: dict, repo_id: str, tag: str | None, remote: RemoteState,
                    card_edits: str | None, log, see_also: tuple[str, ...] = ()) -> dict[str, bytes]:
-    """README.md and build_report.json as they must be published, where they differ from the folder's: the card
-    names `repo_id`, the release tag and the other repositories of the dataset (`see_also`), and a card body
-    edited on the Hub is kept or overwritten only as the maintainer said (`card_edits`), never silently."""
+    """README.md, build_report.json and croissant.json as they must be published, where they differ from the
+    folder's: the card names `repo_id`, the release tag and the other repositories of the dataset (`see_also`),
+    and a card body edited on the Hub is kept or overwritten only as the maintainer said (`card_edits`), never
+    silently; croissant.json names `repo_id` (it is made for a folder built before it existed)."""
     new = dict(report, repo_id=repo_id)
     for key, value in (("release_tag", tag), ("see_also", list(see_also))):
         if value:
@@ -391,6 +397,13 @@ def published_card(api: HfApi, folder: Path, report: dict, repo_id: str, tag: st
     report_bytes = report_text(new).encode()
     if report_bytes != (folder / REPORT_FILE).read_bytes():
         contents[REPORT_FILE] = report_bytes
+    folder_croissant = folder / CROISSANT_FILE
+    if repo_id != report.get("repo_id") or not folder_croissant.is_file():
+        from .. import croissant  # imports `datasets`: paid only when the metadata must change
+
+        metadata = croissant.croissant_text(new).encode()
+        if not folder_croissant.is_file() or metadata != folder_croissant.read_bytes():
+            contents[CROISSANT_FILE] = metadata
     return contents
 
 
@@ -463,9 +476,10 @@ def _publish_in_one_commit(api: HfApi, the_plan: PublishPlan, report: dict, crea
 
 
 def make_batches(add: list[CommitOperationAdd], delete: list[str], files_per_commit: int) -> list[list]:
-    """The commits of a publish: data files first, README.md, build_report.json and the deletions last (so the
-    card arrives with the end), at most `files_per_commit` changes and the Hub's regular payload per commit."""
-    last = {README_FILE, REPORT_FILE}
+    """The commits of a publish: data files first, README.md, build_report.json, croissant.json and the deletions
+    last (so the card and the metadata arrive with the end), at most `files_per_commit` changes and the Hub's
+    regular payload per commit."""
+    last = {README_FILE, REPORT_FILE, CROISSANT_FILE}
     operations = sorted((op for op in add if op.path_in_repo not in last), key=lambda op: op.path_in_repo)
     operations += sorted((op for op in add if op.path_in_repo in last), key=lambda op: op.path_in_repo)
     operations += [CommitOperationDelete(path_in_repo=path) for path in delete]
@@ -681,12 +695,15 @@ def _status(error: HfHubHTTPError) -> int | None:
 
 
 def _local_files(folder: Path, report: dict) -> dict[str, Path]:
-    files = {README_FILE: folder / README_FILE, REPORT_FILE: folder / REPORT_FILE}
+    """The files a publish uploads: the card, the report, the Croissant metadata and every data file. A folder
+    built before croissant.json existed lacks it: `published_card` makes it."""
+    files = {README_FILE: folder / README_FILE, REPORT_FILE: folder / REPORT_FILE,
+             CROISSANT_FILE: folder / CROISSANT_FILE}
     for config in report["configs"].values():
         for split in config["splits"].values():
             for name in split["files"]:
                 files[name] = folder / name
-    missing = [name for name, path in files.items() if not path.is_file()]
+    missing = [name for name, path in files.items() if not path.is_file() and name != CROISSANT_FILE]
     if missing:
         raise UsageError(f"{folder}: files listed in {REPORT_FILE} are missing: {', '.join(missing)}; "
                          "rebuild the folder")
