@@ -922,7 +922,10 @@ def stored_picture(data: bytes, path: str) -> Picture:
 
 def frame_picture(tiff: bytes, frame: TiffFrame, stem: str) -> Picture:
     """One TIFF frame as a standalone image, its compressed data copied verbatim (see `media.tiff.frame_image`)."""
-    width, height = frame.int(WIDTH), frame.int(HEIGHT)
+    try:
+        width, height = frame.int(WIDTH), frame.int(HEIGHT)
+    except ValueError as e:  # a damaged size tag: the frame cannot be placed, the document is still kept
+        return Picture(status=UNDECODABLE, error=f"{stem}: {e}")
     try:
         data, extension = frame_image(tiff, frame)
     except ValueError as e:

@@ -273,9 +273,14 @@ def test_the_cut_is_deterministic(full_video):
 
 
 def test_what_cannot_be_cut(full_video, tmp_path):
-    with pytest.raises(MediaError, match=r"^no video at -3\.000--1\.000 s \(the video ends before\)$") as error:
+    with pytest.raises(MediaError, match=r"^no video at -3\.000--1\.000 s \(it starts before the first keyframe\)$") \
+            as error:
         cut_clip(full_video, -3, -1, "mp4")
     assert error.value.kind == "outside"
+    with pytest.raises(MediaError, match=r"^no video at 8\.000-9\.000 s \(the video ends at 6\.000 s\)$") as error:
+        cut_clip(full_video, 8, 9, "mp4")  # not the last seconds of the video in place of the window
+    assert error.value.kind == "outside"
+    assert cut_clip(full_video, 5.5, 9, "mp4")[1:] == (4.0, 6.0)  # a window the video ends inside: cut to its end
     (tmp_path / "page.mp4").write_bytes(b"<html>404</html>")
     with pytest.raises(MediaError, match=r"^cannot read the video \(.*Invalid data found") as error:
         cut_clip(tmp_path / "page.mp4", 0, 1, "mp4")

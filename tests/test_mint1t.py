@@ -746,3 +746,15 @@ def test_real_photographs_survive_the_tiff_to_jpeg_rewrap(tmp_path):
     for k, (photo, picture) in enumerate(zip(photos, pictures)):
         assert picture.path == f"real_{k}.jpg" and (picture.width, picture.height) == photo.size
         assert np.array_equal(decoded(picture.data), tiff_frame(tiff, k))
+
+
+def test_a_frame_whose_size_tag_is_not_an_integer_is_an_undecodable_image_not_a_crash():
+    from builders.media.tiff import WIDTH, read_tiff
+
+    tiff = sample.multi_frame_tiff([sample.picture(8, 8, 1), sample.picture(8, 8, 2)])
+    first, second = read_tiff(tiff)
+    first.entries[WIDTH] = (2, 4, b"wide")  # an ASCII value where the width belongs
+    picture = mint1t.frame_picture(tiff, first, "doc_0")
+    assert (picture.status, picture.error, picture.data) == (mint1t.UNDECODABLE,
+                                                              f"doc_0: tag {WIDTH} has non-integer type 2", None)
+    assert mint1t.frame_picture(tiff, second, "doc_1").path == "doc_1.jpg"

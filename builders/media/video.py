@@ -74,7 +74,7 @@ def cut_clip(path: Path, start: float, end: float, container: str) -> tuple[byte
     clip's format (FFmpeg's name: mp4, mov, webm, matroska).
 
     MediaError when it cannot be done, with kind "unreadable" (FFmpeg cannot read the file), "no_video_stream"
-    or "outside" (the video ends before the window).
+    or "outside" (the window starts before the first keyframe or after the video's end).
     """
     import av
 
@@ -87,11 +87,15 @@ def cut_clip(path: Path, start: float, end: float, container: str) -> tuple[byte
             packets = _packets_until(source, streams, end + origin)
             first = _keyframe_at_or_before(packets, video, start + origin)
             if first is None:
-                raise MediaError(f"no video at {start:.3f}-{end:.3f} s (the video ends before)", "outside")
+                raise MediaError(f"no video at {start:.3f}-{end:.3f} s (it starts before the first keyframe)",
+                                 "outside")
             clip_start = float(packets[first].pts * video.time_base)
             kept = [p for i, p in enumerate(packets)
                     if (i >= first if p.stream is video else clip_start <= float(p.pts * p.time_base) < end + origin)]
             clip_end = max(float((p.pts + p.duration) * video.time_base) for p in kept if p.stream is video)
+            if clip_end <= start + origin:  # the seek fell back to the last keyframe: nothing of the window
+                raise MediaError(f"no video at {start:.3f}-{end:.3f} s (the video ends at "
+                                 f"{clip_end - origin:.3f} s)", "outside")
             return _mux(kept, streams, clip_start, container), round(clip_start - origin, 6), round(clip_end - origin, 6)
     except av.error.FFmpegError as error:
         raise MediaError(f"cannot read the video ({error})") from None
