@@ -350,8 +350,9 @@ def _distribution(config_name: str, config: dict, ids: set[str]) -> tuple[dict, 
     file_set = {
         "@type": "cr:FileSet", "@id": unique_id(f"parquet-files-for-config-{config_name}", ids),
         "name": f"parquet-files-for-config-{config_name}",
-        "description": f"The Parquet files of config {config_name} (its data_files patterns in README.md), "
-                       "relative to this file; each is also listed with its sha256.",
+        "description": f"The Parquet files of config {config_name}: its data_files patterns in README.md, paths "
+                       "relative to the folder or repository holding this file; each file is also listed with "
+                       "its sha256.",
         "encodingFormat": PARQUET, "includes": includes,
     }
     return file_set, files

@@ -95,6 +95,7 @@ class Snapshot:
     gated: bool | str = False
     private: bool = False
     file_url: Callable[[str], str | None] = field(default=lambda path: None)
+    croissant_url: str | None = None    # where the dataset's Croissant metadata is served (a Hub's API endpoint)
 
 
 @dataclass
@@ -115,7 +116,8 @@ def render_dataset_page(snapshot: Snapshot, links: PageLinks, withhold: Callable
     shown under the title."""
     meta = snapshot.meta
     parts = [f"<header>{nav_bar(links)}<h1>{html.escape(snapshot.repo_id)}</h1>"
-             f'<p class="note">{html.escape(snapshot.revision)}</p>{render_tags(meta, snapshot)}</header>', notice]
+             f'<p class="note">{html.escape(snapshot.revision)}</p>{render_tags(meta, snapshot)}'
+             f"{render_croissant_link(snapshot)}</header>", notice]
     if snapshot.yaml_error:
         parts.append(f'<p class="notice">The card metadata could not be read: {html.escape(snapshot.yaml_error)}</p>')
     if snapshot.gated:
@@ -176,6 +178,18 @@ def modalities(meta: dict) -> list[str]:
 
     visit(meta.get("dataset_info"))
     return sorted(found)
+
+
+def render_croissant_link(snapshot: Snapshot) -> str:
+    """A link to the dataset's Croissant metadata, as the Hub's dataset pages offer one: the served endpoint,
+    else the repository's croissant.json file."""
+    url = snapshot.croissant_url
+    if url is None and "croissant.json" in snapshot.files:
+        url = snapshot.file_url("croissant.json")
+    if not url:
+        return ""
+    return (f'<p class="croissant">Machine-readable metadata: <a href="{html.escape(url)}" '
+            'type="application/ld+json">Croissant</a> (Croissant 1.1 with RAI)</p>')
 
 
 def render_gate(meta: dict, granted: bool) -> str:

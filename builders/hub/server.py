@@ -557,6 +557,7 @@ class LocalHub:
             route("POST", API + r"/discussions/(?P<num>[0-9]+)/merge", self.merge_pull_request),
             route("GET", API + rf"/xet-(?P<token_kind>read|write)-token/{REV}", self.xet_token),
             route("GET", API + rf"/tree/{REV}(?:/(?P<path>.+))?", self.tree),
+            route("GET", r"/api/datasets/(?P<ns>[^/]+)/(?P<name>[^/]+)/croissant", self.croissant),
             route("POST", API + rf"/paths-info/{REV}", self.paths_info),
             route("GET", WEB + rf"/resolve/{REV}/(?P<path>.+)", self.resolve),
             route("POST", API + rf"/preupload/{REV}", self.preupload),
@@ -994,6 +995,27 @@ class LocalHub:
             headers["Link"] = f'<{base_url(request)}{raw_path}?{urlencode(query)}>; rel="next"'
         body = await run_in_threadpool(tree_entries, repo, sha, page, expand)
         return JSONResponse(body, headers=headers)
+
+    async def croissant(self, request: Request, ns: str, name: str) -> Response:
+        """GET /api/datasets/ORG/NAME/croissant, as the Hub serves it: the Croissant JSON-LD of `main`. The Hub
+        generates it; here it is the repository's croissant.json (or, for a repository without one, generated
+        from its build_report.json and the card metadata), with the repository page as `url`, absolute file
+        URLs and the repository as a git FileObject (`builders.croissant.for_repository`). Like the Hub's data
+        endpoints, a gated repository answers 401 without the token; a private or missing one, 404."""
+        repo = self.visible_repo(request, "datasets", ns, name)
+        sha = self.revision(repo, "main")
+        headers = {"X-Repo-Commit": sha}
+        if repo.gated and not self.auth.is_owner(request):
+            raise HubError(401, f"Access to dataset {repo.key.id} is restricted: it is gated, send the token",
+                           code="GatedRepo", headers=headers)
+        document = await run_in_threadpool(croissant_document, self.store, repo.files(sha))
+        if document is None:
+            raise HubError(404, f"{repo.key.id} has no Croissant metadata: neither croissant.json nor a "
+                           "build_report.json of a dataset this hub knows", headers=headers)
+        from .. import croissant  # imports `datasets` (through the card metadata): paid on first use only
+
+        served = croissant.for_repository(document, base_url(request), repo.key.id, "main")
+        return JSONResponse(served, headers=headers)
 
     async def paths_info(self, request: Request, kind: str, ns: str, name: str, rev: str) -> Response:
         repo = self.visible_repo(request, kind, ns, name)
@@ -1520,6 +1542,43 @@ def read_card(store: Store, files: dict) -> tuple[dict | None, str, str | None]:
     return _parse_card(str(store.blob_path(entry["sha256"])))
 
 
+CROISSANT_FILE = "croissant.json"
+REPORT_FILE = "build_report.json"
+
+
+def croissant_document(store: Store, files: dict) -> dict | None:
+    """The repository's croissant.json, else one generated from its build_report.json, else None."""
+    entry = files.get(CROISSANT_FILE)
+    if entry is not None:
+        return _read_json(str(store.blob_path(entry["sha256"])))
+    entry = files.get(REPORT_FILE)
+    if entry is None:
+        return None
+    return _generated_croissant(str(store.blob_path(entry["sha256"])))
+
+
+@lru_cache(maxsize=64)
+def _read_json(path: str) -> dict | None:
+    try:
+        value = json.loads(Path(path).read_bytes())
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+@lru_cache(maxsize=64)
+def _generated_croissant(report_path: str) -> dict | None:
+    from .. import cards, croissant
+
+    report = _read_json(report_path)
+    if report is None or report.get("failed_configs"):
+        return None
+    try:
+        return croissant.generate(report)
+    except (cards.CardError, croissant.CroissantError, KeyError, TypeError, ValueError):
+        return None  # a report of another dataset or another version: no metadata, as the Hub has none
+
+
 def card_metadata(store: Store, files: dict) -> dict | None:
     meta, _, _ = read_card(store, files)
     # Dates and other YAML scalars must survive JSON; a round trip through str keeps them readable.
@@ -1553,7 +1612,9 @@ def snapshot(store: Store, repo: Repo) -> pages.Snapshot:
         files={path: pages.StoredFile(store.blob_path(entry["sha256"]), entry["size"], entry["lfs"])
                for path, entry in files.items()},
         gated=repo.gated, private=repo.private,
-        file_url=lambda path: f"/{quote(repo.key.web_path)}/resolve/main/{quote(path)}")
+        file_url=lambda path: f"/{quote(repo.key.web_path)}/resolve/main/{quote(path)}",
+        croissant_url=(f"/api/datasets/{quote(repo.key.id)}/croissant"
+                       if CROISSANT_FILE in files or REPORT_FILE in files else None))
 
 
 def page_links(signed_in: bool, here: str) -> pages.PageLinks:
