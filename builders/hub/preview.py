@@ -24,6 +24,7 @@ import av
 import PIL.Image
 import pyarrow.parquet as pq
 
+from ..media.image import sniff_format
 from ..preview_spec import LITERAL_KEYS, VIEWS, check_spec, spec_columns, views_for  # noqa: F401 (re-exported)
 
 PREVIEW_ROWS = 5
@@ -172,17 +173,13 @@ def data_uri(mime: str, data: bytes) -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode()}"
 
 
+BROWSER_IMAGES = {"jpeg": "image/jpeg", "png": "image/png", "gif": "image/gif", "webp": "image/webp"}
+
+
 def image_mime(data: bytes) -> str | None:
-    """Only formats recognised by their magic bytes become <img>: never trust a path's extension (e.g. SVG)."""
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if data.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if data[:6] in (b"GIF87a", b"GIF89a"):
-        return "image/gif"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return None
+    """Only these formats, recognised by their bytes, become <img>: never trust a path's extension, and never
+    show an SVG (it could run a script)."""
+    return BROWSER_IMAGES.get(sniff_format(data))
 
 
 def audio_mime(data: bytes) -> str | None:
