@@ -7,12 +7,14 @@ local Hub server's port is chosen now and the server is started on it by the `lo
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -119,13 +121,135 @@ def realdata_dir(name: str) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def sample_builds(tmp_path_factory) -> dict[str, Path]:
-    """Every dataset's sample raw tree, built once for the session: dataset name -> built folder."""
-    from builders.hub.catalog import build_samples
+# ---- the sample releases, made and built once per session ----------------------------------------------------
 
-    folders = build_samples(tmp_path_factory.mktemp("sample-builds"), log=lambda *a: None)
-    return {folder.name: folder for folder in folders}
+class Built(NamedTuple):
+    """A build of a sample tree: what the generator says a correct build holds (its `root` is the raw tree),
+    the built folder and the build report."""
+    tree: Any
+    out: Path
+    report: dict
+
+
+class ManyShards(NamedTuple):
+    """How a dataset's sample is built in several shard jobs per split: the generator's options, the configs
+    (None: all), attributes to shrink (pytest's dotted paths: class data or module constants) and the policy."""
+    sample: dict = {}
+    configs: list[str] | None = None
+    patches: dict[str, int] = {}
+    on_error: str | None = None
+
+
+MANY_SHARDS = {
+    "bigdocs": ManyShards({"scale": 3}, ["ArxivOCR"]),  # ArxivOCR's train split as 3 release files
+    "flickr30k_entities": ManyShards({"scale": 12}, ["entities"],
+                                     {"builders.flickr30k_entities.Flickr30kEntities.SHARD_BYTES": 8_000}),
+    "internvid": ManyShards({"bad_records": True}, ["10m_flt", "full", "clips_10m_flt"],
+                            {"builders.internvid.InternVid.SHARD_BYTES": 700,   # boundaries inside lines
+                             "builders.internvid.CHUNK_BYTES": 300},            # lines longer than a chunk
+                            on_error="skip"),
+    "mint1t": ManyShards(),  # the PDF dumps' tars, a shard job each
+    "movieqa": ManyShards({"scale": 12}, ["qa", "qa_video"],
+                          {"builders.movieqa.MovieQA.QUESTIONS_PER_SHARD": 5,
+                           "builders.movieqa.MovieQA.SHARD_BYTES": 3 * 10**6}),  # about one question with clips
+    "musecar": ManyShards(patches={"builders.musecar.MuSeCaR.SHARD_BYTES": 1}),  # a video per shard job
+    "nmb_plus": ManyShards(patches={"builders.nmb_plus.SHARD_ROWS": 2}),  # CSV shards start inside the file
+}
+
+
+class Samples:
+    """Each dataset's sample trees and their builds, made on first use and kept for the session, so that a file
+    run alone makes only its own dataset's. Tests only read them: one that changes a tree or a folder copies it.
+
+    build(name): the sample tree built as build.py builds it (the card's error policy, one process);
+    bad_build(name): the tree of `make_sample_data.py --bad-records` built with --on-error skip;
+    many_shards(name): MANY_SHARDS[name] built in one process and in two, from one tree."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self._trees: dict[tuple, Any] = {}
+        self._builds: dict[tuple, Any] = {}
+        self._logs: dict[str, list[str]] = {}
+
+    def tree(self, name: str, **options):
+        """The sample tree the generator makes with `options` (none: the plain sample, at raw/<name>)."""
+        key = (name, *sorted(options.items()))
+        if key not in self._trees:
+            from builders.samples import make_sample
+
+            folder = "-".join([name, *(f"{option}={value}" for option, value in sorted(options.items()))])
+            self._trees[key] = make_sample(name, self.root / "raw" / folder, **options)
+        return self._trees[key]
+
+    def raw(self, name: str) -> Path:
+        return self.tree(name).root
+
+    def build(self, name: str) -> Built:
+        if (name, "plain") not in self._builds:
+            tree, log = self.tree(name), self._logs.setdefault(name, [])
+            out = self.root / "built" / name
+            self._builds[name, "plain"] = Built(tree, out, _build(name, tree.root, out, log=log.append))
+        return self._builds[name, "plain"]
+
+    def log(self, name: str) -> list[str]:
+        """The messages of build(name), as build.py prints them without --quiet."""
+        self.build(name)
+        return self._logs[name]
+
+    def bad_tree(self, name: str):
+        return self.tree(name, bad_records=True)
+
+    def bad_build(self, name: str) -> Built:
+        if (name, "bad") not in self._builds:
+            tree, out = self.bad_tree(name), self.root / "built-bad" / name
+            self._builds[name, "bad"] = Built(tree, out, _build(name, tree.root, out, on_error="skip"))
+        return self._builds[name, "bad"]
+
+    def many_shards(self, name: str) -> tuple[Built, Built]:
+        if (name, "many") not in self._builds:
+            recipe, builds = MANY_SHARDS[name], []
+            tree = self.tree(name, **recipe.sample)
+            with pytest.MonkeyPatch.context() as patch:
+                for target, value in recipe.patches.items():
+                    patch.setattr(target, value)
+                for processes in (1, 2):
+                    out = self.root / f"many-shards-{processes}" / name
+                    builds.append(Built(tree, out, _build(name, tree.root, out, configs=recipe.configs,
+                                                          on_error=recipe.on_error, num_proc=processes)))
+            self._builds[name, "many"] = tuple(builds)
+        return self._builds[name, "many"]
+
+
+def _build(name: str, raw: Path, out: Path, **options) -> dict:
+    from helpers import quiet_build
+
+    return quiet_build(name, raw, out, **options)
+
+
+@pytest.fixture(scope="session")
+def samples(tmp_path_factory) -> Samples:
+    return Samples(tmp_path_factory.mktemp("samples"))
+
+
+@pytest.fixture(scope="module")
+def built(samples, request) -> Built:
+    """The sample build of the test module's dataset (its DATASET)."""
+    return samples.build(request.module.DATASET)
+
+
+@pytest.fixture(scope="module")
+def bad_tree(samples, request):
+    """The sample tree with bad records (`make_sample_data.py --bad-records`) of the test module's dataset."""
+    return samples.bad_tree(request.module.DATASET)
+
+
+@pytest.fixture(scope="session")
+def sample_builds(samples, tmp_path_factory) -> dict[str, Path]:
+    """Every dataset's sample build, copied (published_samples re-renders the copies' cards): name -> folder."""
+    from builders import dataset_names
+
+    root = tmp_path_factory.mktemp("sample-builds")
+    return {name: Path(shutil.copytree(samples.build(name).out, root / name)) for name in dataset_names()}
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import http.client
+import json
 import os
 import shutil
 import subprocess
@@ -13,12 +14,76 @@ from urllib.parse import urlsplit
 import pyarrow.parquet as pq
 
 PROJECT = Path(__file__).resolve().parent.parent
+SPLITS = ("train", "validation", "test")  # the order a build lists its splits in
+
+
+def quiet_build(dataset: str, raw, out, **options) -> dict:
+    """pipeline.build without progress bars or messages (unless `log` is given); returns the build report."""
+    from builders.pipeline import build
+
+    return build(dataset, raw, out, **{"progress": False, "log": lambda *a: None, **options})
 
 
 def parquet_rows(out: Path, config: str, split: str) -> list[dict]:
     """All rows of one split of a built folder, in file order, read with pyarrow."""
     files = sorted((Path(out) / config).glob(f"{split}-*.parquet"))
     return [row for f in files for row in pq.read_table(f).to_pylist()]
+
+
+def built_files(out: Path) -> dict[str, bytes]:
+    """Every file of a built folder but the report (whose timings differ from build to build), by path."""
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(Path(out).rglob("*"))
+            if p.is_file() and p.name != "build_report.json"}
+
+
+def without_timings(report: dict) -> dict:
+    return {key: value for key, value in report.items() if key != "timings"}
+
+
+def assert_same_build(out: Path, reference: Path) -> None:
+    """Two built folders hold the same bytes, and the same report but for its timings."""
+    assert built_files(out) == built_files(reference)
+    reports = [json.loads((Path(folder) / "build_report.json").read_text()) for folder in (out, reference)]
+    assert without_timings(reports[0]) == without_timings(reports[1])
+
+
+def assert_same_rows(got: list[dict], expected: list[dict], what=None) -> None:
+    """Equal rows, a NaN equal to itself (compared as repr when == fails: NaN != NaN)."""
+    assert got == expected or repr(got) == repr(expected), what
+
+
+def folder_features(out: Path, config: str):
+    """The `datasets` features a config's Parquet files declare."""
+    import datasets
+
+    return datasets.Features.from_arrow_schema(pq.read_schema(next((Path(out) / config).glob("*.parquet"))))
+
+
+def loaded_rows(out: Path, config: str, split: str) -> list[dict]:
+    """A split of a built folder as `load_dataset` returns it with media undecoded (`as_loaded`): the Parquet
+    rows with each JSON value decoded."""
+    features = folder_features(out, config)
+    return [{name: _decoded_json(row[name], feature) for name, feature in features.items()}
+            for row in parquet_rows(out, config, split)]
+
+
+def _decoded_json(value, feature):
+    import datasets
+
+    if value is None:
+        return None
+    if isinstance(feature, datasets.Json):
+        return json.loads(value)
+    if isinstance(feature, (datasets.List, datasets.LargeList)):
+        return [_decoded_json(item, feature.feature) for item in value]
+    if isinstance(feature, dict):
+        return {name: _decoded_json(value[name], inner) for name, inner in feature.items()}
+    return value
+
+
+def as_loaded(dataset) -> list[dict]:
+    """The rows of a `datasets` Dataset or IterableDataset, images, audio and video left as their stored bytes."""
+    return list(dataset.cast(undecoded(dataset.features)))
 
 
 def refused_build(dataset: str, raw: Path, out: Path, *options: str, expected: str) -> str:
@@ -45,8 +110,7 @@ def hub_rows(repo: str, config: str, token: str) -> dict[str, list[dict]]:
     """Every split of a config as `load_dataset` gives it from the Hub, media left as their stored bytes."""
     import datasets
 
-    loaded = datasets.load_dataset(repo, config, token=token)
-    return {split: list(part.cast(undecoded(part.features))) for split, part in loaded.items()}
+    return {split: as_loaded(part) for split, part in datasets.load_dataset(repo, config, token=token).items()}
 
 
 def undecoded(feature):

@@ -1,7 +1,6 @@
 """Flickr30K Entities: the builder against the sample generator's tree, the real files, and bad inputs."""
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import shutil
@@ -13,23 +12,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from builders import flickr30k_entities as f30k
-from builders.cardcheck import validate_readme
 from builders.errors import RawDataError, RecordLog
-from builders.pipeline import build
 from builders.samples import flickr30k_entities as sample
 from conftest import realdata_dir
-from helpers import parquet_rows, refused_build, run_script
+from helpers import SPLITS, parquet_rows, quiet_build, refused_build, run_script
 
+DATASET = "flickr30k_entities"  # `built` (conftest) is its sample build; test_contract.py checks what every build must
 TYPES = f30k.PHRASE_TYPES
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    raw = tmp_path_factory.mktemp("raw")
-    tree = sample.make(raw)
-    out = tmp_path_factory.mktemp("out")
-    report = build("flickr30k_entities", raw, out, progress=False, log=lambda *a: None)
-    return tree, out, report
 
 
 def rows_by_id(out: Path, config: str, split: str) -> dict[str, dict]:
@@ -40,7 +29,7 @@ def rows_by_id(out: Path, config: str, split: str) -> dict[str, dict]:
 
 def test_entities_rows_equal_what_the_generator_wrote(built):
     tree, out, _ = built
-    for split in ("train", "validation", "test"):
+    for split in SPLITS:
         rows = parquet_rows(out, "entities", split)
         assert [r["image_id"] for r in rows] == tree.rows_expected(split)  # split-file order
         for row in rows:
@@ -101,6 +90,8 @@ def test_captions_config(built):
     assert row["captions"] == [tree.images["98765"].caption_text(k) for k in range(5)]
     assert row["caption_unrelated"] == [False, True, False, False, False]
     assert set(row) == {"image_id", "image", "captions", "caption_unrelated"}
+    first = parquet_rows(out, "captions", "test")[0]
+    assert first["image_id"] == "2199200615" and first["captions"][2] == "The animals play"
 
 
 def test_karpathy_config_uses_karpathy_splits_and_original_captions(built):
@@ -114,33 +105,23 @@ def test_karpathy_config_uses_karpathy_splits_and_original_captions(built):
     assert [s["unrelated"] for s in row["sentences"]] == [False, False, False, False, True]
 
 
-def test_card_and_report(built):
+def test_card_and_report_values(built):
     tree, out, report = built
     readme = (out / "README.md").read_text()
-    assert validate_readme(readme) == []
-    for section in ("## Intended applications", "## How to load", "## Data fields", "## Splits", "## Sizes",
-                    "## How to obtain the raw data", "## Licence and terms", "## Limitations and biases",
-                    "## Citation"):
-        assert section in readme
     assert "license: other" in readme and "license_name: flickr30k-noncommercial-research" in readme
     assert "extra_gated_fields:" in readme and "Phrase localisation" in readme
     assert "flickrentitiesijcv" in readme and "young2014image" in readme
     assert "| `entities[].boxes` | list<list<int32>[4]> |" in readme
     assert 'load_dataset("ORG/flickr30k-entities", "karpathy")' in readme
     assert "| `entities` | 2 | 1 | 1 |" in readme
-    stats = report["configs"]["entities"]["splits"]["train"]
-    assert stats["rows"] == stats["records_read"] == 2 and stats["records_skipped"] == 0
-    on_disk = json.loads((out / "build_report.json").read_text())
-    inputs = {i["path"]: i for i in on_disk["inputs"]}
-    assert inputs["annotations.zip"]["sha256"] == hashlib.sha256((tree.root / "annotations.zip").read_bytes()).hexdigest()
-    assert inputs["flickr30k-images/"]["files"] == len(tree.images)
-    assert not (out / ".staging").exists()
+    assert report["configs"]["entities"]["splits"]["train"]["rows"] == 2
+    inputs = {i["path"]: i for i in report["inputs"]}
+    assert "annotations.zip" in inputs and inputs["flickr30k-images/"]["files"] == len(tree.images)
 
 
 def test_parquet_files_carry_features_and_datasets_options(built):
     _, out, _ = built
     parquet = pq.ParquetFile(out / "entities" / "train-00000-of-00001.parquet")
-    assert b"huggingface" in parquet.schema_arrow.metadata
     columns = {parquet.metadata.row_group(0).column(i).path_in_schema: parquet.metadata.row_group(0).column(i)
                for i in range(parquet.metadata.num_columns)}
     assert columns["image.bytes"].compression == "UNCOMPRESSED"
@@ -167,8 +148,8 @@ def test_archives_and_extracted_folders_give_the_same_rows(built, tmp_path, imag
     sample.make(tmp_path / "raw", images_as=images_as, annotations_as=annotations_as)
     assert not (tmp_path / "raw" / "flickr30k-images").exists()
     out = tmp_path / "out"
-    build("flickr30k_entities", tmp_path / "raw", out, configs=["entities"], progress=False, log=lambda *a: None)
-    for split in ("train", "validation", "test"):
+    quiet_build(DATASET, tmp_path / "raw", out, configs=["entities"])
+    for split in SPLITS:
         got, want = parquet_rows(out, "entities", split), parquet_rows(reference, "entities", split)
         if images_as == "tar":  # random access: split-file order, as from the folder
             assert got == want
@@ -176,30 +157,15 @@ def test_archives_and_extracted_folders_give_the_same_rows(built, tmp_path, imag
             assert sorted(got, key=lambda r: r["image_id"]) == sorted(want, key=lambda r: r["image_id"])
 
 
-def test_many_shards_with_two_processes_match_one_shard(built, tmp_path, monkeypatch):
-    tree, reference, _ = built
-    raw = tmp_path / "raw"
-    sample.make(raw, scale=12)
-    monkeypatch.setattr(f30k.Flickr30kEntities, "SHARD_BYTES", 8_000)  # a few images per shard
-    one = build("flickr30k_entities", raw, tmp_path / "one", configs=["entities"], progress=False, log=lambda *a: None)
-    two = build("flickr30k_entities", raw, tmp_path / "two", configs=["entities"], num_proc=2, progress=False,
-                log=lambda *a: None)
-    files = one["configs"]["entities"]["splits"]["train"]["files"]
-    assert len(files) > 3 and files[0] == f"entities/train-00000-of-{len(files):05d}.parquet"
-    assert files == two["configs"]["entities"]["splits"]["train"]["files"]
-    for name in files:  # deterministic: identical bytes, whatever the parallelism
-        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
-    ids = [r["image_id"] for r in parquet_rows(tmp_path / "one", "entities", "train")]
+def test_a_shard_job_holds_a_few_images_in_split_file_order(built, samples):
+    """The sample at scale 12 in shards of 8,000 bytes of images (conftest's MANY_SHARDS; test_contract.py
+    builds it in one process and in two)."""
+    tree, _, _ = built
+    one, _ = samples.many_shards(DATASET)
+    assert len(one.report["configs"]["entities"]["splits"]["train"]["files"]) > 3
+    ids = [r["image_id"] for r in parquet_rows(one.out, "entities", "train")]
     assert ids == [i for i in reversed([i.image_id for i in tree.images.values()] +
                                        [str(5_000_000_000 + n) for n in range(12)]) if i in ids]
-
-
-def test_download_and_prepare_works_on_the_builder(tmp_path, built):
-    tree, _, _ = built
-    builder = f30k.Flickr30kEntities(config_name="captions", data_dir=str(tree.root), cache_dir=str(tmp_path / "c"))
-    builder.download_and_prepare(output_dir=str(tmp_path / "arrow"), file_format="arrow")
-    ds = builder.as_dataset(split="test")
-    assert ds[0]["image_id"] == "2199200615" and ds[0]["captions"][2] == "The animals play"
 
 
 # ---- pure parsers -------------------------------------------------------------------------------------
@@ -300,9 +266,8 @@ def test_bad_input_exits_2_naming_the_file(tmp_path, breakage, expected):
     refused_build("flickr30k_entities", _broken_tree(tmp_path, breakage), tmp_path / "out", expected=expected)
 
 
-def test_split_id_without_annotation_raises_or_is_skipped_and_counted(tmp_path):
-    raw = tmp_path / "raw"
-    tree = sample.make(raw, bad_records=True)
+def test_split_id_without_annotation_raises_or_is_skipped_and_counted(bad_tree, tmp_path):
+    raw = bad_tree.root
     failed = run_script("build.py", "flickr30k_entities", "--data-dir", raw, "--output", tmp_path / "a", "--quiet")
     assert failed.returncode == 2
     assert "(record 55555): no annotation Sentences/55555.txt in the archive" in failed.stderr
@@ -316,7 +281,7 @@ def test_split_id_without_annotation_raises_or_is_skipped_and_counted(tmp_path):
     assert (test_split["records_read"], test_split["rows"], test_split["records_skipped"]) == (2, 1, 1)
     readme = (tmp_path / "b" / "README.md").read_text()
     assert "1 raw records were skipped" in readme and "| `entities` | test | no annotation" in readme
-    assert tree.bad_ids == ["55555"]
+    assert bad_tree.bad_ids == ["55555"]
 
 
 def test_a_config_asked_for_by_name_needs_its_files(tmp_path):
@@ -386,8 +351,7 @@ def test_real_images_and_sentences_build(tmp_path):
     for image_id in REAL_IDS:
         (raw / "Annotations" / f"{image_id}.xml").write_text(_synthesized_xml(
             image_id, real / "flickr30k-images" / f"{image_id}.jpg", (real / "Sentences" / f"{image_id}.txt").read_text()))
-    report = build("flickr30k_entities", raw, tmp_path / "out", configs=["entities"], on_error="skip", progress=False,
-                   log=lambda *a: None)
+    report = quiet_build(DATASET, raw, tmp_path / "out", configs=["entities"], on_error="skip")
     rows = rows_by_id(tmp_path / "out", "entities", "train")
     assert sorted(rows) == sorted(REAL_IDS)
     split = report["configs"]["entities"]["splits"]["train"]
