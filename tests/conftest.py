@@ -161,7 +161,8 @@ class Samples:
     """Each dataset's sample trees and their builds, made on first use and kept for the session, so that a file
     run alone makes only its own dataset's. Tests only read them: one that changes a tree or a folder copies it.
 
-    build(name): the sample tree built as build.py builds it (the card's error policy, one process);
+    tree(name, **options): what the generator makes with `options` (none: the plain sample);
+    build(name, **options): that tree built as build.py builds it (the card's error policy, one process);
     bad_build(name): the tree of `make_sample_data.py --bad-records` built with --on-error skip;
     many_shards(name): MANY_SHARDS[name] built in one process and in two, from one tree."""
 
@@ -169,10 +170,9 @@ class Samples:
         self.root = root
         self._trees: dict[tuple, Any] = {}
         self._builds: dict[tuple, Any] = {}
-        self._logs: dict[str, list[str]] = {}
+        self._logs: dict[Path, list[str]] = {}
 
     def tree(self, name: str, **options):
-        """The sample tree the generator makes with `options` (none: the plain sample, at raw/<name>)."""
         key = (name, *sorted(options.items()))
         if key not in self._trees:
             from builders.samples import make_sample
@@ -184,40 +184,41 @@ class Samples:
     def raw(self, name: str) -> Path:
         return self.tree(name).root
 
-    def build(self, name: str) -> Built:
-        if (name, "plain") not in self._builds:
-            tree, log = self.tree(name), self._logs.setdefault(name, [])
-            out = self.root / "built" / name
-            self._builds[name, "plain"] = Built(tree, out, _build(name, tree.root, out, log=log.append))
-        return self._builds[name, "plain"]
-
-    def log(self, name: str) -> list[str]:
-        """The messages of build(name), as build.py prints them without --quiet."""
-        self.build(name)
-        return self._logs[name]
-
     def bad_tree(self, name: str):
         return self.tree(name, bad_records=True)
 
+    def build(self, name: str, **options) -> Built:
+        tree = self.tree(name, **options)
+        if ("build", tree.root) not in self._builds:
+            out, log = self.root / "built" / tree.root.name, self._logs.setdefault(tree.root, [])
+            self._builds["build", tree.root] = Built(tree, out, _build(name, tree.root, out, log=log.append))
+        return self._builds["build", tree.root]
+
+    def log(self, name: str, **options) -> list[str]:
+        """The messages of build(name, **options), as build.py prints them without --quiet."""
+        return self._logs[self.build(name, **options).tree.root]
+
     def bad_build(self, name: str) -> Built:
-        if (name, "bad") not in self._builds:
-            tree, out = self.bad_tree(name), self.root / "built-bad" / name
-            self._builds[name, "bad"] = Built(tree, out, _build(name, tree.root, out, on_error="skip"))
-        return self._builds[name, "bad"]
+        tree = self.bad_tree(name)
+        if ("skip", tree.root) not in self._builds:
+            out = self.root / "built-skip" / tree.root.name
+            self._builds["skip", tree.root] = Built(tree, out, _build(name, tree.root, out, on_error="skip"))
+        return self._builds["skip", tree.root]
 
     def many_shards(self, name: str) -> tuple[Built, Built]:
-        if (name, "many") not in self._builds:
-            recipe, builds = MANY_SHARDS[name], []
-            tree = self.tree(name, **recipe.sample)
+        recipe = MANY_SHARDS[name]
+        tree = self.tree(name, **recipe.sample)
+        if ("many", tree.root) not in self._builds:
+            builds = []
             with pytest.MonkeyPatch.context() as patch:
                 for target, value in recipe.patches.items():
                     patch.setattr(target, value)
                 for processes in (1, 2):
-                    out = self.root / f"many-shards-{processes}" / name
+                    out = self.root / f"many-shards-{processes}" / tree.root.name
                     builds.append(Built(tree, out, _build(name, tree.root, out, configs=recipe.configs,
                                                           on_error=recipe.on_error, num_proc=processes)))
-            self._builds[name, "many"] = tuple(builds)
-        return self._builds[name, "many"]
+            self._builds["many", tree.root] = tuple(builds)
+        return self._builds["many", tree.root]
 
 
 def _build(name: str, raw: Path, out: Path, **options) -> dict:
