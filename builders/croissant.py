@@ -57,6 +57,7 @@ CONTEXT = {
     "containedIn": "cr:containedIn",
     "data": {"@id": "cr:data", "@type": "@json"},
     "dataType": {"@id": "cr:dataType", "@type": "@vocab"},
+    "equivalentProperty": "cr:equivalentProperty",
     "examples": {"@id": "cr:examples", "@type": "@json"},
     "extract": "cr:extract",
     "field": "cr:field",
@@ -241,8 +242,8 @@ def _rai(card: dict, report: dict) -> dict:
             "upstream are taken in by rebuilding and publishing again; a published release is a tag of the "
             "Hub repository, which keeps its files."),
     }
-    if card.get("data_collection_timeframe"):
-        rai["rai:dataCollectionTimeframe"] = [str(date) for date in card["data_collection_timeframe"]]
+    if card.get("data_collection_timeframe"):  # an ISO 8601 interval, as the RAI vocabulary (croissant_rai.ttl) says
+        rai["rai:dataCollectionTimeframe"] = "/".join(str(date) for date in card["data_collection_timeframe"])
     for key, prop in (("annotation_platform", "rai:dataAnnotationPlatform"),
                       ("annotation_analysis", "rai:dataAnnotationAnalysis"),
                       ("machine_annotation_tools", "rai:machineAnnotationTools"),
@@ -394,7 +395,9 @@ def _record_sets(report: dict, config_name: str, config: dict, file_set: str, id
         "description": "The split the record belongs to (from the path of its Parquet file).",
         "dataType": "sc:Text",
         "source": {"fileSet": {"@id": file_set}, "extract": {"fileProperty": "fullpath"},
-                   "transform": {"regex": f"^(?:.*/)?{re.escape(config_name)}/({split_pattern})(?:-|/).*\\.parquet$"}},
+                   # a part is named <split>-NNNNN-of-NNNNN.parquet in either layout; the bare split name
+                   # matches too, as mlcroissant applies the transform again to the value it joined
+                   "transform": {"regex": f"^(?:.*/)?({split_pattern})(?:-[0-9]{{5,}}-of-[0-9]{{5,}}\\.parquet)?$"}},
         "references": {"field": {"@id": f"{splits_id}/split_name"}},
     }]
     docs = {item["path"]: item["doc"] for item in config.get("fields", [])}
@@ -516,6 +519,8 @@ def for_repository(document: dict, base_url: str, repo_id: str, revision: str = 
     `git+https` FileObject that contains each config's FileSet (whose `includes` are repository paths)."""
     base = base_url.rstrip("/")
     served = dict(document, url=f"{base}/datasets/{repo_id}")
+    if document.get("alternateName"):  # the repository it was built for, then other names: now this one
+        served["alternateName"] = [repo_id, *document["alternateName"][1:]]
     ids = {item.get("@id") for item in document.get("distribution", [])}
     repo = "repo" if "repo" not in ids else unique_id("repo", set(ids))
     distribution = [{
