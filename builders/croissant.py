@@ -113,7 +113,11 @@ CREATIVE_COMMONS = re.compile(r"cc-(by(?:-nc)?(?:-sa|-nd)?)-(\d\.\d)")
 
 
 class CroissantError(ValueError):
-    """The build report cannot be described (an unknown feature type, files without checksums)."""
+    """The build report cannot be described (files without checksums, a licence without a URL)."""
+
+
+class UnsupportedFeature(CroissantError):
+    """A feature with no Croissant data type (a Pdf, an Array2D): its column is left out and named."""
 
 
 # ---- the whole document -----------------------------------------------------------------------------
@@ -403,12 +407,21 @@ def _record_sets(report: dict, config_name: str, config: dict, file_set: str, id
     docs = {item["path"]: item["doc"] for item in config.get("fields", [])}
     features = datasets.Features._from_yaml_list(config["features"])
     builder = _FieldBuilder(config_name, record_set, file_set, docs, ids)
+    skipped = []
     for column, feature in features.items():
-        fields.append(builder.field(f"{record_set}/{ID_UNSAFE.sub('_', column)}", column, column, feature, []))
+        enumerations = len(builder.enumerations)
+        try:
+            fields.append(builder.field(f"{record_set}/{ID_UNSAFE.sub('_', column)}", column, column, feature, []))
+        except UnsupportedFeature as error:  # as the Hub does: the column is left out, and the description says so
+            del builder.enumerations[enumerations:]
+            skipped.append(f"{column} ({error})")
     rows = sum(info["rows"] for info in config["splits"].values())
     counts = ", ".join(f"{split}: {info['rows']}" for split, info in config["splits"].items())
     description = (f"Config {config_name}: {rows} rows in {len(splits)} split{'s' if len(splits) > 1 else ''} "
                    f"({counts}); access: {config['redistribution']}.")
+    if skipped:
+        description += (f" {len(skipped)} column{'s' if len(skipped) > 1 else ''} not described, having no Croissant "
+                        f"data type: {'; '.join(skipped)}.")
     if config.get("description"):
         description = f"{' '.join(config['description'].split())} {description}"
     return split_sets + builder.enumerations + [{
@@ -486,7 +499,7 @@ class _FieldBuilder:
                 return "sc:DateTime"
             if dtype.startswith(("time32", "time64")):
                 return "sc:Time"
-        raise CroissantError(f"config {self.config!r}, field {path!r}: no Croissant data type for {feature!r}")
+        raise UnsupportedFeature(f"no Croissant data type for {type(feature).__name__} at {path}")
 
     def _enumeration(self, path: str, feature: ClassLabel) -> str:
         """An `sc:Enumeration` record set with the class names: its key field's @id."""

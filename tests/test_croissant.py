@@ -277,6 +277,22 @@ def test_one_record_set_per_config_types_every_column_from_the_features(name, sa
     assert checked >= sum(len(c["features"]) for c in report["configs"].values())
 
 
+def test_a_column_without_a_croissant_type_is_left_out_and_named_as_the_hub_does(sample_builds):
+    report = copy.deepcopy(report_of(sample_builds["nmb_plus"]))
+    config = report["configs"]["current"]
+    config["features"] += [{"name": "scan", "dtype": "pdf"},
+                           {"name": "pages", "list": [{"name": "kind", "dtype": {"class_label": {"names": {"0": "a"}}}},
+                                                      {"name": "scan", "dtype": "pdf"}]}]
+    document = croissant.generate(report)
+    record_set = main_record_sets(document)["current"]
+    assert [field["name"] for field in record_set["field"]][-2:] == ["text_repairs", "other_columns"]
+    assert record_set["description"].endswith(
+        " 2 columns not described, having no Croissant data type: scan (no Croissant data type for Pdf at scan); "
+        "pages (no Croissant data type for Pdf at pages[].scan).")
+    assert not [rs for rs in document["recordSet"] if "pages" in rs["@id"]]  # no enumeration left behind
+    validated(document)
+
+
 # ---- reading records through mlcroissant ----------------------------------------------------------------
 
 def root_cause(error: BaseException) -> BaseException:
