@@ -5,7 +5,6 @@ import dataclasses
 import http.client
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -95,15 +94,6 @@ def refused_build(dataset: str, raw: Path, out: Path, *options: str, expected: s
     assert "hint:" in result.stderr and "Traceback" not in result.stderr, result.stderr
     assert not (Path(out) / "README.md").exists()
     return result.stderr
-
-
-def publish_copy(hub, built: Path, tmp_path: Path, repo: str, *options: str) -> Path:
-    """Publish a copy of a built folder with scripts/publish.py (which re-renders the copy's card for `repo`)."""
-    folder = tmp_path / "published"
-    shutil.copytree(built, folder)
-    result = run_script("publish.py", folder, "--repo", repo, *options, env={"HF_TOKEN": hub.token})
-    assert result.returncode == 0, result.stderr
-    return folder
 
 
 def hub_rows(repo: str, config: str, token: str) -> dict[str, list[dict]]:

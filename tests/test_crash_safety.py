@@ -31,6 +31,7 @@ from builders.errors import UsageError
 from builders.pipeline import build
 from builders.samples import flickr30k_entities as sample
 from conftest import PROJECT, free_port, start_local_hub, stop_local_hub
+from helpers import assert_same_build
 
 SCRIPTS = PROJECT / "scripts"
 SHARD_BYTES = 8_000  # one shard job per image: about a hundred jobs to be killed among
@@ -135,17 +136,6 @@ def assert_nothing_looks_complete(out: Path) -> None:
         result = json.loads(marker.read_text())
         rows = sum(pq.read_table(marker.parent / part).num_rows for part in result["parts"])
         assert rows == result["rows"], marker
-
-
-def assert_same_build(out: Path, reference: Path) -> None:
-    def files(folder):
-        return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*"))
-                if p.is_file() and p.name != "build_report.json"}
-    assert files(out) == files(reference)
-
-    def report(folder):
-        return {k: v for k, v in json.loads((folder / "build_report.json").read_text()).items() if k != "timings"}
-    assert report(out) == report(reference)
 
 
 def rerun(raw: Path, out: Path, *extra) -> int:

@@ -10,7 +10,6 @@ import hashlib
 import io
 import json
 import os
-import socket
 import subprocess
 import sys
 import uuid
@@ -26,7 +25,7 @@ from huggingface_hub.errors import (EntryNotFoundError, GatedRepoError, HfHubHTT
                                     RevisionNotFoundError)
 from PIL import Image
 
-from conftest import PROJECT, start_local_hub, stop_local_hub
+from conftest import PROJECT, free_port, start_local_hub, stop_local_hub
 from helpers import raw_request
 
 PARQUET = "data/train-00000-of-00001.parquet"
@@ -81,12 +80,6 @@ def write_dataset_folder(folder: Path, card: str = CARD) -> Path:
     pq.write_table(table, folder / PARQUET)
     (folder / "README.md").write_text(card)
     return folder
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def ndjson(*items) -> bytes:
