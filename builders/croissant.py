@@ -27,6 +27,7 @@ absolute file URLs and, as on the Hub, the repository as a `git+https` FileObjec
 """
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections import Counter
@@ -132,7 +133,7 @@ def generate(report: dict) -> dict:
         distribution += files + [file_set]
         record_sets += _record_sets(report, config_name, config, file_set["@id"], ids)
     document = {
-        "@context": CONTEXT,
+        "@context": copy.deepcopy(CONTEXT),  # the caller may change its document (mlcroissant adds to a context)
         "@type": "sc:Dataset",
         "conformsTo": [CROISSANT_VERSION, RAI_VERSION],
         "name": card["pretty_name"],
