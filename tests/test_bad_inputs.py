@@ -27,10 +27,8 @@ import pyarrow as pa
 import pytest
 
 from builders.errors import RawDataError
-from builders.pipeline import build
-from builders.samples import make_sample
-from helpers import (cut, edit, edit_json, edit_parquet, edit_tar, edit_zip_member, parquet_rows, remove, replaced,
-                     run_script, tar_member, write)
+from helpers import (cut, edit, edit_json, edit_parquet, edit_tar, edit_zip_member, parquet_rows, quiet_build, remove,
+                     replaced, run_script, tar_member, write)
 
 STOPS, KEEPS = "stops", "keeps"
 HUGE = 3 * 2**20  # characters in the "huge line" cases
@@ -496,34 +494,10 @@ def test_the_corpus_covers_every_builder_ten_times():
 # ---- running the corpus ---------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def sample_trees(tmp_path_factory):
-    """Each dataset's clean sample tree, made once and copied per case."""
-    root = tmp_path_factory.mktemp("clean")
-    made: dict[str, Path] = {}
-
-    def tree(dataset: str) -> Path:
-        if dataset not in made:
-            made[dataset] = root / dataset
-            make_sample(dataset, made[dataset])
-        return made[dataset]
-    return tree
-
-
-@pytest.fixture(scope="module")
-def clean_reads(sample_trees, tmp_path_factory):
-    """Records read per (dataset, config) from the clean sample: what a damaged build must still account for."""
-    cache: dict[tuple[str, str], int] = {}
-
-    def reads(dataset: str, config: str) -> int:
-        if (dataset, config) not in cache:
-            report = quiet_build(dataset, sample_trees(dataset), tmp_path_factory.mktemp("clean-out"), config, "raise")
-            cache[dataset, config] = total_records_read(report, config)
-        return cache[dataset, config]
-    return reads
-
-
-def quiet_build(dataset, raw, out, config, on_error):
-    return build(dataset, raw, out, configs=[config], on_error=on_error, progress=False, log=lambda *a: None)
+def clean_reads(samples):
+    """Records read per (dataset, config) in the clean sample's build (conftest's samples): what a damaged build
+    must still account for."""
+    return lambda dataset, config: total_records_read(samples.build(dataset).report, config)
 
 
 def total_records_read(report: dict, config: str) -> int:
@@ -532,9 +506,10 @@ def total_records_read(report: dict, config: str) -> int:
     return sum(s["records_read"] for s in [*stats["splits"].values(), *stats["empty_splits"].values()]) + unsplit
 
 
-def damaged_copy(case: Breakage, sample_trees, tmp_path) -> tuple[Path, str]:
+def damaged_copy(case: Breakage, samples, tmp_path) -> tuple[Path, str]:
+    """A copy of the dataset's clean sample tree (conftest's samples), damaged as the case says."""
     raw = tmp_path / "raw"
-    shutil.copytree(sample_trees(case.dataset), raw)
+    shutil.copytree(samples.raw(case.dataset), raw)
     return raw, case.damage(raw)
 
 
@@ -553,30 +528,30 @@ def check_error(error: RawDataError, case: Breakage, where: str) -> None:
 
 
 @pytest.mark.parametrize("case", CORPUS, ids=lambda case: case.id)
-def test_on_error_raise_stops_at_the_first_bad_record(case, sample_trees, tmp_path):
-    raw, where = damaged_copy(case, sample_trees, tmp_path)
+def test_on_error_raise_stops_at_the_first_bad_record(case, samples, tmp_path):
+    raw, where = damaged_copy(case, samples, tmp_path)
     if case.rejects == KEEPS:
-        report = quiet_build(case.dataset, raw, tmp_path / "out", case.config, "raise")
+        report = quiet_build(case.dataset, raw, tmp_path / "out", configs=[case.config], on_error="raise")
         rows = [row for split in report["configs"][case.config]["splits"]
                 for row in parquet_rows(tmp_path / "out", case.config, split)]
         assert case.kept(rows, report), "the damaged record is not kept with its flaw described"
         return
     with pytest.raises(RawDataError) as raised:
-        quiet_build(case.dataset, raw, tmp_path / "out", case.config, "raise")
+        quiet_build(case.dataset, raw, tmp_path / "out", configs=[case.config], on_error="raise")
     check_error(raised.value, case, where)
     assert not (tmp_path / "out" / "README.md").exists()
 
 
 @pytest.mark.parametrize("case", [c for c in CORPUS if c.rejects != KEEPS], ids=lambda case: case.id)
-def test_on_error_skip_lists_every_skipped_record(case, sample_trees, clean_reads, tmp_path):
-    raw, where = damaged_copy(case, sample_trees, tmp_path)
+def test_on_error_skip_lists_every_skipped_record(case, samples, clean_reads, tmp_path):
+    raw, where = damaged_copy(case, samples, tmp_path)
     out = tmp_path / "out"
     if case.rejects == STOPS:
         with pytest.raises(RawDataError) as raised:
-            quiet_build(case.dataset, raw, out, case.config, "skip")
+            quiet_build(case.dataset, raw, out, configs=[case.config], on_error="skip")
         check_error(raised.value, case, where)
         return
-    report = quiet_build(case.dataset, raw, out, case.config, "skip")
+    report = quiet_build(case.dataset, raw, out, configs=[case.config], on_error="skip")
     skipped = [s for s in report["skipped"] if s["config"] == case.config]
     assert len(skipped) == case.rejects, skipped
     for item in skipped:
@@ -610,8 +585,8 @@ def _groups(skipped: list[dict]) -> dict[tuple[str, str], int]:
 
 
 @pytest.mark.parametrize("case", [c for c in CORPUS if c.id in CLI_CASES], ids=lambda case: case.id)
-def test_build_py_exits_2_with_a_located_message(case, sample_trees, tmp_path):
-    raw, where = damaged_copy(case, sample_trees, tmp_path)
+def test_build_py_exits_2_with_a_located_message(case, samples, tmp_path):
+    raw, where = damaged_copy(case, samples, tmp_path)
     result = run_script("build.py", case.dataset, "--data-dir", raw, "--output", tmp_path / "out",
                         "--config", case.config, "--on-error", "raise", "--quiet")
     assert result.returncode == 2, result.stderr

@@ -12,11 +12,9 @@ from builders.errors import RecordLog
 from builders.fields import documented
 from builders.samples import flickr30k_entities as sample
 from datasets import ClassLabel, List, Value
-from helpers import parquet_rows, refused_build, run_script
+from helpers import parquet_rows, quiet_build, refused_build, run_script
 
-
-def quiet_build(raw, out, **kwargs):
-    return pipeline.build("flickr30k_entities", raw, out, progress=False, log=lambda *a: None, **kwargs)
+DATASET = "flickr30k_entities"  # the dataset these tests build
 
 
 def file_hashes(out):
@@ -33,7 +31,7 @@ def many_shards(tmp_path, monkeypatch):
 
 def test_interrupted_build_resumes_and_matches_an_uninterrupted_one(tmp_path, monkeypatch, many_shards):
     reference = tmp_path / "reference"
-    quiet_build(many_shards, reference, configs=["entities"])
+    quiet_build(DATASET, many_shards, reference, configs=["entities"])
 
     real_run_job, calls = pipeline.run_job, []
 
@@ -46,7 +44,7 @@ def test_interrupted_build_resumes_and_matches_an_uninterrupted_one(tmp_path, mo
     out = tmp_path / "out"
     monkeypatch.setattr(pipeline, "run_job", dies_on_third_job)
     with pytest.raises(KeyboardInterrupt):
-        quiet_build(many_shards, out, configs=["entities"])
+        quiet_build(DATASET, many_shards, out, configs=["entities"])
     assert not (out / "README.md").exists() and not (out / "build_report.json").exists()
     assert len(list((out / ".staging").rglob("*.done.json"))) == 2
     assert not list(out.rglob("*.tmp"))
@@ -72,12 +70,13 @@ def test_changed_code_or_options_invalidate_staged_parts(many_shards):
 
 def test_rebuilding_fewer_configs_removes_stale_files(tmp_path, many_shards):
     out = tmp_path / "out"
-    quiet_build(many_shards, out)
+    quiet_build(DATASET, many_shards, out)
     assert (out / "entities").is_dir() and (out / "karpathy").is_dir()
     (out / "notes").mkdir()
     (out / "notes" / "keep.txt").write_text("not ours")
-    report = quiet_build(many_shards, out, configs=["captions"])
-    assert sorted(p.name for p in out.iterdir()) == ["README.md", "build_report.json", "captions", "notes"]
+    report = quiet_build(DATASET, many_shards, out, configs=["captions"])
+    assert sorted(p.name for p in out.iterdir()) == ["README.md", "build_report.json", "captions", "croissant.json",
+                                                     "notes"]
     assert (out / "notes" / "keep.txt").exists()
     listed = {f for s in report["configs"]["captions"]["splits"].values() for f in s["files"]}
     assert {p.relative_to(out).as_posix() for p in out.rglob("*.parquet")} == listed
@@ -86,17 +85,17 @@ def test_rebuilding_fewer_configs_removes_stale_files(tmp_path, many_shards):
 
 def test_fewer_shards_than_before_leave_no_old_part(tmp_path, many_shards, monkeypatch):
     out = tmp_path / "out"
-    quiet_build(many_shards, out, configs=["captions"])
+    quiet_build(DATASET, many_shards, out, configs=["captions"])
     before = sorted(p.name for p in (out / "captions").iterdir())
     monkeypatch.setattr(f30k.Flickr30kEntities, "SHARD_BYTES", 10**9)
-    quiet_build(many_shards, out, configs=["captions"])
+    quiet_build(DATASET, many_shards, out, configs=["captions"])
     after = sorted(p.name for p in (out / "captions").iterdir())
     assert len(before) > len(after) == 3
     assert after == ["test-00000-of-00001.parquet", "train-00000-of-00001.parquet", "validation-00000-of-00001.parquet"]
 
 
 def test_report_lists_inputs_and_tool_versions(tmp_path, many_shards):
-    report = quiet_build(many_shards, tmp_path / "out", configs=["entities"])
+    report = quiet_build(DATASET, many_shards, tmp_path / "out", configs=["entities"])
     on_disk = json.loads((tmp_path / "out" / "build_report.json").read_text())
     assert on_disk["configs"] == report["configs"]
     assert {"datasets", "pyarrow", "huggingface_hub", "python", "multimodal-builders"} <= set(on_disk["tools"])
@@ -157,7 +156,7 @@ def test_a_config_with_bad_raw_data_does_not_lose_the_others(tmp_path, monkeypat
     out = tmp_path / "out"                                          # entities fails in a shard job
 
     with pytest.raises(pipeline.BuildIncomplete) as failed:
-        quiet_build(raw, out)
+        quiet_build(DATASET, raw, out)
     assert failed.value.built == ["captions"] and sorted(failed.value.failures) == ["entities", "karpathy"]
     message = str(failed.value)
     assert "2 of 3 configs failed; captions is built here, but README.md is not written" in message
@@ -177,7 +176,7 @@ def test_a_config_with_bad_raw_data_does_not_lose_the_others(tmp_path, monkeypat
     (raw / "annotations.zip").write_bytes(annotations)
     real_run_job, rerun = pipeline.run_job, []
     monkeypatch.setattr(pipeline, "run_job", lambda job, target: rerun.append(job.config) or real_run_job(job, target))
-    report = quiet_build(raw, out)
+    report = quiet_build(DATASET, raw, out)
     assert list(report["configs"]) == ["entities", "captions", "karpathy"] and "failed_configs" not in report
     assert "captions" not in rerun and {"entities", "karpathy"} <= set(rerun)  # the finished jobs were reused
     assert (out / "README.md").exists() and not (out / pipeline.STAGING_DIR).exists()
@@ -202,7 +201,7 @@ def test_the_error_policy_defaults_to_the_cards(tmp_path):
     assert "on_error" not in load_card_metadata("flickr30k_entities")
     raw = tmp_path / "raw"
     sample.make(raw)
-    report = quiet_build(raw, tmp_path / "out", configs=["captions"])
+    report = quiet_build(DATASET, raw, tmp_path / "out", configs=["captions"])
     assert report["on_error"] == "raise"
     card = (tmp_path / "out" / "README.md").read_text()
     assert "Error policy: `--on-error raise`" in card
@@ -242,10 +241,10 @@ def test_a_config_with_more_parts_than_a_hub_folder_holds_uses_sub_folders(tmp_p
     import datasets
 
     out = tmp_path / "out"
-    flat = quiet_build(many_shards, tmp_path / "flat", configs=["captions"])
+    flat = quiet_build(DATASET, many_shards, tmp_path / "flat", configs=["captions"])
     monkeypatch.setattr(pipeline, "MAX_FOLDER_ENTRIES", 4)  # the Hub's 10,000, scaled to the sample
     monkeypatch.setattr(pipeline, "PARTS_PER_SUBFOLDER", 2)
-    report = quiet_build(many_shards, out, configs=["captions"])
+    report = quiet_build(DATASET, many_shards, out, configs=["captions"])
     train = report["configs"]["captions"]["splits"]["train"]
     count = len(train["files"])
     assert count > 2 and train["pattern"] == "captions/train/*/*.parquet"
@@ -265,7 +264,7 @@ def test_a_config_with_more_parts_than_a_hub_folder_holds_uses_sub_folders(tmp_p
     assert flat["configs"]["captions"]["splits"]["train"]["content_hash"] == train["content_hash"]
 
     monkeypatch.setattr(pipeline, "MAX_FOLDER_ENTRIES", 10_000)  # back to a flat layout: no old part stays
-    quiet_build(many_shards, out, configs=["captions"])
+    quiet_build(DATASET, many_shards, out, configs=["captions"])
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.parquet")) == sorted(
         p.relative_to(tmp_path / "flat").as_posix() for p in (tmp_path / "flat").rglob("*.parquet"))
     assert not (out / "captions" / "train").exists()
@@ -291,7 +290,7 @@ def test_a_second_build_into_the_same_folder_stops_at_once(tmp_path):
     finally:
         holder.send_signal(signal.SIGKILL)  # a killed build leaves no lock behind
         holder.wait()
-    assert quiet_build(raw, out, configs=["captions"])["configs"]["captions"]["splits"]["train"]["rows"] == 2
+    assert quiet_build(DATASET, raw, out, configs=["captions"])["configs"]["captions"]["splits"]["train"]["rows"] == 2
 
 
 def test_an_object_store_lock_names_its_holder_and_is_taken_over_when_it_died(tmp_path):
@@ -305,10 +304,10 @@ def test_an_object_store_lock_names_its_holder_and_is_taken_over_when_it_died(tm
     with pytest.raises(pipeline.UsageError, match=r"another build is writing into this folder \(process 4242 on "
                                                   r"node-7, started 2026-12-06 05:00:00\); if no build is running, "
                                                   r"delete .*build.lock and retry"):
-        quiet_build(raw, "memory://locked-build", configs=["captions"])
+        quiet_build(DATASET, raw, "memory://locked-build", configs=["captions"])
     dead = subprocess_pid_that_exited()
     target.fs.pipe_file(lock, json.dumps({"host": platform.node(), "pid": dead, "started": "then"}).encode())
-    report = quiet_build(raw, "memory://locked-build", configs=["captions"])
+    report = quiet_build(DATASET, raw, "memory://locked-build", configs=["captions"])
     assert report["configs"]["captions"]["splits"]["train"]["rows"] == 2 and not target.fs.exists(lock)
 
 
