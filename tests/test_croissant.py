@@ -15,13 +15,14 @@ import io
 import json
 import os
 import shutil
-import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
 
-# mlcroissant fixes its cache folder when imported: keep it out of the home directory.
-os.environ.setdefault("CROISSANT_CACHE", tempfile.mkdtemp(prefix="mmb-croissant-cache-"))
+from conftest import _SESSION_HOME
+
+# mlcroissant fixes its cache folder when imported: keep it in the session's folder, out of the home directory.
+os.environ.setdefault("CROISSANT_CACHE", str(_SESSION_HOME / "croissant-cache"))
 
 import datasets  # noqa: E402
 import mlcroissant as mlc  # noqa: E402
