@@ -23,7 +23,7 @@ from builders.samples import bigdocs as sample
 from conftest import realdata_dir
 from helpers import parquet_rows, quiet_build, refused_build, run_script
 
-DATASET = "bigdocs"  # `built` is its sample build (conftest.py); what every build must do: test_contract.py
+DATASET = "bigdocs"  # its samples: conftest's built, bad_tree; what all builders must do: test_contract.py
 STATUS = bigdocs.IMAGE_STATUSES.index
 SERVICENOW_CONFIGS = ["bench-Table2LaTeX", "bench-Image2Flow_GraphViz", "bench-Image2Flow_JSON",
                       "bench-GUI2UserIntent", "bench-GUI2Summary", "bench-GUI-VQA", "bench-GUI2BBox"]

@@ -28,7 +28,6 @@ from huggingface_hub import HfApi
 
 from builders.hub import publish as publishing
 from builders.errors import UsageError
-from builders.pipeline import build
 from builders.samples import flickr30k_entities as sample
 from conftest import PROJECT, free_port, start_local_hub, stop_local_hub
 from helpers import assert_same_build
@@ -213,11 +212,9 @@ def logged_hub(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    raw, out = tmp_path_factory.mktemp("raw-small"), tmp_path_factory.mktemp("built")
-    sample.make(raw, scale=3)
-    build("flickr30k_entities", raw, out, progress=False, log=lambda *a: None)
-    return out
+def built(samples):
+    """A small Flickr30K build (conftest's samples, at scale 3), which each test copies before publishing it."""
+    return samples.build("flickr30k_entities", scale=3).out
 
 
 UPLOAD = re.compile(r'"PUT /_lfs/([0-9a-f]{64})\?[^"]*" (\d{3})')
@@ -324,7 +321,7 @@ def test_a_batched_publish_killed_after_some_batches_resumes_its_pull_request(lo
     assert commits == ["commit"] * 3 + ["discussions"]  # the 3 batches left (2, 2 and 1 changes), then the merge
     info = api.repo_info(repo, repo_type="dataset", files_metadata=True)
     assert {s.rfilename: s.lfs.sha256 for s in info.siblings if s.lfs} == parquet
-    assert {s.rfilename for s in info.siblings} == set(parquet) | {"README.md", "build_report.json"}
+    assert {s.rfilename for s in info.siblings} == set(parquet) | {"README.md", "build_report.json", "croissant.json"}
     assert [c.title for c in api.list_repo_commits(repo, repo_type="dataset")] == \
         ["Merge pull request #1: Publish flickr30k_entities", "initial commit"]
     assert [(d.num, d.status) for d in api.get_repo_discussions(repo, repo_type="dataset")] == [(1, "merged")]

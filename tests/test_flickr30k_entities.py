@@ -17,7 +17,7 @@ from builders.samples import flickr30k_entities as sample
 from conftest import realdata_dir
 from helpers import SPLITS, parquet_rows, quiet_build, refused_build, run_script
 
-DATASET = "flickr30k_entities"  # `built` (conftest) is its sample build; test_contract.py checks what every build must
+DATASET = "flickr30k_entities"  # its samples: conftest's built, bad_tree; what all builders must do: test_contract.py
 TYPES = f30k.PHRASE_TYPES
 
 

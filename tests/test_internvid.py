@@ -19,7 +19,7 @@ from builders.samples import internvid as sample
 from conftest import realdata_dir
 from helpers import folder_features, parquet_rows, quiet_build, refused_build, run_script
 
-DATASET = "internvid"  # `built` is its sample build (conftest.py); what every build must do: test_contract.py
+DATASET = "internvid"  # its samples: conftest's built, bad_tree; what all builders must do: test_contract.py
 CAPTION_CONFIGS = ("10m_flt", "10m_div", "aes_18m", "full", "10m_flt_info")
 
 

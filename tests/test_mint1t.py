@@ -22,7 +22,7 @@ from builders.samples import mint1t as sample
 from conftest import realdata_dir
 from helpers import parquet_rows, quiet_build, refused_build, run_script
 
-DATASET = "mint1t"  # `built` is its sample build (conftest.py); what every build must do: test_contract.py
+DATASET = "mint1t"  # its samples: conftest's built, bad_tree; what all builders must do: test_contract.py
 BUILT_CONFIGS = ["html", "html-v1.0", "pdf", "pdf-CC-MAIN-2023-06", "pdf-CC-MAIN-2024-18", "arxiv"]
 
 

@@ -16,7 +16,7 @@ from builders.samples import movieqa as sample
 from conftest import realdata_dir
 from helpers import SPLITS, folder_features, parquet_rows, quiet_build, run_script
 
-DATASET = "movieqa"  # `built` is its sample build (conftest.py); what every build must do: test_contract.py
+DATASET = "movieqa"  # its samples: conftest's built, bad_tree; what all builders must do: test_contract.py
 CONFIGS = ["qa", "qa_plot", "qa_subtitles", "qa_video", "movies"]
 
 

@@ -21,7 +21,7 @@ from builders.samples import musecar as sample
 from conftest import realdata_dir
 from helpers import SPLITS, folder_features, parquet_rows, quiet_build, refused_build, run_script
 
-DATASET = "musecar"
+DATASET = "musecar"  # what all builders must do: test_contract.py
 SEGMENT_CONFIGS = ("wilder", "trust", "topic", "sent")
 ALL_CONFIGS = (*SEGMENT_CONFIGS, "features", "videos")
 

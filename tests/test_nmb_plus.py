@@ -21,7 +21,7 @@ from builders.samples import nmb_plus as sample
 from conftest import realdata_dir
 from helpers import parquet_rows, quiet_build, refused_build, run_script
 
-DATASET = "nmb_plus"  # `built` is its sample build (conftest.py); what every build must do: test_contract.py
+DATASET = "nmb_plus"  # its samples: conftest's built, bad_tree; what all builders must do: test_contract.py
 CONFIGS = ("current", "zenodo", "v1", "vldbench", "vldbench_hub", "raw_scrape")
 UTC = timezone.utc
 OK, NO_IMAGE, FILE_MISSING, SVG, UNREADABLE = range(5)
