@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from pathlib import Path
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterable, Iterator, TypeVar
 
@@ -61,6 +62,15 @@ def not_utf8(path, error: UnicodeDecodeError, hint: str = "the file is corrupt o
     """The error for text that is not UTF-8, located at the line and byte of the first bad byte."""
     line = bytes(error.object).count(b"\n", 0, error.start) + 1
     return RawDataError(path, f"not UTF-8 text ({error.reason} at byte {error.start})", line=line, hint=hint)
+
+
+def read_text(path, encoding: str = "utf-8", hint: str | None = None) -> str:
+    """A raw text file's contents; text in another encoding is a located error, not a UnicodeDecodeError."""
+    data = Path(path).read_bytes()
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as error:
+        raise (not_utf8(path, error, hint) if hint else not_utf8(path, error)) from None
 
 
 class MissingRawDataError(RawDataError):

@@ -23,7 +23,7 @@ from defusedxml import ElementTree as SafeET
 
 from .archives import MEDIA_MEMBER_LIMIT, TEXT_MEMBER_LIMIT, read_tar_member, read_zip_member
 from .core import MMConfig, MultimodalBuilder, RawPart, first_existing, group_by_size
-from .errors import RawDataError, RecordLog, not_utf8
+from .errors import RawDataError, RecordLog, not_utf8, read_text
 from .media.image import JPEG_START, image_truncated, probe_image
 
 # ---- metadata --------------------------------------------------------------------------------------
@@ -178,7 +178,7 @@ class Flickr30kEntities(MultimodalBuilder):
         unrelated = _read_unrelated(self.raw["unrelated"]) if self.raw["unrelated"] else set()
         if self.config.name == "karpathy":
             karpathy = parse_karpathy(self.raw["karpathy"].read_bytes(), self.raw["karpathy"])
-            originals = parse_token_file(self.raw["token"].read_text(encoding="utf-8"), self.raw["token"]) \
+            originals = parse_token_file(read_text(self.raw["token"]), self.raw["token"]) \
                 if self.raw["token"] else {}
             split_ids = {split: [image_id for image_id, _ in items] for split, items in karpathy.items()}
             sentences = {image_id: sents for items in karpathy.values() for image_id, sents in items}
@@ -510,7 +510,7 @@ def check_jpeg(data: bytes, where) -> tuple[int, int]:
 
 def read_split_files(folder: Path, log: RecordLog) -> dict[str, list[str]]:
     """Image ids per split; repeated ids and ids listed in two splits are rejected per the policy."""
-    splits = {split: parse_split_file((folder / name).read_text(encoding="utf-8"), folder / name)
+    splits = {split: parse_split_file(read_text(folder / name), folder / name)
               for split, name in SPLIT_FILES.items()}
     owners: dict[str, list[str]] = {}
     for split, ids in splits.items():
@@ -550,7 +550,7 @@ def parse_split_file(text: str, path) -> list[tuple[str, int]]:
 
 
 def _read_unrelated(path: Path) -> set[tuple[str, int]]:
-    return parse_unrelated_captions(path.read_text(encoding="utf-8"), path)
+    return parse_unrelated_captions(read_text(path), path)
 
 
 def parse_unrelated_captions(text: str, path) -> set[tuple[str, int]]:

@@ -6,12 +6,13 @@ publish.py reads a built folder without importing `datasets`; only re-rendering 
 import hashlib
 import json
 import os
-import tempfile
+import uuid
 from pathlib import Path
 
 STAGING_DIR = ".staging"
 REPORT_FILE = "build_report.json"
 README_FILE = "README.md"
+CROISSANT_FILE = "croissant.json"
 SPLIT_ORDER = ("train", "validation", "test")
 """Splits are listed in this order, others after them by name."""
 
@@ -24,13 +25,13 @@ def write_atomic(path, data: bytes) -> None:
     """Write a small local file so that no reader sees it half-written: a uniquely named `.tmp` file beside it
     (so concurrent writers never share one), renamed over the old file."""
     path = Path(path)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")  # not mkstemp: keep the umask's permissions
     try:
-        with os.fdopen(fd, "wb") as handle:
+        with open(temporary, "xb") as handle:
             handle.write(data)
         os.replace(temporary, path)
     except BaseException:
-        os.unlink(temporary)
+        temporary.unlink(missing_ok=True)
         raise
 
 

@@ -43,7 +43,7 @@ from . import REGISTRY, __version__, builder_class, cards, content_hash, coverag
 from .cardcheck import strictest_policy
 from .engines import make_engine
 from .errors import RawDataError, RecordLog, UsageError
-from .outputs import (README_FILE, REPORT_FILE, STAGING_DIR, report_text,  # noqa: F401 (names of this module's API)
+from .outputs import (CROISSANT_FILE, README_FILE, REPORT_FILE, STAGING_DIR, report_text,  # noqa: F401 (names of this module's API)
                       split_sort_key, write_atomic)
 from .parquet import PartWriter
 
@@ -379,7 +379,8 @@ def build(dataset: str, data_dir, output, configs: list[str] | None = None, num_
         log(notice)
     fs.makedirs(root, exist_ok=True)
     with build_lock(target, os.fspath(output)):  # a second build into this folder stops at once
-        for marker_of_completion in (README_FILE, REPORT_FILE):  # an interrupted rebuild must not look complete
+        # an interrupted rebuild must not look complete, nor describe the old build
+        for marker_of_completion in (README_FILE, REPORT_FILE, CROISSANT_FILE):
             if fs.exists(f"{root}/{marker_of_completion}"):
                 fs.rm(f"{root}/{marker_of_completion}")
 
@@ -537,7 +538,7 @@ def write_outputs(output, report: dict) -> None:
     fs, root = target.fs, target.root
     card, metadata = cards.render_card(report), croissant.croissant_text(report)
     _write_whole(fs, f"{root}/{REPORT_FILE}", report_text(report))
-    _write_whole(fs, f"{root}/{croissant.CROISSANT_FILE}", metadata)
+    _write_whole(fs, f"{root}/{CROISSANT_FILE}", metadata)
     _write_whole(fs, f"{root}/{README_FILE}", card)
 
 

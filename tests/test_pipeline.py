@@ -317,3 +317,27 @@ def subprocess_pid_that_exited() -> int:
 
     process = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     return int(process.stdout)
+
+
+def test_a_failed_rebuild_leaves_no_metadata_of_the_old_build(tmp_path):
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    sample.make(raw)
+    quiet_build(DATASET, raw, out, configs=["captions"])
+    assert {p.name for p in out.iterdir()} >= {"README.md", "build_report.json", "croissant.json"}
+    (raw / "train.txt").write_bytes(b"\xff\xfe not utf-8\n")
+    with pytest.raises(pipeline.RawDataError):
+        quiet_build(DATASET, raw, out, configs=["captions"])
+    assert not {p.name for p in out.iterdir()} & {"README.md", "build_report.json", "croissant.json"}
+
+
+def test_small_files_of_a_build_have_the_usual_permissions(tmp_path):
+    import os
+    import stat
+
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    sample.make(raw)
+    quiet_build(DATASET, raw, out, configs=["captions"])
+    umask = os.umask(0)
+    os.umask(umask)
+    for name in ("README.md", "build_report.json", "croissant.json"):
+        assert stat.S_IMODE((out / name).stat().st_mode) == 0o666 & ~umask, name

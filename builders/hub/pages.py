@@ -18,6 +18,7 @@ from typing import Callable
 
 from markdown_it import MarkdownIt
 
+from ..outputs import CROISSANT_FILE, README_FILE
 from . import preview
 
 # Raw HTML in a README is escaped, not rendered: a card must not run script in the page. Bare URLs become
@@ -127,7 +128,7 @@ def render_dataset_page(snapshot: Snapshot, links: PageLinks, withhold: Callable
     if snapshot.body.strip():
         parts.append(f'<article class="card">\n{MARKDOWN.render(snapshot.body)}</article>')
     else:
-        parts.append('<p class="note">' + ("The card has no text besides its metadata." if "README.md" in snapshot.files
+        parts.append('<p class="note">' + ("The card has no text besides its metadata." if README_FILE in snapshot.files
                                            else "This dataset has no card (README.md).") + "</p>")
     parts.append("</section>")
     parts.append(render_file_list(snapshot))
@@ -184,8 +185,8 @@ def render_croissant_link(snapshot: Snapshot) -> str:
     """A link to the dataset's Croissant metadata, as the Hub's dataset pages offer one: the served endpoint,
     else the repository's croissant.json file."""
     url = snapshot.croissant_url
-    if url is None and "croissant.json" in snapshot.files:
-        url = snapshot.file_url("croissant.json")
+    if url is None and CROISSANT_FILE in snapshot.files:
+        url = snapshot.file_url(CROISSANT_FILE)
     if not url:
         return ""
     return (f'<p class="croissant">Machine-readable metadata: <a href="{html.escape(url)}" '

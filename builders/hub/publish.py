@@ -39,7 +39,7 @@ from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, co
 from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 
 from ..errors import UsageError
-from ..outputs import README_FILE, REPORT_FILE, git_blob_oid, report_text, write_atomic
+from ..outputs import CROISSANT_FILE, README_FILE, REPORT_FILE, git_blob_oid, report_text, write_atomic
 
 DATA_FILE = re.compile(r"[^/]+/(?:[^/]+/\d{4,}/)?[^/]+-\d{5,}-of-\d{5,}\.parquet")
 """Files of our layout in a repository (`<config>/<split>-NNNNN-of-NNNNN.parquet`, or in the sub-folders
@@ -62,9 +62,6 @@ RATE_LIMIT_PATIENCE = 2 * 3600.0
 """Seconds of 429 waits a publish accepts in all before it stops (a rerun resumes)."""
 DEFAULT_RETRY_AFTER = 60
 
-CROISSANT_FILE = "croissant.json"
-"""The build's Croissant metadata (builders.croissant.CROISSANT_FILE, named here without importing `datasets`):
-published with the card, and regenerated like it when the repository differs from the one it was built for."""
 CARDS_DIR = Path(__file__).resolve().parents[2] / "dataset_cards"
 """Read here without builders.cards, which imports `datasets`: publishing avoids that unless a card must be
 re-rendered."""

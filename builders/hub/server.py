@@ -59,7 +59,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 
 from .. import cardcheck
-from ..outputs import as_list, git_blob_oid, write_atomic
+from ..outputs import CROISSANT_FILE, README_FILE, REPORT_FILE, as_list, git_blob_oid, write_atomic
 from . import pages
 
 log = logging.getLogger("local_hub")
@@ -140,7 +140,7 @@ class CommitRate:
 # The cookie of a browser signed in on /login (see Auth).
 SESSION_COOKIE = "local_hub_session"
 # Readable without the token in a gated repo, as on the Hub: the card is how people learn what they ask access to.
-GATED_PUBLIC_FILES = frozenset({"README.md", ".gitattributes"})
+GATED_PUBLIC_FILES = frozenset({README_FILE, ".gitattributes"})
 
 
 def _now() -> str:
@@ -1175,7 +1175,7 @@ class LocalHub:
                     data = base64.b64decode(value["content"], validate=True)
                 except (binascii.Error, ValueError):
                     raise HubError(400, f"{path}: invalid base64 content") from None
-                if path == "README.md" and key.kind == "dataset":
+                if path == README_FILE and key.kind == "dataset":
                     errors = cardcheck.validate_readme(data.decode("utf-8", "replace"))
                     if errors:
                         raise HubError(400, "Invalid metadata in README.md: " + "; ".join(errors))
@@ -1536,14 +1536,10 @@ def _parse_card(readme_path: str) -> tuple[dict | None, str, str | None]:
 
 def read_card(store: Store, files: dict) -> tuple[dict | None, str, str | None]:
     """(YAML metadata, Markdown body, YAML error) of the README in a file map; cached by content."""
-    entry = files.get("README.md")
+    entry = files.get(README_FILE)
     if entry is None:
         return None, "", None
     return _parse_card(str(store.blob_path(entry["sha256"])))
-
-
-CROISSANT_FILE = "croissant.json"
-REPORT_FILE = "build_report.json"
 
 
 def croissant_document(store: Store, files: dict) -> dict | None:
