@@ -96,13 +96,6 @@ def refused_build(dataset: str, raw: Path, out: Path, *options: str, expected: s
     return result.stderr
 
 
-def hub_rows(repo: str, config: str, token: str) -> dict[str, list[dict]]:
-    """Every split of a config as `load_dataset` gives it from the Hub, media left as their stored bytes."""
-    import datasets
-
-    return {split: as_loaded(part) for split, part in datasets.load_dataset(repo, config, token=token).items()}
-
-
 def undecoded(feature):
     """The same features with every image, audio and video (nested ones too) read as {bytes, path}:
     decoding audio and video needs torchcodec, and bytes compare exactly."""

@@ -28,8 +28,8 @@ from builders.cardcheck import validate_readme
 from builders.croissant import CROISSANT_FILE
 from builders.outputs import README_FILE, REPORT_FILE, STAGING_DIR, report_text
 from conftest import MANY_SHARDS
-from helpers import (SPLITS, as_loaded, assert_same_build, assert_same_rows, folder_features, hub_rows, loaded_rows,
-                     parquet_rows, quiet_build, without_timings)
+from helpers import (SPLITS, as_loaded, assert_same_build, assert_same_rows, folder_features, loaded_rows, parquet_rows,
+                     quiet_build, without_timings)
 
 pytestmark = pytest.mark.parametrize("name", dataset_names())
 
@@ -203,10 +203,11 @@ def test_published_every_config_loads_from_the_hub_as_built(name, samples, local
     assert (info.private, bool(info.gated)) == (policy == "private", policy == "gated")
     assert sorted(datasets.get_dataset_config_names(repo, token=local_hub.token)) == sorted(report["configs"])
     for config, meta in report["configs"].items():
-        loaded = hub_rows(repo, config, local_hub.token)
+        loaded = datasets.load_dataset(repo, config, token=local_hub.token)
         assert list(loaded) == list(meta["splits"]), config
-        for split, rows in loaded.items():
-            assert_same_rows(rows, loaded_rows(folder, config, split), (config, split))
+        for split, part in loaded.items():
+            assert part.features == folder_features(folder, config), (config, split)
+            assert_same_rows(as_loaded(part), loaded_rows(folder, config, split), (config, split))
     default = next(config for config, meta in report["configs"].items() if meta["default"])
     split = next(iter(report["configs"][default]["splits"]))
     streamed = datasets.load_dataset(repo, default, split=split, streaming=True, token=local_hub.token)
