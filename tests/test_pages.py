@@ -26,6 +26,7 @@ import PIL.Image
 import PIL.ImageColor
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
@@ -148,10 +149,15 @@ def check_page(driver, url: str, name: str, origin: str) -> None:
     assert check_links(driver, origin) > 0
 
 
-def wait_for(condition, what: str, timeout: float = 10.0):
+def wait_for(condition, what: str, timeout: float = 30.0):
+    """Poll `condition` until it holds; while a page is being replaced its elements vanish or go stale, which
+    is "not yet", not a failure (a loaded machine can take seconds to answer a form)."""
     deadline = time.monotonic() + timeout
     while True:
-        value = condition()
+        try:
+            value = condition()
+        except (NoSuchElementException, StaleElementReferenceException):
+            value = None
         if value or time.monotonic() > deadline:
             assert value, f"timed out waiting for {what}"
             return value

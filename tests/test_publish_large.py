@@ -32,7 +32,7 @@ from builders.samples import flickr30k_entities as sample
 from conftest import HUB_TOKEN, PROJECT, LocalHub, _wait_for_port, free_port, stop_local_hub
 
 FILES_PER_COMMIT = 5
-LIMITS = ["--max-folder-entries", "5", "--max-lfs-files-per-commit", str(FILES_PER_COMMIT),
+LIMITS = ["--max-folder-entries", "6", "--max-lfs-files-per-commit", str(FILES_PER_COMMIT),
           "--max-regular-bytes-per-commit", "1000000"]
 pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationWarning")
 
@@ -53,7 +53,8 @@ def hub_with(tmp_path_factory, name: str, *flags: str) -> LocalHub:
 
 @pytest.fixture(scope="module")
 def small_hub(tmp_path_factory):
-    """At most 5 entries per folder and 5 LFS files per commit."""
+    """At most 6 entries per folder (the root holds 3 configs, README.md, build_report.json and croissant.json)
+    and 5 LFS files per commit."""
     hub = hub_with(tmp_path_factory, "small-hub", *LIMITS)
     yield hub
     stop_local_hub(hub)
@@ -177,13 +178,13 @@ def test_a_large_publish_lands_one_merge_on_main_with_every_file(small_hub, nest
     result = publish(small_hub, folder, repo)
     assert result.returncode == 0, result.stderr
     local = local_files(folder)
-    assert len(local) == 23 and "entities/train/0002/train-00004-of-00005.parquet" in local
+    assert len(local) == 24 and "entities/train/0002/train-00004-of-00005.parquet" in local
     assert remote_files(small_hub, repo) == local
     # main: the repository's first commit, then one merge; the pull request holds the 5 batches
     assert commit_titles(small_hub, repo) == ["Merge pull request #1: Publish flickr30k_entities", "initial commit"]
     assert commit_titles(small_hub, repo, "refs/pr/1") == [
         f"Publish flickr30k_entities: batch {n} of 5" for n in (5, 4, 3, 2, 1)] + ["initial commit"]
-    assert "batch 5/5 committed to refs/pr/1: 23/23 changes" in result.stdout
+    assert "batch 5/5 committed to refs/pr/1: 24/24 changes" in result.stdout
     [pr] = small_hub.api().get_repo_discussions(repo, repo_type="dataset")
     assert (pr.num, pr.status, pr.is_pull_request) == (1, "merged", True)
     # the README's patterns match the sub-folders: load_dataset reads every row of every split
@@ -226,16 +227,16 @@ def test_a_reader_polling_main_sees_only_complete_states(small_hub, nested, raw,
 
 def test_a_flat_layout_over_the_folder_limit_is_refused_with_nothing_merged(small_hub, flat, tmp_path, monkeypatch):
     folder, repo = copy(flat, tmp_path), "large/flat"
-    assert len(list((folder / "entities").iterdir())) == 7  # 7 parts in one folder: the hub allows 5
+    assert len(list((folder / "entities").iterdir())) == 7  # 7 parts in one folder: the hub allows 6
     refused = publish(small_hub, folder, repo)
-    one_clear_line(refused, "would hold 7 entries; the Hub allows at most 5 files and folders in one folder")
+    one_clear_line(refused, "would hold 7 entries; the Hub allows at most 6 files and folders in one folder")
     assert re.search(r"refused POST /api/datasets/large/flat/commit/\S+ \(400\): folder '\w+'", refused.stderr)
     assert small_hub.api().list_repo_files(repo, repo_type="dataset") == []  # main untouched
     # publish.py itself checks the folder limit before uploading anything (here made as small as the hub's)
     monkeypatch.setenv("HF_ENDPOINT", small_hub.endpoint)
-    monkeypatch.setattr(publishing, "MAX_FOLDER_ENTRIES", 5)
+    monkeypatch.setattr(publishing, "MAX_FOLDER_ENTRIES", 6)
     log_start = small_hub.log.stat().st_size
-    with pytest.raises(UsageError, match=r"\w+ would hold 7 entries on large/flat2, over the Hub's limit of 5 "
+    with pytest.raises(UsageError, match=r"\w+ would hold 7 entries on large/flat2, over the Hub's limit of 6 "
                                          r"per folder; rebuild the folder with the current scripts/build.py"):
         publishing.publish(folder, "large/flat2", token=small_hub.token, log=lambda *a: None)
     assert not requests_in_log(small_hub, log_start, r'"(?:POST|PUT) ')  # nothing created, nothing uploaded
@@ -245,7 +246,7 @@ def test_more_files_than_the_hub_recommends_per_repository(small_hub, nested, tm
     monkeypatch.setenv("HF_ENDPOINT", small_hub.endpoint)
     monkeypatch.setattr(publishing, "RECOMMENDED_MAX_FILES", 20)
     folder = copy(nested, tmp_path)
-    with pytest.raises(UsageError, match=r"large/many would hold 23 files, over the Hub's recommended 20 per "
+    with pytest.raises(UsageError, match=r"large/many would hold 24 files, over the Hub's recommended 20 per "
                                          r"repository; nothing was uploaded\. Publish config groups to separate "
                                          r"repositories"):
         publishing.publish(folder, "large/many", token=small_hub.token, log=lambda *a: None,
@@ -253,7 +254,7 @@ def test_more_files_than_the_hub_recommends_per_repository(small_hub, nested, tm
     assert not small_hub.api().repo_exists("large/many", repo_type="dataset")
     result = publishing.publish(folder, "large/many", token=small_hub.token, log=lambda *a: None,
                                 files_per_commit=FILES_PER_COMMIT, allow_many_files=True)
-    assert result.commits == 6 and len(small_hub.api().list_repo_files("large/many", repo_type="dataset")) == 23
+    assert result.commits == 6 and len(small_hub.api().list_repo_files("large/many", repo_type="dataset")) == 24
 
 
 def test_create_pr_stops_before_the_merge_and_a_rerun_merges(small_hub, nested, tmp_path):
