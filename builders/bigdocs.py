@@ -34,7 +34,7 @@ from datasets import ClassLabel, Image, List, Value
 from datasets.features.features import LargeList, generate_from_arrow_type
 
 from .archives import MEDIA_MEMBER_LIMIT, read_zip_member
-from .core import MMConfig, MultimodalBuilder, RawPart
+from .core import ExcludeBy, MMConfig, MultimodalBuilder, RawPart
 from .errors import RawDataError, RecordLog
 from .fields import FieldDoc, documented
 from .media.image import probe_image
@@ -270,6 +270,7 @@ class BigDocs(MultimodalBuilder):
     RAW_PARTS = RAW_PARTS
     BUILDER_CONFIGS = CONFIGS
     DEFAULT_CONFIG_NAME = "ArxivOCR"
+    EXCLUDABLE = {"sample_id": ExcludeBy("sample_id", "identifier"), "image_id": ExcludeBy("img_id")}
     NOT_READ = (
         ("README.md", "an upstream README (the Hub dataset card of BigDocs-7.5M or BigDocs-Bench): documentation, "
                       "not data; this build writes its own card"),

@@ -117,6 +117,12 @@ def default_on_error(name: str) -> str:
     return load_card_metadata(name).get("on_error", "raise")
 
 
+def exclusion_list(name: str) -> Path | None:
+    """The standing takedown / exclusion list of a dataset, kept beside its card, if there is one."""
+    path = CARDS_DIR / f"{name}.exclude"
+    return path if path.is_file() else None
+
+
 def suggested_repo_id(name: str, org: str = "ORG") -> str:
     return f"{org}/{load_card_metadata(name)['repo_name']}"
 

@@ -24,6 +24,7 @@ from datasets.builder import Key
 
 from . import cards
 from .errors import MissingRawDataError, RawDataError, RecordLog
+from .exclusions import ExcludeBy, Exclusion, drop_excluded, read_list
 from .fields import FieldDoc, documented
 
 logger = logging.getLogger(__name__)
@@ -55,6 +56,9 @@ class MultimodalBuilder(datasets.ArrowBasedBuilder):
 
     NAME: ClassVar[str]
     RAW_PARTS: ClassVar[dict[str, RawPart]] = {}
+    EXCLUDABLE: ClassVar[dict[str, ExcludeBy]] = {}
+    """Kinds of id a takedown or exclusion list may name (the card's `excludable:`), and the column each
+    matches; rows they name are left out of every table (`tables`)."""
     NOT_READ: ClassVar[tuple[tuple[str, str], ...]] = ()
     """(pattern, reason) for raw paths the builder recognises and deliberately leaves (an upstream README,
     another dataset's folder in the same package): the build lists them with that reason instead of
@@ -117,6 +121,12 @@ class MultimodalBuilder(datasets.ArrowBasedBuilder):
         kwargs.setdefault("dataset_name", self.NAME)
         kwargs.setdefault("on_error", cards.default_on_error(self.NAME))
         super().__init__(*args, **kwargs)
+        self.exclusions: tuple[Exclusion, ...] = tuple(self.standing_exclusions())
+
+    def standing_exclusions(self) -> list[Exclusion]:
+        """The exclusion list kept with the card (dataset_cards/<name>.exclude), applied to every build."""
+        path = cards.exclusion_list(self.NAME)
+        return read_list(path, self.EXCLUDABLE) if path else []
 
     def _info(self) -> datasets.DatasetInfo:
         card = cards.load_card_metadata(self.NAME)
@@ -150,12 +160,20 @@ class MultimodalBuilder(datasets.ArrowBasedBuilder):
     def _generate_tables(self, shards, split):
         log = RecordLog(self.config.on_error, split)
         for shard_index, shard in enumerate(shards):
-            for batch_index, table in enumerate(self.shard_tables(shard, log)):
+            for batch_index, table in enumerate(self.tables(shard, log)):
                 yield Key(shard_index, batch_index), table
         if log.skipped:
             logger.warning("%s/%s: %d records skipped (--on-error skip)", self.config.name, split, len(log.skipped))
 
     # ---- shared mechanics --------------------------------------------------------------------------
+
+    def tables(self, shard, log: RecordLog) -> Iterator[pa.Table]:
+        """The shard's tables as written: `shard_tables` without the rows an exclusion names (counted per reason)."""
+        for table in self.shard_tables(shard, log):
+            if self.exclusions:
+                table, dropped = drop_excluded(table, self.EXCLUDABLE, self.exclusions)
+                log.exclude(dropped)
+            yield table
 
     def shard_tables(self, shard, log: RecordLog) -> Iterator[pa.Table]:
         """Batch the shard's rows into tables of the config's Arrow schema (ROWS_PER_BATCH, BATCH_BYTES)."""

@@ -288,8 +288,9 @@ def missing_data(report: dict) -> str:
                      + "; ".join(f"{reason} ({n})" for reason, n in sorted(excluded.items())) + ".")
     for name, config in report["configs"].items():
         for split, stats in config.get("empty_splits", {}).items():
+            how = "skipped or excluded on request" if stats.get("records_excluded") else "skipped"
             parts.append(f"Split {split} of config {name} is absent: all {stats['records_read']} of its records "
-                         "were skipped.")
+                         f"were {how}.")
     unread = report.get("unread") or []
     if unread:
         parts.append(f"{len(unread)} raw paths ({sum(item.get('files', 0) for item in unread)} files) were not "
@@ -298,25 +299,11 @@ def missing_data(report: dict) -> str:
 
 
 def _excluded_counts(report: dict) -> dict[str, int]:
-    """Records excluded on request, by reason, from the report's `excluded` (counts by reason, or a list of
-    records with a reason), when the build had exclusion lists."""
-    excluded = report.get("excluded")
-    if isinstance(excluded, dict):
-        counts: Counter = Counter()
-        for reason, value in excluded.items():
-            if isinstance(value, int):
-                counts[reason] += value
-            elif isinstance(value, dict):  # per config: {reason: n}
-                for what, n in value.items():
-                    if isinstance(n, int):
-                        counts[f"{reason}: {what}"] += n
-            elif isinstance(value, list):
-                counts[reason] += len(value)
-        return dict(counts)
-    if isinstance(excluded, list):
-        return dict(Counter(str(item.get("reason", "excluded")) if isinstance(item, dict) else "excluded"
-                            for item in excluded))
-    return {}
+    """Records excluded on request (takedown or exclusion lists), by reason."""
+    counts: Counter = Counter()
+    for item in report.get("excluded", []):
+        counts[item["reason"]] += item["count"]
+    return dict(counts)
 
 
 def _preprocessing(card: dict, report: dict) -> list[str]:

@@ -109,6 +109,7 @@ class RecordLog:
     skipped: list[SkippedRecord] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
+    excluded: dict[str, int] = field(default_factory=dict)  # records left out on request, per reason
 
     def __post_init__(self):
         if self.on_error not in ON_ERROR_CHOICES:
@@ -163,6 +164,11 @@ class RecordLog:
             raise error
         self.skipped.append(SkippedRecord(split or self.split, error.path, error.record, error.line, error.problem))
 
+    def exclude(self, by_reason: dict[str, int]) -> None:
+        """Records read and then left out because an exclusion list names them (not errors)."""
+        for reason, n in by_reason.items():
+            self.excluded[reason] = self.excluded.get(reason, 0) + n
+
     def count(self, what: str, n: int = 1) -> None:
         """Tally an event worth reporting that is not a skipped record."""
         self.counts[what] = self.counts.get(what, 0) + n
@@ -174,7 +180,7 @@ class RecordLog:
 
     @property
     def written(self) -> int:
-        return self.seen - len(self.skipped)
+        return self.seen - len(self.skipped) - sum(self.excluded.values())
 
     def as_dicts(self) -> list[dict]:
         return [asdict(s) for s in self.skipped]

@@ -22,7 +22,7 @@ from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeET
 
 from .archives import MEDIA_MEMBER_LIMIT, TEXT_MEMBER_LIMIT, read_tar_member, read_zip_member
-from .core import MMConfig, MultimodalBuilder, RawPart, first_existing, group_by_size
+from .core import ExcludeBy, MMConfig, MultimodalBuilder, RawPart, first_existing, group_by_size
 from .errors import RawDataError, RecordLog, not_utf8, read_text
 from .media.image import JPEG_START, image_truncated, probe_image
 
@@ -127,6 +127,7 @@ class Flickr30kEntities(MultimodalBuilder):
     RAW_PARTS = RAW_PARTS
     BUILDER_CONFIGS = CONFIGS
     DEFAULT_CONFIG_NAME = "entities"
+    EXCLUDABLE = {"image_id": ExcludeBy("image_id")}
     NOT_READ = (
         ("README.md", "the README of the Entities repository (this card describes the data)"),
         ("*.m", "MATLAB code of the Entities repository, not data"),

@@ -44,7 +44,7 @@ import pyarrow.json as pj
 from datasets import Value, Video
 
 from .archives import TEXT_MEMBER_LIMIT, read_tar_member
-from .core import MMConfig, MultimodalBuilder, RawPart, batched
+from .core import ExcludeBy, MMConfig, MultimodalBuilder, RawPart, batched
 from .errors import RawDataError, RecordLog
 from .media import MediaError
 from .media.video import cut_clip, has_signature, mp4_truncation
@@ -272,6 +272,7 @@ class InternVid(MultimodalBuilder):
     BUILDER_CONFIG_CLASS = InternVidConfig
     BUILDER_CONFIGS = _configs()
     DEFAULT_CONFIG_NAME = "10m_flt"
+    EXCLUDABLE = {"youtube_id": ExcludeBy("youtube_id")}  # every clip of the video, in every config
     SHARD_BYTES = 256 * 2**20
     """Each caption file is cut into byte ranges of about this size: one shard job each."""
     CLIP_SHARD_BYTES = 2 * 2**20

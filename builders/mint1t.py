@@ -34,7 +34,7 @@ import pyarrow.parquet as pq
 from datasets import Image, Json, Value
 
 from .archives import MEDIA_MEMBER_LIMIT, read_tar_member
-from .core import MMConfig, MultimodalBuilder, RawPart
+from .core import ExcludeBy, MMConfig, MultimodalBuilder, RawPart
 from .errors import RawDataError, RecordLog
 from .media.image import probe_image
 from .media.tiff import HEIGHT, WIDTH, TiffFrame, frame_image, read_tiff
@@ -166,6 +166,8 @@ class Mint1T(MultimodalBuilder):
     RAW_PARTS = RAW_PARTS
     BUILDER_CONFIGS = CONFIGS
     DEFAULT_CONFIG_NAME = "html"
+    EXCLUDABLE = {"url": ExcludeBy("url"), "url_prefix": ExcludeBy("url", prefix=True),
+                  "document_key": ExcludeBy("key")}
     ROWS_PER_BATCH = None
     BATCH_BYTES = 32 * 2**20
     """Rows are grouped into tables of about this many bytes (`row_bytes`), whatever their number: one table

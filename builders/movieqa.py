@@ -36,7 +36,7 @@ import datasets
 import srt
 from datasets import List, Value, Video
 
-from .core import MMConfig, MultimodalBuilder, RawPart, group_by_count, group_by_size
+from .core import ExcludeBy, MMConfig, MultimodalBuilder, RawPart, group_by_count, group_by_size
 from .errors import RawDataError, RecordLog, not_utf8
 from .media.video import has_signature, mp4_truncation
 
@@ -286,6 +286,7 @@ class MovieQA(MultimodalBuilder):
     RAW_PARTS = RAW_PARTS
     BUILDER_CONFIGS = CONFIGS
     DEFAULT_CONFIG_NAME = "qa"
+    EXCLUDABLE = {"imdb_key": ExcludeBy("imdb_key"), "question_id": ExcludeBy("qid")}
     NOT_READ = NOT_READ
     QUESTIONS_PER_SHARD = 1000
     """Questions per shard job of the text configs; qa_video groups its questions by clip bytes (SHARD_BYTES)."""

@@ -34,7 +34,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 from datasets import Audio, ClassLabel, Value, Video
 
-from .core import MMConfig, MultimodalBuilder, RawPart, batched, group_by_size
+from .core import ExcludeBy, MMConfig, MultimodalBuilder, RawPart, batched, group_by_size
 from .errors import RawDataError, RecordLog, not_utf8
 from .media import MediaError
 from .media.audio import cut_audio, open_audio, probe_audio, wav_truncation
@@ -297,6 +297,7 @@ class MuSeCaR(MultimodalBuilder):
     BUILDER_CONFIG_CLASS = MuSeCaRConfig
     BUILDER_CONFIGS = CONFIGS
     DEFAULT_CONFIG_NAME = "topic"
+    EXCLUDABLE = {"video_id": ExcludeBy("video_id"), "youtube_id": ExcludeBy("youtube_id")}
     BATCH_BYTES = 64 * 2**20
     """Segment and video rows carry audio and video of very different sizes (see `row_bytes`)."""
     FEATURE_BATCH_VALUES: ClassVar[int] = 16 * 2**20

@@ -48,7 +48,7 @@ import pyarrow.parquet as pq
 from datasets import ClassLabel, Image, Json, Value
 
 from .archives import MEDIA_MEMBER_LIMIT, read_zip_member
-from .core import MMConfig, MultimodalBuilder, RawPart, batched, first_existing, group_by_count
+from .core import ExcludeBy, MMConfig, MultimodalBuilder, RawPart, batched, first_existing, group_by_count
 from .errors import RawDataError, RecordLog, not_utf8
 from .media.image import EXTENSIONS, image_truncated, probe_image, sniff_format
 from .outputs import as_list
@@ -298,6 +298,8 @@ class NmbPlus(MultimodalBuilder):
     RAW_PARTS = RAW_PARTS
     BUILDER_CONFIGS = CONFIGS
     DEFAULT_CONFIG_NAME = "current"
+    EXCLUDABLE = {"article_id": ExcludeBy("unique_id"), "url": ExcludeBy("source_url", "url", "article_url"),
+                  "url_prefix": ExcludeBy("source_url", "url", "article_url", prefix=True)}
     NOT_READ = NOT_READ
 
     def locate_raw(self, data_dir: Path) -> dict:

@@ -39,7 +39,7 @@ from fsspec.implementations.local import LocalFileSystem
 from fsspec.implementations.memory import MemoryFileSystem
 from tqdm.auto import tqdm
 
-from . import REGISTRY, __version__, builder_class, cards, content_hash, coverage, viewer
+from . import REGISTRY, __version__, builder_class, cards, content_hash, coverage, exclusions, viewer
 from .cardcheck import strictest_policy
 from .engines import make_engine
 from .errors import RawDataError, RecordLog, UsageError
@@ -105,6 +105,7 @@ class ShardJob:
     on_error: str
     code_version: str
     state: SharedState | None = None
+    exclusions: tuple = ()  # (exclusions.Exclusion, ...): the records takedown lists name
 
     @property
     def key(self) -> str:
@@ -113,7 +114,8 @@ class ShardJob:
     @property
     def fingerprint(self) -> str:
         text = repr((self.dataset, self.config, self.split, self.index, self.shard, self.on_error,
-                     self.code_version, os.path.abspath(self.data_dir), self.state and self.state.digest))
+                     self.code_version, os.path.abspath(self.data_dir), self.state and self.state.digest,
+                     self.exclusions and exclusions.digest(self.exclusions)))
         return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -176,12 +178,13 @@ def run_job(job: ShardJob, target: Target) -> dict:
     if leftovers:
         fs.rm(leftovers)
     builder = make_builder(job.dataset, job.config, job.data_dir, job.on_error)
+    builder.exclusions = job.exclusions
     if job.state is not None:
         builder.adopt_shared_state(_load_state(target, job.state))
     log = RecordLog(job.on_error, job.split)
     writer = PartWriter(builder.info.features, fs, job_dir, f"{job.index:05d}")
     try:
-        write_overlapped(builder.shard_tables(job.shard, log), writer)
+        write_overlapped(builder.tables(job.shard, log), writer)
         parts = writer.close()
     except BaseException:
         writer.abort()
@@ -195,7 +198,7 @@ def run_job(job: ShardJob, target: Target) -> dict:
         "page_index": all(p.page_index for p in parts),
         "features_metadata": all(p.features_metadata for p in parts),
         "content_hash": writer.digest.hexdigest(),
-        "records_seen": log.seen, "counts": log.counts, "notices": log.notices,
+        "records_seen": log.seen, "excluded": log.excluded, "counts": log.counts, "notices": log.notices,
         "skipped": [dict(s, file=s["file"] and builder.relative(s["file"])) for s in log.as_dicts()],
         "seconds": round(time.perf_counter() - started, 3),
     }
@@ -296,13 +299,17 @@ class Plan:
     failures: dict[str, list[RawDataError]] = field(default_factory=dict)  # config -> what stopped it
 
 
-def plan_jobs(dataset: str, data_dir, configs: list[str], on_error: str, target: Target) -> Plan:
+def plan_jobs(dataset: str, data_dir, configs: list[str], on_error: str, target: Target,
+              excluded: tuple = ()) -> Plan:
     """Shard jobs for every config; a config whose raw data cannot be listed is a failure, not the end."""
     code_version = _code_version(dataset)
     plan = Plan()
     for config in configs:
         builder = make_builder(dataset, config, data_dir, on_error)
         log = RecordLog(on_error)
+        for kind in exclusions.applicable(builder.EXCLUDABLE, list(builder.info.features), excluded):
+            log.notice(f"exclusions of kind {kind} do not apply: this config has no "
+                       f"{' or '.join(builder.EXCLUDABLE[kind].columns)} column")
         try:
             builder.check_raw()
             shards = builder.split_shards(log)
@@ -326,9 +333,19 @@ def plan_jobs(dataset: str, data_dir, configs: list[str], on_error: str, target:
             "explained": {why: [str(p) for p in paths] for why, paths in builder.unread_reasons().items()},
         }
         for split, items in shards.items():
-            plan.jobs += [ShardJob(dataset, config, split, i, shard, str(data_dir), on_error, code_version, state_ref)
-                          for i, shard in enumerate(items)]
+            plan.jobs += [ShardJob(dataset, config, split, i, shard, str(data_dir), on_error, code_version, state_ref,
+                                   excluded) for i, shard in enumerate(items)]
     return plan
+
+
+def exclusion_lists(cls, given: list | tuple) -> list[tuple[str, list]]:
+    """(name, exclusions) of the dataset's standing list, then of each list given (--exclude)."""
+    standing = cards.exclusion_list(cls.NAME)
+    paths = ([standing] if standing else []) + [Path(p) for p in given]
+    if paths and not cls.EXCLUDABLE:
+        raise UsageError(f"{cls.NAME} declares no kind of id an exclusion list could name")
+    return [(f"dataset_cards/{path.name}" if path == standing else path.name, exclusions.read_list(path, cls.EXCLUDABLE))
+            for path in paths]
 
 
 def unread_raw_paths(dataset: str, data_dir: Path, plan: Plan) -> list[dict]:
@@ -354,19 +371,23 @@ def unread_raw_paths(dataset: str, data_dir: Path, plan: Plan) -> list[dict]:
 def build(dataset: str, data_dir, output, configs: list[str] | None = None, num_proc: int = 1,
           on_error: str | None = None, engine: str = "local", repo_id: str | None = None,
           progress: bool = True, log=print, storage_options: dict | None = None,
-          ray_address: str | None = None) -> dict:
+          ray_address: str | None = None, exclude: list | tuple = ()) -> dict:
     """Build `dataset` from `data_dir` into `output` (a folder or an fsspec URL); return the build report.
 
     `engine` "local" runs the shard jobs here or in `num_proc` forked processes, "ray" as Ray tasks on the
     cluster at `ray_address` (default: a local Ray instance with `num_proc` CPUs, or all of them).
-    `on_error` None takes the card's policy (`cards.default_on_error`).
+    `on_error` None takes the card's policy (`cards.default_on_error`). Records that the dataset's standing
+    exclusion list (dataset_cards/<name>.exclude) or the `exclude` list files name are left out and counted.
 
     A config whose raw data is bad (a RawDataError while listing or building it) does not stop the others:
     they are finished and installed, build_report.json names the failed configs, README.md is not written
     and the staging area is kept, and `BuildIncomplete` is raised; a rerun resumes from the finished jobs.
     """
     started = time.perf_counter()
-    on_error = on_error or cards.default_on_error(builder_class(dataset).NAME)  # UsageError for an unknown name
+    cls = builder_class(dataset)  # UsageError for an unknown name
+    on_error = on_error or cards.default_on_error(cls.NAME)
+    lists = exclusion_lists(cls, exclude)
+    excluded = tuple(entry for _, entries in lists for entry in entries)
     data_dir = Path(data_dir).resolve()  # jobs may run with another working directory
     target = Target.of(output, storage_options)
     runner = make_engine(engine, num_proc, ray_address)
@@ -384,7 +405,7 @@ def build(dataset: str, data_dir, output, configs: list[str] | None = None, num_
             if fs.exists(f"{root}/{marker_of_completion}"):
                 fs.rm(f"{root}/{marker_of_completion}")
 
-        plan = plan_jobs(dataset, data_dir, selected, on_error, target)
+        plan = plan_jobs(dataset, data_dir, selected, on_error, target, excluded)
         planned = time.perf_counter()
         results = completed_results(target, plan.jobs)
         if results:
@@ -416,6 +437,7 @@ def build(dataset: str, data_dir, output, configs: list[str] | None = None, num_
         report = _finalize(dataset, target, built, results, plan.rejected, meta, on_error,
                            repo_id or cards.suggested_repo_id(dataset), inputs)
         report["unread"] = unread
+        report["exclusion_lists"] = [{"file": name, "entries": len(entries)} for name, entries in lists]
         for notice in report["notices"]:
             log(notice)
         report["timings"] = {"planning_seconds": round(planned - started, 3),
@@ -546,6 +568,7 @@ def _finalize(dataset, target: Target, jobs, results, rejected, config_meta, on_
     cls = builder_class(dataset)
     configs: dict[str, dict] = {}
     skipped = list(rejected)
+    excluded: list[dict] = []  # records left out on request, per config, split and reason
     moves: list[tuple[str, str]] = []  # staged part -> final name
     readers: dict[tuple[str, str], dict] = {}  # (config, split) -> what the dataset viewer needs to know
     notices = [f"{config}: {n}" for config, meta in config_meta.items() for n in meta["notices"]]
@@ -560,7 +583,10 @@ def _finalize(dataset, target: Target, jobs, results, rejected, config_meta, on_
             skipped += job_skips
             rows = sum(r["rows"] for r in stats)
             record_stats = {"records_read": sum(r["records_seen"] for r in stats) + len(planning_skips),
-                            "records_skipped": len(job_skips) + len(planning_skips)}
+                            "records_skipped": len(job_skips) + len(planning_skips),
+                            "records_excluded": sum(n for r in stats for n in r["excluded"].values())}
+            excluded += [{"config": config, "split": split, "reason": reason, "count": n}
+                         for reason, n in sorted(_summed(r["excluded"] for r in stats).items())]
             notices += [f"{config}: {n}" for r in stats for n in r["notices"]]
             if rows == 0:  # no file, so not in the card's configs; its record counts stay in the report
                 empty[split] = record_stats
@@ -605,7 +631,7 @@ def _finalize(dataset, target: Target, jobs, results, rejected, config_meta, on_
         "repo_id": repo_id, "on_error": on_error,
         "redistribution": strictest_policy(c["redistribution"] for c in configs.values()),
         "content_hash": CONTENT_HASH_DOC, "configs": configs, "skipped": skipped, "notices": list(dict.fromkeys(notices)), "inputs": inputs,
-        "tools": tool_versions(),
+        "excluded": excluded, "tools": tool_versions(),
     }
 
 

@@ -3,7 +3,7 @@
 
 usage: python scripts/build.py NAME --data-dir RAW_DIR --output OUT [--config C]... [--num-proc N]
                                [--engine local|ray] [--ray-address ADDR] [--storage-options JSON]
-                               [--on-error raise|skip] [--repo ORG/NAME] [--quiet]
+                               [--on-error raise|skip] [--exclude FILE]... [--repo ORG/NAME] [--quiet]
 OUT is a folder or an fsspec URL (file://, s3://bucket/prefix, ...); see docs/SCALING.md for cluster builds.
 """
 import argparse
@@ -34,6 +34,9 @@ def parse_args(argv=None):
     parser.add_argument("--on-error", choices=ON_ERROR_CHOICES,
                         help="raise: stop a config at its first bad record; skip: count and list bad records "
                              "(default: the dataset card's policy, skip for web-scale corpora, else raise)")
+    parser.add_argument("--exclude", action="append", default=[], metavar="FILE",
+                        help="a takedown / exclusion list: lines '<kind> <value>  # reason', kinds as the dataset's "
+                             "card declares (repeatable; dataset_cards/<name>.exclude is always applied)")
     parser.add_argument("--repo", help="the Hub repository the card's examples should name (default ORG/<name>)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars or notices")
     return parser.parse_args(argv)
@@ -56,13 +59,16 @@ def main():
     report = build(args.name, args.data_dir, args.output, configs=args.configs, num_proc=args.num_proc,
                    on_error=args.on_error, engine=args.engine, repo_id=args.repo, progress=not args.quiet,
                    log=(lambda *a: None) if args.quiet else print, storage_options=args.storage_options,
-                   ray_address=args.ray_address)
+                   ray_address=args.ray_address, exclude=args.exclude)
     if not args.quiet:
         for name, config in report["configs"].items():
             counts = ", ".join(f"{split} {s['rows']}" for split, s in config["splits"].items())
             print(f"{name}: {counts}")
         if report["skipped"]:
             print(f"{len(report['skipped'])} records skipped (listed in build_report.json)")
+        if report["excluded"]:
+            print(f"{sum(e['count'] for e in report['excluded'])} records excluded on request "
+                  "(counted per reason in build_report.json)")
         print(f"built {args.output} in {report['timings']['wall_seconds']:.1f} s")
 
 

@@ -51,6 +51,8 @@ def parse_args(argv=None):
     parser.add_argument("--output", help="where to build when --data-dir is given (default out/<name>)")
     parser.add_argument("--config", action="append", dest="configs")
     parser.add_argument("--num-proc", type=int, default=1)
+    parser.add_argument("--exclude", action="append", default=[], metavar="FILE",
+                        help="with --data-dir: a takedown / exclusion list for the build (see build.py)")
     parser.add_argument("--on-error", choices=ON_ERROR_CHOICES,
                         help="raise: stop a config at its first bad record; skip: count and list bad records "
                              "(default: the dataset card's policy, skip for web-scale corpora, else raise)")
@@ -71,7 +73,7 @@ def main():
 
         folder = Path(args.output or Path("out") / args.source)
         build(args.source, args.data_dir, folder, configs=args.configs, num_proc=args.num_proc,
-              on_error=args.on_error, repo_id=args.repo, progress=not args.quiet, log=log)
+              on_error=args.on_error, repo_id=args.repo, progress=not args.quiet, log=log, exclude=args.exclude)
     elif not folder.is_dir():
         raise UsageError(f"{folder} is not a built folder; to build and publish a raw release, "
                          "pass the dataset name and --data-dir")

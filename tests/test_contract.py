@@ -79,13 +79,22 @@ def test_many_shard_jobs_in_one_or_two_processes_give_the_same_bytes(name, sampl
 # ---- records read, rows and skipped records ------------------------------------------------------------------
 
 def assert_every_record_is_accounted_for(report: dict) -> None:
-    """records read = rows + records skipped in every split (a split all of whose records were skipped is an
-    empty split); the skipped list holds that many records per split (and those no split was known for)."""
+    """records read = rows + records skipped + records excluded in every split (a split all of whose records were
+    left out is an empty split); the skipped and excluded lists hold that many records per split."""
     for config, meta in report["configs"].items():
         for split, stats in meta["splits"].items():
-            assert stats["records_read"] == stats["rows"] + stats["records_skipped"], (config, split)
+            assert stats["records_read"] == stats["rows"] + stats["records_skipped"] + stats["records_excluded"], \
+                (config, split)
         for split, stats in meta.get("empty_splits", {}).items():
-            assert split not in meta["splits"] and stats["records_read"] == stats["records_skipped"] > 0, split
+            assert split not in meta["splits"], split
+            assert stats["records_read"] == stats["records_skipped"] + stats["records_excluded"] > 0, split
+        excluded = Counter()
+        for item in report["excluded"]:
+            if item["config"] == config:
+                excluded[item["split"]] += item["count"]
+        assert dict(excluded) == {split: stats["records_excluded"] for split, stats in
+                                  [*meta["splits"].items(), *meta.get("empty_splits", {}).items()]
+                                  if stats["records_excluded"]}, config
         per_split = {split: stats["records_skipped"] for split, stats in
                      [*meta["splits"].items(), *meta.get("empty_splits", {}).items()] if stats["records_skipped"]}
         listed = Counter(item["split"] for item in report["skipped"] if item["config"] == config and item["split"])

@@ -173,12 +173,16 @@ def test_missing_data_states_skipped_and_excluded_records_and_empty_splits(sampl
     assert croissant.missing_data(report).startswith("No raw record was skipped during the build (error policy `skip`).")
     report["skipped"] = [{"config": "10m_flt", "split": "train", "reason": "not a JSON object\ndetail"}] * 2 + \
         [{"config": "queries", "split": None, "reason": "no search_word"}]
-    report["excluded"] = {"youtube_id": 3, "url_prefix": [{"id": "x"}]}
-    report["configs"]["queries"]["empty_splits"] = {"validation": {"records_read": 4, "records_skipped": 4}}
+    report["excluded"] = [{"config": "10m_flt", "split": "train", "reason": "the creator asked", "count": 3},
+                          {"config": "10m_div", "split": "train", "reason": "the creator asked", "count": 2},
+                          {"config": "10m_flt", "split": "train", "reason": "listed in takedowns.txt", "count": 1}]
+    report["configs"]["queries"]["empty_splits"] = {"validation": {"records_read": 4, "records_skipped": 4,
+                                                                   "records_excluded": 0}}
     text = croissant.missing_data(report)
     assert ("3 raw records were skipped during the build (error policy `skip`), each listed in build_report.json "
             "under `skipped`: 10m_flt/train: not a JSON object (2); queries/-: no search_word (1).") in text
-    assert "4 records were excluded on request (takedown or exclusion lists): url_prefix (1); youtube_id (3)." in text
+    assert ("6 records were excluded on request (takedown or exclusion lists): listed in takedowns.txt (1); "
+            "the creator asked (5).") in text
     assert "Split validation of config queries is absent: all 4 of its records were skipped." in text
 
 
