@@ -584,7 +584,8 @@ def _finalize(dataset, target: Target, jobs, results, rejected, config_meta, on_
             rows = sum(r["rows"] for r in stats)
             record_stats = {"records_read": sum(r["records_seen"] for r in stats) + len(planning_skips),
                             "records_skipped": len(job_skips) + len(planning_skips),
-                            "records_excluded": sum(n for r in stats for n in r["excluded"].values())}
+                            "records_excluded": sum(n for r in stats for n in r["excluded"].values()),
+                            "shard_jobs": len(split_jobs)}
             excluded += [{"config": config, "split": split, "reason": reason, "count": n}
                          for reason, n in sorted(_summed(r["excluded"] for r in stats).items())]
             notices += [f"{config}: {n}" for r in stats for n in r["notices"]]

@@ -106,6 +106,8 @@ def test_report_lists_inputs_and_tool_versions(tmp_path, many_shards):
 
     import pyarrow.parquet as pq
 
+    assert {s: v["shard_jobs"] for s, v in on_disk["configs"]["entities"]["splits"].items()} == {
+        s: len(v["files"]) for s, v in on_disk["configs"]["entities"]["splits"].items()}  # one part per job here
     for split in on_disk["configs"]["entities"]["splits"].values():  # each file's digest, size and rows
         assert [{"rows": pq.read_metadata(tmp_path / "out" / f).num_rows,
                  "bytes": (tmp_path / "out" / f).stat().st_size,
