@@ -368,19 +368,12 @@ def _record_sets(report: dict, config_name: str, config: dict, file_set: str, id
     record_set = unique_id(config_name if config_name != report["dataset"] else f"record_set_{config_name}", ids)
     splits_id = unique_id(f"{record_set}_splits", ids)
     splits = list(config["splits"])
-    split_sets = [{
-        "@type": "cr:RecordSet", "@id": splits_id, "name": splits_id, "dataType": "cr:Split",
-        "description": f"The splits of config {config_name}.",
-        "key": {"@id": f"{splits_id}/split_name"},
-        "field": [{"@type": "cr:Field", "@id": f"{splits_id}/split_name", "name": "split_name",
-                   "description": "The name of the split.", "dataType": "sc:Text"},
-                  {"@type": "cr:Field", "@id": f"{splits_id}/split_url", "name": "split_url",
-                   "description": "The Croissant split it is (cr:TrainingSplit, cr:ValidationSplit, "
-                                  "cr:TestSplit), or the split name for another split.",
-                   "dataType": ["sc:URL", "cr:Split"]}],
-        "data": [{f"{splits_id}/split_name": split, f"{splits_id}/split_url": SPLIT_URLS.get(split, split)}
-                 for split in splits],
-    }]
+    split_sets = [inline_record_set(
+        splits_id, "cr:Split", f"The splits of config {config_name}.",
+        [("split_name", "The name of the split.", "sc:Text"),
+         ("split_url", "The Croissant split it is (cr:TrainingSplit, cr:ValidationSplit, cr:TestSplit), or the "
+                       "split name for another split.", ["sc:URL", "cr:Split"])],
+        [(split, SPLIT_URLS.get(split, split)) for split in splits])]
     split_pattern = "|".join(re.escape(split) for split in splits)
     fields = [{
         "@type": "cr:Field", "@id": f"{record_set}/split", "name": "split",
@@ -492,17 +485,24 @@ class _FieldBuilder:
     def _enumeration(self, path: str, feature: ClassLabel) -> str:
         """An `sc:Enumeration` record set with the class names: its key field's @id."""
         enum_id = unique_id(f"{self.record_set}_{path.replace('[]', '').replace('.', '_')}_classes", self.ids)
-        self.enumerations.append({
-            "@type": "cr:RecordSet", "@id": enum_id, "name": enum_id, "dataType": "sc:Enumeration",
-            "description": f"The classes of {path} in config {self.config}: the field holds the index.",
-            "key": {"@id": f"{enum_id}/index"},
-            "field": [{"@type": "cr:Field", "@id": f"{enum_id}/index", "name": "index",
-                       "description": "The class index stored in the data.", "dataType": "sc:Integer"},
-                      {"@type": "cr:Field", "@id": f"{enum_id}/name", "name": "name",
-                       "description": "The class name.", "dataType": "sc:Text"}],
-            "data": [{f"{enum_id}/index": index, f"{enum_id}/name": name} for index, name in enumerate(feature.names)],
-        })
+        self.enumerations.append(inline_record_set(
+            enum_id, "sc:Enumeration", f"The classes of {path} in config {self.config}: the field holds the index.",
+            [("index", "The class index stored in the data.", "sc:Integer"), ("name", "The class name.", "sc:Text")],
+            list(enumerate(feature.names))))
         return f"{enum_id}/index"
+
+
+def inline_record_set(set_id: str, data_type: str, description: str, fields: list[tuple[str, str, object]],
+                      rows: list[tuple]) -> dict:
+    """A small record set that holds its own data (the splits, a ClassLabel's names), keyed by its first field;
+    `fields` are (name, description, data type), `rows` the values in that order."""
+    return {
+        "@type": "cr:RecordSet", "@id": set_id, "name": set_id, "dataType": data_type, "description": description,
+        "key": {"@id": f"{set_id}/{fields[0][0]}"},
+        "field": [{"@type": "cr:Field", "@id": f"{set_id}/{name}", "name": name, "description": doc, "dataType": kind}
+                  for name, doc, kind in fields],
+        "data": [{f"{set_id}/{name}": value for (name, _, _), value in zip(fields, row)} for row in rows],
+    }
 
 
 def _json_path_key(name: str) -> str:

@@ -61,20 +61,9 @@ def test_rows_are_dropped_by_exact_id_or_prefix_and_counted_per_first_reason():
 # ---- builds -----------------------------------------------------------------------------------------------------
 
 def flickr_real_tree(tmp_path):
-    from test_flickr30k_entities import REAL_IDS, _synthesized_xml
+    from test_flickr30k_entities import REAL_IDS, real_tree
 
-    real = realdata_dir("flickr30k_entities")
-    raw = tmp_path / "raw"
-    raw.mkdir()
-    for name in ("train.txt", "val.txt", "test.txt", "UNRELATED_CAPTIONS"):
-        shutil.copy(real / name, raw / name)
-    shutil.copytree(real / "flickr30k-images", raw / "flickr30k-images")
-    shutil.copytree(real / "Sentences", raw / "Sentences")
-    (raw / "Annotations").mkdir()
-    for image_id in REAL_IDS:
-        (raw / "Annotations" / f"{image_id}.xml").write_text(_synthesized_xml(
-            image_id, real / "flickr30k-images" / f"{image_id}.jpg", (real / "Sentences" / f"{image_id}.txt").read_text()))
-    return raw, REAL_IDS
+    return real_tree(tmp_path / "raw"), REAL_IDS
 
 
 def test_flickr_photos_named_by_a_list_leave_every_config(tmp_path):

@@ -339,9 +339,9 @@ def _synthesized_xml(image_id: str, jpeg: Path, sentences: str) -> str:
     return sample.format_annotation_xml(image)
 
 
-def test_real_images_and_sentences_build(tmp_path):
+def real_tree(raw: Path) -> Path:
+    """The real split files, images and sentences, with boxes synthesized for their chains (no real XML exists)."""
     real = realdata_dir("flickr30k_entities")
-    raw = tmp_path / "raw"
     raw.mkdir()
     for name in ("train.txt", "val.txt", "test.txt", "UNRELATED_CAPTIONS"):
         shutil.copy(real / name, raw / name)
@@ -351,6 +351,12 @@ def test_real_images_and_sentences_build(tmp_path):
     for image_id in REAL_IDS:
         (raw / "Annotations" / f"{image_id}.xml").write_text(_synthesized_xml(
             image_id, real / "flickr30k-images" / f"{image_id}.jpg", (real / "Sentences" / f"{image_id}.txt").read_text()))
+    return raw
+
+
+def test_real_images_and_sentences_build(tmp_path):
+    real = realdata_dir("flickr30k_entities")
+    raw = real_tree(tmp_path / "raw")
     report = quiet_build(DATASET, raw, tmp_path / "out", configs=["entities"], on_error="skip")
     rows = rows_by_id(tmp_path / "out", "entities", "train")
     assert sorted(rows) == sorted(REAL_IDS)
