@@ -18,6 +18,7 @@ extracted to disk, and TIFF frames are re-wrapped without decoding (see `builder
 """
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -28,13 +29,14 @@ from pathlib import Path
 from typing import ClassVar, Iterator
 
 import datasets
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from datasets import Image, Json, Value
 
 from .archives import MEDIA_MEMBER_LIMIT, read_tar_member
-from .core import ExcludeBy, MMConfig, MultimodalBuilder, RawPart
+from .core import ExcludeBy, MMConfig, MultimodalBuilder, RawPart, batched, storage_schema, table_from_rows
 from .errors import RawDataError, RecordLog
 from .media.image import probe_image
 from .media.tiff import HEIGHT, WIDTH, TiffFrame, frame_image, read_tiff
@@ -265,11 +267,23 @@ class Mint1T(MultimodalBuilder):
     def shard_rows(self, shard: Shard, log: RecordLog) -> Iterator[dict]:
         return html_rows(shard, log) if shard.subset == "html" else tar_rows(shard, log)
 
+    def shard_tables(self, shard: Shard, log: RecordLog) -> Iterator[pa.Table]:
+        """HTML files are assembled column-wise (`html_tables`, the same tables as the core's batching of
+        `shard_rows`); tars row by row, batched by the core."""
+        if shard.subset == "html":
+            return html_tables(shard, log, self.info.features.arrow_schema, self.BATCH_BYTES)
+        return super().shard_tables(shard, log)
+
     def row_bytes(self, row: dict) -> int:
-        """Its texts, image bytes and metadata, plus a little for the other fields."""
-        texts = sum(len(t) for t in row["texts"] if t)
-        images = sum(len(i["bytes"]) for i in row["images"] if i)
-        return texts + images + len(row["metadata"] or "") + 200
+        return row_weight(row)
+
+
+def row_weight(row: dict) -> int:
+    """What a row weighs for BATCH_BYTES: its texts' characters, image bytes and metadata, plus a little for the
+    other fields."""
+    texts = sum(len(t) for t in row["texts"] if t)
+    images = sum(len(i["bytes"]) for i in row["images"] if i)
+    return texts + images + len(row["metadata"] or "") + 200
 
 
 # ---- raw files --------------------------------------------------------------------------------------------
@@ -349,7 +363,27 @@ HTML_KNOWN_COLUMNS = (*HTML_COLUMNS, "metadata", *HTML_PER_IMAGE_COLUMNS)
 NO_DUMP_COLUMN = "documents with a null cc_dump: their file has no cc_dump column"
 
 
-def html_rows(shard: Shard, log: RecordLog) -> Iterator[dict]:
+@dataclass
+class HtmlFile:
+    """One MINT-1T-HTML Parquet file opened for reading, and what all its documents share."""
+
+    shard: Shard
+    parquet: pq.ParquetFile
+    unknown: list[str]                      # columns the notes do not list: kept by name in `metadata`
+    no_dump: bool                           # no cc_dump column, and no dump folder either
+    downloads: DownloadedImages | None      # the img2dataset folder's images of this file's URLs
+
+    def count_rows(self, log: RecordLog, rows: int) -> None:
+        """What `rows` documents made into rows share with every other document of the file, counted."""
+        if rows:
+            for column in self.unknown:
+                log.count(f"documents with the unknown column '{column}' (kept in metadata)", rows)
+            if self.no_dump:
+                log.count(NO_DUMP_COLUMN, rows)
+
+
+def open_html(shard: Shard, log: RecordLog) -> HtmlFile:
+    """The file, checked for its two list columns; unknown columns and a missing cc_dump are said once."""
     try:
         parquet = pq.ParquetFile(shard.path)
     except (pa.ArrowException, OSError) as e:
@@ -369,16 +403,25 @@ def html_rows(shard: Shard, log: RecordLog) -> Iterator[dict]:
         log.notice("MINT-1T-HTML shards without a cc_dump column: their documents have a null cc_dump (the "
                    "dump is not known from a flat data_v1_0/ or data_v1_1/ file without it)")
     downloads = DownloadedImages(Path(shard.html_images), html_urls(parquet)) if shard.html_images else None
-    records = (record for batch in html_batches(parquet, shard.path) for record in batch.to_pylist())
+    return HtmlFile(shard, parquet, unknown, no_dump, downloads)
+
+
+def html_rows(shard: Shard, log: RecordLog) -> Iterator[dict]:
+    """The rows of one HTML file, document by document: the reference `html_tables` is tested against."""
+    html = open_html(shard, log)
+    records = (record for batch in html_batches(html.parquet, shard.path) for record in batch.to_pylist())
     for row_number, record in enumerate(records):
-        row = log.convert(shard.path, row_number, html_row, record, shard, row_number, downloads)
-        if row is None:
-            continue
-        for column in unknown:
-            log.count(f"documents with the unknown column '{column}' (kept in metadata)")
-        if no_dump:
-            log.count(NO_DUMP_COLUMN)
-        yield row
+        row = html_record_row(html, record, row_number, log)
+        if row is not None:
+            yield row
+
+
+def html_record_row(html: HtmlFile, record: dict, row_number: int, log: RecordLog) -> dict | None:
+    """One document's row made in Python (`html_row`) inside its record guard; None when it was skipped."""
+    row = log.convert(html.shard.path, row_number, html_row, record, html.shard, row_number, html.downloads)
+    if row is not None:
+        html.count_rows(log, 1)
+    return row
 
 
 def html_batches(parquet: pq.ParquetFile, path: str) -> Iterator[pa.RecordBatch]:
@@ -390,9 +433,11 @@ def html_batches(parquet: pq.ParquetFile, path: str) -> Iterator[pa.RecordBatch]
                            hint="download this shard of MINT-1T-HTML again") from None
 
 
-def html_urls(parquet: pq.ParquetFile) -> set[str]:
-    urls = pc.list_flatten(parquet.read(columns=["images"]).column("images"))
-    return set(pc.drop_null(urls).to_pylist())
+def html_urls(parquet: pq.ParquetFile) -> pa.Array:
+    """The distinct image URLs of the file (read a batch at a time: a release file has ~500,000)."""
+    distinct = [pc.unique(pc.drop_null(pc.list_flatten(batch.column(0))))
+                for batch in parquet.iter_batches(batch_size=16384, columns=["images"])]
+    return pc.unique(pa.concat_arrays(distinct)).cast(pa.string()) if distinct else pa.array([], pa.string())
 
 
 def html_row(record: dict, shard: Shard, row_number: int, downloads: DownloadedImages | None) -> dict:
@@ -446,23 +491,27 @@ class DownloadedImages:
     Tar members are read by offset from an index of their headers: the HTML order is not the tar order.
     """
 
-    def __init__(self, folder: Path, urls: set[str]):
+    def __init__(self, folder: Path, wanted: pa.Array):
+        """`wanted`: the URLs to look for (of one HTML file); the img2dataset folder's other URLs are left."""
         self.folder = folder
         self.entries: dict[str, tuple[str, str, str | None]] = {}   # url -> (shard stem, key, failure or None)
-        wanted = pa.array(sorted(urls), pa.string())
         for metadata in natural_sorted(folder.glob("*.parquet")):
             names = pq.read_schema(metadata).names
             if not {"url", "key", "status"} <= set(names):
                 raise RawDataError(metadata, f"not an img2dataset metadata file: columns are {', '.join(names)}",
                                    hint="img2dataset writes url, key, status and error_message per shard")
             table = pq.read_table(metadata, columns=[c for c in ("url", "key", "status", "error_message") if c in names])
-            table = table.filter(pc.is_in(table.column("url"), value_set=wanted))
+            sought = wanted   # looked up in a hash set of the smaller side: a release file has ~500,000 URLs
+            if len(wanted) > len(table):
+                sought = wanted.filter(pc.is_in(wanted, value_set=table.column("url").combine_chunks()))
+            table = table.filter(pc.is_in(table.column("url"), value_set=sought))
             errors = table.column("error_message").to_pylist() if "error_message" in table.column_names else [None] * len(table)
             for url, key, status, error in zip(table.column("url").to_pylist(), table.column("key").to_pylist(),
                                                table.column("status").to_pylist(), errors):
                 failure = None if status == "success" else f"{status}: {error or 'no message'}"
                 if url not in self.entries or (self.entries[url][2] is not None and failure is None):
                     self.entries[url] = (metadata.stem, str(key), failure)
+        self.urls = pa.array(list(self.entries), pa.string())   # the URLs it lists, for pc.is_in
         self._indexes: dict[str, dict[str, tuple[str, str, int, int]]] = {}
 
     def picture(self, url: str) -> Picture:
@@ -498,6 +547,358 @@ class DownloadedImages:
                         index[file.stem] = (file.name, str(file), 0, file.stat().st_size)
             self._indexes[stem] = index
         return self._indexes[stem]
+
+
+# ---- html, column-wise ----------------------------------------------------------------------------------------
+#
+# A release file holds ~150,000 documents of ~3 kB: made one by one (`html_rows`), their rows cost several times
+# reading and writing them. `html_tables` makes the same tables with pyarrow compute over each record batch: the
+# checks that can fail are vectorised, and only the rare documents they flag (broken interleaving, a side column
+# of another length than the images, metadata that is not JSON, another dump than the folder's) go through
+# `html_row` one by one, so that errors, skipped records, notes and counts are exactly the per-document path's.
+
+STRING_TYPES = (pa.string(), pa.large_string())
+
+
+def html_tables(shard: Shard, log: RecordLog, schema: pa.Schema, batch_bytes: int) -> Iterator[pa.Table]:
+    """The tables that batching `html_rows` by `row_weight` makes: the same rows, cut at the same rows."""
+    html = open_html(shard, log)
+    batches = html_batches(html.parquet, shard.path)
+    if not columnar_readable(html.parquet.schema_arrow):   # column types no release file has: one by one
+        rows = (row for batch in batches for _, row in html_batch_rows(html, batch, 0, log, range(batch.num_rows)))
+        for rows_of_table in batched(rows, None, batch_bytes, row_weight):
+            yield table_from_rows(rows_of_table, schema)
+        return
+    cutter, first_row = ByteBatches(batch_bytes), 0
+    for batch in batches:
+        table, weights = html_batch_table(html, batch, first_row, log, schema)
+        first_row += batch.num_rows
+        yield from cutter.add(table, weights)
+    yield from cutter.finish()
+
+
+def columnar_readable(schema: pa.Schema) -> bool:
+    """Whether `html_columns` reads every column: lists of strings, strings, and anything else as metadata."""
+    def strings(kind: pa.DataType) -> bool:
+        return kind in STRING_TYPES or pa.types.is_null(kind)
+
+    def string_lists(kind: pa.DataType) -> bool:
+        return (pa.types.is_list(kind) or pa.types.is_large_list(kind)) and kind.value_type in STRING_TYPES
+
+    kinds = {name: schema.field(name).type for name in set(schema.names)}
+    return (len(kinds) == len(schema.names) and string_lists(kinds["texts"]) and string_lists(kinds["images"])
+            and all(strings(kinds[name]) for name in ("url", "cc_dump") if name in kinds)
+            and all(string_lists(kinds[name]) or pa.types.is_null(kinds[name])
+                    for name in HTML_PER_IMAGE_COLUMNS if name in kinds))
+
+
+def html_batch_rows(html: HtmlFile, batch: pa.RecordBatch, first_row: int, log: RecordLog,
+                    numbers) -> Iterator[tuple[int, dict]]:
+    """(number in the batch, row) of some documents of a record batch, made one by one (`html_row`)."""
+    for number in map(int, numbers):
+        record = batch.slice(number, 1).to_pylist()[0]
+        row = html_record_row(html, record, first_row + number, log)
+        if row is not None:
+            yield number, row
+
+
+def html_batch_table(html: HtmlFile, batch: pa.RecordBatch, first_row: int, log: RecordLog,
+                     schema: pa.Schema) -> tuple[pa.Table, np.ndarray]:
+    """The rows of one record batch and their weights (`row_weight`): column-wise, but for the flagged ones."""
+    flagged = flagged_documents(html, batch)
+    metadata = document_metadata(batch, flagged)
+    good = np.flatnonzero(~flagged)
+    fast = batch if len(good) == batch.num_rows else batch.filter(pa.array(~flagged))
+    table, weights = html_columns(html, fast, good + first_row, [metadata[i] for i in good], schema)
+    log.add_records(len(good))
+    html.count_rows(log, len(good))
+    slow = list(html_batch_rows(html, batch, first_row, log, np.flatnonzero(flagged))) if flagged.any() else []
+    if not slow:
+        return table, weights
+    # the rows made one by one go back to their places among the others
+    numbers = np.concatenate([good, [number for number, _ in slow]])
+    order = pa.array(np.argsort(numbers, kind="stable"))
+    rows = [row for _, row in slow]
+    table = pa.concat_tables([table, table_from_rows(rows, schema)]).take(order)
+    weights = np.concatenate([weights, [row_weight(row) for row in rows]])[order.to_numpy()]
+    return table, weights
+
+
+def flagged_documents(html: HtmlFile, batch: pa.RecordBatch) -> np.ndarray:
+    """Which documents of the batch the per-document path must make: those whose texts / images are not
+    parallel lists with exactly one string at each position, whose per-image side columns have another
+    length than their images, or whose cc_dump is not the one of their dump folder (a note)."""
+    texts, urls = string_lists(batch.column("texts")), string_lists(batch.column("images"))
+    lengths = list_lengths(texts)
+    good = (lengths >= 0) & (lengths == list_lengths(urls))
+    text_at = value_positions(texts, good)
+    url_at = value_positions(urls, good)
+    is_text = valid_values(texts)[text_at]
+    is_image = valid_values(urls)[url_at]
+    documents = np.repeat(np.flatnonzero(good), lengths[good])
+    good[documents[is_text == is_image]] = False
+    images = np.bincount(documents, weights=is_image, minlength=len(good)).astype(np.int64)
+    for name in HTML_PER_IMAGE_COLUMNS:
+        if name in batch.schema.names and not pa.types.is_null(batch.schema.field(name).type):
+            entries = list_lengths(batch.column(name))
+            good &= (entries < 0) | (entries == images)
+    if html.shard.cc_dump and "cc_dump" in batch.schema.names:
+        dumps = batch.column("cc_dump").cast(pa.string())
+        other = pc.and_(pc.not_equal(dumps, ""), pc.not_equal(dumps, html.shard.cc_dump)).fill_null(False)
+        good &= ~other.to_numpy(zero_copy_only=False)
+    return ~good
+
+
+def document_metadata(batch: pa.RecordBatch, flagged: np.ndarray) -> list[str | None]:
+    """Each document's `metadata` JSON text: the metadata column parsed and any unknown column by name, as
+    `html_row` and `to_json` make it. A document whose metadata is not JSON, or holds a number JSON cannot
+    (NaN), is flagged instead: its note is made one by one."""
+    names = [name for name in batch.schema.names if name not in HTML_COLUMNS and name not in HTML_PER_IMAGE_COLUMNS]
+    texts: list[str | None] = [None] * batch.num_rows
+    if names == ["metadata"] and batch.schema.field("metadata").type in STRING_TYPES:  # the release's files
+        for number, text in enumerate(batch.column("metadata").to_pylist()):
+            if text is None or flagged[number]:
+                continue
+            try:
+                value = json.loads(text)
+                if value is not None:
+                    texts[number] = '{"metadata": ' + json.dumps(value, ensure_ascii=False, allow_nan=False) + "}"
+            except (ValueError, TypeError):
+                flagged[number] = True
+        return texts
+    columns = [(name, batch.column(name).to_pylist()) for name in names]
+    for number in np.flatnonzero(~flagged):
+        metadata = {}
+        try:
+            for name, values in columns:
+                value = values[number]
+                if name == "metadata" and isinstance(value, str):
+                    value = json.loads(value)
+                if value is not None:
+                    metadata[name] = value
+            texts[number] = json.dumps(metadata, ensure_ascii=False, allow_nan=False) if metadata else None
+        except (ValueError, TypeError):
+            flagged[number] = True
+    return texts
+
+
+def html_columns(html: HtmlFile, batch: pa.RecordBatch, numbers: np.ndarray, metadata: list[str | None],
+                 schema: pa.Schema) -> tuple[pa.Table, np.ndarray]:
+    """Rows of documents that pass every check, assembled column by column, and their weights (`row_weight`).
+
+    `images` and `image_info` are lists built from offsets: the document's positions for `images`, its image
+    positions (where its `images` list holds a URL, in order) for `image_info`."""
+    rows, storage = batch.num_rows, storage_schema(schema)
+    texts, urls = string_lists(batch.column("texts")), string_lists(batch.column("images"))
+    flat_texts, flat_urls = pc.list_flatten(texts), pc.list_flatten(urls)
+    offsets = np.concatenate([[0], np.cumsum(list_lengths(texts))])
+    is_image = valid_values(flat_urls)
+    image_offsets = np.concatenate([[0], np.cumsum(is_image)])[offsets]
+    pictures = html_pictures(html, flat_urls.filter(pa.array(is_image)))
+    slot_type, info_type = storage.field("images").type.value_type, storage.field("image_info").type.value_type
+    slots = image_slots(len(flat_texts), np.flatnonzero(is_image), pictures.stored, slot_type)
+    info = pa.StructArray.from_arrays(
+        [pa.nulls(pictures.count, pa.string()), pictures.status, pictures.error, pictures.width, pictures.height,
+         pa.nulls(pictures.count, pa.int32()), pa.nulls(pictures.count, pa.int32()),
+         pa.nulls(pictures.count, pa.string()), image_metadata(batch, image_offsets)], fields=list(info_type))
+    metadata_texts = pa.array(metadata, pa.string())
+    columns = {
+        "key": pc.binary_join_element_wise(f"{html.shard.relative}#", pa.array(numbers).cast(pa.string()), ""),
+        "subset": constant("html", rows), "cc_dump": html_dumps(html, batch), "url": string_column(batch, "url"),
+        "source_file": constant(html.shard.relative, rows), "texts": texts,
+        "images": pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), slots),
+        "image_urls": urls,
+        "image_info": pa.ListArray.from_arrays(pa.array(image_offsets, pa.int32()), info),
+        "metadata": metadata_texts,
+        "notes": pa.ListArray.from_arrays(pa.array(np.zeros(rows + 1, np.int32)), pa.array([], pa.string())),
+    }
+    table = pa.Table.from_arrays([columns[f.name] if f.name in columns else pa.nulls(rows, f.type) for f in storage],
+                              schema=storage)
+    table = table if storage.equals(schema) else table.cast(schema)
+    text_chars = np.concatenate([[0], np.cumsum(pc.utf8_length(flat_texts).fill_null(0).to_numpy())])[offsets]
+    weights = np.diff(text_chars) + pc.utf8_length(metadata_texts).fill_null(0).to_numpy() + 200
+    if pictures.stored:
+        document_of = np.searchsorted(image_offsets, list(pictures.stored), side="right") - 1
+        np.add.at(weights, document_of, [len(picture.data) for picture in pictures.stored.values()])
+    return table, weights
+
+
+def html_dumps(html: HtmlFile, batch: pa.RecordBatch) -> pa.Array:
+    """The cc_dump column, or the dump folder's name where it is null or empty (`cc_dump or shard.cc_dump`)."""
+    dumps = string_column(batch, "cc_dump")
+    return pc.if_else(pc.fill_null(pc.equal(dumps, ""), True), pa.scalar(html.shard.cc_dump, pa.string()), dumps)
+
+
+def image_slots(count: int, image_at: np.ndarray, stored: dict[int, Picture], slot_type: pa.DataType) -> pa.Array:
+    """The `images` entries of all positions: null but where an image's bytes are stored. Under a null entry
+    the children hold empty values, as `pa.Table.from_pylist` leaves them (see `settled`)."""
+    data, paths = [b""] * count, [""] * count
+    for k, picture in stored.items():
+        data[image_at[k]], paths[image_at[k]] = picture.data, picture.path
+    empty = np.ones(count, bool)
+    empty[image_at[list(stored)]] = False
+    children = [pa.array(data, pa.binary()), pa.array(paths, pa.string())] if stored else \
+        [empty_strings(count, pa.binary()), empty_strings(count, pa.string())]
+    return pa.StructArray.from_arrays(children, fields=list(slot_type), mask=pa.array(empty))
+
+
+def empty_strings(count: int, kind: pa.DataType) -> pa.Array:
+    return pa.Array.from_buffers(kind, count, [None, pa.py_buffer(np.zeros(count + 1, np.int32)), pa.py_buffer(b"")])
+
+
+@dataclass
+class HtmlPictures:
+    """The images of a batch's documents, in order: what `image_info` says of each, and those with bytes."""
+
+    count: int
+    status: pa.Array
+    error: pa.Array
+    width: pa.Array
+    height: pa.Array
+    stored: dict[int, Picture]   # image number -> its picture, when the img2dataset folder holds its bytes
+
+
+def html_pictures(html: HtmlFile, urls: pa.Array) -> HtmlPictures:
+    """What `DownloadedImages.picture` says of each URL; only URLs the img2dataset folder lists are looked up."""
+    count = len(urls)
+    missing = "no img2dataset folder" if html.downloads is None else "URL not in the img2dataset folder"
+    listed = [] if html.downloads is None or not count else \
+        np.flatnonzero(pc.is_in(urls, value_set=html.downloads.urls).to_numpy(zero_copy_only=False))
+    if not len(listed):
+        return HtmlPictures(count, constant(NOT_DOWNLOADED, count), constant(missing, count),
+                            pa.nulls(count, pa.int32()), pa.nulls(count, pa.int32()), {})
+    pictures = [Picture(status=NOT_DOWNLOADED, error=missing)] * count
+    for k, url in zip(listed, urls.take(pa.array(listed)).to_pylist()):
+        pictures[k] = html.downloads.picture(url)
+    return HtmlPictures(count, pa.array([p.status for p in pictures], pa.string()),
+                        pa.array([p.error for p in pictures], pa.string()),
+                        pa.array([p.width for p in pictures], pa.int32()),
+                        pa.array([p.height for p in pictures], pa.int32()),
+                        {k: p for k, p in enumerate(pictures) if p.data is not None})
+
+
+def image_metadata(batch: pa.RecordBatch, image_offsets: np.ndarray) -> pa.Array:
+    """Each image's `image_info[].metadata` JSON: its entry of each per-image side column its document has, by
+    column name (`per_image_fields`); null for the images of a document that has none."""
+    count = int(image_offsets[-1])
+    document_of = np.repeat(np.arange(batch.num_rows), np.diff(image_offsets))
+    pieces = []
+    for name in HTML_PER_IMAGE_COLUMNS:
+        if name not in batch.schema.names or pa.types.is_null(batch.schema.field(name).type):
+            continue
+        column = string_lists(batch.column(name))
+        has = column.is_valid().to_numpy(zero_copy_only=False)[document_of]
+        entries = pc.list_flatten(column)   # one per image of the documents that have the column (checked)
+        if not has.all():
+            entries = entries.take(pa.array(np.cumsum(has) - 1, mask=~has))
+        member = pc.binary_join_element_wise(f'"{name}": ', json_strings(entries).fill_null("null"), "")
+        pieces.append(member if has.all() else pc.if_else(pa.array(has), member, pa.scalar(None, pa.string())))
+    if not pieces:
+        return pa.nulls(count, pa.string())
+    members = pieces[0]
+    if len(pieces) > 1:
+        members = pc.if_else(functools.reduce(pc.and_, [p.is_null() for p in pieces]), pa.scalar(None, pa.string()),
+                             pc.binary_join_element_wise(*pieces, ", ", null_handling="skip"))
+    return pc.binary_join_element_wise("{", members, "}", "")
+
+
+JSON_ESCAPED = r'[\x00-\x1f"\\]'
+"""Characters json.dumps escapes in a string with ensure_ascii=False."""
+
+
+def json_strings(values: pa.Array) -> pa.Array:
+    """Each string as json.dumps writes it (null stays null): quoted, with the rare escaped ones made by json."""
+    quoted = pc.binary_join_element_wise('"', values, '"', "")
+    escaped = pc.match_substring_regex(values, JSON_ESCAPED).fill_null(False)
+    if not pc.any(escaped).as_py():
+        return quoted
+    texts = values.filter(escaped).to_pylist()
+    return pc.replace_with_mask(quoted, escaped, pa.array([json.dumps(t, ensure_ascii=False) for t in texts],
+                                                          pa.string()))
+
+
+class ByteBatches:
+    """Tables cut where `core.batched` closes a batch: after the row whose weight makes the total reach `limit`."""
+
+    def __init__(self, limit: int):
+        self.limit, self.pieces, self.total = limit, [], 0
+
+    def add(self, table: pa.Table, weights: np.ndarray) -> Iterator[pa.Table]:
+        start = 0
+        while start < table.num_rows:
+            totals = self.total + np.cumsum(weights[start:])
+            full = np.flatnonzero(totals >= self.limit)
+            if not len(full):
+                self.pieces.append(table.slice(start))
+                self.total = int(totals[-1])
+                return
+            stop = start + int(full[0]) + 1
+            self.pieces.append(table.slice(start, stop - start))
+            yield self._take()
+            start = stop
+
+    def finish(self) -> Iterator[pa.Table]:
+        if self.pieces:
+            yield self._take()
+
+    def _take(self) -> pa.Table:
+        """The pieces as one table of one chunk per column, laid out as `table_from_rows` makes it."""
+        table = pa.concat_tables(self.pieces).combine_chunks()
+        self.pieces, self.total = [], 0
+        return pa.Table.from_arrays([settled(column.chunk(0)) for column in table.columns], schema=table.schema)
+
+
+# ---- column helpers ----
+
+def settled(array: pa.Array) -> pa.Array:
+    """The same values, with a validity bitmap exactly where there are nulls (among the values referenced), as
+    `pa.Table.from_pylist` lays them out: a table's `nbytes` counts bitmaps, and decides its row groups and
+    its part (`parquet.PartWriter`), so the columnar tables must weigh what the per-document ones weigh."""
+    if isinstance(array, pa.ExtensionArray):
+        return pa.ExtensionArray.from_storage(array.type, settled(array.storage))
+    mask = array.is_null() if array.null_count else None
+    if pa.types.is_list(array.type):
+        offsets = array.offsets.to_numpy()
+        values = settled(array.values.slice(offsets[0], offsets[-1] - offsets[0]))
+        return pa.ListArray.from_arrays(pa.array(offsets - offsets[0], pa.int32()), values, type=array.type, mask=mask)
+    if pa.types.is_struct(array.type):
+        return pa.StructArray.from_arrays([settled(array.field(i)) for i in range(array.type.num_fields)],
+                                          fields=list(array.type), mask=mask)
+    if array.offset or (mask is None and array.buffers()[0] is not None):
+        return pa.concat_arrays([array])   # a copy from offset 0 (a slice's bitmap weighs its leading bits too)
+    return array
+
+
+def string_lists(array: pa.Array) -> pa.Array:
+    return array if array.type == pa.list_(pa.string()) else array.cast(pa.list_(pa.string()))
+
+
+def list_lengths(array: pa.Array) -> np.ndarray:
+    """Each list's length, -1 for a null list."""
+    return pc.list_value_length(array).fill_null(-1).to_numpy().astype(np.int64)
+
+
+def value_positions(array: pa.Array, chosen: np.ndarray) -> np.ndarray:
+    """The indexes in `array.values` of the entries of the chosen lists, in order."""
+    offsets = array.offsets.to_numpy().astype(np.int64)
+    starts, lengths = offsets[:-1][chosen], np.diff(offsets)[chosen]
+    return np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(lengths.sum(), dtype=np.int64)
+
+
+def valid_values(array: pa.Array) -> np.ndarray:
+    """Which values (of a list array: which entries of its `values`) are not null."""
+    values = array.values if isinstance(array, pa.ListArray) else array
+    return values.is_valid().to_numpy(zero_copy_only=False)
+
+
+def constant(value: str, count: int) -> pa.Array:
+    return pa.repeat(pa.scalar(value, pa.string()), count)
+
+
+def string_column(batch: pa.RecordBatch, name: str) -> pa.Array:
+    if name not in batch.schema.names:
+        return pa.nulls(batch.num_rows, pa.string())
+    return batch.column(name).cast(pa.string())
 
 
 # ---- pdf and arxiv tars -------------------------------------------------------------------------------------
