@@ -28,17 +28,21 @@ import json
 import os
 import re
 import tarfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 import datasets
+import pyarrow as pa
 import srt
 from datasets import List, Value, Video
 
-from .core import ExcludeBy, MMConfig, MultimodalBuilder, RawPart, group_by_count, group_by_size
+from .core import ExcludeBy, MMConfig, MultimodalBuilder, RawPart, group_by_count, group_by_size, storage_schema
 from .errors import RawDataError, RecordLog, not_utf8
 from .media.video import has_signature, mp4_truncation
+
+T = TypeVar("T")
 
 # ---- metadata --------------------------------------------------------------------------------------
 
@@ -353,13 +357,11 @@ class MovieQA(MultimodalBuilder):
                      if CLIP_NAME.fullmatch(name).group(1) in self.movies}
             paths += [path for key, path in self.raw["files"]["video_tar"].items() if key in self.movies]
         else:
-            records = [record for _, record in self.qa_records
-                       if isinstance(record, dict) and record.get("imdb_key") in self.movies]
-            asked = {record["imdb_key"] for record in records}
-            with_video = {record["imdb_key"] for record in records if clip_names(record)}
+            records = [(key, names) for key, names in self.qa_records.movie_clips if key in self.movies]
+            asked = {key for key, _ in records}
+            with_video = {key for key, names in records if names}
             sources = locate_clips(self.raw["files"]) if "video" in kinds else {}
-            clips = {name: Path(sources[name][0]) for record in records for name in clip_names(record)
-                     if name in sources}
+            clips = {name: Path(sources[name][0]) for _, names in records for name in names if name in sources}
         for kind in kinds:
             if kind in ("video", "video_tar"):
                 continue
@@ -372,15 +374,15 @@ class MovieQA(MultimodalBuilder):
 
     @functools.cached_property
     def movies(self) -> dict[str, Movie]:
-        return parse_movies(read_bytes(self.raw["movies"]), self.raw["movies"])
+        return parsed_release_file(self.raw["movies"], parse_movies)
 
     @functools.cached_property
     def split_of(self) -> dict[str, str]:
         return parse_splits(read_bytes(self.raw["splits"]), self.raw["splits"], self.movies)
 
     @functools.cached_property
-    def qa_records(self) -> list[tuple[int, Any]]:
-        return read_json_list(read_bytes(self.raw["qa"]), self.raw["qa"])
+    def qa_records(self) -> "QARecords":
+        return parsed_release_file(self.raw["qa"], QARecords)
 
     @functools.cached_property
     def stories(self) -> "StoryReader":
@@ -422,33 +424,34 @@ class MovieQA(MultimodalBuilder):
     def _questions_by_split(self, log: RecordLog, video_only: bool) -> dict[str, list[int]]:
         """qa.json positions per split; records whose split cannot be settled are rejected here."""
         positions: dict[str, list[int]] = {split: [] for split in SPLITS.values()}
-        seen: dict[str, int] = {}
-        for position, (line, record) in enumerate(self.qa_records):
+        seen: dict[str, int] = {}  # qid -> position
+        records, path = self.qa_records, self.raw["qa"]
+        for position, record in enumerate(records.items):
             if video_only and not (isinstance(record, dict) and record.get("video_clips")):
                 continue
             try:
-                split = question_split(record, self.raw["qa"], line, self.split_of)
+                split = records.located(position, lambda line: question_split(record, path, line, self.split_of))
                 if record["qid"] in seen:
-                    raise RawDataError(self.raw["qa"], f"qid {record['qid']} repeats the record of line "
-                                       f"{seen[record['qid']]}", line=line, record=record["qid"],
-                                       hint="qids are unique; remove one of the two records")
+                    raise RawDataError(path, f"qid {record['qid']} repeats the record of line "
+                                       f"{records.line(seen[record['qid']])}", line=records.line(position),
+                                       record=record["qid"], hint="qids are unique; remove one of the two records")
             except RawDataError as error:
                 log.reject(error, split=probable_split(record, self.split_of))
                 continue
-            seen[record["qid"]] = line
+            seen[record["qid"]] = position
             positions[split].append(position)
         return positions
 
     def _video_shards(self, split: str, positions: list[int], sources: dict) -> list[QAShard]:
         """Questions in shard jobs of about SHARD_BYTES of clips (a clip shared by questions counts for each)."""
         def clip_bytes(position: int) -> int:
-            return sum(sources[c][2] for c in clip_names(self.qa_records[position][1]) if c in sources)
+            return sum(sources[c][2] for c in clip_names(self.qa_records.items[position]) if c in sources)
 
         return [self._video_shard(split, group, sources)
                 for group in group_by_size(positions, clip_bytes, self.SHARD_BYTES)]
 
     def _video_shard(self, split: str, positions: list[int], sources: dict) -> QAShard:
-        names = {c for p in positions for c in clip_names(self.qa_records[p][1])}
+        names = {c for p in positions for c in clip_names(self.qa_records.items[p])}
         return QAShard(split, tuple(positions), tuple((n, *sources[n]) for n in sorted(names) if n in sources))
 
     # ---- table assembly --------------------------------------------------------------------------------
@@ -456,6 +459,50 @@ class MovieQA(MultimodalBuilder):
     def row_bytes(self, row: dict) -> int:
         """What a row weighs: its clips' bytes (0 outside qa_video)."""
         return sum(len(video["bytes"]) for video in row.get("videos", ()) if video)
+
+    def shard_tables(self, shard, log: RecordLog) -> Iterator[pa.Table]:
+        if self.config.name == "qa":
+            yield from self._qa_tables(shard, log)
+        else:
+            yield from super().shard_tables(shard, log)
+
+    def _qa_tables(self, shard: QAShard, log: RecordLog) -> Iterator[pa.Table]:
+        """The `qa` config's tables, made column by column instead of from a dict per row (which cost more than
+        the rest of the job), in the batches `shard_tables` makes (ROWS_PER_BATCH rows: these rows weigh
+        nothing). A record `question_values` does not take (an error to report, a key to count) goes through
+        `_question_row`, the reference, in its place."""
+        schema = self.info.features.arrow_schema
+        storage = storage_schema(schema)
+        assert storage.names == list(QA_FIELDS), "question_values gives the columns in QA_FIELDS order"
+        items, movies = self.qa_records.items, self.movies
+        columns: list[list] = [[] for _ in storage.names]
+        rows = taken = 0
+
+        def table() -> pa.Table:
+            arrays = [pa.array(column, type=field.type) for column, field in zip(columns, storage)]
+            built = pa.Table.from_arrays(arrays, schema=storage)
+            return built if storage.equals(schema) else built.cast(schema)
+
+        for position in shard.positions:
+            values = question_values(items[position], shard.split, movies)
+            if values is None:
+                row = log.convert(*self._question_record(position), self._question_row, position, shard.split,
+                                  None, log)
+                if row is None:
+                    continue
+                values = [row[name] for name in storage.names]
+            else:
+                taken += 1
+            for column, value in zip(columns, values):
+                column.append(value)
+            rows += 1
+            if rows == self.ROWS_PER_BATCH:
+                log.add_records(taken)
+                yield table()
+                columns, rows, taken = [[] for _ in storage.names], 0, 0
+        log.add_records(taken)
+        if rows:
+            yield table()
 
     def shard_rows(self, shard, log: RecordLog) -> Iterator[dict]:
         if isinstance(shard, MovieShard):
@@ -479,15 +526,15 @@ class MovieQA(MultimodalBuilder):
 
     def _question_record(self, position: int) -> tuple[Path, str]:
         """The file and record a question's errors name (its qid, or its place in qa.json)."""
-        record = self.qa_records[position][1]
+        record = self.qa_records.items[position]
         return self.raw["qa"], record_label(record, position)
 
     def _question_row(self, position: int, split: str, clips: "ClipReader", log: RecordLog) -> dict:
-        line, record = self.qa_records[position]
-        question = parse_question(record, self.raw["qa"], line, split)
+        records, path = self.qa_records, self.raw["qa"]
+        question = records.located(position, lambda line: parse_question(records.items[position], path, line, split))
         row = question_row(question, self.movies[question.imdb_key])
         if self.config.name == "qa_plot":
-            row.update(plot_fields(question, line, self.raw["qa"], self.stories))
+            row.update(records.located(position, lambda line: plot_fields(question, line, path, self.stories)))
         elif self.config.name == "qa_subtitles":
             row.update(subtitle_fields(question, self.stories))
         elif self.config.name == "qa_video":
@@ -499,42 +546,73 @@ class MovieQA(MultimodalBuilder):
 
 # ---- raw sources --------------------------------------------------------------------------------------------
 
+RAW_FILE_NAME = re.compile("|".join(f"(?P<{kind}>{pattern.pattern})" for kind, pattern in RAW_FILE_NAMES.items()))
+"""The RAW_FILE_NAMES patterns in one: the first kind whose pattern matches a whole name is the alternative that
+matches; the key is the group right after the kind's."""
+
+_indexes: dict[str, tuple[list, tuple]] = {}
+"""data_dir -> (its listing, its index) of the last tree indexed: a build makes a builder per config, and
+each one's coverage needs the index."""
+
+
 def index_raw_files(data_dir: Path) -> tuple[dict[str, dict[str, Path]], dict[str, list[Path]]]:
     """kind -> key -> path for every release file under data_dir, found by name (the first in path order),
-    and kind -> the other files of the same names (a second extraction, a backup), which are not read."""
-    found: dict[str, dict[str, Path]] = {kind: {} for kind in RAW_FILE_NAMES}
-    copies: dict[str, list[Path]] = {kind: [] for kind in RAW_FILE_NAMES}
+    and kind -> the other files of the same names (a second extraction, a backup), which are not read.
+
+    The index depends on the names only, so a tree listed as before gets the index made before (the same
+    objects: callers never change them)."""
+    listing = []
     for folder, subfolders, names in os.walk(data_dir):
         subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
-        for name in sorted(names):
-            for kind, pattern in RAW_FILE_NAMES.items():
-                match = pattern.fullmatch(name)
-                if match:
-                    if found[kind].setdefault(match.group(1), Path(folder) / name) != Path(folder) / name:
-                        copies[kind].append(Path(folder) / name)
-                    break
+        listing.append((folder, sorted(names)))
+    cached = _indexes.get(os.fspath(data_dir))
+    if cached is not None and cached[0] == listing:
+        return cached[1]
+    found: dict[str, dict[str, Path]] = {kind: {} for kind in RAW_FILE_NAMES}
+    copies: dict[str, list[Path]] = {kind: [] for kind in RAW_FILE_NAMES}
+    key_group = {kind: RAW_FILE_NAME.groupindex[kind] + 1 for kind in RAW_FILE_NAMES}
+    for folder, names in listing:
+        folder_path = Path(folder)
+        for name in names:
+            match = RAW_FILE_NAME.fullmatch(name)
+            if match:
+                kind, path = match.lastgroup, folder_path / name
+                if found[kind].setdefault(match.group(key_group[kind]), path) is not path:
+                    copies[kind].append(path)
+    _indexes.clear()  # one tree at a time: a process that builds many trees keeps none of the others
+    _indexes[os.fspath(data_dir)] = (listing, (found, copies))
     return found, copies
 
 
 def whole_folders(paths: set[Path], data_dir: Path) -> list[Path]:
     """`paths` with every folder below data_dir whose entries are all in it named instead of its entries (so a
-    build that leaves a story kind to another config reports one folder, not each of its 408 files)."""
-    paths = set(paths)
+    build that leaves a story kind to another config reports one folder, not each of its 408 files).
+    Worked out on the paths' text, which a Path keeps normalised (Paths only once per folder)."""
+    texts = {os.fspath(path): path for path in paths}
+
+    @functools.cache
+    def below(folder: str) -> bool:
+        return Path(folder) != data_dir and data_dir in Path(folder).parents
+
     while True:
-        by_folder: dict[Path, set[Path]] = {}
-        for path in paths:
-            if path.parent != data_dir and data_dir in path.parents:
-                by_folder.setdefault(path.parent, set()).add(path)
-        complete = {folder: inside for folder, inside in by_folder.items() if inside == folder_entries(folder)}
+        by_folder: dict[str, set[str]] = {}  # folder -> the names in it
+        for text in texts:
+            folder, separator, name = text.rpartition(os.sep)
+            folder = folder or separator  # os.path.split's folder: '/' for '/x', '' for 'x'
+            if below(folder):
+                by_folder.setdefault(folder, set()).add(name)
+        complete = [folder for folder, names in by_folder.items() if names == folder_entries(folder)]
         if not complete:
-            return sorted(paths)
-        for folder, inside in complete.items():
-            paths = (paths - inside) | {folder}
+            return sorted(texts.values())
+        for folder in complete:
+            for name in by_folder[folder]:
+                del texts[os.path.join(folder, name)]
+            texts[folder] = Path(folder)
 
 
-def folder_entries(folder: Path) -> set[Path]:
+def folder_entries(folder: str) -> set[str]:
     try:
-        return {folder / name for name in os.listdir(folder)}
+        return set(os.listdir(folder))
     except OSError:
         return set()
 
@@ -544,6 +622,62 @@ def read_bytes(path: Path) -> bytes:
         return path.read_bytes()
     except OSError as e:
         raise RawDataError(path, f"cannot read the file ({e.strerror})", hint="check the file's permissions") from None
+
+
+_parsed_files: dict[tuple[str, str], tuple[bytes, Any]] = {}
+_parsed_files_lock = threading.Lock()  # the build reads the configs it does not make in a second thread
+
+
+def parsed_release_file(path: Path, parse) -> Any:
+    """`parse(data, path)` of qa.json or movies.json, made once while the file's bytes stay the same: a build
+    makes a builder per config, and each one's coverage needs both files. What is made is never changed."""
+    data = read_bytes(path)
+    key = (parse.__qualname__, os.fspath(path))
+    with _parsed_files_lock:
+        cached = _parsed_files.get(key)
+    if cached is not None and cached[0] == data:
+        return cached[1]
+    value = parse(data, path)
+    with _parsed_files_lock:
+        _parsed_files[key] = (data, value)
+        while len(_parsed_files) > 4:  # the files of one tree; a process that builds many keeps no others
+            del _parsed_files[next(iter(_parsed_files))]
+    return value
+
+
+class QARecords:
+    """qa.json's records, parsed by `json.loads` in one piece; their line numbers, which only error messages
+    need, are worked out on the first error (`read_json_list`, the reference parser, finds them).
+
+    Pickled as the file's bytes (the shard jobs' shared state): cheaper than the records, parsed again only
+    in a process that did not plan the build (a Ray worker)."""
+
+    def __init__(self, data: bytes, path: Path):
+        self.data, self.path = data, path
+        self.items: list = json_list(data, path)
+        self._lines: list[int] | None = None
+
+    def __reduce__(self):
+        return QARecords, (self.data, self.path)
+
+    def line(self, position: int) -> int:
+        if self._lines is None:
+            self._lines = [line for line, _ in read_json_list(self.data, self.path)]
+        return self._lines[position]
+
+    def located(self, position: int, make: Callable[[int | None], T]) -> T:
+        """`make(line)`, where `line` is the line of record `position` and serves only error messages: it is
+        looked up only when `make(None)` raises, and `make` is called again with it for the located error."""
+        try:
+            return make(None)
+        except RawDataError:
+            return make(self.line(position))
+
+    @functools.cached_property
+    def movie_clips(self) -> list[tuple[str, list[str]]]:
+        """(imdb_key, clip names) of the records that name their movie: what each config's coverage needs."""
+        return [(record["imdb_key"], clip_names(record)) for record in self.items
+                if isinstance(record, dict) and isinstance(record.get("imdb_key"), str)]
 
 
 def locate_clips(found: dict[str, dict[str, Path]]) -> dict[str, tuple[str, int, int]]:
@@ -603,9 +737,14 @@ class StoryReader:
     def path(self, kind: str, key: str) -> Path | None:
         """The file of this kind for a movie (or clip): where movies.json says, else found by name."""
         declared = self.movies[key].declared.get(kind) if key in self.movies else None
-        if declared and (self.data_dir / declared).is_file():
-            return self.data_dir / declared
-        return self.found[kind].get(key)
+        found = self.found[kind].get(key)
+        if declared:
+            # usually the file found by name: the same Path, without making it again
+            same = found is not None and os.fspath(found) == os.path.join(self.data_dir, declared)
+            path = found if same else self.data_dir / declared
+            if path.is_file():
+                return path
+        return found
 
     def _parsed(self, kind: str, key: str, parse):
         if (kind, key) not in self._cache:
@@ -645,6 +784,22 @@ class StoryReader:
 
 
 # ---- pure parsing functions ---------------------------------------------------------------------------------
+
+def json_list(data: bytes, path) -> list:
+    """The items of a file holding one JSON list, as `read_json_list` reads them, at the speed of `json.loads`.
+
+    Whatever `json.loads` reads as a list is a list to `read_json_list` too, with the same items (the same
+    scanner parses each); anything else goes to `read_json_list`, for its located error (or for the
+    whitespace only it allows, such as a form feed between items)."""
+    text = decode_json(data, path)
+    try:
+        document = json.loads(text)
+    except ValueError:
+        document = None
+    if isinstance(document, list):
+        return document
+    return [item for _, item in read_json_list(data, path)]
+
 
 def read_json_list(data: bytes, path) -> list[tuple[int, Any]]:
     """A file holding one JSON list → (line number, item) for each item; the whole file must parse."""
@@ -971,6 +1126,47 @@ def mp4_status(data: bytes | None) -> str:
 
 
 # ---- row assembly -----------------------------------------------------------------------------------------
+
+QA_KEY_SET = frozenset(QA_KEYS)
+
+
+def question_values(record, split: str, movies: dict[str, Movie]) -> tuple | None:
+    """The `qa` row of a record whose split and qid are settled (`question_split`), as `question_row(parse_question
+    (...))` makes it, in QA_FIELDS order; None for a record that needs more: an error to report, a key this build
+    does not map (counted), a correct_index written as text. `parse_question` deals with those."""
+    if type(record) is not dict or not QA_KEY_SET.issuperset(record):
+        return None
+    question, answers, correct = record.get("question"), record.get("answers"), record.get("correct_index")
+    if type(question) is not str or type(answers) is not list or len(answers) != 5:
+        return None
+    for answer in answers:
+        if type(answer) is not str:
+            return None
+    if type(correct) is int:
+        if not 0 <= correct < 5:
+            return None
+    elif correct is None and split == "test":
+        correct = TEST_ANSWER
+    else:
+        return None
+    alignment = record.get("plot_alignment")
+    if alignment is not None:
+        if type(alignment) is not list:
+            return None
+        for index in alignment:
+            if type(index) is not int or index < 0:
+                return None
+    clips = record.get("video_clips") or []
+    if type(clips) is not list:
+        return None
+    imdb_key = record["imdb_key"]
+    for clip in clips:
+        match = CLIP_NAME.fullmatch(clip) if type(clip) is str else None
+        if match is None or match.group(1) != imdb_key or int(match.group(2)) > int(match.group(3)):
+            return None
+    movie = movies[imdb_key]
+    return (record["qid"], imdb_key, movie.title, movie.year, list(movie.genres), question, answers, correct,
+            alignment, clips, None)
 
 def question_row(question: Question, movie: Movie) -> dict:
     return {

@@ -229,6 +229,48 @@ def test_movieqa_json_list(data):
     only_raw_data_errors(movieqa.read_json_list, data, WHERE)
 
 
+MOVIES = {"tt0000001": movieqa.Movie("tt0000001", "One", 2001, ("Drama",), {}),
+          "tt0000002": movieqa.Movie("tt0000002", "Two", 2002, (), {})}
+
+
+@fuzz
+@given(st.one_of(QUESTION, st.builds(dict, qid=st.just("train:1"), imdb_key=st.just("tt0000001"),
+                                     question=st.text(max_size=5), answers=st.lists(st.text(max_size=2), min_size=5,
+                                                                                   max_size=5),
+                                     correct_index=st.one_of(st.none(), st.integers(-1, 5)),
+                                     video_clips=st.just(["tt0000001.sf-000010.ef-000059.video.mp4"]))))
+def test_movieqa_question_values_are_the_reference_row(record):
+    """The `qa` fast path gives a record exactly the row question_row(parse_question(...)) gives, or leaves it."""
+    split_of = {"tt0000001": "train", "tt0000002": "test"}
+    try:
+        split = movieqa.question_split(record, WHERE, 3, split_of)
+    except RawDataError:
+        return  # rejected while planning: never reaches a shard job
+    values = movieqa.question_values(record, split, MOVIES)
+    try:
+        row = movieqa.question_row(movieqa.parse_question(record, WHERE, 3, split), MOVIES[record["imdb_key"]])
+    except RawDataError:
+        assert values is None
+        return
+    if values is not None:
+        reference = tuple(row[name] for name in movieqa.QA_FIELDS)
+        assert repr(values) == repr(reference)
+
+
+@fuzz
+@given(st.one_of(st.binary(max_size=64), tokens("[", "]", "{", "}", ",", " ", "\n", "\x0c", '"qid"', ":", "1", "NaN",
+                                                 "\ufeff")))
+def test_movieqa_json_list_reads_what_read_json_list_reads(data):
+    if isinstance(data, str):
+        data = data.encode("utf-8", "surrogatepass")
+    fast = only_raw_data_errors(movieqa.json_list, data, WHERE)
+    reference = only_raw_data_errors(movieqa.read_json_list, data, WHERE)
+    if isinstance(reference, RawDataError):
+        assert isinstance(fast, RawDataError) and (fast.problem, fast.line) == (reference.problem, reference.line)
+    else:
+        assert repr(fast) == repr([item for _, item in reference])
+
+
 SRT_TOKENS = ("1", "²", "\n", "\r\n", "00:00:01,000", "00:00:02.50", " --> ", "-->", "00:15:*****9", "<i>", "</i>",
               "text", " ", "99:99:99,999", ":", ",", "\ufeff")
 

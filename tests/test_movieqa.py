@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import os
+import pickle
 import shutil
 import tarfile
 from pathlib import Path
@@ -11,7 +13,8 @@ import pytest
 import srt
 
 from builders import movieqa as mqa
-from builders.errors import RawDataError
+from builders.core import MultimodalBuilder
+from builders.errors import RawDataError, RecordLog
 from builders.samples import movieqa as sample
 from conftest import realdata_dir
 from helpers import SPLITS, folder_features, parquet_rows, quiet_build, run_script
@@ -504,6 +507,149 @@ def test_unknown_record_keys_are_kept_in_extra_and_counted(tmp_path):
         "movies.json records with the key 'text.split_plot', which this build does not map (kept in `extra`)": 1}
     assert "qa: movies.json: keys this build does not map (rating, text.split_plot) in 1 of 4 records; they are kept " \
            "in the `extra` column of the `movies` config" in report["notices"]
+
+
+# ---- the fast paths against the reference -------------------------------------------------------------------
+
+def qa_tables(builder: mqa.MovieQA, shard, on_error: str, reference: bool) -> tuple[list, RecordLog]:
+    """The `qa` tables of a shard: the columnar path, or the core's row by row from `shard_rows` (the reference)."""
+    log = RecordLog(on_error, shard.split)
+    make = MultimodalBuilder.shard_tables if reference else mqa.MovieQA.shard_tables
+    return list(make(builder, shard, log)), log
+
+
+@pytest.mark.parametrize("variant", ["clean", "bad", "odd"])
+def test_the_columnar_qa_tables_equal_the_row_by_row_ones(samples, tmp_path, variant):
+    """The same tables (so the same batches, rows and content hash) and the same log: records read, skipped with
+    their reasons, counts. "odd": records the fast path leaves to the reference (an unmapped key, an index as text,
+    an error), at the start, inside and at the end of 100-row batches."""
+    raw = samples.bad_tree(DATASET).root if variant == "bad" else samples.tree(DATASET, scale=250,
+                                                                              scaled_clips=False).root
+    if variant == "odd":
+        raw = Path(shutil.copytree(raw, tmp_path / "raw"))
+        qa = json.loads((raw / "data" / "qa.json").read_text())
+        train = [r for r in qa if r["qid"].startswith("train:")]
+        for number, record in enumerate(train):
+            if number % 37 == 0:
+                record["difficulty"] = number
+            if number % 41 == 1:
+                record["correct_index"] = str(record["correct_index"])
+            if number % 53 == 2:
+                record["answers"] = record["answers"][:4]
+            if number % 59 == 3:
+                record["video_clips"] = None
+        train[99]["plot_alignment"] = [True]
+        (raw / "data" / "qa.json").write_text(sample.py2_json(qa))
+    on_error = "raise" if variant == "clean" else "skip"
+    builder = mqa.MovieQA(config_name="qa", data_dir=str(raw))
+    shards = builder.split_shards(RecordLog(on_error))
+    assert sum(len(s.positions) for items in shards.values() for s in items) > (5 if variant == "bad" else 250)
+    skipped, counted = 0, 0
+    for shard in (shard for items in shards.values() for shard in items):
+        fast, fast_log = qa_tables(builder, shard, on_error, reference=False)
+        slow, slow_log = qa_tables(builder, shard, on_error, reference=True)
+        assert [t.num_rows for t in fast] == [t.num_rows for t in slow]
+        assert all(a.equals(b, check_metadata=True) for a, b in zip(fast, slow))
+        assert fast_log == slow_log
+        skipped, counted = skipped + len(slow_log.skipped), counted + sum(slow_log.counts.values())
+    if variant == "odd":
+        assert (skipped, counted) == (6, 7)  # the cut answer lists and the boolean alignment; 'difficulty'
+
+
+def test_the_fast_path_takes_the_ordinary_records(built):
+    tree, _, _ = built
+    builder = mqa.MovieQA(config_name="qa", data_dir=str(tree.root))
+    split_of = builder.split_of
+    taken = {record["qid"] for record in builder.qa_records.items
+             if mqa.question_values(record, split_of[record["imdb_key"]], builder.movies) is not None}
+    assert "val:0" not in taken  # its correct_index is written "3": parse_question reads it
+    assert {"train:5", "train:0", "train:6", "test:0", "test:1"} <= taken
+
+
+def test_qa_json_is_parsed_in_one_piece_and_located_on_error(tmp_path):
+    data = b'[\n  {"a": 1}, \n  {\n    "b": [\n2]}\n]'
+    records = mqa.QARecords(data, Path("qa.json"))
+    assert records.items == [{"a": 1}, {"b": [2]}] and records._lines is None
+    assert [records.line(0), records.line(1)] == [2, 3]
+    assert pickle.loads(pickle.dumps(records)).items == records.items
+
+    def make(line):
+        if line is None:
+            raise RawDataError("qa.json", "bad")
+        return line
+    assert mqa.QARecords(data, Path("qa.json")).located(1, make) == 3
+    # what only read_json_list reads (a form feed as whitespace, a trailing comma) takes it, with the same items
+    assert mqa.json_list(b'[\x0c{"a": 1}]', "qa.json") == [{"a": 1}]
+    assert mqa.json_list(b'[1, 2,]', "qa.json") == [1, 2]
+    for bad in (b'{"a": 1}', b'[1,,]', b'[1] x', b'\xff'):
+        with pytest.raises(RawDataError) as fast:
+            mqa.json_list(bad, "qa.json")
+        with pytest.raises(RawDataError) as reference:
+            mqa.read_json_list(bad, "qa.json")
+        assert (fast.value.problem, fast.value.line) == (reference.value.problem, reference.value.line)
+
+
+def test_a_record_error_names_the_line_of_the_record(tmp_path):
+    raw = tmp_path / "raw"
+    sample.make(raw)
+    text = (raw / "data" / "qa.json").read_text().replace('"question": "Where does Anna meet Ben?"',
+                                                            '"question": 7')
+    (raw / "data" / "qa.json").write_text(text)
+    line = text[:text.index('"question": 7')].count("\n") + 1
+    with pytest.raises(RawDataError) as error:
+        quiet_build(DATASET, raw, tmp_path / "out", configs=["qa"])
+    assert (error.value.record, error.value.problem) == ("train:0", "question must be a string, got 7")
+    assert error.value.line == next(n for n, r in mqa.read_json_list((raw / "data" / "qa.json").read_bytes(), "q")
+                                    if r.get("qid") == "train:0") and error.value.line < line
+
+
+def reference_whole_folders(paths: set[Path], data_dir: Path) -> list[Path]:
+    """whole_folders as it was written first, on Paths (the reference for the one on text)."""
+    paths = set(paths)
+    while True:
+        by_folder: dict[Path, set[Path]] = {}
+        for path in paths:
+            if path.parent != data_dir and data_dir in path.parents:
+                by_folder.setdefault(path.parent, set()).add(path)
+        complete = {folder: inside for folder, inside in by_folder.items()
+                    if inside == {folder / name for name in os.listdir(folder)}}
+        if not complete:
+            return sorted(paths)
+        for folder, inside in complete.items():
+            paths = (paths - inside) | {folder}
+
+
+def test_whole_folders_and_the_raw_index_agree_with_the_reference(built, tmp_path):
+    tree, _, _ = built
+    raw = Path(shutil.copytree(tree.root, tmp_path / "raw"))
+    files = sorted(p for p in raw.rglob("*") if p.is_file())
+    for step in (1, 2, 3, 7):
+        chosen = set(files[::step]) | {raw / "data" / "qa.json"}
+        assert mqa.whole_folders(chosen, raw) == reference_whole_folders(chosen, raw)
+    (raw / "spare" / "plot").mkdir(parents=True)  # second copies are listed apart
+    shutil.copy(raw / "story" / "plot" / "tt0000001.wiki", raw / "spare" / "plot")
+    index = mqa.index_raw_files(raw)
+    assert index == reference_index_raw_files(raw) and index[1]["plot"] == [raw / "story" / "plot" / "tt0000001.wiki"]
+    assert mqa.index_raw_files(raw)[0] is index[0]  # the same listing: the index made before
+    (raw / "story" / "plot" / "tt0000777.wiki").write_text("A new plot.\n")
+    assert mqa.index_raw_files(raw)[0]["plot"]["tt0000777"] == raw / "story" / "plot" / "tt0000777.wiki"
+    assert mqa.index_raw_files(raw) == reference_index_raw_files(raw)
+
+
+def reference_index_raw_files(data_dir: Path) -> tuple[dict, dict]:
+    """index_raw_files as it was written first, one pattern after the other (the reference for the combined one)."""
+    found = {kind: {} for kind in mqa.RAW_FILE_NAMES}
+    copies = {kind: [] for kind in mqa.RAW_FILE_NAMES}
+    for folder, subfolders, names in os.walk(data_dir):
+        subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
+        for name in sorted(names):
+            for kind, pattern in mqa.RAW_FILE_NAMES.items():
+                match = pattern.fullmatch(name)
+                if match:
+                    if found[kind].setdefault(match.group(1), Path(folder) / name) != Path(folder) / name:
+                        copies[kind].append(Path(folder) / name)
+                    break
+    return found, copies
 
 
 # ---- publishing ------------------------------------------------------------------------------------------
