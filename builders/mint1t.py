@@ -361,6 +361,8 @@ HTML_PER_IMAGE_COLUMNS = ("image_hashes", "images_metadata")
 """Side columns reported in image-only order (the k-th entry describes the k-th URL)."""
 HTML_KNOWN_COLUMNS = (*HTML_COLUMNS, "metadata", *HTML_PER_IMAGE_COLUMNS)
 NO_DUMP_COLUMN = "documents with a null cc_dump: their file has no cc_dump column"
+HTML_BATCH_ROWS = 1024
+"""Documents read from a file at a time (a record batch)."""
 
 
 @dataclass
@@ -427,7 +429,7 @@ def html_record_row(html: HtmlFile, record: dict, row_number: int, log: RecordLo
 def html_batches(parquet: pq.ParquetFile, path: str) -> Iterator[pa.RecordBatch]:
     """The file's rows in batches; a damaged page stops the build whatever the policy (the file is shared)."""
     try:
-        yield from parquet.iter_batches(batch_size=1024)
+        yield from parquet.iter_batches(batch_size=HTML_BATCH_ROWS)
     except (pa.ArrowException, OSError) as e:
         raise RawDataError(path, f"the Parquet file is damaged ({e})",
                            hint="download this shard of MINT-1T-HTML again") from None
@@ -782,7 +784,7 @@ def image_metadata(batch: pa.RecordBatch, image_offsets: np.ndarray) -> pa.Array
     column name (`per_image_fields`); null for the images of a document that has none."""
     count = int(image_offsets[-1])
     document_of = np.repeat(np.arange(batch.num_rows), np.diff(image_offsets))
-    pieces = []
+    described, members = np.zeros(count, bool), []
     for name in HTML_PER_IMAGE_COLUMNS:
         if name not in batch.schema.names or pa.types.is_null(batch.schema.field(name).type):
             continue
@@ -791,15 +793,21 @@ def image_metadata(batch: pa.RecordBatch, image_offsets: np.ndarray) -> pa.Array
         entries = pc.list_flatten(column)   # one per image of the documents that have the column (checked)
         if not has.all():
             entries = entries.take(pa.array(np.cumsum(has) - 1, mask=~has))
-        member = pc.binary_join_element_wise(f'"{name}": ', json_strings(entries).fill_null("null"), "")
-        pieces.append(member if has.all() else pc.if_else(pa.array(has), member, pa.scalar(None, pa.string())))
-    if not pieces:
+        member = pc.binary_join_element_wise(f', "{name}": ', json_strings(entries).fill_null("null"), "")
+        members.append(member if has.all() else pc.if_else(pa.array(has), member, ""))
+        described |= has
+    if not members:
         return pa.nulls(count, pa.string())
-    members = pieces[0]
-    if len(pieces) > 1:
-        members = pc.if_else(functools.reduce(pc.and_, [p.is_null() for p in pieces]), pa.scalar(None, pa.string()),
-                             pc.binary_join_element_wise(*pieces, ", ", null_handling="skip"))
-    return pc.binary_join_element_wise("{", members, "}", "")
+    joined = pc.utf8_slice_codeunits(pc.binary_join_element_wise(*members, ""), 2)   # less the first ", "
+    return pc.binary_join_element_wise("{", joined, "}", empty_or_null(described), "")
+
+
+def empty_or_null(valid: np.ndarray) -> pa.Array:
+    """"" where `valid`, else null: joined to strings (binary_join_element_wise), it makes them null there with
+    no bytes behind the null, as `pa.array` leaves a null (`pc.if_else` keeps the bytes, which `nbytes` counts)."""
+    bitmap = None if valid.all() else pa.py_buffer(np.packbits(valid, bitorder="little"))
+    return pa.Array.from_buffers(pa.string(), len(valid), [bitmap, pa.py_buffer(np.zeros(len(valid) + 1, np.int32)),
+                                                           pa.py_buffer(b"")])
 
 
 JSON_ESCAPED = r'[\x00-\x1f"\\]'

@@ -12,10 +12,11 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import datasets
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -23,6 +24,7 @@ from hypothesis import strategies as st
 from builders import bigdocs, flickr30k_entities as f30k, internvid, mint1t, movieqa, musecar, nmb_plus
 from builders.errors import RawDataError, RecordLog
 from builders.fields import documented
+from builders.samples import mint1t as mint1t_sample
 
 EXAMPLES = int(os.environ.get("MM_FUZZ_EXAMPLES", "150"))
 fuzz = settings(max_examples=EXAMPLES, deadline=None, derandomize="MM_FUZZ_EXAMPLES" not in os.environ,
@@ -420,6 +422,77 @@ def test_mint1t_single_images(samples, data):
     assert (picture.status == mint1t.OK) == (picture.data is not None)
 
 
+# MINT-1T HTML files of random documents: the column-wise tables must be the per-document path's, rows, batches,
+# bytes, skipped records, notes and counts alike (see test_mint1t.assert_same_html_tables).
+
+HTML_TEXT = st.text(alphabet=st.characters(codec="utf-8"), max_size=5)   # controls, quotes, backslashes, astral
+HTML_URLS = st.one_of(HTML_TEXT, st.sampled_from([mint1t_sample.URL_A, mint1t_sample.URL_B, mint1t_sample.URL_404,
+                                                  mint1t_sample.URL_BROKEN, "https://old.example.com/p.gif"]))
+HTML_DUMPS = st.sampled_from(["CC-MAIN-2024-18", "CC-MAIN-2023-50"])
+HTML_COLUMNS = {"texts": pa.list_(pa.string()), "images": pa.list_(pa.string()), "url": pa.string(),
+                "cc_dump": pa.string(), "metadata": pa.string(), "image_hashes": pa.list_(pa.string()),
+                "images_metadata": pa.list_(pa.string()), "language": pa.string(), "pages": pa.int64()}
+
+
+@st.composite
+def html_documents(draw, columns: list[str]) -> dict:
+    """A document, interleaved or (one in four) not: lists of other lengths, a position with both or neither, a
+    null list; side columns of the right length or not; metadata that is JSON (NaN included), null or not JSON."""
+    kinds = draw(st.lists(st.sampled_from("ti"), max_size=6))
+    texts = [draw(HTML_TEXT) if kind == "t" else None for kind in kinds]
+    images = [draw(HTML_URLS) if kind == "i" else None for kind in kinds]
+    damage = draw(st.sampled_from(["longer", "both", "neither", "no texts", "no images"] + ["none"] * 15))
+    if damage == "longer":
+        texts.append(draw(st.one_of(st.none(), HTML_TEXT)))
+    elif damage in ("both", "neither") and kinds:
+        position = draw(st.integers(0, len(kinds) - 1))
+        texts[position] = None if damage == "neither" else draw(HTML_TEXT)
+        images[position] = None if damage == "neither" else draw(HTML_URLS)
+    count = sum(url is not None for url in images)
+    if damage == "no texts":
+        texts = None
+    elif damage == "no images":
+        images = None
+    side = st.one_of(st.none(), st.lists(st.one_of(st.none(), HTML_TEXT), min_size=count, max_size=count),
+                     st.lists(HTML_TEXT, max_size=3))
+    values = {"url": st.one_of(st.none(), HTML_TEXT), "cc_dump": st.one_of(st.none(), st.just(""), HTML_DUMPS),
+              "metadata": st.one_of(st.none(), JSON_VALUES.map(json.dumps), HTML_TEXT),
+              "image_hashes": side, "images_metadata": side, "language": st.one_of(st.none(), HTML_TEXT),
+              "pages": st.one_of(st.none(), st.integers(-9, 9))}
+    return {"texts": texts, "images": images, **{name: draw(values[name]) for name in columns if name in values}}
+
+
+@pytest.fixture(scope="module")
+def html_builder(tmp_path_factory):
+    """A builder of the html config, and an img2dataset folder holding some of the URLs drawn."""
+    from builders.pipeline import make_builder
+
+    root = tmp_path_factory.mktemp("html-fuzz")
+    mint1t_sample.write_img2dataset(root / "images", mint1t_sample.downloaded_images()[0])
+    return make_builder("mint1t", "html", root), root
+
+
+@fuzz
+@given(st.data())
+def test_mint1t_html_tables_column_wise_equal_the_per_document_path(html_builder, data):
+    from test_mint1t import assert_same_html_tables
+
+    builder, root = html_builder
+    names = ["texts", "images"] + data.draw(st.lists(st.sampled_from(list(HTML_COLUMNS)[2:]), unique=True))
+    columns = data.draw(st.permutations(names))
+    documents = data.draw(st.lists(html_documents(columns), max_size=12))
+    path = root / "shard_000_part_000.parquet"
+    pq.write_table(pa.Table.from_pylist(documents, schema=pa.schema([(c, HTML_COLUMNS[c]) for c in columns])), path,
+                   row_group_size=data.draw(st.integers(1, 5)))
+    shard = mint1t.Shard("html", str(path), "MINT-1T-HTML/data_v1_1/shard_000_part_000.parquet",
+                         cc_dump=data.draw(st.one_of(st.none(), HTML_DUMPS)),
+                         html_images=data.draw(st.sampled_from([None, str(root / "images")])))
+    builder.BATCH_BYTES = data.draw(st.sampled_from([1, 150, 1000, mint1t.Mint1T.BATCH_BYTES]))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(mint1t, "HTML_BATCH_ROWS", data.draw(st.sampled_from([1, 4, 1024])))
+        assert_same_html_tables(builder, shard, data.draw(st.sampled_from(["skip", "raise"])))
+
+
 # ---- BigDocs ------------------------------------------------------------------------------------------------------
 
 IMAGE_CELLS = st.one_of(st.none(), st.binary(max_size=16), JSON_VALUES,
@@ -533,6 +606,42 @@ def test_nmb_plus_scalar_columns(value):
 def test_nmb_plus_image_inspection(samples, data):
     found, status, size = nmb_plus.inspect_image(data.draw(st.one_of(mutations(samples["jpeg"]), st.binary())))
     assert status in nmb_plus.IMAGE_STATUSES and (size is None) == (status != "ok")
+
+
+@fuzz
+@given(st.one_of(st.text(max_size=12), tokens(".", "..", "a", "/", "README", ".zip", ".JPG", "__MACOSX/", max_size=6)))
+def test_nmb_plus_image_names_are_told_as_paths_tell_them(name):
+    """suffix() and is_image_candidate without a PurePosixPath each: the same answers as with one."""
+    base = name.rsplit("/", 1)[-1]
+    assert nmb_plus.suffix(base) == PurePosixPath(base).suffix
+    reference = (bool(base) and not base.startswith(".") and not base.upper().startswith("README")
+                 and "__MACOSX/" not in name and PurePosixPath(base).suffix.lower() not in nmb_plus.NOT_IMAGE_SUFFIXES)
+    assert nmb_plus.is_image_candidate(name) == reference
+
+
+@fuzz
+@given(st.binary(max_size=40), st.sampled_from([b"\xff\xd9", b"IEND\xaeB`\x82", b"\xff", b""]), st.integers(0, 40),
+       st.integers(-3, 3), st.sampled_from(["JPEG", "PNG", "GIF", None]))
+def test_image_end_markers_are_found_where_they_were(data, marker, at, shift, image_format):
+    """NMB+ and Flickr30K's truncation check (builders.media.image_truncated, searched backwards in place): the
+    answer of `marker not in data[-window:]`, markers across the window's edge included."""
+    from builders.media import image
+
+    window = 16
+    data = data[:at] + marker + data[at:]
+    data = b"\0" * max(0, window + shift - len(data) + at) + data
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(image, "END_MARKER_WINDOW", window)
+        end = image.IMAGE_END_MARKERS.get(image_format)
+        assert image.image_truncated(data, image_format) == (end is not None and end not in data[-window:])
+
+
+@fuzz
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=60), st.booleans())
+def test_nmb_plus_ascii_text_needs_no_repair(text, prose):
+    """repair_text returns ASCII text at once: neither of its patterns can match it."""
+    assert nmb_plus._ESCAPED_BYTE.search(text) is None and nmb_plus._DOUBLE_ENCODED.search(text) is None
+    assert nmb_plus.repair_text(text, prose) == (text, [])
 
 
 @fuzz

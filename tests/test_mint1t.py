@@ -6,9 +6,11 @@ import io
 import json
 import math
 import shutil
+import uuid
 from pathlib import Path
 
 import datasets
+import fsspec
 import numpy as np
 import PIL.Image
 import pyarrow as pa
@@ -17,7 +19,10 @@ import pytest
 
 from builders import mint1t
 from builders import parquet as parquet_module
+from builders.core import MultimodalBuilder
 from builders.errors import RawDataError, RecordLog
+from builders.parquet import PartWriter
+from builders.pipeline import make_builder
 from builders.samples import mint1t as sample
 from conftest import realdata_dir
 from helpers import parquet_rows, quiet_build, refused_build, run_script
@@ -314,6 +319,81 @@ def test_a_flat_file_without_cc_dump_or_with_unknown_columns_says_so(tmp_path):
         "not known from a flat data_v1_0/ or data_v1_1/ file without it)"]
     readme = (tmp_path / "out" / "README.md").read_text()
     assert mint1t.NO_DUMP_COLUMN in readme
+
+
+# ---- HTML: the column-wise tables are the per-document path's ------------------------------------------------
+
+def html_paths(builder, shard, on_error: str = "skip") -> list[tuple]:
+    """(tables, log) of the per-document path (the core's batching of `shard_rows`, i.e. `html_rows`) and of the
+    column-wise one (`Mint1T.shard_tables`, i.e. `html_tables`); an error instead of tables under raise."""
+    results = []
+    for tables_of in (MultimodalBuilder.shard_tables, type(builder).shard_tables):
+        log = RecordLog(on_error, "train")
+        try:
+            results.append((list(tables_of(builder, shard, log)), log))
+        except RawDataError as error:
+            results.append((str(error), log))
+    return results
+
+
+def assert_same_html_tables(builder, shard, on_error: str = "skip") -> tuple[list, RecordLog]:
+    """The same rows in the same tables (a table is a row group: the same batch boundaries), weighing the same
+    (`nbytes` decides row groups and parts), the same Parquet bytes, and the same records, skips, counts and
+    notices logged; or, under raise, the same error (the job then stops: its log is not reported). The
+    per-document path's (tables or error, log) is returned."""
+    (expected, expected_log), (got, got_log) = html_paths(builder, shard, on_error)
+    if isinstance(expected, str) or isinstance(got, str):
+        assert got == expected
+        return expected, expected_log
+    assert [t.num_rows for t in got] == [t.num_rows for t in expected]
+    assert all(g.equals(e) for g, e in zip(got, expected))
+    assert [t.nbytes for t in got] == [t.nbytes for t in expected]
+    assert written(builder, got) == written(builder, expected)
+    assert (got_log.seen, got_log.as_dicts(), list(got_log.counts.items()), got_log.notices) == \
+        (expected_log.seen, expected_log.as_dicts(), list(expected_log.counts.items()), expected_log.notices)
+    return expected, expected_log
+
+
+def written(builder, tables: list[pa.Table]) -> tuple[list[str], str]:
+    """The sha256 of each Parquet part the tables make, and their row digest."""
+    writer = PartWriter(builder.info.features, fsspec.filesystem("memory"), f"/html-{uuid.uuid4().hex}", "part")
+    for table in tables:
+        writer.write(table)
+    return [part.sha256 for part in writer.close()], writer.digest.hexdigest()
+
+
+@pytest.mark.parametrize("batch_bytes,batch_rows", [(mint1t.Mint1T.BATCH_BYTES, mint1t.HTML_BATCH_ROWS), (2000, 3),
+                                                    (1, 1)])
+def test_html_tables_are_made_column_wise_as_the_per_document_path_makes_them(built, bad_tree, per_dump, monkeypatch,
+                                                                               batch_bytes, batch_rows):
+    """Every HTML file of the samples (flat v1.1 and v1.0, per-dump v1.0 with struct metadata and no cc_dump column,
+    the bad records), with the build's batches and with batches of a few rows and bytes."""
+    monkeypatch.setattr(mint1t, "HTML_BATCH_ROWS", batch_rows)
+    skipped, files = [], 0
+    for raw, config in ((built.tree.root, "html"), (built.tree.root, "html-v1.0"), (bad_tree.root, "html"),
+                        (per_dump[0].root, "html-v1.0")):
+        builder = make_builder(DATASET, config, raw, "skip")
+        builder.BATCH_BYTES = batch_bytes
+        for shard in builder.split_shards(RecordLog("skip"))["train"]:
+            _, log = assert_same_html_tables(builder, shard)
+            skipped += [s.reason for s in log.skipped]
+            files += 1
+            if raw == bad_tree.root and "shard_099" in shard.path:
+                assert "texts has 2 entries but images has 1" in assert_same_html_tables(builder, shard, "raise")[0]
+    assert files == 11 and skipped == [reason for part, _, reason in bad_tree.rejected if part == "html"]
+
+
+def test_only_the_documents_a_check_flags_are_made_one_by_one(built, monkeypatch):
+    """The column-wise path is the one taken: `html_row` makes the row of the one sample document whose metadata
+    is not JSON (its note), and of no other."""
+    made, html_row = [], mint1t.html_row
+    monkeypatch.setattr(mint1t, "html_row", lambda record, *args: made.append(record["url"]) or html_row(record, *args))
+    builder = make_builder(DATASET, "html", built.tree.root, "skip")
+    rows = [row for shard in builder.split_shards(RecordLog("skip"))["train"]
+            for table in builder.shard_tables(shard, RecordLog("skip")) for row in table.to_pylist()]
+    assert len(rows) == 9 and made == ["https://meta.example.com/1"]
+    assert [row["notes"] for row in rows if row["url"] == made[0]] == \
+        [["the metadata column is not valid JSON: kept as a string"]]
 
 
 def test_json_members_that_need_repair(built):
