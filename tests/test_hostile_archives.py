@@ -12,6 +12,7 @@ import struct
 import subprocess
 import sys
 import tarfile
+import tempfile
 import uuid
 import zipfile
 import zlib
@@ -292,15 +293,28 @@ BOMBS = {  # name: (make the bombed tree -> where, dataset, config)
 }
 
 
+PEAK_REPORTER = """import atexit, os, runpy, sys
+def report():
+    with open(os.environ["MM_PEAK_FILE"], "w") as out:
+        out.write(next(line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM:")))
+atexit.register(report)
+sys.argv = sys.argv[1:]
+sys.path.insert(0, os.path.dirname(sys.argv[0]))  # as when the script is run by its path
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+"""Runs a script and writes the peak resident memory of its own process (VmHWM, kB) at exit. Not the rusage of
+the child: Linux keeps the highest RSS a process had before exec, and a process started by a large pytest
+session starts with that session's."""
+
+
 def run_measured(*args) -> tuple[int, str, int]:
     """Run scripts/build.py; (exit code, stderr, peak resident memory in bytes of that process)."""
-    with open(os.devnull, "wb") as devnull:
-        process = subprocess.Popen([sys.executable, str(PROJECT / "scripts" / "build.py"), *map(str, args)],
-                                   stdout=devnull, stderr=subprocess.PIPE, cwd=PROJECT)
-        stderr = process.stderr.read().decode()
-        _, status, usage = os.wait4(process.pid, 0)
-        process.returncode = os.waitstatus_to_exitcode(status)
-    return process.returncode, stderr, usage.ru_maxrss * 1024
+    with tempfile.TemporaryDirectory() as scratch:
+        peak_file = Path(scratch) / "peak-kb"
+        process = subprocess.run([sys.executable, "-c", PEAK_REPORTER, str(PROJECT / "scripts" / "build.py"),
+                                  *map(str, args)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                 cwd=PROJECT, env={**os.environ, "MM_PEAK_FILE": str(peak_file)})
+        return process.returncode, process.stderr, int(peak_file.read_text()) * 1024
 
 
 @pytest.mark.parametrize("name", BOMBS)
