@@ -710,19 +710,29 @@ CANONICAL_WEIGHTS = np.array([36_000_000, 3_600_000, 600_000, 60_000, 10_000, 1_
 def _timestamp_seconds(texts: pa.Array) -> pa.Array:
     """The canonical 12-character form is decoded from the string bytes with numpy; any other form
     (short, hours > 99, invalid) goes through the TIMESTAMP regex. The regex alone would cost more
-    than parsing the JSON."""
+    than parsing the JSON.
+
+    When every value is 12 characters (a clean chunk), the values lie back to back in the data buffer and
+    are read as one (rows x 12) view; otherwise the 12-character values are gathered. Digits are checked in
+    uint8, where a byte below '0' wraps above 9."""
     size = len(texts)
     seconds, parsed = np.zeros(size), np.zeros(size, bool)
     offsets_type = np.int64 if pa.types.is_large_string(texts.type) else np.int32
     offsets = np.frombuffer(texts.buffers()[1], offsets_type, size + 1, texts.offset * np.dtype(offsets_type).itemsize)
-    candidates = np.flatnonzero((np.diff(offsets) == 12) & texts.is_valid().to_numpy(zero_copy_only=False))
-    if candidates.size:
-        chars = np.frombuffer(texts.buffers()[2], np.uint8)[offsets[candidates][:, None] + np.arange(12)]
-        digits = chars[:, CANONICAL_DIGITS].astype(np.int64) - ord("0")
-        canonical = ((digits >= 0) & (digits <= 9)).all(axis=1) & (digits[:, 2] <= 5) & (digits[:, 4] <= 5) \
+    values = texts.buffers()[2]
+    data = np.frombuffer(values, np.uint8) if values is not None else np.zeros(0, np.uint8)
+    lengths = np.diff(offsets)
+    if size and texts.null_count == 0 and (lengths == 12).all():
+        candidates, chars = None, data[offsets[0]:offsets[-1]].reshape(size, 12)
+    else:
+        candidates = np.flatnonzero((lengths == 12) & texts.is_valid().to_numpy(zero_copy_only=False))
+        chars = data[offsets[candidates][:, None] + np.arange(12)]
+    if len(chars):
+        digits = chars[:, CANONICAL_DIGITS] - np.uint8(ord("0"))
+        canonical = (digits <= 9).all(axis=1) & (digits[:, 2] <= 5) & (digits[:, 4] <= 5) \
             & (chars[:, 2] == ord(":")) & (chars[:, 5] == ord(":")) & (chars[:, 8] == ord("."))
-        rows = candidates[canonical]
-        seconds[rows] = digits[canonical] @ CANONICAL_WEIGHTS / 1000
+        rows = np.flatnonzero(canonical) if candidates is None else candidates[canonical]
+        seconds[rows] = digits[canonical].astype(np.int64) @ CANONICAL_WEIGHTS / 1000
         parsed[rows] = True
     others = np.flatnonzero(~parsed)
     if others.size:

@@ -786,7 +786,14 @@ def _reject_unlisted(files: dict[int, Path], partition: dict, partition_path: st
 def _compact(paths: set[Path], root: Path) -> list[Path]:
     """`paths` (inside root), with every folder all of whose entries are among them given as the folder."""
     covered = set(paths)
-    folders = {parent for path in paths for parent in path.parents if root in parent.parents}
+    folders: set[Path] = set()  # every folder strictly inside root that holds one of the paths
+    for path in paths:  # walked up to root, or to a folder already seen: linear in the paths, not quadratic
+        chain, parent = [], path.parent
+        while parent not in folders and parent != root and parent != parent.parent:
+            chain.append(parent)
+            parent = parent.parent
+        if parent in folders or parent == root:
+            folders.update(chain)
     for folder in sorted(folders, key=lambda f: len(f.parts), reverse=True):  # deepest first
         entries = list(folder.iterdir())
         if entries and all(entry in covered for entry in entries):

@@ -12,6 +12,7 @@ import av
 import datasets
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from builders import internvid as iv
 from builders.errors import RecordLog
@@ -322,6 +323,38 @@ def test_a_line_longer_than_a_chunk_and_invalid_utf8(tmp_path):
 def test_timestamp_seconds_canonical_fast_path_and_other_forms(text, seconds):
     column = pa.chunked_array([["00:00:00.000", text, "99:59:59.999"]], pa.string())
     assert iv.timestamp_seconds(column.slice(1)).to_pylist() == [seconds, 359999.999]
+
+
+CANONICAL_TEXTS = st.builds(lambda h, m, s, ms: f"{h:02d}:{m:02d}:{s:02d}.{ms:03d}", st.integers(0, 99),
+                            st.integers(0, 59), st.integers(0, 59), st.integers(0, 999))
+TIMESTAMP_TEXTS = st.one_of(CANONICAL_TEXTS, st.none(), st.text("0123456789:.x ²", max_size=14),
+                            st.sampled_from(["0:00:07.5", "123:00:00.000", "00:60:00.000", "00:0x:14.080", "  :  :  .   ",
+                                             "//://:/?.///", "00:02:14:080"]))
+
+
+def timestamp_reference(text: str | None) -> float | None:
+    """One value on its own: a canonical HH:MM:SS.mmm in integer milliseconds / 1000, any other through the
+    regex path (a lone non-canonical value takes it whatever the vectorised paths do)."""
+    if text is not None and len(text) == 12 and text.isascii() and all(
+            text[i].isdigit() for i in iv.CANONICAL_DIGITS) and text[2] + text[5] + text[8] == "::." \
+            and text[3] <= "5" and text[6] <= "5":
+        return (int(text[:2]) * 3_600_000 + int(text[3:5]) * 60_000 + int(text[6:8]) * 1000 + int(text[9:])) / 1000
+    return iv._timestamp_seconds(pa.array([text], pa.string())).to_pylist()[0]
+
+
+@settings(max_examples=300, deadline=None, database=None, derandomize=True)
+@given(st.lists(TIMESTAMP_TEXTS, max_size=40), st.lists(CANONICAL_TEXTS, min_size=1, max_size=40),
+       st.sampled_from([pa.string(), pa.large_string()]))
+def test_timestamp_seconds_of_whole_chunks_equal_each_value_alone(mixed, canonical, string_type):
+    """Clean chunks (every value 12 characters, read as one view), mixed ones (gathered) and sliced arrays give
+    each value what it gives alone."""
+    for texts in (mixed, canonical):
+        expected = [timestamp_reference(text) for text in texts]
+        assert iv._timestamp_seconds(pa.array(texts, string_type)).to_pylist() == expected
+        padded = pa.array(["00:00:00.000", *texts, "xx"], string_type).slice(1, len(texts))
+        assert iv._timestamp_seconds(padded).to_pylist() == expected
+        chunked = pa.chunked_array([texts[:len(texts) // 2], texts[len(texts) // 2:]], string_type)
+        assert iv.timestamp_seconds(chunked).to_pylist() == expected
 
 
 @pytest.mark.parametrize("value,seconds", [

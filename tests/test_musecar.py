@@ -12,6 +12,7 @@ import datasets
 import numpy as np
 import pytest
 import soundfile
+from hypothesis import given, settings, strategies as st
 
 from builders import musecar
 from builders.errors import RawDataError, RecordLog
@@ -314,6 +315,50 @@ def test_every_raw_path_is_read_or_named_with_its_reason(built):
             "instead (the two are not compared)"}
     readme = (built[1] / "README.md").read_text()
     assert "MuSe2021/c3_muse_stress/" in readme and "Ulm-TSST (MuSe 2021 MuSe-Stress package)" in readme
+
+
+def reference_compact(paths: set[Path], root: Path) -> list[Path]:
+    """musecar._compact as it was first written (every parent of every path, each checked against root's
+    parents): the reference for the linear one."""
+    covered = set(paths)
+    folders = {parent for path in paths for parent in path.parents if root in parent.parents}
+    for folder in sorted(folders, key=lambda f: len(f.parts), reverse=True):
+        entries = list(folder.iterdir())
+        if entries and all(entry in covered for entry in entries):
+            covered.add(folder)
+    return sorted(p for p in covered if p.parent not in covered)
+
+
+def test_compact_equals_the_reference_on_the_sample_tree(built):
+    root = built.tree.root
+    files = sorted(p for p in root.rglob("*") if p.is_file())
+    for config in ALL_CONFIGS:
+        read = {p for p in make_builder(DATASET, config, root).read_paths() for p in ([p] if p.is_file() else
+                                                                                      p.rglob("*")) if p.is_file()}
+        assert musecar._compact(read, root) == reference_compact(read, root)
+    for step in (1, 2, 3, 7):
+        chosen = set(files[::step]) | {Path("/etc/hostname"), root.parent / "elsewhere.csv"}
+        assert musecar._compact(chosen, root) == reference_compact(chosen, root)
+
+
+@settings(max_examples=60, deadline=None, database=None, derandomize=True)
+@given(st.sets(st.lists(st.sampled_from("abc"), min_size=1, max_size=4).map("/".join), min_size=1, max_size=25),
+       st.data())
+def test_compact_equals_the_reference_on_generated_trees(names, data):
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder) / "raw"
+        files = []
+        for name in sorted(names):
+            path = root / (name + ".f")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch()
+            files.append(path)
+        chosen = set(data.draw(st.lists(st.sampled_from(files), unique=True)))
+        if data.draw(st.booleans()):
+            chosen.add(root.parent / "outside.f")
+        assert musecar._compact(chosen, root) == reference_compact(chosen, root)
 
 
 def test_stray_files_inside_the_folders_read_are_listed(tmp_path):
