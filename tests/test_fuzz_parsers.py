@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import datasets
 import pyarrow as pa
@@ -606,42 +606,6 @@ def test_nmb_plus_scalar_columns(value):
 def test_nmb_plus_image_inspection(samples, data):
     found, status, size = nmb_plus.inspect_image(data.draw(st.one_of(mutations(samples["jpeg"]), st.binary())))
     assert status in nmb_plus.IMAGE_STATUSES and (size is None) == (status != "ok")
-
-
-@fuzz
-@given(st.one_of(st.text(max_size=12), tokens(".", "..", "a", "/", "README", ".zip", ".JPG", "__MACOSX/", max_size=6)))
-def test_nmb_plus_image_names_are_told_as_paths_tell_them(name):
-    """suffix() and is_image_candidate without a PurePosixPath each: the same answers as with one."""
-    base = name.rsplit("/", 1)[-1]
-    assert nmb_plus.suffix(base) == PurePosixPath(base).suffix
-    reference = (bool(base) and not base.startswith(".") and not base.upper().startswith("README")
-                 and "__MACOSX/" not in name and PurePosixPath(base).suffix.lower() not in nmb_plus.NOT_IMAGE_SUFFIXES)
-    assert nmb_plus.is_image_candidate(name) == reference
-
-
-@fuzz
-@given(st.binary(max_size=40), st.sampled_from([b"\xff\xd9", b"IEND\xaeB`\x82", b"\xff", b""]), st.integers(0, 40),
-       st.integers(-3, 3), st.sampled_from(["JPEG", "PNG", "GIF", None]))
-def test_image_end_markers_are_found_where_they_were(data, marker, at, shift, image_format):
-    """NMB+ and Flickr30K's truncation check (builders.media.image_truncated, searched backwards in place): the
-    answer of `marker not in data[-window:]`, markers across the window's edge included."""
-    from builders.media import image
-
-    window = 16
-    data = data[:at] + marker + data[at:]
-    data = b"\0" * max(0, window + shift - len(data) + at) + data
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(image, "END_MARKER_WINDOW", window)
-        end = image.IMAGE_END_MARKERS.get(image_format)
-        assert image.image_truncated(data, image_format) == (end is not None and end not in data[-window:])
-
-
-@fuzz
-@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=60), st.booleans())
-def test_nmb_plus_ascii_text_needs_no_repair(text, prose):
-    """repair_text returns ASCII text at once: neither of its patterns can match it."""
-    assert nmb_plus._ESCAPED_BYTE.search(text) is None and nmb_plus._DOUBLE_ENCODED.search(text) is None
-    assert nmb_plus.repair_text(text, prose) == (text, [])
 
 
 @fuzz
