@@ -35,6 +35,7 @@ import csv
 import functools
 import json
 import math
+import os
 import re
 import zipfile
 from dataclasses import dataclass
@@ -343,6 +344,14 @@ class NmbPlus(MultimodalBuilder):
         location = self.raw.get(part.get(self.config.name, ""))
         return ImageStore(location) if location else None
 
+    def shared_state(self) -> dict | None:
+        """The image index: made again in every shard job, it cost each job a walk of the whole image folder
+        (a build's time grew with the square of the number of articles)."""
+        return None if self.images is None else {"images": self.images}
+
+    def adopt_shared_state(self, state: dict) -> None:
+        self.__dict__.update(state)  # the cached property's value
+
     @property
     def used_fields(self) -> set[str]:
         """The fields a column can stand for in this config: its own, and those read to find the image."""
@@ -453,7 +462,32 @@ def is_image_candidate(name: str) -> bool:
     """A file an image folder or archive may hold an image in: not hidden, not documentation or a table."""
     base = name.rsplit("/", 1)[-1]
     return (bool(base) and not base.startswith(".") and not base.upper().startswith("README")
-            and "__MACOSX/" not in name and PurePosixPath(base).suffix.lower() not in NOT_IMAGE_SUFFIXES)
+            and "__MACOSX/" not in name and suffix(base).lower() not in NOT_IMAGE_SUFFIXES)
+
+
+def suffix(name: str) -> str:
+    """`PurePosixPath(name).suffix` of a name without '/' (its rule, without making a path)."""
+    dot = name.rfind(".")
+    return name[dot:] if 0 < dot < len(name) - 1 else ""
+
+
+def files_below(root: Path) -> Iterator[tuple[str, str]]:
+    """(POSIX path relative to root, path) of each file below root, as `root.rglob("*")` and `is_file()` find
+    them (links to files included, linked folders not entered), in no particular order, without a Path each."""
+    folders = [(os.fspath(root), "")]
+    while folders:
+        folder, relative = folders.pop()
+        try:
+            with os.scandir(folder) as scan:
+                entries = list(scan)
+        except PermissionError:  # as rglob
+            continue
+        for entry in entries:
+            inside = f"{relative}{entry.name}"
+            if entry.is_dir() and not entry.is_symlink():
+                folders.append((entry.path, inside + "/"))
+            elif entry.is_file():
+                yield inside, entry.path
 
 
 def _image_folder(folder: Path) -> Path | None:
@@ -758,12 +792,12 @@ class ImageStore:
         self.root = root
         self.locations: dict[str, tuple[str, str]] = {}  # relative path -> (archive or "", member or file path)
         self.not_images: list[str] = []  # archive members that are not images (a README): never read
-        files = (p for p in root.rglob("*") if p.is_file() and is_image_candidate(p.relative_to(root).as_posix()))
-        for path in sorted(files):
-            if path.suffix.lower() == ".zip":
-                self._index_zip(path)
+        files = [(relative, path) for relative, path in files_below(root) if is_image_candidate(relative)]
+        for relative, path in sorted(files, key=lambda file: file[0].split("/")):  # as Paths sort
+            if suffix(relative.rsplit("/", 1)[-1]).lower() == ".zip":
+                self._index_zip(Path(path))
             else:
-                self.locations[path.relative_to(root).as_posix()] = ("", str(path))
+                self.locations[relative] = ("", path)
         self.by_name: dict[str, str] = {}
         self.by_stem: dict[str, str] = {}
         for relative in self.locations:  # sorted: a name found in two folders resolves to the first
@@ -771,6 +805,9 @@ class ImageStore:
             self.by_name.setdefault(name, relative)
             self.by_stem.setdefault(name.rsplit(".", 1)[0], relative)
         self._archives: dict[str, zipfile.ZipFile] = {}
+
+    def __getstate__(self) -> dict:  # the shard jobs' shared state: the index, not the open archives
+        return {**self.__dict__, "_archives": {}}
 
     def _index_zip(self, path: Path) -> None:
         try:
@@ -949,7 +986,11 @@ def repair_text(text: str, prose: bool) -> tuple[str, list[str]]:
     Bytes that were not UTF-8 (kept as lone surrogates by the CSV reader) are read as Windows-1252.
     In prose, each sequence that is UTF-8 decoded as Windows-1252 (`â€œ`, `Ã©`) is decoded back; a
     sequence that does not form valid UTF-8 is left as it is, so ordinary accented text is untouched.
+    ASCII text (most articles; `isascii` is a flag of the string) has neither: both patterns need a non-ASCII
+    character.
     """
+    if text.isascii():
+        return text, []
     repairs = []
     if _ESCAPED_BYTE.search(text):
         text = _ESCAPED_BYTE.sub(lambda m: _BYTE_AS_CP1252[ord(m.group()) - 0xDC00], text)

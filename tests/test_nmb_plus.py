@@ -4,10 +4,11 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import pickle
 import shutil
 import zipfile
 from datetime import datetime, timezone
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import datasets
 import PIL.Image
@@ -438,6 +439,57 @@ def test_parse_pil_repr_and_safe_relative_paths():
     assert nmb.parse_pil_repr("images/1.png") is None
     assert nmb._safe_relative("../../etc/passwd") == "etc/passwd"
     assert nmb._safe_relative("C:\\data\\images\\1.jpg") == "data/images/1.jpg"
+
+
+# ---- the fast paths against the reference -------------------------------------------------------------------
+
+def reference_image_locations(root: Path) -> dict[str, tuple[str, str]]:
+    """ImageStore's index as it was first made, through rglob and Paths (the reference for the scan on text)."""
+    store = nmb.ImageStore.__new__(nmb.ImageStore)
+    store.root, store.locations, store.not_images = root, {}, []
+    files = (p for p in root.rglob("*") if p.is_file() and nmb.is_image_candidate(p.relative_to(root).as_posix()))
+    for path in sorted(files):
+        if PurePosixPath(path.name).suffix.lower() == ".zip":
+            store._index_zip(path)
+        else:
+            store.locations[path.relative_to(root).as_posix()] = ("", str(path))
+    return store.locations
+
+
+def test_the_image_index_is_the_one_rglob_and_paths_made(built, tmp_path):
+    """Sorted as Paths sort ('a/b' before 'a-b'), hidden files, READMEs and tables left out, a zip's members,
+    a link to a file kept and a linked folder not entered."""
+    tree, _, _ = built
+    root = Path(shutil.copytree(tree.root / "zenodo", tmp_path / "zenodo"))
+    for relative in ("a/b.jpg", "a-b.jpg", "a/c/d.png", ".hidden/e.jpg", "f/.g.jpg", "README", "h/readme.md",
+                     "i/table.parquet", "j.JPEG", "k", "l.", ".m"):
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).write_bytes(b"x")
+    with zipfile.ZipFile(root / "more.ZIP", "w") as archive:
+        archive.writestr("n/o.jpg", b"x")
+        archive.writestr("n/README.txt", b"x")
+    (root / "linked.jpg").symlink_to(root / "a" / "b.jpg")
+    (root / "linked-folder").symlink_to(root / "a", target_is_directory=True)
+    (root / "dangling.jpg").symlink_to(root / "nowhere.jpg")
+    store = nmb.ImageStore(root)
+    assert store.locations == reference_image_locations(root)
+    assert list(store.locations) == list(reference_image_locations(root))  # the order decides by_name and by_stem
+    assert "linked.jpg" in store.locations and not any(k.startswith("linked-folder") for k in store.locations)
+    assert store.not_images == ["more.ZIP:n/README.txt"]
+
+
+def test_the_shard_jobs_take_the_planners_image_index(built):
+    tree, _, _ = built
+    planner = nmb.NmbPlus(config_name="current", data_dir=str(tree.root))
+    state = planner.shared_state()
+    assert state["images"] is planner.images
+    planner.images.read(next(iter(planner.images.locations)))  # an archive opened by a read is not pickled
+    copy = pickle.loads(pickle.dumps(state))["images"]
+    assert copy.locations == planner.images.locations and copy._archives == {}
+    job = nmb.NmbPlus(config_name="current", data_dir=str(tree.root))
+    job.adopt_shared_state(state)
+    assert job.images is planner.images
+    assert nmb.NmbPlus(config_name="v1", data_dir=str(tree.root)).shared_state() is None  # images embedded
 
 
 # ---- bad inputs through the CLI: exit 2, the file and record named --------------------------------------------
