@@ -404,7 +404,7 @@ def open_html(shard: Shard, log: RecordLog) -> HtmlFile:
     if no_dump:
         log.notice("MINT-1T-HTML shards without a cc_dump column: their documents have a null cc_dump (the "
                    "dump is not known from a flat data_v1_0/ or data_v1_1/ file without it)")
-    downloads = DownloadedImages(Path(shard.html_images), html_urls(parquet)) if shard.html_images else None
+    downloads = DownloadedImages(Path(shard.html_images), parquet) if shard.html_images else None
     return HtmlFile(shard, parquet, unknown, no_dump, downloads)
 
 
@@ -493,20 +493,25 @@ class DownloadedImages:
     Tar members are read by offset from an index of their headers: the HTML order is not the tar order.
     """
 
-    def __init__(self, folder: Path, wanted: pa.Array):
-        """`wanted`: the URLs to look for (of one HTML file); the img2dataset folder's other URLs are left."""
+    def __init__(self, folder: Path, html: pq.ParquetFile):
+        """The entries of the URLs of one HTML file: of a folder listing more URLs than the file has documents,
+        the others are left (the file's distinct URLs are read to know them); a smaller folder is kept whole."""
         self.folder = folder
         self.entries: dict[str, tuple[str, str, str | None]] = {}   # url -> (shard stem, key, failure or None)
-        for metadata in natural_sorted(folder.glob("*.parquet")):
+        listings = natural_sorted(folder.glob("*.parquet"))
+        wanted = html_urls(html) if sum(pq.read_metadata(p).num_rows for p in listings) > html.metadata.num_rows \
+            else None
+        for metadata in listings:
             names = pq.read_schema(metadata).names
             if not {"url", "key", "status"} <= set(names):
                 raise RawDataError(metadata, f"not an img2dataset metadata file: columns are {', '.join(names)}",
                                    hint="img2dataset writes url, key, status and error_message per shard")
             table = pq.read_table(metadata, columns=[c for c in ("url", "key", "status", "error_message") if c in names])
-            sought = wanted   # looked up in a hash set of the smaller side: a release file has ~500,000 URLs
-            if len(wanted) > len(table):
-                sought = wanted.filter(pc.is_in(wanted, value_set=table.column("url").combine_chunks()))
-            table = table.filter(pc.is_in(table.column("url"), value_set=sought))
+            if wanted is not None:   # looked up in a hash set of the smaller side
+                sought = wanted
+                if len(wanted) > len(table):
+                    sought = wanted.filter(pc.is_in(wanted, value_set=table.column("url").combine_chunks()))
+                table = table.filter(pc.is_in(table.column("url"), value_set=sought))
             errors = table.column("error_message").to_pylist() if "error_message" in table.column_names else [None] * len(table)
             for url, key, status, error in zip(table.column("url").to_pylist(), table.column("key").to_pylist(),
                                                table.column("status").to_pylist(), errors):
@@ -690,7 +695,7 @@ def html_columns(html: HtmlFile, batch: pa.RecordBatch, numbers: np.ndarray, met
 
     `images` and `image_info` are lists built from offsets: the document's positions for `images`, its image
     positions (where its `images` list holds a URL, in order) for `image_info`."""
-    rows, storage = batch.num_rows, storage_schema(schema)
+    rows, storage = batch.num_rows, cached_storage_schema(schema)
     texts, urls = string_lists(batch.column("texts")), string_lists(batch.column("images"))
     flat_texts, flat_urls = pc.list_flatten(texts), pc.list_flatten(urls)
     offsets = np.concatenate([[0], np.cumsum(list_lengths(texts))])
@@ -857,6 +862,11 @@ class ByteBatches:
 
 
 # ---- column helpers ----
+
+@functools.lru_cache(maxsize=4)
+def cached_storage_schema(schema: pa.Schema) -> pa.Schema:
+    return storage_schema(schema)
+
 
 def settled(array: pa.Array) -> pa.Array:
     """The same values, with a validity bitmap exactly where there are nulls (among the values referenced), as

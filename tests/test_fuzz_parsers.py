@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import datasets
 import pyarrow as pa
@@ -179,6 +179,100 @@ def test_flickr_karpathy_json(document):
 @given(st.data())
 def test_flickr_jpeg_check(samples, data):
     only_raw_data_errors(f30k.check_jpeg, data.draw(st.one_of(mutations(samples["jpeg"]), st.binary())), WHERE)
+
+
+def pillow_header(data: bytes):
+    """What Pillow's Image.open says of the bytes: (format, size, warnings), or the exception's type."""
+    import io
+    import warnings
+
+    import PIL.Image
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            with PIL.Image.open(io.BytesIO(data)) as image:
+                return image.format, image.size, [str(w.message) for w in caught]
+        except Exception as error:  # noqa: BLE001 (any failure: the fast path must have left the bytes to Pillow)
+            return type(error).__name__
+
+
+def segment(marker: int, payload: bytes, length_change: int = 0) -> bytes:
+    return bytes([0xFF, marker]) + max(0, len(payload) + 2 + length_change).to_bytes(2, "big")[-2:] + payload
+
+
+@st.composite
+def jpeg_headers(draw) -> bytes:
+    """SOI and segments of every kind Pillow's header reader knows, right or damaged, junk and fill bytes between
+    them, then a scan or not."""
+    parts = [b"\xff\xd8"]
+    for _ in range(draw(st.integers(0, 7))):
+        kind = draw(st.sampled_from(["app", "dqt", "sof", "skip", "bare", "junk", "fill", "escaped", "bytes"]))
+        change = draw(st.sampled_from([0, 0, 0, -1, 1, -3, -40]))
+        if kind == "app":
+            prefix = draw(st.sampled_from([b"JFIF\0", b"JFIF", b"Exif\0\0", b"ICC_PROFILE\0", b"MPF\0", b"Adobe",
+                                           b"Photoshop 3.0\x00", b"http://ns.adobe.com/xap/1.0/\x00", b"FPXR\0", b""]))
+            parts.append(segment(draw(st.integers(0xE0, 0xEF)), prefix + draw(st.binary(max_size=16)), change))
+        elif kind == "dqt":
+            tables = b"".join(bytes([v]) + bytes(64 if v < 16 else 128)
+                              for v in draw(st.lists(st.sampled_from([0, 1, 16, 17]), max_size=3)))
+            parts.append(segment(0xDB, tables + draw(st.binary(max_size=3)), change))
+        elif kind == "sof":
+            components = draw(st.integers(0, 5))
+            payload = (bytes([draw(st.sampled_from([8, 8, 12]))]) + draw(st.integers(0, 600)).to_bytes(2, "big")
+                       + draw(st.integers(0, 600)).to_bytes(2, "big") + bytes([components])
+                       + draw(st.binary(min_size=3 * components, max_size=3 * components + 2)))
+            marker = draw(st.sampled_from([0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE,
+                                           0xCF, 0xDE]))
+            parts.append(segment(marker, payload[:draw(st.integers(0, len(payload)))] if change < -1 else payload,
+                                 change))
+        elif kind == "skip":
+            parts.append(segment(draw(st.sampled_from([0xC4, 0xCC, 0xDC, 0xDD, 0xDF, 0xFE])), draw(st.binary(max_size=8)),
+                                 change))
+        elif kind == "bare":  # markers without a length: JPG, RSTn, SOI, EOI, JPGn; and markers that are none
+            parts.append(bytes([0xFF, draw(st.sampled_from([0xC8, 0xD0, 0xD7, 0xD8, 0xD9, 0xF0, 0xFD, 0x01, 0xBF]))]))
+        elif kind == "junk":
+            parts.append(draw(st.binary(min_size=1, max_size=3)))
+        elif kind == "fill":
+            parts.append(b"\xff" * draw(st.integers(1, 3)))
+        elif kind == "escaped":
+            parts.append(b"\xff\x00")
+        else:
+            parts.append(draw(st.binary(max_size=6)))
+    if draw(st.booleans()):
+        parts.append(segment(0xDA, draw(st.binary(max_size=6))) + draw(st.binary(max_size=8)))
+    data = b"".join(parts)
+    return data[:draw(st.integers(0, len(data)))] if draw(st.integers(0, 9)) == 0 else data
+
+
+@fuzz
+@given(st.data())
+def test_flickr_and_nmb_plus_jpeg_headers_are_read_as_pillow_reads_them(samples, data):
+    """builders.media.jpeg_size, which probe_image uses before Pillow: where it gives a size, Pillow opens the
+    bytes as a JPEG of that size without a warning; elsewhere Pillow decides (probe_image as before)."""
+    from builders.media.image import jpeg_size, probe_image
+
+    real = [samples["jpeg"], *(p.read_bytes() for p in sorted(REAL_JPEGS.glob("*.jpg")))] if REAL_JPEGS else [samples["jpeg"]]
+    header = data.draw(st.one_of(jpeg_headers(), mutations(data.draw(st.sampled_from(real)))))
+    size = jpeg_size(header)
+    if size is not None:
+        assert pillow_header(header) == ("JPEG", size, [])
+        assert probe_image(header).size == size and probe_image(header).format == "JPEG"
+
+
+REAL_JPEGS = (Path(os.environ["MM_REALDATA"]) / "flickr30k_entities" / "flickr30k-images"
+              if os.environ.get("MM_REALDATA") else None)
+
+
+def test_the_jpeg_header_reader_reads_the_real_photos(samples):
+    """It is the path the builders take: every sample and real photo is read by it, as Pillow reads it."""
+    from builders.media.image import jpeg_size
+
+    real = [samples["jpeg"], *(p.read_bytes() for p in sorted(REAL_JPEGS.glob("*.jpg")))] if REAL_JPEGS else [samples["jpeg"]]
+    frame_only = b"\xff\xd8\xff\xc0\x00\x0b\x08\x00\x02\x00\x03\x01\x01\x11\x00"  # no scan: Pillow reads it too
+    for data in [*real, frame_only]:
+        assert jpeg_size(data) is not None and pillow_header(data) == ("JPEG", jpeg_size(data), [])
+    assert jpeg_size(frame_only) == (3, 2)
 
 
 # ---- MovieQA ----------------------------------------------------------------------------------------------
@@ -606,6 +700,42 @@ def test_nmb_plus_scalar_columns(value):
 def test_nmb_plus_image_inspection(samples, data):
     found, status, size = nmb_plus.inspect_image(data.draw(st.one_of(mutations(samples["jpeg"]), st.binary())))
     assert status in nmb_plus.IMAGE_STATUSES and (size is None) == (status != "ok")
+
+
+@fuzz
+@given(st.one_of(st.text(max_size=12), tokens(".", "..", "a", "/", "README", ".zip", ".JPG", "__MACOSX/", max_size=6)))
+def test_nmb_plus_image_names_are_told_as_paths_tell_them(name):
+    """suffix() and is_image_candidate without a PurePosixPath each: the same answers as with one."""
+    base = name.rsplit("/", 1)[-1]
+    assert nmb_plus.suffix(base) == PurePosixPath(base).suffix
+    reference = (bool(base) and not base.startswith(".") and not base.upper().startswith("README")
+                 and "__MACOSX/" not in name and PurePosixPath(base).suffix.lower() not in nmb_plus.NOT_IMAGE_SUFFIXES)
+    assert nmb_plus.is_image_candidate(name) == reference
+
+
+@fuzz
+@given(st.binary(max_size=40), st.sampled_from([b"\xff\xd9", b"IEND\xaeB`\x82", b"\xff", b""]), st.integers(0, 40),
+       st.integers(-3, 3), st.sampled_from(["JPEG", "PNG", "GIF", None]))
+def test_image_end_markers_are_found_where_they_were(data, marker, at, shift, image_format):
+    """NMB+ and Flickr30K's truncation check (builders.media.image_truncated, searched backwards in place): the
+    answer of `marker not in data[-window:]`, markers across the window's edge included."""
+    from builders.media import image
+
+    window = 16
+    data = data[:at] + marker + data[at:]
+    data = b"\0" * max(0, window + shift - len(data) + at) + data
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(image, "END_MARKER_WINDOW", window)
+        end = image.IMAGE_END_MARKERS.get(image_format)
+        assert image.image_truncated(data, image_format) == (end is not None and end not in data[-window:])
+
+
+@fuzz
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=60), st.booleans())
+def test_nmb_plus_ascii_text_needs_no_repair(text, prose):
+    """repair_text returns ASCII text at once: neither of its patterns can match it."""
+    assert nmb_plus._ESCAPED_BYTE.search(text) is None and nmb_plus._DOUBLE_ENCODED.search(text) is None
+    assert nmb_plus.repair_text(text, prose) == (text, [])
 
 
 @fuzz
