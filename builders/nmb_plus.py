@@ -35,7 +35,6 @@ import csv
 import functools
 import json
 import math
-import os
 import re
 import zipfile
 from dataclasses import dataclass
@@ -50,6 +49,7 @@ from datasets import ClassLabel, Image, Json, Value
 
 from .archives import MEDIA_MEMBER_LIMIT, read_zip_member
 from .core import ExcludeBy, MMConfig, MultimodalBuilder, RawPart, batched, first_existing, group_by_count
+from .coverage import files_below, sorted_as_paths
 from .errors import RawDataError, RecordLog, not_utf8
 from .media.image import EXTENSIONS, image_truncated, probe_image, sniff_format
 from .outputs import as_list
@@ -471,25 +471,6 @@ def suffix(name: str) -> str:
     return name[dot:] if 0 < dot < len(name) - 1 else ""
 
 
-def files_below(root: Path) -> Iterator[tuple[str, str]]:
-    """(POSIX path relative to root, path) of each file below root, as `root.rglob("*")` and `is_file()` find
-    them (links to files included, linked folders not entered), in no particular order, without a Path each."""
-    folders = [(os.fspath(root), "")]
-    while folders:
-        folder, relative = folders.pop()
-        try:
-            with os.scandir(folder) as scan:
-                entries = list(scan)
-        except PermissionError:  # as rglob
-            continue
-        for entry in entries:
-            inside = f"{relative}{entry.name}"
-            if entry.is_dir() and not entry.is_symlink():
-                folders.append((entry.path, inside + "/"))
-            elif entry.is_file():
-                yield inside, entry.path
-
-
 def _image_folder(folder: Path) -> Path | None:
     """The folder when it holds a possible image (or a .zip of them), else None."""
     if not folder.is_dir():
@@ -793,7 +774,7 @@ class ImageStore:
         self.locations: dict[str, tuple[str, str]] = {}  # relative path -> (archive or "", member or file path)
         self.not_images: list[str] = []  # archive members that are not images (a README): never read
         files = [(relative, path) for relative, path in files_below(root) if is_image_candidate(relative)]
-        for relative, path in sorted(files, key=lambda file: file[0].split("/")):  # as Paths sort
+        for relative, path in sorted_as_paths(files):
             if suffix(relative.rsplit("/", 1)[-1]).lower() == ".zip":
                 self._index_zip(Path(path))
             else:

@@ -712,9 +712,9 @@ def input_checksums(paths: list[str], data_dir: Path) -> list[dict]:
         if path.is_dir():
             listing = hashlib.sha256()
             count = total = 0
-            for file in sorted(p for p in path.rglob("*") if p.is_file()):
-                size = file.stat().st_size
-                listing.update(f"{file.relative_to(path).as_posix()}\t{size}\n".encode())
+            for relative, file in coverage.sorted_as_paths(coverage.files_below(path)):
+                size = os.stat(file).st_size
+                listing.update(f"{relative}\t{size}\n".encode())
                 count, total = count + 1, total + size
             items.append({"path": shown + "/", "bytes": total, "files": count, "listing_sha256": listing.hexdigest()})
         elif path.is_file():

@@ -96,3 +96,20 @@ def test_a_path_named_exactly_outranks_a_pattern_which_outranks_a_folder(tmp_pat
                      "data/metadata.parquet": "read by config 'parquet'",
                      "images/a.png": "a picture",
                      "images/orphan.png": "an image no article names"}
+
+
+def test_paths_are_resolved_as_realpath_resolves_them(tmp_path, monkeypatch):
+    """The unread scan resolves each folder once: through links, '..' after a link, relative names, a link to
+    a file, a dangling link and names that do not exist all come out as os.path.realpath has them."""
+    tree(tmp_path / "real", "a/b/c.jpg", "a/d.jpg", "e.jpg")
+    os.symlink(tmp_path / "real" / "a", tmp_path / "real" / "linked")
+    os.symlink(tmp_path / "real" / "a" / "d.jpg", tmp_path / "real" / "a" / "b" / "file-link.jpg")
+    os.symlink(tmp_path / "real" / "nowhere.jpg", tmp_path / "real" / "dangling.jpg")
+    monkeypatch.chdir(tmp_path)
+    names = ["real/linked/b/c.jpg", "real/linked/../e.jpg", "real/linked/b/../d.jpg", "real/a/b/file-link.jpg",
+             "real/dangling.jpg", "real/linked/missing.jpg", "e.jpg", "real/a/", "real/a/.", "real/linked/..",
+             tmp_path / "real" / "linked" / "d.jpg", "real//linked///b/c.jpg"]
+    resolve = coverage._Resolver()
+    for name in names:
+        assert resolve(name) == os.path.realpath(name), name
+    assert resolve("real/linked/b/c.jpg") == str(tmp_path / "real" / "a" / "b" / "c.jpg")

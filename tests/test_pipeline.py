@@ -343,3 +343,23 @@ def test_small_files_of_a_build_have_the_usual_permissions(tmp_path):
     os.umask(umask)
     for name in ("README.md", "build_report.json", "croissant.json"):
         assert stat.S_IMODE((out / name).stat().st_mode) == 0o666 & ~umask, name
+
+
+def test_a_raw_folders_listing_digest_is_its_sorted_files_and_sizes(tmp_path):
+    """build_report.json's `listing_sha256` of an input folder: every file below it (links to files too,
+    linked folders not entered) in the order Paths sort, with its size; the same digest the rglob walk gave."""
+    import hashlib
+
+    from builders.pipeline import input_checksums
+
+    root = tmp_path / "raw"
+    for name, size in {"a/b.jpg": 3, "a-b.jpg": 5, "a/c/d.png": 7, ".hidden/e": 1, "z": 0}.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(b"x" * size)
+    (root / "link.jpg").symlink_to(root / "a-b.jpg")
+    (root / "linked").symlink_to(root / "a", target_is_directory=True)
+    expected = "".join(f"{relative}\t{size}\n" for relative, size in [
+        (".hidden/e", 1), ("a/b.jpg", 3), ("a/c/d.png", 7), ("a-b.jpg", 5), ("link.jpg", 5), ("z", 0)])
+    [item] = input_checksums([str(root)], tmp_path)
+    assert item == {"path": "raw/", "bytes": 21, "files": 6,
+                    "listing_sha256": hashlib.sha256(expected.encode()).hexdigest()}
