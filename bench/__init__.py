@@ -520,26 +520,35 @@ class BenchHub:
 # ---- the whole run ------------------------------------------------------------------------------------------
 
 def run(datasets: list[str], size: float, work: Path, results_path: Path, publish_large: bool = True,
-        builds_only: bool = False, keep_outputs: bool = False) -> dict:
-    """builds_only: no publish, load or large publish (a quick check of the builds, memory and projections)."""
+        builds_only: bool = False, keep_outputs: bool = False, update: bool = False) -> dict:
+    """builds_only: no publish, load or large publish (a quick check of the builds, memory and projections).
+    update: measure these datasets again and keep the others' results from the file (same machine and size);
+    the table says which were measured when."""
     work.mkdir(parents=True, exist_ok=True)
     spawner = Spawner()  # first, while this process is small
     hub = None if builds_only else BenchHub(work)
     started = time.perf_counter()
     results = {"machine": machine(), "size": size, "goals": GOALS, "dataset_goals": DATASET_GOALS,
                "projection_cores": list(PROJECTION_CORES), "datasets": {}}
+    if update and results_path.exists():
+        earlier = json.loads(results_path.read_text())
+        if (earlier["machine"], earlier["size"]) != (results["machine"], size):
+            raise SystemExit(f"--update: {results_path} was measured on another machine or --size; run without it")
+        results = {**earlier, "goals": GOALS, "dataset_goals": DATASET_GOALS,
+                   "updates": [*earlier.get("updates", []), {"datasets": datasets, "at": _now()}]}
 
     def say(message):
         print(f"[{time.perf_counter() - started:6.0f} s] {message}", flush=True)
 
     def save():
-        results["seconds"] = round(time.perf_counter() - started, 1)
+        results["seconds" if not update else "update_seconds"] = round(time.perf_counter() - started, 1)
         results_path.parent.mkdir(parents=True, exist_ok=True)
         results_path.write_text(json.dumps(results, indent=1) + "\n")
 
     try:
         for name in datasets:
-            results["datasets"][name] = bench_dataset(name, size, work, spawner, hub, say, keep_outputs)
+            results["datasets"][name] = {**bench_dataset(name, size, work, spawner, hub, say, keep_outputs),
+                                         "measured_at": _now()}
             save()
         if publish_large and hub is not None:
             results["publish_large"] = bench_publish_large(work, spawner, hub, say)
@@ -702,4 +711,10 @@ def table(results: dict) -> str:
                  f"{f' ({made:.0f} s of it making trees)' if made else ''}{around}.")
     if per_dataset:
         lines.append(f"Per dataset (wall, trees included): {per_dataset}. Start-up CPU s: {startup}.")
+    for update in results.get("updates", []):
+        lines.append(f"Measured again with --update at {update['at']}: {', '.join(update['datasets'])}.")
     return "\n".join(lines)
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())

@@ -3,14 +3,15 @@
 and the projected cost of a full build of each real release.
 
 usage: python scripts/bench.py [--size S] [--dataset NAME]... [--workdir bench/work] [--results bench/results.json]
-                              [--builds-only] [--keep-outputs] [--no-publish-large | --publish-large-only] [--show]
+                              [--builds-only] [--keep-outputs] [--no-publish-large | --publish-large-only] [--update] [--show]
 --size multiplies the records of the synthetic trees (bench/trees.py TREES). At --size 1, each default build
 takes ~30 s of CPU or more and has at least 8 shard jobs; the whole run takes 45-60 minutes on 2 quiet cores
 (an estimate), plus about 35 minutes the first time to make the trees (~25 GB, kept in the work folder; a run
 also needs ~20 GB of free disk for outputs, each deleted once measured). --size 0.05 is a quick run of a few
 minutes (its builds are too small for the ratios to mean much: the table says which goals it does not judge).
 --builds-only leaves out publish and load. The publish of a folder of 2,000 small parts (the large path:
-batches on a pull request, one merge) runs after the datasets, or alone with --publish-large-only.
+batches on a pull request, one merge) runs after the datasets, or alone with --publish-large-only. --update
+measures the --dataset(s) again and keeps the other datasets' results in the --results file.
 """
 import argparse
 import json
@@ -35,6 +36,8 @@ def main():
     parser.add_argument("--no-publish-large", action="store_true", help="leave out the publish of 2,000 small parts")
     parser.add_argument("--publish-large-only", action="store_true",
                         help="only the publish of 2,000 small parts vs raw PUTs (no dataset is built)")
+    parser.add_argument("--update", action="store_true",
+                        help="measure the --dataset(s) again and keep the other datasets' results in the --results file")
     parser.add_argument("--show", action="store_true", help="print the tables of the --results file; run nothing")
     args = parser.parse_args()
     if args.show:
@@ -43,7 +46,7 @@ def main():
     datasets = [] if args.publish_large_only else args.datasets or list(BASE_RECORDS)
     results = run(datasets, args.size, Path(args.workdir).resolve(), Path(args.results),
                   publish_large=not args.no_publish_large, builds_only=args.builds_only,
-                  keep_outputs=args.keep_outputs)
+                  keep_outputs=args.keep_outputs, update=args.update)
     print(table(results))
 
 
