@@ -35,6 +35,7 @@ import csv
 import functools
 import json
 import math
+import os
 import re
 import zipfile
 from dataclasses import dataclass
@@ -707,7 +708,9 @@ def _parquet_records(shard: ParquetRows, used: set[str], keep_others: bool) -> I
         low, high = max(shard.start - first, 0), min(shard.stop - first, size)
         if low < high:
             try:
-                table = file.read_row_group(group, columns=columns).slice(low, high - low)
+                stat = os.stat(shard.path)
+                table = _row_group(shard.path, stat.st_size, stat.st_mtime_ns, group, tuple(columns))
+                table = table.slice(low, high - low)
             except (pa.ArrowException, OSError) as e:
                 raise RawDataError(shard.path, f"row group {group} cannot be read ({e})",
                                    hint="the file is corrupt; download it again") from None
@@ -720,6 +723,14 @@ def _parquet_records(shard: ParquetRows, used: set[str], keep_others: bool) -> I
                     yield normalise_id(record.get("unique_id")) or f"row {index}", None, record
                     index += 1
         first += size
+
+
+@functools.lru_cache(maxsize=1)
+def _row_group(path: str, size: int, mtime_ns: int, group: int, columns: tuple[str, ...]) -> pa.Table:
+    """One row group of a table file, kept for the next shard job of this process: a file written as one
+    large row group (dataset_cleaned.parquet can be) is cut into many jobs, each of which read and decoded
+    all of it for its slice. The file's size and mtime are part of the key."""
+    return pq.ParquetFile(path).read_row_group(group, columns=list(columns))
 
 
 # ---- the scraper's text files -----------------------------------------------------------------------------
