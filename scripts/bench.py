@@ -5,8 +5,8 @@ and the projected cost of a full build of each real release.
 usage: python scripts/bench.py [--size S] [--dataset NAME]... [--workdir bench/work] [--results bench/results.json]
                               [--builds-only] [--keep-outputs] [--no-publish-large | --publish-large-only] [--update] [--show]
 --size multiplies the records of the synthetic trees (bench/trees.py TREES). At --size 1, each default build
-takes ~30 s of CPU or more and has at least 8 shard jobs; the whole run takes 45-60 minutes on 2 quiet cores
-(an estimate), plus about 35 minutes the first time to make the trees (~25 GB, kept in the work folder; a run
+takes ~30 s of CPU or more and has at least 8 shard jobs; the whole run took 77 minutes on 2 cores, 28 of them
+making the trees the first time (~25 GB, kept in the work folder; a run
 also needs ~20 GB of free disk for outputs, each deleted once measured). --size 0.05 is a quick run of a few
 minutes (its builds are too small for the ratios to mean much: the table says which goals it does not judge).
 --builds-only leaves out publish and load. The publish of a folder of 2,000 small parts (the large path:
