@@ -129,12 +129,35 @@ def make_builder(dataset: str, config: str | None, data_dir, on_error: str = "ra
     return cls(config_name=config, data_dir=str(data_dir), on_error=on_error, cache_dir=_scratch_cache())
 
 
+SCRATCH_PREFIX = "mmb-builder-cache-"
+
+
 @functools.cache
 def _scratch_cache() -> str:
-    path = tempfile.mkdtemp(prefix="mmb-builder-cache-")
+    """This process's scratch cache, removed at exit; those of processes that were killed (no exit handler
+    runs on SIGKILL) are removed by the next process that makes one."""
+    _remove_orphaned_caches(Path(tempfile.gettempdir()))
     owner = os.getpid()
+    path = tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{owner}-")
     atexit.register(lambda: os.getpid() == owner and shutil.rmtree(path, ignore_errors=True))
     return path
+
+
+def _remove_orphaned_caches(folder: Path) -> None:
+    for cache in folder.glob(f"{SCRATCH_PREFIX}*-*"):
+        pid = cache.name[len(SCRATCH_PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(cache, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 # ---- one shard job ----------------------------------------------------------------------------------

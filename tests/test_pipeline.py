@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import json
 
 import pytest
@@ -363,3 +364,20 @@ def test_a_raw_folders_listing_digest_is_its_sorted_files_and_sizes(tmp_path):
     [item] = input_checksums([str(root)], tmp_path)
     assert item == {"path": "raw/", "bytes": 21, "files": 6,
                     "listing_sha256": hashlib.sha256(expected.encode()).hexdigest()}
+
+
+def test_scratch_caches_of_killed_builds_are_removed_by_the_next_one(tmp_path):
+    """A build killed by SIGKILL cannot remove its scratch cache; the next process that makes one does,
+    and leaves those of processes still running (its own, here) and folders that are not caches."""
+    import subprocess
+    import sys
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    orphan = tmp_path / f"{pipeline.SCRATCH_PREFIX}{dead.pid}-abc123"
+    living = tmp_path / f"{pipeline.SCRATCH_PREFIX}{os.getpid()}-def456"
+    unrelated = tmp_path / f"{pipeline.SCRATCH_PREFIX}notapid"
+    for folder in (orphan, living, unrelated):
+        (folder / "datasets").mkdir(parents=True)
+    pipeline._remove_orphaned_caches(tmp_path)
+    assert not orphan.exists() and living.exists() and unrelated.exists()
