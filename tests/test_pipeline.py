@@ -369,12 +369,7 @@ def test_a_raw_folders_listing_digest_is_its_sorted_files_and_sizes(tmp_path):
 def test_scratch_caches_of_killed_builds_are_removed_by_the_next_one(tmp_path):
     """A build killed by SIGKILL cannot remove its scratch cache; the next process that makes one does,
     and leaves those of processes still running (its own, here) and folders that are not caches."""
-    import subprocess
-    import sys
-
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
-    orphan = tmp_path / f"{pipeline.SCRATCH_PREFIX}{dead.pid}-abc123"
+    orphan = tmp_path / f"{pipeline.SCRATCH_PREFIX}{subprocess_pid_that_exited()}-abc123"
     living = tmp_path / f"{pipeline.SCRATCH_PREFIX}{os.getpid()}-def456"
     unrelated = tmp_path / f"{pipeline.SCRATCH_PREFIX}notapid"
     for folder in (orphan, living, unrelated):
