@@ -36,7 +36,8 @@ import pyarrow.parquet as pq
 from datasets import Image, Json, Value
 
 from .archives import MEDIA_MEMBER_LIMIT, read_tar_member
-from .core import ExcludeBy, MMConfig, MultimodalBuilder, RawPart, batched, storage_schema, table_from_rows
+from .core import (ExcludeBy, MMConfig, MultimodalBuilder, RawPart, batched, binary_array, storage_schema,
+                   table_from_rows)
 from .errors import RawDataError, RecordLog
 from .media.image import probe_image
 from .media.tiff import HEIGHT, WIDTH, TiffFrame, frame_image, read_tiff
@@ -746,7 +747,7 @@ def image_slots(count: int, image_at: np.ndarray, stored: dict[int, Picture], sl
         data[image_at[k]], paths[image_at[k]] = picture.data, picture.path
     empty = np.ones(count, bool)
     empty[image_at[list(stored)]] = False
-    children = [pa.array(data, pa.binary()), pa.array(paths, pa.string())] if stored else \
+    children = [binary_array(data), pa.array(paths, pa.string())] if stored else \
         [empty_strings(count, pa.binary()), empty_strings(count, pa.string())]
     return pa.StructArray.from_arrays(children, fields=list(slot_type), mask=pa.array(empty))
 
