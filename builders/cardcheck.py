@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import re
 from importlib import resources
 
 import yaml
@@ -15,6 +16,7 @@ import yaml
 from .outputs import as_list
 
 _REDISTRIBUTION_POLICIES = ("public", "gated", "private")
+_REPOSITORY_SUFFIX = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,38}[A-Za-z0-9])?")
 
 
 def _data_file(name: str) -> str:
@@ -130,6 +132,21 @@ def validate_readme(text: str) -> list[str]:
 
 def redistribution_policies() -> tuple[str, ...]:
     return _REDISTRIBUTION_POLICIES
+
+
+def policy_repository_errors(meta: dict) -> list[str]:
+    """What is wrong with a card's `policy_repositories` (policy -> suffix of the repository that publish.py
+    --split-by-policy gives that policy's configs)."""
+    suffixes = meta.get("policy_repositories")
+    if suffixes is None:
+        return []
+    if not isinstance(suffixes, dict):
+        return ["policy_repositories must map a redistribution policy to a repository-name suffix"]
+    return [f"policy_repositories: {policy!r}: {suffix!r} is not a policy ({', '.join(_REDISTRIBUTION_POLICIES)}) "
+            "mapped to a repository-name suffix such as 'clips'"
+            for policy, suffix in suffixes.items()
+            if policy not in _REDISTRIBUTION_POLICIES or not isinstance(suffix, str)
+            or not _REPOSITORY_SUFFIX.fullmatch(suffix)]
 
 
 def strictest_policy(policies) -> str:

@@ -20,7 +20,7 @@ from datasets.utils.metadata import MetadataConfigs
 from huggingface_hub import DatasetCardData
 
 from . import preview_spec
-from .cardcheck import redistribution_policies, size_category, validate_metadata
+from .cardcheck import policy_repository_errors, redistribution_policies, size_category, validate_metadata
 from .errors import ON_ERROR_CHOICES
 from .outputs import human_bytes, split_sort_key
 
@@ -75,6 +75,7 @@ def load_card_metadata(name: str) -> dict:
     errors = validate_metadata({key: meta[key] for key in HUB_KEYS if key in meta})
     errors += preview_spec.check_spec(meta.get("preview"))
     errors += rai_errors(meta)
+    errors += policy_repository_errors(meta)
     if errors:
         raise CardError(f"{path}: " + "; ".join(errors))
     return meta

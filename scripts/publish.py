@@ -1,14 +1,18 @@
 #!/usr/bin/env python3
 """Publish a built dataset folder to the Hub (or build it first from a raw release).
 
-usage: python scripts/publish.py OUT_DIR --repo ORG/NAME [--private|--public] [--create-pr] [--dry-run]
+usage: python scripts/publish.py OUT_DIR --repo ORG/NAME [--config NAME_OR_GLOB ...] [--keep-other-configs]
+                                 [--split-by-policy] [--private|--public] [--create-pr] [--dry-run]
                                  [--tag vX.Y.Z] [--card-edits keep|overwrite] [--files-per-commit N]
                                  [--allow-many-files] [--rate-limit-patience SECONDS]
        python scripts/publish.py NAME --data-dir RAW_DIR --repo ORG/NAME [--output OUT_DIR] [build options] ...
-A small publish is one commit; a larger one is committed in batches to a pull request that is merged in one
+--config publishes some configs of the folder (a card, croissant.json and build_report.json for exactly
+those); --split-by-policy publishes one repository per redistribution policy (ORG/NAME for the card's own
+policy, ORG/NAME-<suffix> for the others), each card linking the others. A small publish is one commit; a larger one is committed in batches to a pull request that is merged in one
 step (a rerun resumes it). Honours HF_ENDPOINT and HF_TOKEN (or the stored login); never prints the token.
 """
 import argparse
+import fnmatch
 import os
 from pathlib import Path
 
@@ -49,7 +53,17 @@ def parse_args(argv=None):
                              "links it, for a dataset published as one repository per config group")
     parser.add_argument("--data-dir", help="raw release folder: build SOURCE (a dataset name) first")
     parser.add_argument("--output", help="where to build when --data-dir is given (default out/<name>)")
-    parser.add_argument("--config", action="append", dest="configs")
+    parser.add_argument("--config", action="append", dest="configs", default=[], metavar="NAME_OR_GLOB",
+                        help="publish only these configs (repeatable; globs such as 'clips_*' in quotes); with "
+                             "--data-dir, build only these. Without --keep-other-configs the repository then "
+                             "holds exactly these configs: files of others on it are deleted")
+    parser.add_argument("--keep-other-configs", action="store_true",
+                        help="leave the repository's files of configs outside --config alone; its card then "
+                             "describes them too (from the repository's build_report.json)")
+    parser.add_argument("--split-by-policy", action="store_true",
+                        help="one repository per redistribution policy present: --repo for the dataset's own "
+                             "policy, --repo-<suffix> for the others (e.g. ORG/internvid-clips, private), each "
+                             "card linking the others; the plan is printed first (see also --dry-run)")
     parser.add_argument("--num-proc", type=int, default=1)
     parser.add_argument("--exclude", action="append", default=[], metavar="FILE",
                         help="with --data-dir: a takedown / exclusion list for the build (see build.py)")
@@ -64,7 +78,7 @@ def main():
     args = parse_args()
     if args.quiet:
         os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
-    from builders.hub.publish import publish
+    from builders.hub.publish import publish, publish_per_policy
 
     log = (lambda *a: None) if args.quiet else print
     folder = Path(args.source)
@@ -72,16 +86,35 @@ def main():
         from builders.pipeline import build
 
         folder = Path(args.output or Path("out") / args.source)
-        build(args.source, args.data_dir, folder, configs=args.configs, num_proc=args.num_proc,
-              on_error=args.on_error, repo_id=args.repo, progress=not args.quiet, log=log, exclude=args.exclude)
+        build(args.source, args.data_dir, folder, configs=built_configs(args.source, args.configs) or None,
+              num_proc=args.num_proc, on_error=args.on_error, repo_id=args.repo, progress=not args.quiet, log=log,
+              exclude=args.exclude)
     elif not folder.is_dir():
         raise UsageError(f"{folder} is not a built folder; to build and publish a raw release, "
                          "pass the dataset name and --data-dir")
-    result = publish(folder, args.repo, private=args.private, create_pr=args.create_pr, dry_run=args.dry_run,
-                     log=log, tag=args.tag, card_edits=args.card_edits, files_per_commit=args.files_per_commit,
-                     allow_many_files=args.allow_many_files, rate_limit_patience=args.rate_limit_patience,
-                     see_also=tuple(args.see_also))
+    options = dict(create_pr=args.create_pr, dry_run=args.dry_run, log=log, tag=args.tag, card_edits=args.card_edits,
+                   files_per_commit=args.files_per_commit, allow_many_files=args.allow_many_files,
+                   rate_limit_patience=args.rate_limit_patience, see_also=tuple(args.see_also), configs=args.configs,
+                   keep_other_configs=args.keep_other_configs)
+    if args.split_by_policy:
+        for result in publish_per_policy(folder, args.repo, args.private, **options):
+            log(f"dataset page: {result.page_url}")
+        return
+    result = publish(folder, args.repo, private=args.private, **options)
     log(f"dataset page: {result.page_url}")
+
+
+def built_configs(dataset: str, patterns: list[str]) -> list[str]:
+    """The builder's configs that --config names or globs choose, for a build before the publish."""
+    from builders import builder_class
+
+    names = [config.name for config in builder_class(dataset).BUILDER_CONFIGS]
+    chosen = [name for name in names if any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)]
+    unknown = [pattern for pattern in patterns if not fnmatch.filter(names, pattern)]
+    if unknown:
+        raise UsageError(f"--config {', '.join(unknown)}: {dataset} has no such config; its configs are "
+                         f"{', '.join(names)}")
+    return chosen
 
 
 if __name__ == "__main__":

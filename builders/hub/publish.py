@@ -26,20 +26,22 @@ LFS only) is published to over LFS instead.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import re
+import shlex
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx2
-import yaml
 from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, constants, get_token
 from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 
 from ..errors import UsageError
 from ..outputs import CROISSANT_FILE, README_FILE, REPORT_FILE, git_blob_oid, report_text, write_atomic
+from . import subsets
 
 DATA_FILE = re.compile(r"[^/]+/(?:[^/]+/\d{4,}/)?[^/]+-\d{5,}-of-\d{5,}\.parquet")
 """Files of our layout in a repository (`<config>/<split>-NNNNN-of-NNNNN.parquet`, or in the sub-folders
@@ -84,6 +86,10 @@ class PublishPlan:
     unchanged: list[str] = field(default_factory=list)
     files_after: int = 0
     batches: int = 1     # commits of the changes; a publish in several batches adds one merge
+    configs: list[str] = field(default_factory=list)     # the configs this publish uploads
+    kept: list[str] = field(default_factory=list)        # configs on the Hub kept and described by the card
+    left_alone: list[str] = field(default_factory=list)  # config folders on the Hub kept (--keep-other-configs)
+    dropped: list[str] = field(default_factory=list)     # config folders on the Hub this publish deletes
 
     @property
     def gated(self) -> bool:
@@ -96,7 +102,15 @@ class PublishPlan:
     def describe(self) -> str:
         gating = f", gated ({self.gating})" if self.gating else ""
         lines = [f"repository {self.repo_id} ({'exists' if self.exists else 'will be created'}, "
-                 f"{'private' if self.private else 'public'}{gating})"]
+                 f"{'private' if self.private else 'public'}{gating})",
+                 f"  configs: {', '.join(self.configs)}"]
+        if self.left_alone:
+            described = [c for c in self.left_alone if c in self.kept]
+            lines.append(f"  left alone on the Hub (--keep-other-configs): {', '.join(self.left_alone)}"
+                         + (f"; the card describes {', '.join(described)} too" if described else ""))
+        if self.dropped:
+            lines.append(f"  on the Hub but not in this publish, so deleted: {', '.join(self.dropped)} "
+                         "(--keep-other-configs keeps them)")
         lines += _listed([f"  upload  {op.path_in_repo} ({op.upload_info.size:,} bytes)" for op in self.add], "uploads")
         lines += _listed([f"  delete  {path}" for path in self.delete], "deletions")
         lines.append(f"  {len(self.unchanged)} file(s) unchanged; {self.files_after:,} file(s) in the repository after")
@@ -138,20 +152,48 @@ def endpoint() -> str:
     return (os.environ.get("HF_ENDPOINT") or constants.ENDPOINT).rstrip("/")
 
 
-def read_built_folder(folder: Path) -> dict:
-    """The build report of a complete build folder (README.md present), or a UsageError saying why not."""
+def read_built_folder(folder: Path, selecting: bool = False) -> dict:
+    """The build report of a complete build folder (README.md present), or a UsageError saying why not.
+    `selecting`: configs will be chosen from it (publish.py --config), so a build whose other configs failed
+    will do: the chosen configs are checked to be among those that built, and the card is rendered anew."""
     report_path, readme = folder / REPORT_FILE, folder / README_FILE
     if not folder.is_dir():
         raise UsageError(f"{folder}: not a folder; build one with scripts/build.py first")
     report = json.loads(report_path.read_text(encoding="utf-8")) if report_path.is_file() else {}
-    if report.get("failed_configs"):
+    if report.get("failed_configs") and not selecting:
         raise UsageError(f"{folder}: not a complete build: config(s) {', '.join(report['failed_configs'])} failed "
                          f"(their errors are under failed_configs in {REPORT_FILE}); fix the raw data and rerun "
-                         "scripts/build.py, or build only the other configs with --config")
-    if not report or not readme.is_file():
+                         "scripts/build.py, or publish the configs that built with --config")
+    if not report or not (readme.is_file() or selecting and report.get("configs")):
         raise UsageError(f"{folder}: not a complete build (README.md or {REPORT_FILE} is missing); "
                          "rerun scripts/build.py")
     return report
+
+
+@dataclass
+class Selection:
+    """What one publish sends: the report its card and croissant.json describe, and the files it uploads."""
+
+    report: dict              # the configs published, plus those kept on the Hub (--keep-other-configs)
+    files: dict[str, Path]    # the card, the report, croissant.json and the published configs' data files
+    configs: tuple[str, ...]  # the configs this publish uploads
+    keep_others: bool = False
+    whole_folder: bool = True  # exactly the folder's build: the folder is rewritten to match what was published
+
+    @property
+    def kept(self) -> list[str]:
+        return self.report.get("kept_configs", [])
+
+
+def select(folder: Path, report: dict, patterns=()) -> Selection:
+    """The configs of the folder that the names or globs choose (all of them without patterns)."""
+    if not patterns:
+        return Selection(report, _local_files(folder, report), tuple(report["configs"]))
+    names = subsets.matching_configs(report, patterns)
+    if names == list(report["configs"]) and not report.get("failed_configs"):
+        return Selection(report, _local_files(folder, report), tuple(names))
+    subset = subsets.report_for_configs(report, names)
+    return Selection(subset, _local_files(folder, subset), tuple(names), whole_folder=False)
 
 
 def visibility(policy: str, requested_private: bool | None, repo_private: bool | None) -> bool:
@@ -172,11 +214,9 @@ def visibility(policy: str, requested_private: bool | None, repo_private: bool |
 def gating_mode(dataset: str) -> str:
     """How access to a gated dataset is granted: `auto` (on accepting the terms) or `manual` (the owners review
     each request, for EULA-style terms), from `gating:` in dataset_cards/<dataset>.yaml (default auto)."""
-    path = CARDS_DIR / f"{dataset}.yaml"
-    meta = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
-    mode = (meta or {}).get("gating", "auto")
+    mode = subsets.card_yaml(dataset).get("gating", "auto")
     if mode not in GATING_MODES:
-        raise UsageError(f"{path}: gating must be 'auto' or 'manual', not {mode!r}")
+        raise UsageError(f"dataset_cards/{dataset}.yaml: gating must be 'auto' or 'manual', not {mode!r}")
     return mode
 
 
@@ -201,12 +241,15 @@ def remote_state(api: HfApi, repo_id: str, revision: str | None = None) -> Remot
     return RemoteState(True, bool(info.private), info.sha, files, info.gated or False)
 
 
-def plan(folder: Path, report: dict, repo_id: str, private: bool | None, remote: RemoteState,
-         contents: dict[str, bytes], gating: str | None = None) -> PublishPlan:
-    """What to upload and delete. `contents` replaces files of the folder (the card re-rendered for repo_id)."""
-    result = PublishPlan(repo_id, remote.exists, visibility(report["redistribution"], private, remote.private),
-                         gating, remote.head)
-    local = _local_files(folder, report)
+def plan(selection: Selection, repo_id: str, private: bool | None, remote: RemoteState, contents: dict[str, bytes],
+         gating: str | None = None) -> PublishPlan:
+    """What to upload and delete. `contents` replaces files of the folder (the card re-rendered for repo_id).
+    Data files of our layout on the Hub that the publish does not produce are deleted, except, with
+    --keep-other-configs, those of configs outside the selection."""
+    result = PublishPlan(repo_id, remote.exists,
+                         visibility(selection.report["redistribution"], private, remote.private), gating, remote.head,
+                         configs=list(selection.configs), kept=list(selection.kept))
+    local = selection.files
     for path_in_repo, path in local.items():
         content = contents.get(path_in_repo)
         operation = CommitOperationAdd(path_in_repo=path_in_repo,
@@ -216,7 +259,11 @@ def plan(folder: Path, report: dict, repo_id: str, private: bool | None, remote:
             result.unchanged.append(path_in_repo)
         else:
             result.add.append(operation)
-    result.delete = sorted(p for p in remote.files if DATA_FILE.fullmatch(p) and p not in local)
+    stale = sorted(p for p in remote.files if DATA_FILE.fullmatch(p) and p not in local)
+    outside = {p for p in stale if p.split("/", 1)[0] not in selection.configs}
+    result.delete = [p for p in stale if not (selection.keep_others and p in outside)]
+    result.left_alone = sorted({p.split("/", 1)[0] for p in outside}) if selection.keep_others else []
+    result.dropped = [] if selection.keep_others else sorted({p.split("/", 1)[0] for p in outside})
     result.files_after = len((set(remote.files) - set(result.delete)) | set(local))
     return result
 
@@ -224,25 +271,41 @@ def plan(folder: Path, report: dict, repo_id: str, private: bool | None, remote:
 def publish(folder, repo_id: str, private: bool | None = None, create_pr: bool = False, dry_run: bool = False,
             token: str | None = None, log=print, *, tag: str | None = None, card_edits: str | None = None,
             files_per_commit: int = FILES_PER_COMMIT, allow_many_files: bool = False,
-            rate_limit_patience: float = RATE_LIMIT_PATIENCE, see_also: tuple[str, ...] = ()) -> PublishResult:
-    """Publish a built folder. Every check (licence, the Hub's limits, the tag, a card edited on the Hub) runs
-    before anything changes, here or on the Hub; the folder's card and report are rewritten for what is
-    published only when something is really published (not on a dry run)."""
+            rate_limit_patience: float = RATE_LIMIT_PATIENCE, see_also: tuple = (), configs=(),
+            keep_other_configs: bool = False, publish_command: str | None = None) -> PublishResult:
+    """Publish a built folder, or the configs of it that `configs` (names or globs) choose. Every check
+    (licence, the Hub's limits, the tag, a card edited on the Hub) runs before anything changes, here or on the
+    Hub; the folder's card and report are rewritten for what is published only when something is really
+    published (not on a dry run) and the publish is of the whole folder.
+
+    `keep_other_configs`: data files of configs outside the selection that the repository holds stay, and the
+    card describes them too (from the repository's build_report.json); otherwise they are deleted, so the
+    repository holds exactly what this publish sends. `see_also`: the dataset's other repositories, as names
+    or as {repo_id, configs, redistribution}; `publish_command`: the command the card shows for a rebuild."""
     folder = Path(folder)
-    report = read_built_folder(folder)
+    report = read_built_folder(folder, selecting=bool(configs))
     _check_options(tag, create_pr, card_edits, files_per_commit)
-    local = _local_files(folder, report)
-    _check_file_sizes(local, log)
+    selection = select(folder, report, configs)
+    _check_file_sizes(selection.files, log)
+    if publish_command is None and (not selection.whole_folder or keep_other_configs):
+        publish_command = f"python scripts/publish.py OUT --repo {repo_id}" + \
+            "".join(f" --config {shlex.quote(pattern)}" for pattern in configs) + \
+            (" --keep-other-configs" if keep_other_configs else "")
     api = HfApi(endpoint=endpoint(), token=token)
     with hub_errors(repo_id):
         if token is not False and (token or get_token()):
             api.whoami()  # a refused token stops the publish here, before any planning
         remote = remote_state(api, repo_id)
-        private_flag = visibility(report["redistribution"], private, remote.private)
-        gating = gating_mode(report["dataset"]) if report["redistribution"] == "gated" else None
-        contents = published_card(api, folder, report, repo_id, tag, remote, card_edits, log, see_also)
-        the_plan = plan(folder, report, repo_id, private, remote, contents, None if private_flag else gating)
-        _check_repository_limits(the_plan, remote, local, allow_many_files)
+        if keep_other_configs:
+            selection = _keeping_other_configs(api, selection, repo_id, remote, log)
+        policy = selection.report["redistribution"]
+        private_flag = visibility(policy, private, remote.private)
+        _check_opening(api, repo_id, remote, private_flag, private, policy, log)
+        gating = gating_mode(report["dataset"]) if policy == "gated" else None
+        contents = published_card(api, folder, selection, repo_id, tag, remote, card_edits, log, see_also,
+                                  publish_command)
+        the_plan = plan(selection, repo_id, private, remote, contents, None if private_flag else gating)
+        _check_repository_limits(the_plan, remote, selection.files, allow_many_files)
         tag_present = _check_tag(api, repo_id, tag, remote, the_plan)
         open_pr = find_publish_pull_request(api, repo_id, report["dataset"]) if remote.exists else None
         batches = make_batches(the_plan.add, the_plan.delete, files_per_commit)
@@ -252,12 +315,13 @@ def publish(folder, repo_id: str, private: bool | None = None, create_pr: bool =
         if dry_run:
             log("dry run: nothing was uploaded")
             return PublishResult(the_plan, page_url=page_url(repo_id))
-        for name, content in contents.items():  # the folder stays exactly what is published
-            write_atomic(folder / name, content)
+        if selection.whole_folder:  # the folder stays exactly what is published
+            for name, content in contents.items():
+                write_atomic(folder / name, content)
         patience = Patience(rate_limit_patience, repo_id, log)
         _prepare_repository(api, the_plan, remote, create_pr)
         if large:
-            result = _publish_in_batches(api, the_plan, folder, report, contents, create_pr, open_pr,
+            result = _publish_in_batches(api, the_plan, selection, report["dataset"], contents, create_pr, open_pr,
                                          files_per_commit, patience, log)
         else:
             result = _publish_in_one_commit(api, the_plan, report, create_pr, patience, log)
@@ -268,6 +332,62 @@ def publish(folder, repo_id: str, private: bool | None = None, create_pr: bool =
             log(f"tagged {head[:10]} as {tag}")
         result.tag = tag
         return result
+
+
+def publish_per_policy(folder, repo_id: str, private: bool | None = None, *, configs=(), log=print,
+                       see_also: tuple = (), dry_run: bool = False, **options) -> list[PublishResult]:
+    """Publish a built folder as one repository per redistribution policy present (publish.py
+    --split-by-policy): InternVid's gated captions to ORG/internvid, its private clips to ORG/internvid-clips.
+    Each repository gets its configs only, is private, gated or public as its policy says, and its card links
+    the others. The strictest repository is published first, so the most visible card links only
+    repositories that exist. `private=True` makes every repository private; `private=False` (--public) opens
+    those whose policy allows it."""
+    folder = Path(folder)
+    report = read_built_folder(folder, selecting=bool(configs))
+    selection = select(folder, report, configs)
+    groups = subsets.policy_groups(selection.report)
+    repos = subsets.repository_per_policy(repo_id, report["dataset"], groups)
+    log(f"{len(groups)} repositor{'y' if len(groups) == 1 else 'ies'}, one per redistribution policy of the configs:")
+    for policy, names in groups.items():
+        log(f"  {repos[policy]} ({policy}): {', '.join(names)}")
+    command = f"python scripts/publish.py OUT --repo {repo_id} --split-by-policy" + \
+        "".join(f" --config {shlex.quote(pattern)}" for pattern in configs)
+    results = []
+    for policy, names in groups.items():
+        others = tuple({"repo_id": repos[p], "configs": n, "redistribution": p} for p, n in groups.items()
+                       if p != policy)
+        log(f"\n{repos[policy]}:")
+        results.append(publish(folder, repos[policy], None if private is False and policy == "private" else private,
+                               configs=names, log=log, see_also=others + tuple(see_also), dry_run=dry_run,
+                               publish_command=command, **options))
+    return results
+
+
+def _keeping_other_configs(api: HfApi, selection: Selection, repo_id: str, remote: RemoteState, log) -> Selection:
+    """The selection with the configs the repository holds beside it, for the card (--keep-other-configs)."""
+    if REPORT_FILE not in remote.files:
+        return dataclasses.replace(selection, keep_others=True)
+    repository_report = json.loads(_download(api, repo_id, REPORT_FILE, remote.head))
+    merged = subsets.with_kept_configs(selection.report, repository_report, remote.files, repo_id, log)
+    return dataclasses.replace(selection, report=merged, keep_others=True,
+                               whole_folder=selection.whole_folder and merged is selection.report)
+
+
+def _check_opening(api: HfApi, repo_id: str, remote: RemoteState, private_flag: bool, requested: bool | None,
+                   policy: str, log) -> None:
+    """A private repository is made public only when asked (--public), and never when its history holds files
+    published under the private policy: older commits stay downloadable by anyone once it is public."""
+    if not (remote.exists and remote.private and not private_flag):
+        if remote.exists and remote.private and policy != "private" and requested is None:
+            log(f"note: {repo_id} is private and stays so; its configs' policy ({policy}) allows "
+                f"{'a gated' if policy == 'gated' else 'a public'} repository: --public opens it")
+        return
+    last = json.loads(_download(api, repo_id, REPORT_FILE, remote.head)) if REPORT_FILE in remote.files else {}
+    if last.get("redistribution") == "private" or any(c.get("redistribution") == "private"
+                                                       for c in last.get("configs", {}).values()):
+        raise UsageError(f"refused: {repo_id} is private and its last publish held configs under the 'private' "
+                         "policy; making it public would let anyone download them from its history. Publish to a "
+                         "new repository (for --split-by-policy, one the policy names), or delete this one first")
 
 
 def page_url(repo_id: str) -> str:
@@ -342,22 +462,26 @@ def _check_tag(api: HfApi, repo_id: str, tag: str | None, remote: RemoteState, t
 
 # ---- the card -------------------------------------------------------------------------------------------------
 
-def published_card(api: HfApi, folder: Path, report: dict, repo_id: str, tag: str | None, remote: RemoteState,
-                   card_edits: str | None, log, see_also: tuple[str, ...] = ()) -> dict[str, bytes]:
+def published_card(api: HfApi, folder: Path, selection: Selection, repo_id: str, tag: str | None,
+                   remote: RemoteState, card_edits: str | None, log, see_also: tuple = (),
+                   publish_command: str | None = None) -> dict[str, bytes]:
     """README.md, build_report.json and croissant.json as they must be published, where they differ from the
-    folder's: the card names `repo_id`, the release tag and the other repositories of the dataset (`see_also`),
-    and a card body edited on the Hub is kept or overwritten only as the maintainer said (`card_edits`), never
-    silently; croissant.json names `repo_id` (it is made for a folder built before it existed)."""
+    folder's: they describe the selection's configs, the card names `repo_id`, the release tag and the other
+    repositories of the dataset (`see_also`), and a card body edited on the Hub is kept or overwritten only as
+    the maintainer said (`card_edits`), never silently; croissant.json names `repo_id` (it is made for a folder
+    built before it existed)."""
+    report = selection.report
     new = dict(report, repo_id=repo_id)
-    for key, value in (("release_tag", tag), ("see_also", list(see_also))):
+    for key, value in (("release_tag", tag), ("see_also", list(see_also)), ("publish_command", publish_command)):
         if value:
             new[key] = value
         else:
             new.pop(key, None)
-    folder_readme = (folder / README_FILE).read_bytes()
+    folder_readme = (folder / README_FILE).read_bytes() if (folder / README_FILE).is_file() else b""
     folder_body = report.get("published_card", {}).get("body", "generated")
-    reusable = (repo_id == report.get("repo_id") and new.get("release_tag") == report.get("release_tag")
-                and new.get("see_also") == report.get("see_also") and folder_body == "generated")
+    reusable = (selection.whole_folder and repo_id == report.get("repo_id")
+                and all(new.get(key) == report.get(key) for key in ("release_tag", "see_also", "publish_command"))
+                and folder_body == "generated")
 
     def generated() -> bytes:
         if reusable:
@@ -395,7 +519,7 @@ def published_card(api: HfApi, folder: Path, report: dict, repo_id: str, tag: st
     if report_bytes != (folder / REPORT_FILE).read_bytes():
         contents[REPORT_FILE] = report_bytes
     folder_croissant = folder / CROISSANT_FILE
-    if repo_id != report.get("repo_id") or not folder_croissant.is_file():
+    if repo_id != report.get("repo_id") or not folder_croissant.is_file() or not selection.whole_folder:
         from .. import croissant  # imports `datasets`: paid only when the metadata must change
 
         metadata = croissant.croissant_text(new).encode()
@@ -446,8 +570,8 @@ def _prepare_repository(api: HfApi, the_plan: PublishPlan, remote: RemoteState, 
     if not the_plan.exists:
         the_plan.parent_commit = create_repo(api, the_plan.repo_id, the_plan.private)
         remote.gated = False
-    elif the_plan.private and not remote.private and not create_pr:
-        api.update_repo_settings(the_plan.repo_id, repo_type="dataset", private=True)
+    elif the_plan.private != remote.private and not create_pr:  # opening one: _check_opening allowed it
+        api.update_repo_settings(the_plan.repo_id, repo_type="dataset", private=the_plan.private)
     if the_plan.gating and not create_pr and remote.gated != the_plan.gating:
         api.update_repo_settings(the_plan.repo_id, repo_type="dataset", gated=the_plan.gating)
 
@@ -492,10 +616,10 @@ def make_batches(add: list[CommitOperationAdd], delete: list[str], files_per_com
     return batches + ([current] if current else [])
 
 
-def _publish_in_batches(api: HfApi, the_plan: PublishPlan, folder: Path, report: dict, contents: dict,
+def _publish_in_batches(api: HfApi, the_plan: PublishPlan, selection: Selection, dataset: str, contents: dict,
                         create_pr: bool, open_pr: OpenPullRequest | None, files_per_commit: int,
                         patience: "Patience", log) -> PublishResult:
-    repo_id, dataset, base = the_plan.repo_id, report["dataset"], the_plan.parent_commit
+    repo_id, base = the_plan.repo_id, the_plan.parent_commit
     page = page_url(repo_id)
     if open_pr is not None and open_pr.base != base:
         log(f"pull request #{open_pr.num} started from main at {open_pr.base[:10]}, but main is now at {base[:10]}: "
@@ -515,7 +639,7 @@ def _publish_in_batches(api: HfApi, the_plan: PublishPlan, folder: Path, report:
             "changes")
     else:
         on_pr = remote_state(api, repo_id, revision=open_pr.ref)
-        todo, head = plan(folder, report, repo_id, the_plan.private, on_pr, contents), on_pr.head
+        todo, head = plan(selection, repo_id, the_plan.private, on_pr, contents), on_pr.head
         log(f"resuming pull request #{open_pr.num} ({open_pr.url}): {len(todo.add) + len(todo.delete):,} changes "
             "still to commit")
     batches = make_batches(todo.add, todo.delete, files_per_commit)
@@ -531,7 +655,7 @@ def _publish_in_batches(api: HfApi, the_plan: PublishPlan, folder: Path, report:
             raise
         head, done, commits = commit.oid, done + len(batch), commits + 1
         log(f"batch {number}/{len(batches)} committed to {open_pr.ref}: {done:,}/{total:,} changes")
-    left = plan(folder, report, repo_id, the_plan.private, remote_state(api, repo_id, revision=open_pr.ref), contents)
+    left = plan(selection, repo_id, the_plan.private, remote_state(api, repo_id, revision=open_pr.ref), contents)
     if left.changes:
         raise UsageError(f"pull request #{open_pr.num} on {repo_id} does not hold the build after its batches "
                          f"({len(left.add)} files differ, {len(left.delete)} stale); rerun to finish it")
@@ -693,14 +817,15 @@ def _status(error: HfHubHTTPError) -> int | None:
 
 def _local_files(folder: Path, report: dict) -> dict[str, Path]:
     """The files a publish uploads: the card, the report, the Croissant metadata and every data file. A folder
-    built before croissant.json existed lacks it: `published_card` makes it."""
+    built before croissant.json existed lacks it, and one whose other configs failed lacks README.md:
+    `published_card` makes them."""
     files = {README_FILE: folder / README_FILE, REPORT_FILE: folder / REPORT_FILE,
              CROISSANT_FILE: folder / CROISSANT_FILE}
     for config in report["configs"].values():
         for split in config["splits"].values():
             for name in split["files"]:
                 files[name] = folder / name
-    missing = [name for name, path in files.items() if not path.is_file() and name != CROISSANT_FILE]
+    missing = [name for name, path in files.items() if not path.is_file() and name not in (CROISSANT_FILE, README_FILE)]
     if missing:
         raise UsageError(f"{folder}: files listed in {REPORT_FILE} are missing: {', '.join(missing)}; "
                          "rebuild the folder")
