@@ -644,3 +644,21 @@ def test_the_dataset_page_links_the_croissant_endpoint(published_samples, local_
     assert status == 200
     assert (f'Machine-readable metadata: <a href="/api/datasets/{repo_id}/croissant" type="application/ld+json">'
             "Croissant</a> (Croissant 1.1 with RAI)") in body.decode()
+
+
+def test_a_subset_publishes_croissant_metadata_of_its_configs_only(sample_builds, tmp_path):
+    """publish.py --config / --split-by-policy: croissant.json describes the configs the repository holds."""
+    from builders.hub import subsets
+
+    report = report_of(sample_builds["internvid"])
+    subset = dict(subsets.report_for_configs(report, ["10m_flt", "queries"]), repo_id="org/internvid")
+    path = tmp_path / croissant.CROISSANT_FILE
+    path.write_text(croissant.croissant_text(subset), encoding="utf-8")
+    document = json.loads(path.read_text(encoding="utf-8"))
+    validated(path)
+    assert list(main_record_sets(document)) == ["10m_flt", "queries"]
+    assert sorted(item["contentUrl"] for item in document["distribution"] if item["@type"] == "cr:FileObject") == \
+        ["10m_flt/train-00000-of-00001.parquet", "queries/train-00000-of-00001.parquet"]
+    access, whole = document["conditionsOfAccess"], document_of(sample_builds["internvid"])["conditionsOfAccess"]
+    assert access.startswith("Gated:") and whole.startswith("Private:")  # the build's clips are private, not these
+    assert "Configs more restricted" in whole and "Configs more restricted" not in access

@@ -27,6 +27,7 @@ from builders import flickr30k_entities as f30k
 from builders import pipeline
 from builders.errors import UsageError
 from builders.hub import publish as publishing
+from builders.hub import subsets
 from builders.pipeline import build
 from builders.samples import flickr30k_entities as sample
 from conftest import HUB_TOKEN, PROJECT, LocalHub, _wait_for_port, free_port, stop_local_hub
@@ -396,11 +397,11 @@ def test_release_tags(small_hub, nested, raw, tmp_path):
 
 def test_the_gating_mode_comes_from_the_card(small_hub, nested, tmp_path, monkeypatch):
     cards = tmp_path / "cards"
-    shutil.copytree(publishing.CARDS_DIR, cards)
+    shutil.copytree(subsets.CARDS_DIR, cards)
     meta_path = cards / "flickr30k_entities.yaml"
     meta = yaml.safe_load(meta_path.read_text())
     assert meta["redistribution"] == "gated"
-    monkeypatch.setattr(publishing, "CARDS_DIR", cards)
+    monkeypatch.setattr(subsets, "CARDS_DIR", cards)
     monkeypatch.setenv("HF_ENDPOINT", small_hub.endpoint)
     folder, repo, api = copy(nested, tmp_path), "large/gated", small_hub.api()
     for mode in ("manual", "auto"):

@@ -64,9 +64,6 @@ RATE_LIMIT_PATIENCE = 2 * 3600.0
 """Seconds of 429 waits a publish accepts in all before it stops (a rerun resumes)."""
 DEFAULT_RETRY_AFTER = 60
 
-CARDS_DIR = Path(__file__).resolve().parents[2] / "dataset_cards"
-"""Read here without builders.cards, which imports `datasets`: publishing avoids that unless a card must be
-re-rendered."""
 GATING_MODES = ("auto", "manual")
 CARD_EDITS = ("keep", "overwrite")
 PR_MARKER = re.compile(r"<!-- publish\.py (\{.*?\}) -->")
