@@ -7,6 +7,7 @@ Every step runs the real command a maintainer would run (scripts/*.py), against 
 Hub server; the loading step uses `datasets.load_dataset("demo/<repo>", config)` through HF_ENDPOINT.
 """
 import argparse
+import json
 import os
 import secrets
 import shutil
@@ -86,6 +87,7 @@ def main():
                       HF_HOME=str(work / "hf_home"))
     from builders import builder_class
     from builders.cards import load_card_metadata
+    from builders.hub import subsets
     from builders.samples import GENERATORS
     hub = start_hub(work / "hub", port, token)
     print(f"local Hub server: {endpoint} (data in {work / 'hub'})")
@@ -97,9 +99,12 @@ def main():
             print(f"\n=== {name} ===")
             step("sample", SCRIPTS / "make_sample_data.py", name, "--out", raw)
             step("build", SCRIPTS / "build.py", name, "--data-dir", raw, "--output", out, "--num-proc", "2")
-            step("publish", SCRIPTS / "publish.py", out, "--repo", repo_id)
+            # one repository per redistribution policy: InternVid's private clips apart from its gated captions
+            step("publish", SCRIPTS / "publish.py", out, "--repo", repo_id, "--split-by-policy")
             summarize(repo_id, builder_class(name).DEFAULT_CONFIG_NAME)
-            pages.append(f"{endpoint}/datasets/{repo_id}")
+            report = json.loads((out / "build_report.json").read_text(encoding="utf-8"))
+            repos = subsets.repository_per_policy(repo_id, name, subsets.policy_groups(report))
+            pages += [f"{endpoint}/datasets/{repo}" for repo in dict.fromkeys([repo_id, *repos.values()])]
         print("\ndataset card pages:")
         for page in pages:
             print(f"  {page}")
