@@ -190,10 +190,13 @@ def test_a_private_repository_whose_history_holds_private_configs_is_never_opene
     folder, repo = copy_of(internvid, tmp_path), "subset/was-private"
     assert publish(local_hub, folder, repo).returncode == 0  # clips included: private
     assert local_hub.api().repo_info(repo, repo_type="dataset").private
-    stays = publish(local_hub, folder, repo, "--config", "10m_flt", "--dry-run")
-    assert stays.returncode == 0 and f"note: {repo} is private and stays so" in stays.stdout
-    refused = publish(local_hub, folder, repo, "--config", "10m_flt", "--public")
-    assert refused.returncode == 2 and "would let anyone download them from its history" in refused.stderr
+    stays = publish(local_hub, folder, repo, "--config", "10m_flt")  # the captions alone: still private
+    assert stays.returncode == 0, stays.stderr
+    assert f"note: {repo} is private and stays so; its configs' policy (gated) allows a gated repository, but its " \
+           "history holds configs under the private policy" in stays.stdout
+    assert json.loads(hub_file(local_hub, repo, "build_report.json", tmp_path))["redistribution"] == "gated"
+    refused = publish(local_hub, folder, repo, "--config", "10m_flt", "--public")  # older commits hold the clips
+    assert refused.returncode == 2 and "would let anyone download them from older commits" in refused.stderr
     assert local_hub.api().repo_info(repo, repo_type="dataset").private
 
 

@@ -297,10 +297,11 @@ def publish(folder, repo_id: str, private: bool | None = None, create_pr: bool =
             selection = _keeping_other_configs(api, selection, repo_id, remote, log)
         policy = selection.report["redistribution"]
         private_flag = visibility(policy, private, remote.private)
-        _check_opening(api, repo_id, remote, private_flag, private, policy, log)
+        private_history = _private_history(api, repo_id, remote)
+        _check_opening(repo_id, remote, private_flag, private, policy, private_history, log)
         gating = gating_mode(report["dataset"]) if policy == "gated" else None
         contents = published_card(api, folder, selection, repo_id, tag, remote, card_edits, log, see_also,
-                                  publish_command)
+                                  publish_command, private_history)
         the_plan = plan(selection, repo_id, private, remote, contents, None if private_flag else gating)
         _check_repository_limits(the_plan, remote, selection.files, allow_many_files)
         tag_present = _check_tag(api, repo_id, tag, remote, the_plan)
@@ -370,21 +371,34 @@ def _keeping_other_configs(api: HfApi, selection: Selection, repo_id: str, remot
                                whole_folder=selection.whole_folder and merged is selection.report)
 
 
-def _check_opening(api: HfApi, repo_id: str, remote: RemoteState, private_flag: bool, requested: bool | None,
-                   policy: str, log) -> None:
+def _private_history(api: HfApi, repo_id: str, remote: RemoteState) -> bool:
+    """Whether a private repository has held configs under the private policy: its last publish held some, or
+    said its history did (`private_history` in build_report.json, carried from publish to publish)."""
+    if not (remote.exists and remote.private and REPORT_FILE in remote.files):
+        return False
+    last = json.loads(_download(api, repo_id, REPORT_FILE, remote.head))
+    return bool(last.get("private_history")) or last.get("redistribution") == "private" or any(
+        config.get("redistribution") == "private" for config in last.get("configs", {}).values())
+
+
+def _check_opening(repo_id: str, remote: RemoteState, private_flag: bool, requested: bool | None, policy: str,
+                   private_history: bool, log) -> None:
     """A private repository is made public only when asked (--public), and never when its history holds files
     published under the private policy: older commits stay downloadable by anyone once it is public."""
-    if not (remote.exists and remote.private and not private_flag):
-        if remote.exists and remote.private and policy != "private" and requested is None:
-            log(f"note: {repo_id} is private and stays so; its configs' policy ({policy}) allows "
-                f"{'a gated' if policy == 'gated' else 'a public'} repository: --public opens it")
+    if not (remote.exists and remote.private):
         return
-    last = json.loads(_download(api, repo_id, REPORT_FILE, remote.head)) if REPORT_FILE in remote.files else {}
-    if last.get("redistribution") == "private" or any(c.get("redistribution") == "private"
-                                                       for c in last.get("configs", {}).values()):
-        raise UsageError(f"refused: {repo_id} is private and its last publish held configs under the 'private' "
-                         "policy; making it public would let anyone download them from its history. Publish to a "
-                         "new repository (for --split-by-policy, one the policy names), or delete this one first")
+    if private_flag:
+        if policy != "private" and requested is None:
+            log(f"note: {repo_id} is private and stays so; its configs' policy ({policy}) allows "
+                f"{'a gated' if policy == 'gated' else 'a public'} repository"
+                + (": --public opens it" if not private_history else
+                   ", but its history holds configs under the private policy: publish them to a new repository"))
+        return
+    if private_history:
+        raise UsageError(f"refused: {repo_id} is private and its history holds configs under the 'private' "
+                         "policy; making it public would let anyone download them from older commits. Publish to "
+                         "a new repository (for --split-by-policy, the one the policy names), or delete this one "
+                         "first")
 
 
 def page_url(repo_id: str) -> str:
@@ -461,15 +475,17 @@ def _check_tag(api: HfApi, repo_id: str, tag: str | None, remote: RemoteState, t
 
 def published_card(api: HfApi, folder: Path, selection: Selection, repo_id: str, tag: str | None,
                    remote: RemoteState, card_edits: str | None, log, see_also: tuple = (),
-                   publish_command: str | None = None) -> dict[str, bytes]:
+                   publish_command: str | None = None, private_history: bool = False) -> dict[str, bytes]:
     """README.md, build_report.json and croissant.json as they must be published, where they differ from the
     folder's: they describe the selection's configs, the card names `repo_id`, the release tag and the other
     repositories of the dataset (`see_also`), and a card body edited on the Hub is kept or overwritten only as
     the maintainer said (`card_edits`), never silently; croissant.json names `repo_id` (it is made for a folder
-    built before it existed)."""
+    built before it existed). `private_history`: the repository has held private configs; a report of
+    configs that are not private says so, so that the repository is never opened."""
     report = selection.report
     new = dict(report, repo_id=repo_id)
-    for key, value in (("release_tag", tag), ("see_also", list(see_also)), ("publish_command", publish_command)):
+    for key, value in (("release_tag", tag), ("see_also", list(see_also)), ("publish_command", publish_command),
+                       ("private_history", private_history and report["redistribution"] != "private")):
         if value:
             new[key] = value
         else:
@@ -477,7 +493,8 @@ def published_card(api: HfApi, folder: Path, selection: Selection, repo_id: str,
     folder_readme = (folder / README_FILE).read_bytes() if (folder / README_FILE).is_file() else b""
     folder_body = report.get("published_card", {}).get("body", "generated")
     reusable = (selection.whole_folder and repo_id == report.get("repo_id")
-                and all(new.get(key) == report.get(key) for key in ("release_tag", "see_also", "publish_command"))
+                and all(new.get(key) == report.get(key)
+                        for key in ("release_tag", "see_also", "publish_command", "private_history"))
                 and folder_body == "generated")
 
     def generated() -> bytes:
