@@ -113,6 +113,26 @@ def test_split_by_policy_gives_the_captions_a_gated_repository_and_the_clips_a_p
     assert again.returncode == 0 and again.stdout.count("the repository already has this build: no commit") == 2
 
 
+def test_bigdocs_open_configs_are_published_openly_beside_the_gated_joined_image_configs(
+        local_hub, samples, tmp_path, fresh_hf_home):
+    folder = copy_of(samples.build("bigdocs").out, tmp_path)
+    joined = ["COCOtext", "TextOCR", "TabFact", "WikiTQ", "Open4Business"]
+    done = publish(local_hub, folder, "split/bigdocs", "--split-by-policy")
+    assert done.returncode == 0, done.stderr
+    assert f"  split/bigdocs-gated (gated): {', '.join(joined)}" in done.stdout
+    anonymous = HfApi(endpoint=local_hub.endpoint, token=False)
+    assert not anonymous.repo_info("split/bigdocs", repo_type="dataset").gated
+    assert anonymous.repo_info("split/bigdocs-gated", repo_type="dataset").gated == "auto"
+    open_configs = [c for c in json.loads((folder / "build_report.json").read_text())["configs"] if c not in joined]
+    assert hub_files(local_hub, "split/bigdocs") == folder_files(folder, open_configs)
+    assert hub_files(local_hub, "split/bigdocs-gated") == folder_files(folder, joined)
+    loaded = datasets.load_dataset("split/bigdocs", "ArxivOCR", split="train", token=False)  # no account needed
+    assert list(loaded.cast_column("image", datasets.Image(decode=False))) == parquet_rows(folder, "ArxivOCR", "train")
+    card = hub_file(local_hub, "split/bigdocs", "README.md", tmp_path)
+    assert "> **Public.**" in card and "extra_gated_prompt" not in card
+    assert "- [split/bigdocs-gated](https://huggingface.co/datasets/split/bigdocs-gated): `COCOtext`" in card
+
+
 def test_a_subset_publish_then_the_others_kept_then_a_full_publish(local_hub, internvid, tmp_path, fresh_hf_home):
     folder, repo = copy_of(internvid, tmp_path), "subset/internvid"
     first = publish(local_hub, folder, repo, "--config", "10m_*")
