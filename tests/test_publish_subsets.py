@@ -266,3 +266,18 @@ def test_the_repository_of_each_policy():
     with pytest.raises(UsageError, match="this folder holds the configs a, b"):
         subsets.matching_configs({"configs": {"a": {}, "b": {}}}, ["a", "c*"])
     assert subsets.matching_configs({"configs": {"a1": {}, "b": {}, "a2": {}}}, ["a*"]) == ["a1", "a2"]
+
+
+def test_build_and_publish_some_configs_in_one_command(local_hub, samples, tmp_path):
+    out = tmp_path / "out"
+    result = run_script("publish.py", "internvid", "--data-dir", samples.raw("internvid"), "--output", out,
+                        "--repo", "subset/one-command", "--config", "clips_10m_*", "--split-by-policy", "--dry-run",
+                        env={"HF_TOKEN": local_hub.token})
+    assert result.returncode == 0, result.stderr
+    assert "1 repository, one per redistribution policy of the configs:\n  subset/one-command-clips (private): " \
+           "clips_10m_flt, clips_10m_div, clips_10m_flt_info\n" in result.stdout
+    assert sorted(json.loads((out / "build_report.json").read_text())["configs"]) == ["clips_10m_div", "clips_10m_flt",
+                                                                                     "clips_10m_flt_info"]
+    unknown = run_script("publish.py", "internvid", "--data-dir", samples.raw("internvid"), "--output", out,
+                         "--repo", "subset/one-command", "--config", "clip_*", env={"HF_TOKEN": local_hub.token})
+    assert unknown.returncode == 2 and "--config clip_*: internvid has no such config" in unknown.stderr
