@@ -501,11 +501,10 @@ class DownloadedImages:
         the others are left (the file's distinct URLs are read to know them); a smaller folder is kept whole."""
         self.folder = folder
         self.entries: dict[str, tuple[str, str, str | None]] = {}   # url -> (shard stem, key, failure or None)
-        listings = natural_sorted(folder.glob("*.parquet"))
-        wanted = html_urls(html) if sum(pq.read_metadata(p).num_rows for p in listings) > html.metadata.num_rows \
-            else None
-        for metadata in listings:
-            names = pq.read_schema(metadata).names
+        listings = {path: pq.read_metadata(path) for path in natural_sorted(folder.glob("*.parquet"))}
+        wanted = html_urls(html) if sum(m.num_rows for m in listings.values()) > html.metadata.num_rows else None
+        for metadata, footer in listings.items():
+            names = footer.schema.to_arrow_schema().names
             if not {"url", "key", "status"} <= set(names):
                 raise RawDataError(metadata, f"not an img2dataset metadata file: columns are {', '.join(names)}",
                                    hint="img2dataset writes url, key, status and error_message per shard")
