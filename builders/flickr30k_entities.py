@@ -499,10 +499,10 @@ def check_jpeg(data: bytes, where) -> tuple[int, int]:
     """
     if not data.startswith(JPEG_START):
         raise RawDataError(where, "not a JPEG file (no start-of-image marker)", hint="replace it with the release's file")
-    if image_truncated(data, "JPEG"):
+    image = probe_image(data)  # finds a JPEG's end marker too; anything Pillow names otherwise is searched here
+    if image.truncated if image.format == "JPEG" else image_truncated(data, "JPEG"):
         raise RawDataError(where, "truncated JPEG (no end-of-image marker)",
                            hint="the file was cut short; re-extract it from the images archive")
-    image = probe_image(data)
     if image.unreadable:
         raise RawDataError(where, f"unreadable JPEG header ({image.unreadable})",
                            hint="replace it with the release's file")
