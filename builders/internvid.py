@@ -342,6 +342,13 @@ class InternVid(MultimodalBuilder):
                 log.reject(problem, split="train")
             for notice in index.notices:
                 log.notice(notice)
+            # what the downloads hold, beside the rows' `clips ok/failed/missing`: the difference is clips and
+            # videos of other subsets (or of no caption), which this config does not use
+            for what, n in (("stored clips in the downloaded folders", len(index.stored)),
+                            ("failed downloads recorded in the downloaded folders", len(index.failed)),
+                            ("full videos in the downloaded folders", len(index.full_videos))):
+                if n:
+                    log.count(what, n)
         return {"train": [CaptionRange(str(path), start, end, videos)
                           for start, end in line_aligned_ranges(
                               path, self.CLIP_SHARD_BYTES if self.config.with_videos else self.SHARD_BYTES)]}

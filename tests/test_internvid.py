@@ -169,7 +169,7 @@ def test_a_clip_cut_from_the_full_video_is_a_stream_copy(built):
 # ---- card, report, loading ----------------------------------------------------------------------------------
 
 def test_card_and_report_values(built):
-    _, out, report = built
+    tree, out, report = built
     readme = (out / "README.md").read_text()
     assert "license: cc-by-nc-sa-4.0" in readme and "> **Not for public redistribution.**" in readme
     assert report["redistribution"] == "private"  # the clips configs hold YouTube videos
@@ -181,6 +181,16 @@ def test_card_and_report_values(built):
     assert {k: v for k, v in report["configs"]["clips_10m_flt"]["splits"]["train"]["counts"].items()
             if not k.startswith("lines with the key")} == {
         "clips ok": 9, "clips failed": 2, "clips missing": 1, "blank lines (not records)": 1}
+    # what the downloads hold, whichever subset names it: beside the rows' statuses, what a config leaves unused
+    videos = [line for lines in tree.files.values() for line in lines if line is not None and line.video is not None]
+    clips = {kind: {(v.youtube_id, v.start_ms, v.end_ms) for v in videos if v.video.kind == kind}
+             for kind in ("stored", "failed")}
+    for config in ("clips_10m_flt", "clips_full"):
+        assert report["configs"][config]["counts"] == {
+            "stored clips in the downloaded folders": len(clips["stored"]),
+            "failed downloads recorded in the downloaded folders": len(clips["failed"]),
+            "full videos in the downloaded folders": len({v.youtube_id for v in videos if v.video.kind == "cut"})}
+    assert report["configs"]["10m_flt"]["counts"] == {}
     assert set(report["configs"]) == {*CAPTION_CONFIGS, "queries", *(f"clips_{c}" for c in CAPTION_CONFIGS)}
     split = report["configs"]["10m_flt"]["splits"]["train"]
     assert (split["rows"], split["records_read"], split["records_skipped"]) == (12, 12, 0)
