@@ -240,12 +240,20 @@ def table_from_rows(rows: list[dict], schema: pa.Schema) -> pa.Table:
     (structs with a `bytes` child: Image, Audio, Video) are put together by `media_array`."""
     storage = storage_schema(schema)
     if any(_media_struct(field.type) for field in storage):
-        table = pa.Table.from_arrays([media_array([row.get(field.name) for row in rows], field.type)
-                                      if _media_struct(field.type) else
-                                      pa.array([row.get(field.name) for row in rows], field.type)
-                                      for field in storage], schema=storage)
-    else:
-        table = pa.Table.from_pylist(rows, schema=storage)
+        return table_from_columns({field.name: media_array([row.get(field.name) for row in rows], field.type)
+                                   if _media_struct(field.type) else
+                                   pa.array([row.get(field.name) for row in rows], field.type)
+                                   for field in storage}, schema, len(rows))
+    table = pa.Table.from_pylist(rows, schema=storage)
+    return table if storage.equals(schema) else table.cast(schema)
+
+
+def table_from_columns(columns: dict[str, pa.Array], schema: pa.Schema, rows: int) -> pa.Table:
+    """A table of `schema` from arrays of its storage types (`storage_schema`: what pyarrow builds from Python
+    values or compute functions), by name; a column not given is all nulls."""
+    storage = storage_schema(schema)
+    table = pa.Table.from_arrays([columns[f.name] if f.name in columns else pa.nulls(rows, f.type) for f in storage],
+                                 schema=storage)
     return table if storage.equals(schema) else table.cast(schema)
 
 
@@ -279,6 +287,7 @@ def binary_array(values: list[bytes]) -> pa.Array:
                                                            pa.py_buffer(b"".join(values))])
 
 
+@functools.lru_cache(maxsize=16)
 def storage_schema(schema: pa.Schema) -> pa.Schema:
     """`schema` with every extension type replaced by its storage type (from_pylist cannot build them)."""
     def storage(data_type: pa.DataType) -> pa.DataType:

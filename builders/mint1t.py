@@ -18,7 +18,6 @@ extracted to disk, and TIFF frames are re-wrapped without decoding (see `builder
 """
 from __future__ import annotations
 
-import functools
 import json
 import math
 import re
@@ -37,7 +36,7 @@ from datasets import Image, Json, Value
 
 from .archives import MEDIA_MEMBER_LIMIT, read_tar_member
 from .core import (ExcludeBy, MMConfig, MultimodalBuilder, RawPart, batched, binary_array, storage_schema,
-                   table_from_rows)
+                   table_from_columns, table_from_rows)
 from .errors import RawDataError, RecordLog
 from .media.image import probe_image
 from .media.tiff import HEIGHT, WIDTH, TiffFrame, frame_image, read_tiff
@@ -697,7 +696,7 @@ def html_columns(html: HtmlFile, batch: pa.RecordBatch, numbers: np.ndarray, met
 
     `images` and `image_info` are lists built from offsets: the document's positions for `images`, its image
     positions (where its `images` list holds a URL, in order) for `image_info`."""
-    rows, storage = batch.num_rows, cached_storage_schema(schema)
+    rows, storage = batch.num_rows, storage_schema(schema)
     texts, urls = string_lists(batch.column("texts")), string_lists(batch.column("images"))
     flat_texts, flat_urls = pc.list_flatten(texts), pc.list_flatten(urls)
     offsets = np.concatenate([[0], np.cumsum(list_lengths(texts))])
@@ -721,9 +720,7 @@ def html_columns(html: HtmlFile, batch: pa.RecordBatch, numbers: np.ndarray, met
         "metadata": metadata_texts,
         "notes": pa.ListArray.from_arrays(pa.array(np.zeros(rows + 1, np.int32)), pa.array([], pa.string())),
     }
-    table = pa.Table.from_arrays([columns[f.name] if f.name in columns else pa.nulls(rows, f.type) for f in storage],
-                              schema=storage)
-    table = table if storage.equals(schema) else table.cast(schema)
+    table = table_from_columns(columns, schema, rows)
     text_chars = np.concatenate([[0], np.cumsum(pc.utf8_length(flat_texts).fill_null(0).to_numpy())])[offsets]
     weights = np.diff(text_chars) + pc.utf8_length(metadata_texts).fill_null(0).to_numpy() + 200
     if pictures.stored:
@@ -864,11 +861,6 @@ class ByteBatches:
 
 
 # ---- column helpers ----
-
-@functools.lru_cache(maxsize=4)
-def cached_storage_schema(schema: pa.Schema) -> pa.Schema:
-    return storage_schema(schema)
-
 
 def settled(array: pa.Array) -> pa.Array:
     """The same values, with a validity bitmap exactly where there are nulls (among the values referenced), as

@@ -38,7 +38,8 @@ import pyarrow as pa
 import srt
 from datasets import List, Value, Video
 
-from .core import ExcludeBy, MMConfig, MultimodalBuilder, RawPart, group_by_count, group_by_size, storage_schema
+from .core import (ExcludeBy, MMConfig, MultimodalBuilder, RawPart, group_by_count, group_by_size, storage_schema,
+                   table_from_columns)
 from .errors import RawDataError, RecordLog, not_utf8
 from .media.video import has_signature, mp4_truncation
 
@@ -491,9 +492,8 @@ class MovieQA(MultimodalBuilder):
         rows = taken = 0
 
         def table() -> pa.Table:
-            arrays = [pa.array(column, type=field.type) for column, field in zip(columns, storage)]
-            built = pa.Table.from_arrays(arrays, schema=storage)
-            return built if storage.equals(schema) else built.cast(schema)
+            return table_from_columns({field.name: pa.array(column, type=field.type)
+                                       for column, field in zip(columns, storage)}, schema, len(columns[0]))
 
         for position in shard.positions:
             values = question_values(items[position], shard.split, movies)
