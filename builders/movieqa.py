@@ -431,17 +431,15 @@ class MovieQA(MultimodalBuilder):
         for position, record in enumerate(records.items):
             if video_only and not (isinstance(record, dict) and record.get("video_clips")):
                 continue
-            # a well-formed record settled in the planner's one serial loop without a call (release-size qa.json
-            # files do not need it; at 400,000 questions the calls were a third of a build's wall time);
-            # anything else takes the checking path below, which says what is wrong
+            # a well-formed record is settled in the planner's one serial loop without locating its line (at
+            # 400,000 questions that was a third of a build's wall time); anything else takes the checking path
+            # below, which says what is wrong
             qid, key = (record.get("qid"), record.get("imdb_key")) if type(record) is dict else (None, None)
-            if type(qid) is str and type(key) is str and qid not in seen:
-                prefix, _, number = qid.partition(":")
-                split = SPLITS.get(prefix)
-                if split is not None and split_of.get(key) == split and number.isdigit():
-                    seen[qid] = position
-                    positions[split].append(position)
-                    continue
+            split = settled_split(qid, key, split_of)
+            if split is not None and qid not in seen:
+                seen[qid] = position
+                positions[split].append(position)
+                continue
             try:
                 split = records.located(position, lambda line: question_split(record, path, line, self.split_of))
                 if record["qid"] in seen:
@@ -916,11 +914,24 @@ def parse_splits(data: bytes, path, movies: dict[str, Movie]) -> dict[str, str]:
     return split_of
 
 
+def settled_split(qid, imdb_key, split_of: dict[str, str]) -> str | None:
+    """The Hub split of a well-formed question: a qid '<train|val|test>:<number>' of a movie that splits.json puts
+    in that split. None for anything else (`question_split` says what is wrong)."""
+    if type(qid) is not str or type(imdb_key) is not str:
+        return None
+    prefix, _, number = qid.partition(":")
+    split = SPLITS.get(prefix)
+    return split if split is not None and split_of.get(imdb_key) == split and number.isdigit() else None
+
+
 def question_split(record, path, line: int, split_of: dict[str, str]) -> str:
     """The Hub split of a qa.json record: its qid prefix, which must agree with its movie's split."""
     if not isinstance(record, dict):
         raise RawDataError(path, "a question record must be a JSON object", line=line)
     qid, imdb_key = record.get("qid"), record.get("imdb_key")
+    split = settled_split(qid, imdb_key, split_of)
+    if split is not None:
+        return split
     prefix, _, number = qid.partition(":") if isinstance(qid, str) else ("", "", "")
     if prefix not in SPLITS or not number.isdigit():
         raise RawDataError(path, f"qid {qid!r} is not '<train|val|test>:<number>'", line=line, record=qid,
