@@ -536,10 +536,6 @@ def run(datasets: list[str], size: float, work: Path, results_path: Path, publis
     """builds_only: no publish, load or large publish (a quick check of the builds, memory and projections).
     update: measure these datasets again and keep the others' results from the file (same machine and size);
     the table says which were measured when."""
-    work.mkdir(parents=True, exist_ok=True)
-    spawner = Spawner()  # first, while this process is small
-    hub = None if builds_only else BenchHub(work)
-    started = time.perf_counter()
     results = {"machine": machine(), "size": size, "goals": GOALS, "dataset_goals": DATASET_GOALS,
                "projection_cores": list(PROJECTION_CORES), "datasets": {}}
     if update and results_path.exists():
@@ -548,6 +544,10 @@ def run(datasets: list[str], size: float, work: Path, results_path: Path, publis
             raise SystemExit(f"--update: {results_path} was measured on another machine or --size; run without it")
         results = {**earlier, "goals": GOALS, "dataset_goals": DATASET_GOALS,
                    "updates": [*earlier.get("updates", []), {"datasets": datasets, "at": _now()}]}
+    work.mkdir(parents=True, exist_ok=True)
+    spawner = Spawner()  # before the local Hub and any build, while this process is small
+    hub = None if builds_only else BenchHub(work)
+    started = time.perf_counter()
 
     def say(message):
         print(f"[{time.perf_counter() - started:6.0f} s] {message}", flush=True)

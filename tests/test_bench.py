@@ -1,0 +1,57 @@
+"""The benchmark's arithmetic and tables (make bench itself runs for an hour and is never run here)."""
+from __future__ import annotations
+
+import json
+
+import bench
+from helpers import PROJECT, run_script
+
+RESULTS = PROJECT / "bench" / "results.json"
+
+
+def test_the_tables_show_the_measured_ratios_of_every_dataset():
+    results = json.loads(RESULTS.read_text())
+    shown = run_script("bench.py", "--show", "--results", RESULTS)
+    assert shown.returncode == 0, shown.stderr
+    build_table = shown.stdout.split("\n\n")[0].splitlines()[2:]  # the first table, without its header
+    rows = {line.split(" (")[0].lstrip("| "): line for line in build_table}
+    assert list(rows) == list(results["datasets"])
+    for name, result in results["datasets"].items():
+        row = rows[name]
+        assert f"| {result['build']['rows']:,} |" in row, name
+        assert f"{result['vs_limit_cpu']:.2f} (wall {result['vs_limit']:.2f})" in row, name
+        assert f"{result['vs_usual_cpu']:.1f}x (wall {result['vs_usual']:.1f}x;" in row, name
+        ceiling = 2 * result["build"]["seconds"] / result["build"]["num_proc_2_cpu_seconds"]
+        assert f"ceiling {ceiling:.2f}x" in row, name
+    for update in results.get("updates", []):
+        assert f"Measured again with --update at {update['at']}: {', '.join(update['datasets'])}." in shown.stdout
+
+
+def test_goal_marks_and_the_num_proc_ceiling():
+    assert bench._goal(0.81, 0.8) == "✓" and bench._goal(0.79, 0.8) == "✗"
+    assert bench._goal(1.19, 1.2, higher_is_better=False) == "✓" and bench._goal(1.2, 1.2, False) == "✗"
+    # a one-process build that kept 1.5 cores busy for 10 s, and used 16 s of CPU with two processes
+    assert bench.speedup_ceiling({"build": {"seconds": 10.0, "num_proc_2_cpu_seconds": 16.0}}, cores=2) == 1.25
+    assert bench.speedup_ceiling({"build": {"seconds": 10.0, "num_proc_2_cpu_seconds": 16.0}}, cores=1) == 0.625
+    assert bench.net_rates(cpu=11.0, startup=1.0, units=1000, measure=2.0) == {"cpu_per_unit": 0.01,
+                                                                               "cpu_per_size": 5.0}
+
+
+def test_memory_is_judged_only_when_the_small_build_buffers_like_the_large_one():
+    full = {"part_batches": 10, "largest_batch_bytes": 100}
+    assert bench.fills_batches({"part_batches": 10, "largest_batch_bytes": 95}, full, several=5)
+    assert bench.fills_batches({"part_batches": 5, "largest_batch_bytes": 100}, full, several=5)
+    assert not bench.fills_batches({"part_batches": 4, "largest_batch_bytes": 100}, full, several=5)
+    assert not bench.fills_batches({"part_batches": 10, "largest_batch_bytes": 80}, full, several=5)
+
+
+def test_update_refuses_results_of_another_machine(tmp_path):
+    other = json.loads(RESULTS.read_text())
+    other["machine"] = {**other["machine"], "cores": other["machine"]["cores"] + 62}
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(other))
+    refused = run_script("bench.py", "--update", "--dataset", "movieqa", "--results", path,
+                         "--workdir", tmp_path / "work", timeout=60)
+    assert refused.returncode != 0
+    assert "was measured on another machine or --size; run without it" in refused.stderr
+    assert json.loads(path.read_text()) == other and not (tmp_path / "work").exists()
