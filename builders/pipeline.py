@@ -637,7 +637,7 @@ def _finalize(dataset, target: Target, jobs, results, rejected, config_meta, on_
     if not configs:
         raise RawDataError(None, "no rows were written: every record was skipped or the splits are empty",
                            hint="check build_report.json of a run with --on-error skip for the reasons")
-    default = cls.DEFAULT_CONFIG_NAME if cls.DEFAULT_CONFIG_NAME in configs else next(iter(configs))
+    default = default_config(cls, configs)
     for name, config in configs.items():
         config["default"] = name == default
     _install_parts(target, configs, moves)
@@ -657,6 +657,12 @@ def _finalize(dataset, target: Target, jobs, results, rejected, config_meta, on_
         "content_hash": CONTENT_HASH_DOC, "configs": configs, "skipped": skipped, "notices": list(dict.fromkeys(notices)), "inputs": inputs,
         "excluded": excluded, "tools": tool_versions(),
     }
+
+
+def default_config(cls, names) -> str:
+    """The config `load_dataset` opens without a name: the builder's default if it is among `names` (the
+    configs built, or published to one repository), else the first of them."""
+    return cls.DEFAULT_CONFIG_NAME if cls.DEFAULT_CONFIG_NAME in names else next(iter(names))
 
 
 def part_names(config: str, split: str, count: int, nested: bool) -> list[str]:

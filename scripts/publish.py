@@ -12,7 +12,6 @@ policy, ORG/NAME-<suffix> for the others), each card linking the others. A small
 step (a rerun resumes it). Honours HF_ENDPOINT and HF_TOKEN (or the stored login); never prints the token.
 """
 import argparse
-import fnmatch
 import os
 from pathlib import Path
 
@@ -107,10 +106,10 @@ def main():
 def built_configs(dataset: str, patterns: list[str]) -> list[str]:
     """The builder's configs that --config names or globs choose, for a build before the publish."""
     from builders import builder_class
+    from builders.hub.subsets import selected
 
     names = [config.name for config in builder_class(dataset).BUILDER_CONFIGS]
-    chosen = [name for name in names if any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)]
-    unknown = [pattern for pattern in patterns if not fnmatch.filter(names, pattern)]
+    chosen, unknown = selected(names, patterns)
     if unknown:
         raise UsageError(f"--config {', '.join(unknown)}: {dataset} has no such config; its configs are "
                          f"{', '.join(names)}")

@@ -224,6 +224,14 @@ class RemoteState:
     head: str | None
     files: dict = field(default_factory=dict)  # path -> RepoFile (with its content hash)
     gated: str | bool = False
+    _report: dict | None = field(default=None, repr=False)
+
+    def report(self, api: HfApi, repo_id: str) -> dict | None:
+        """The repository's build_report.json at `head` (None without one), downloaded once: the card's
+        state, the configs kept and the private history all read it."""
+        if self._report is None and REPORT_FILE in self.files:
+            self._report = json.loads(_download(api, repo_id, REPORT_FILE, self.head))
+        return self._report
 
 
 def remote_state(api: HfApi, repo_id: str, revision: str | None = None) -> RemoteState:
@@ -257,10 +265,13 @@ def plan(selection: Selection, repo_id: str, private: bool | None, remote: Remot
         else:
             result.add.append(operation)
     stale = sorted(p for p in remote.files if DATA_FILE.fullmatch(p) and p not in local)
-    outside = {p for p in stale if p.split("/", 1)[0] not in selection.configs}
+    outside = {p for p in stale if p.split("/", 1)[0] not in selection.configs}  # files of other configs
     result.delete = [p for p in stale if not (selection.keep_others and p in outside)]
-    result.left_alone = sorted({p.split("/", 1)[0] for p in outside}) if selection.keep_others else []
-    result.dropped = [] if selection.keep_others else sorted({p.split("/", 1)[0] for p in outside})
+    outside_configs = sorted({p.split("/", 1)[0] for p in outside})
+    if selection.keep_others:
+        result.left_alone = outside_configs
+    else:
+        result.dropped = outside_configs
     result.files_after = len((set(remote.files) - set(result.delete)) | set(local))
     return result
 
@@ -285,9 +296,7 @@ def publish(folder, repo_id: str, private: bool | None = None, create_pr: bool =
     selection = select(folder, report, configs)
     _check_file_sizes(selection.files, log)
     if publish_command is None and (not selection.whole_folder or keep_other_configs):
-        publish_command = f"python scripts/publish.py OUT --repo {repo_id}" + \
-            "".join(f" --config {shlex.quote(pattern)}" for pattern in configs) + \
-            (" --keep-other-configs" if keep_other_configs else "")
+        publish_command = _publish_command(repo_id, configs, keep_other_configs=keep_other_configs)
     api = HfApi(endpoint=endpoint(), token=token)
     with hub_errors(repo_id):
         if token is not False and (token or get_token()):
@@ -348,8 +357,7 @@ def publish_per_policy(folder, repo_id: str, private: bool | None = None, *, con
     log(f"{len(groups)} repositor{'y' if len(groups) == 1 else 'ies'}, one per redistribution policy of the configs:")
     for policy, names in groups.items():
         log(f"  {repos[policy]} ({policy}): {', '.join(names)}")
-    command = f"python scripts/publish.py OUT --repo {repo_id} --split-by-policy" + \
-        "".join(f" --config {shlex.quote(pattern)}" for pattern in configs)
+    command = _publish_command(repo_id, configs, split_by_policy=True)
     results = []
     for policy, names in groups.items():
         others = tuple({"repo_id": repos[p], "configs": n, "redistribution": p} for p, n in groups.items()
@@ -361,11 +369,18 @@ def publish_per_policy(folder, repo_id: str, private: bool | None = None, *, con
     return results
 
 
+def _publish_command(repo_id: str, configs, split_by_policy: bool = False, keep_other_configs: bool = False) -> str:
+    """The publish.py command a card shows for publishing this repository again from a rebuilt folder."""
+    return (f"python scripts/publish.py OUT --repo {repo_id}" + (" --split-by-policy" if split_by_policy else "")
+            + "".join(f" --config {shlex.quote(pattern)}" for pattern in configs)
+            + (" --keep-other-configs" if keep_other_configs else ""))
+
+
 def _keeping_other_configs(api: HfApi, selection: Selection, repo_id: str, remote: RemoteState, log) -> Selection:
     """The selection with the configs the repository holds beside it, for the card (--keep-other-configs)."""
-    if REPORT_FILE not in remote.files:
+    repository_report = remote.report(api, repo_id)
+    if repository_report is None:
         return dataclasses.replace(selection, keep_others=True)
-    repository_report = json.loads(_download(api, repo_id, REPORT_FILE, remote.head))
     merged = subsets.with_kept_configs(selection.report, repository_report, remote.files, repo_id, log)
     return dataclasses.replace(selection, report=merged, keep_others=True,
                                whole_folder=selection.whole_folder and merged is selection.report)
@@ -374,9 +389,9 @@ def _keeping_other_configs(api: HfApi, selection: Selection, repo_id: str, remot
 def _private_history(api: HfApi, repo_id: str, remote: RemoteState) -> bool:
     """Whether a private repository has held configs under the private policy: its last publish held some, or
     said its history did (`private_history` in build_report.json, carried from publish to publish)."""
-    if not (remote.exists and remote.private and REPORT_FILE in remote.files):
+    last = remote.report(api, repo_id) if remote.exists and remote.private else None
+    if last is None:
         return False
-    last = json.loads(_download(api, repo_id, REPORT_FILE, remote.head))
     return bool(last.get("private_history")) or last.get("redistribution") == "private" or any(
         config.get("redistribution") == "private" for config in last.get("configs", {}).values())
 
@@ -546,9 +561,9 @@ def remote_card_state(api: HfApi, repo_id: str, remote: RemoteState) -> str:
     """What the README.md on the Hub is: "generated" (as publish.py last wrote it), "hub" (as publish.py last
     wrote it, with a body kept from the Hub) or "edited" (changed since, or never written by publish.py)."""
     readme_oid = remote.files[README_FILE].blob_id
-    if REPORT_FILE not in remote.files:
+    remote_report = remote.report(api, repo_id)
+    if remote_report is None:
         return "edited"
-    remote_report = json.loads(_download(api, repo_id, REPORT_FILE, remote.head))
     last = remote_report.get("published_card")
     if last:
         return ("hub" if last.get("body") == "hub" else "generated") if last.get("oid") == readme_oid else "edited"

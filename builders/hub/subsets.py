@@ -25,16 +25,22 @@ def card_yaml(dataset: str) -> dict:
     return (yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None) or {}
 
 
+def selected(names, patterns) -> tuple[list[str], list[str]]:
+    """The names that the patterns (names or globs) select, in their order, and the patterns selecting none."""
+    chosen = [name for name in names if any(fnmatch.fnmatchcase(name, p) for p in patterns)]
+    return chosen, [p for p in patterns if not any(fnmatch.fnmatchcase(name, p) for name in names)]
+
+
 def matching_configs(report: dict, patterns) -> list[str]:
     """The built configs that the names or globs select, in the build's order. A pattern that selects nothing
     is an error naming what the folder holds (a typo must not publish less than meant)."""
     built = list(report["configs"])
-    unmatched = [p for p in patterns if not fnmatch.filter(built, p)]
+    chosen, unmatched = selected(built, patterns)
     if unmatched:
         failed = set(report.get("failed_configs") or ())
         why = [f"{p!r} ({'it failed to build' if p in failed else 'no such config'})" for p in unmatched]
         raise UsageError(f"--config {', '.join(why)}: this folder holds the configs {', '.join(built)}")
-    return [name for name in built if any(fnmatch.fnmatchcase(name, p) for p in patterns)]
+    return chosen
 
 
 def report_for_configs(report: dict, names) -> dict:
@@ -112,11 +118,12 @@ def repository_per_policy(repo_id: str, dataset: str, policies) -> dict[str, str
 def _with_default(configs: dict, report: dict) -> dict:
     """The configs in the builder's order, with one default: the builder's if present, else the first."""
     from .. import builder_class  # the builder's config order and default (imports `datasets`)
+    from ..pipeline import default_config
 
     cls = builder_class(report["dataset"])
     order = {config.name: i for i, config in enumerate(cls.BUILDER_CONFIGS)}
     ordered = dict(sorted(configs.items(), key=lambda item: (order.get(item[0], len(order)), item[0])))
-    default = cls.DEFAULT_CONFIG_NAME if cls.DEFAULT_CONFIG_NAME in ordered else next(iter(ordered))
+    default = default_config(cls, ordered)
     return {name: dict(config, default=name == default) for name, config in ordered.items()}
 
 
