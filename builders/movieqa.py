@@ -352,17 +352,21 @@ class MovieQA(MultimodalBuilder):
     def files_read(self) -> set[Path]:
         paths = [self.raw[part] for part in self.config.requires if part in ("qa", "movies", "splits")]
         kinds = STORY_KINDS[self.config.name]
+        if not kinds:  # `qa` reads no story file: no loop over every question to find the movies asked about
+            return set(paths)
         if self.config.name == "movies":
             asked = with_video = set(self.movies)
             clips = {name: path for name, path in self.raw["files"]["video"].items()
                      if CLIP_NAME.fullmatch(name).group(1) in self.movies}
             paths += [path for key, path in self.raw["files"]["video_tar"].items() if key in self.movies]
         else:
-            records = [(key, names) for key, names in self.qa_records.movie_clips if key in self.movies]
-            asked = {key for key, _ in records}
-            with_video = {key for key, names in records if names}
+            movies = self.movies
+            asked_clips = {key: names for key, names in self.qa_records.clips_by_movie.items() if key in movies}
+            asked = set(asked_clips)
+            with_video = {key for key, names in asked_clips.items() if names}
             sources = locate_clips(self.raw["files"]) if "video" in kinds else {}
-            clips = {name: Path(sources[name][0]) for _, names in records for name in names if name in sources}
+            clips = {name: Path(sources[name][0])
+                     for names in asked_clips.values() for name in names if name in sources}
         for kind in kinds:
             if kind in ("video", "video_tar"):
                 continue
@@ -684,15 +688,20 @@ class QARecords:
             return make(self.line(position))
 
     @functools.cached_property
-    def movie_clips(self) -> list[tuple[str, list[str]]]:
-        """(imdb_key, clip names) of the records that name their movie: what each config's coverage needs."""
-        named = []
+    def clips_by_movie(self) -> dict[str, set[str]]:
+        """imdb_key -> the clip names its questions list (empty when none do), for every movie a record names:
+        what each config's coverage needs, made in one loop over the questions for all configs."""
+        clips_of: dict[str, set[str]] = {}
         for record in self.items:  # clip_names inlined: one loop over every question of the release
             key = record.get("imdb_key") if type(record) is dict else None
             if type(key) is str:
+                names = clips_of.get(key)
+                if names is None:
+                    names = clips_of[key] = set()
                 clips = record.get("video_clips")
-                named.append((key, [c for c in clips if type(c) is str] if type(clips) is list and clips else []))
-        return named
+                if type(clips) is list and clips:
+                    names.update(c for c in clips if type(c) is str)
+        return clips_of
 
 
 def locate_clips(found: dict[str, dict[str, Path]]) -> dict[str, tuple[str, int, int]]:

@@ -197,7 +197,13 @@ def run_job(job: ShardJob, target: Target) -> dict:
     started = time.perf_counter()
     fs, job_dir = target.fs, _job_dir(target.staging, job)
     fs.makedirs(job_dir, exist_ok=True)
-    leftovers = fs.glob(f"{job_dir}/{job.index:05d}-*")
+    # the job's own parts only; glob would stat every part of the split's other jobs (503 jobs: 6% of a build)
+    prefix = f"{job.index:05d}-"
+    try:
+        listing = fs.ls(job_dir, detail=False, refresh=True)
+    except FileNotFoundError:  # an object store has no empty folders
+        listing = []
+    leftovers = [path for path in listing if path.rpartition("/")[2].startswith(prefix)]
     if leftovers:
         fs.rm(leftovers)
     builder = make_builder(job.dataset, job.config, job.data_dir, job.on_error)

@@ -62,6 +62,26 @@ def test_interrupted_build_resumes_and_matches_an_uninterrupted_one(tmp_path, mo
     assert (out / "README.md").read_text() == (reference / "README.md").read_text()
 
 
+@pytest.mark.parametrize("store", ["local", "memory"])
+def test_a_rerun_job_removes_its_own_leftover_parts_and_no_other_jobs(tmp_path, monkeypatch, many_shards, store):
+    real_run_job, runs = pipeline.run_job, []
+    monkeypatch.setattr(pipeline, "run_job",
+                        lambda job, target: runs.append((job, target)) or real_run_job(job, target))
+    out = tmp_path / "out" if store == "local" else f"memory://{tmp_path.name}/out"
+    quiet_build(DATASET, many_shards, out, configs=["entities"])
+    job, target = runs[0]
+    job_dir = pipeline._job_dir(target.staging, job)
+    own_leftover = f"{job_dir}/{job.index:05d}-007.parquet"
+    other_jobs_part = f"{job_dir}/{job.index + 1:05d}-000.parquet"
+    target.fs.makedirs(job_dir, exist_ok=True)  # the finished build removed its staging area
+    for path in (own_leftover, other_jobs_part):
+        target.fs.pipe(path, b"left by a killed attempt")
+    result = real_run_job(job, target)
+    names = sorted(p.rpartition("/")[2] for p in target.fs.ls(job_dir, detail=False, refresh=True))
+    assert names == sorted([*result["parts"], f"{job.index:05d}.done.json", f"{job.index + 1:05d}-000.parquet"])
+    assert result["parts"] == [f"{job.index:05d}-000.parquet"]
+
+
 def test_changed_code_or_options_invalidate_staged_parts(many_shards):
     job = pipeline.ShardJob("flickr30k_entities", "entities", "train", 0, ("a",), str(many_shards), "raise", "v1")
     assert job.fingerprint == dataclasses.replace(job).fingerprint
