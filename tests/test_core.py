@@ -1,6 +1,7 @@
 """The shard, batch and record mechanics every builder shares (builders/core.py, builders/errors.py)."""
 from __future__ import annotations
 
+import gc
 import io
 
 import datasets
@@ -107,3 +108,18 @@ def parquet_bytes(table: pa.Table) -> bytes:
     sink = io.BytesIO()
     pq.write_table(table, sink)
     return sink.getvalue()
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_collector_is_paused_inside_and_left_as_it_was_after(enabled):
+    was = gc.isenabled()
+    try:
+        gc.enable() if enabled else gc.disable()
+        with core.collector_paused():
+            assert not gc.isenabled()
+        assert gc.isenabled() == enabled
+        with pytest.raises(ValueError), core.collector_paused():
+            raise ValueError("a parser's error")
+        assert gc.isenabled() == enabled
+    finally:
+        gc.enable() if was else gc.disable()

@@ -9,6 +9,7 @@ import tarfile
 from pathlib import Path
 
 import datasets
+import pyarrow.parquet as pq
 import pytest
 import srt
 
@@ -519,7 +520,7 @@ def qa_tables(builder: mqa.MovieQA, shard, on_error: str, reference: bool) -> tu
 
 
 @pytest.mark.parametrize("variant", ["clean", "bad", "odd"])
-def test_the_columnar_qa_tables_equal_the_row_by_row_ones(samples, tmp_path, variant):
+def test_the_columnar_qa_tables_equal_the_row_by_row_ones(samples, tmp_path, variant, monkeypatch):
     """The same tables (so the same batches, rows and content hash) and the same log: records read, skipped with
     their reasons, counts. "odd": records the fast path leaves to the reference (an unmapped key, an index as text,
     an error), at the start, inside and at the end of 100-row batches."""
@@ -541,19 +542,36 @@ def test_the_columnar_qa_tables_equal_the_row_by_row_ones(samples, tmp_path, var
         train[99]["plot_alignment"] = [True]
         (raw / "data" / "qa.json").write_text(sample.py2_json(qa))
     on_error = "raise" if variant == "clean" else "skip"
+    monkeypatch.setattr(mqa.MovieQA, "QA_ROWS_PER_BATCH", 100)  # several batches per shard job, cut alike
     builder = mqa.MovieQA(config_name="qa", data_dir=str(raw))
     shards = builder.split_shards(RecordLog(on_error))
     assert sum(len(s.positions) for items in shards.values() for s in items) > (5 if variant == "bad" else 250)
-    skipped, counted = 0, 0
+    skipped, counted, cut_shards = 0, 0, 0
     for shard in (shard for items in shards.values() for shard in items):
         fast, fast_log = qa_tables(builder, shard, on_error, reference=False)
         slow, slow_log = qa_tables(builder, shard, on_error, reference=True)
         assert [t.num_rows for t in fast] == [t.num_rows for t in slow]
+        assert all(t.num_rows <= 100 for t in slow)
+        cut_shards += len(slow) > 1
         assert all(a.equals(b, check_metadata=True) for a, b in zip(fast, slow))
         assert fast_log == slow_log
         skipped, counted = skipped + len(slow_log.skipped), counted + sum(slow_log.counts.values())
+    assert cut_shards > 0 or variant == "bad"
     if variant == "odd":
         assert (skipped, counted) == (6, 7)  # the cut answer lists and the boolean alignment; 'difficulty'
+
+
+def test_qa_rows_go_in_row_groups_of_a_shard_job_each(samples, tmp_path, monkeypatch):
+    """Text rows of ~500 bytes: a shard job's questions are one table, one row group (not one per 100 rows)."""
+    monkeypatch.setattr(mqa.MovieQA, "QUESTIONS_PER_SHARD", 150)
+    raw = samples.tree(DATASET, scale=250, scaled_clips=False).root
+    report = quiet_build(DATASET, raw, tmp_path / "out", configs=["qa"])
+    footers = [pq.ParquetFile(path).metadata for path in sorted((tmp_path / "out" / "qa").glob("*.parquet"))]
+    groups = {i: [footer.row_group(g).num_rows for g in range(footer.num_row_groups)] for i, footer in enumerate(footers)}
+    jobs = {split: -(-info["rows"] // 150) for split, info in report["configs"]["qa"]["splits"].items()}
+    assert sum(len(sizes) for sizes in groups.values()) == sum(jobs.values()) > 2
+    assert all(size <= 150 for sizes in groups.values() for size in sizes)
+    assert max(size for sizes in groups.values() for size in sizes) == 150
 
 
 def test_the_fast_path_takes_the_ordinary_records(built):
