@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import ctypes
+import gc
 import multiprocessing
 import os
 import signal
@@ -42,6 +43,9 @@ class LocalEngine:
         if self.num_proc <= 1 or len(jobs) <= 1:
             return ((job, _result_or_error(run, job, target)) for job in jobs)
         context = multiprocessing.get_context("fork") if sys.platform == "linux" else None
+        # what the planner made (a parsed qa.json: millions of objects) leaves the collector's reach: a worker's
+        # collections would write to every object's header and so copy the pages the fork shares
+        gc.freeze()
         pool = concurrent.futures.ProcessPoolExecutor(min(self.num_proc, len(jobs)), mp_context=context,
                                                       initializer=_die_with_parent, initargs=(os.getpid(),))
         futures = {pool.submit(run, job, target): job for job in jobs}
@@ -77,6 +81,8 @@ def _pool_completions(pool: concurrent.futures.ProcessPoolExecutor, futures: dic
             for future in futures:
                 future.cancel()
             raise
+        finally:
+            gc.unfreeze()
 
 
 class RayEngine:
