@@ -45,10 +45,14 @@ class LocalEngine:
         context = multiprocessing.get_context("fork") if sys.platform == "linux" else None
         # what the planner made (a parsed qa.json: millions of objects) leaves the collector's reach: a worker's
         # collections would write to every object's header and so copy the pages the fork shares
-        gc.freeze()
-        pool = concurrent.futures.ProcessPoolExecutor(min(self.num_proc, len(jobs)), mp_context=context,
-                                                      initializer=_die_with_parent, initargs=(os.getpid(),))
-        futures = {pool.submit(run, job, target): job for job in jobs}
+        gc.freeze()  # until the pool is done (`_pool_completions`)
+        try:
+            pool = concurrent.futures.ProcessPoolExecutor(min(self.num_proc, len(jobs)), mp_context=context,
+                                                          initializer=_die_with_parent, initargs=(os.getpid(),))
+            futures = {pool.submit(run, job, target): job for job in jobs}
+        except BaseException:
+            gc.unfreeze()
+            raise
         return _pool_completions(pool, futures)
 
 
