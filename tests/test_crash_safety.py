@@ -104,8 +104,13 @@ def markers(out: Path) -> list[Path]:
 
 
 def children_of(pid: int) -> list[int]:
-    return [int(child) for task in Path(f"/proc/{pid}/task").iterdir()
-            for child in (task / "children").read_text().split()]
+    children = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            children += [int(child) for child in (task / "children").read_text().split()]
+        except FileNotFoundError:  # a thread that ended since the listing (each shard job has a writer thread)
+            continue
+    return children
 
 
 def kill_when(process: subprocess.Popen, out: Path, moment) -> list[int]:
