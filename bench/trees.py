@@ -33,8 +33,8 @@ class Tree:
 
 TREES = {
     "flickr30k_entities": Tree(31_783, "images of ~135 kB (the release's 31,783; ~4.4 GB)"),
-    "movieqa": Tree(1_000_000, "questions, 1,000 per movie over 1,000 movies with full story files (the release: 14,944 "
-                             "questions over 408 movies); the qa config reads qa.json and movies.json",
+    "movieqa": Tree(1_000_000, "questions, 1,000 per movie over 1,000 movies with full story files (the release: "
+                               "14,944 questions over 408 movies); the qa config reads qa.json and movies.json",
                     {"scaled_clips": False}),
     "musecar": Tree(1_000, "83 s videos of 4 segments, audio cut from a 2.6 MB WAV (the release: 303 videos, ~40 h)"),
     "internvid": Tree(10_650_000, "caption lines of ~236 bytes (InternVid-10M-FLT has ≈10.65M)",

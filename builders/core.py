@@ -322,8 +322,8 @@ def first_existing(*paths: Path, accept: Callable[[Path], bool] = lambda path: T
 @contextlib.contextmanager
 def collector_paused():
     """Python's cyclic garbage collector off while a parser makes millions of objects that hold no cycle: its
-    collections, each walking every object made so far, took half of json.loads' time on MovieQA's qa.json
-    (240 MB on the bench tree)."""
+    collections, each walking every object made so far, took half of json.loads' time on a 240 MB MovieQA
+    qa.json."""
     enabled = gc.isenabled()
     gc.disable()
     try:

@@ -567,7 +567,8 @@ def test_qa_rows_go_in_row_groups_of_a_shard_job_each(samples, tmp_path, monkeyp
     raw = samples.tree(DATASET, scale=250, scaled_clips=False).root
     report = quiet_build(DATASET, raw, tmp_path / "out", configs=["qa"])
     footers = [pq.ParquetFile(path).metadata for path in sorted((tmp_path / "out" / "qa").glob("*.parquet"))]
-    groups = {i: [footer.row_group(g).num_rows for g in range(footer.num_row_groups)] for i, footer in enumerate(footers)}
+    groups = {i: [footer.row_group(g).num_rows for g in range(footer.num_row_groups)]
+              for i, footer in enumerate(footers)}
     jobs = {split: -(-info["rows"] // 150) for split, info in report["configs"]["qa"]["splits"].items()}
     assert sum(len(sizes) for sizes in groups.values()) == sum(jobs.values()) > 2
     assert all(size <= 150 for sizes in groups.values() for size in sizes)
