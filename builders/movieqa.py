@@ -29,11 +29,13 @@ import os
 import re
 import tarfile
 import threading
+from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Callable, Iterator, Sequence, TypeVar
 
 import datasets
+import numpy as np
 import pyarrow as pa
 import srt
 from datasets import List, Value, Video
@@ -253,7 +255,7 @@ class QAShard:
     """Consecutive questions of one split: their positions in qa.json, and where their clips are."""
 
     split: str
-    positions: tuple[int, ...]
+    positions: array          # array("I"): a tuple of ints took 36 bytes a question in the planner
     clips: tuple[tuple[str, str, int, int], ...] = ()   # (clip name, file or tar, byte offset, size)
 
 
@@ -364,13 +366,12 @@ class MovieQA(MultimodalBuilder):
                      if CLIP_NAME.fullmatch(name).group(1) in self.movies}
             paths += [path for key, path in self.raw["files"]["video_tar"].items() if key in self.movies]
         else:
-            movies = self.movies
-            asked_clips = {key: names for key, names in self.qa_records.clips_by_movie.items() if key in movies}
-            asked = set(asked_clips)
-            with_video = {key for key, names in asked_clips.items() if names}
+            movies, index = self.movies, self.qa_index
+            asked = {key for key in index.movie_keys if key in movies}
+            with_video = {key for key in index.with_clips if key in movies}
             sources = locate_clips(self.raw["files"]) if "video" in kinds else {}
-            clips = {name: Path(sources[name][0])
-                     for names in asked_clips.values() for name in names if name in sources}
+            clips = {name: Path(sources[name][0]) for key, names in index.clips_asked.items() if key in movies
+                     for name in names if name in sources}
         for kind in kinds:
             if kind in ("video", "video_tar"):
                 continue
@@ -390,17 +391,24 @@ class MovieQA(MultimodalBuilder):
         return parse_splits(read_bytes(self.raw["splits"]), self.raw["splits"], self.movies)
 
     @functools.cached_property
-    def qa_records(self) -> "QARecords":
-        return parsed_release_file(self.raw["qa"], QARecords)
+    def qa_index(self) -> "QAIndex":
+        files = self.raw["files"]
+        with_video = {CLIP_NAME.fullmatch(name).group(1) for name in files["video"]} | set(files["video_tar"])
+        return qa_index(self.raw["qa"], frozenset(with_video))
+
+    @functools.cached_property
+    def qa_file(self) -> "QAFile":
+        return self.qa_index.file
 
     @functools.cached_property
     def stories(self) -> "StoryReader":
         return StoryReader(self.data_dir, self.raw["files"], self.movies)
 
     def shared_state(self) -> dict:
-        """The raw file index and the parsed release files: indexing the story tree and parsing qa.json again
-        in every shard job made a build's time grow with the square of the number of questions."""
-        names = ("raw", "movies", "split_of") + (() if self.config.name == "movies" else ("qa_records",))
+        """The raw file index, the parsed movies.json and splits.json, and where qa.json's records lie: indexing
+        the story tree and parsing qa.json again in every shard job made a build's time grow with the square of
+        the number of questions."""
+        names = ("raw", "movies", "split_of") + (() if self.config.name == "movies" else ("qa_file",))
         return {name: getattr(self, name) for name in names}
 
     def adopt_shared_state(self, state: dict) -> None:
@@ -425,53 +433,55 @@ class MovieQA(MultimodalBuilder):
                     for split, keys in by_split.items() if keys}
         positions = self._questions_by_split(log, video_only=self.config.name == "qa_video")
         if self.config.name != "qa_video":
-            return {split: [QAShard(split, tuple(group)) for group in group_by_count(ps, self.QUESTIONS_PER_SHARD)]
-                    for split, ps in positions.items() if ps}
+            return {split: [QAShard(split, array("I", group.astype(np.uint32).tobytes()))
+                            for group in group_by_count(ps, self.QUESTIONS_PER_SHARD)]
+                    for split, ps in positions.items() if len(ps)}
         sources = locate_clips(self.raw["files"])
-        return {split: self._video_shards(split, ps, sources) for split, ps in positions.items() if ps}
+        return {split: self._video_shards(split, ps.tolist(), sources) for split, ps in positions.items() if len(ps)}
 
-    def _questions_by_split(self, log: RecordLog, video_only: bool) -> dict[str, list[int]]:
-        """qa.json positions per split; records whose split cannot be settled are rejected here."""
-        positions: dict[str, list[int]] = {split: [] for split in SPLITS.values()}
-        seen: dict[str, int] = {}  # qid -> position
-        records, path = self.qa_records, self.raw["qa"]
-        split_of = self.split_of
-        for position, record in enumerate(records.items):
-            if video_only and not (isinstance(record, dict) and record.get("video_clips")):
-                continue
-            # a well-formed record is settled in the planner's one serial loop without locating its line (at
-            # 400,000 questions that was a third of a build's wall time); anything else takes the checking path
-            # below, which says what is wrong
-            qid, key = (record.get("qid"), record.get("imdb_key")) if type(record) is dict else (None, None)
-            split = settled_split(qid, key, split_of)
-            if split is not None and qid not in seen:
-                seen[qid] = position
-                positions[split].append(position)
-                continue
+    def _questions_by_split(self, log: RecordLog, video_only: bool) -> dict[str, np.ndarray]:
+        """qa.json positions per split; records whose split cannot be settled, or whose qid an earlier record
+        has, are rejected here (in the order of the file)."""
+        index, split_of, path = self.qa_index, self.split_of, self.raw["qa"]
+        # a well-formed record is settled without reading it again (`QAIndex.settled`); anything else takes the
+        # checking path, which says what is wrong
+        codes = index.settled(split_of)
+        asked = np.frombuffer(index.with_video, np.uint8).astype(bool) if video_only else np.ones(len(codes), bool)
+        rejected: dict[int, tuple[RawDataError, Any]] = {}  # position -> (error, record)
+        unsettled = np.flatnonzero(asked & (codes == NO_SPLIT)).tolist()
+        for position, record in zip(unsettled, index.file.records(unsettled)):
             try:
-                split = records.located(position, lambda line: question_split(record, path, line, self.split_of))
-                if record["qid"] in seen:
-                    raise RawDataError(path, f"qid {record['qid']} repeats the record of line "
-                                       f"{records.line(seen[record['qid']])}", line=records.line(position),
-                                       record=record["qid"], hint="qids are unique; remove one of the two records")
+                split = index.file.located(position, lambda line: question_split(record, path, line, split_of))
+                raise AssertionError(f"qa.json record {position}: question_split settles {split}, settled() did not")
             except RawDataError as error:
-                log.reject(error, split=probable_split(record, self.split_of))
-                continue
-            seen[record["qid"]] = position
-            positions[split].append(position)
-        return positions
+                rejected[position] = error, record
+        repeats = index.repeats(asked & (codes != NO_SPLIT))
+        for position, first in repeats.items():
+            record = index.file.record(position)
+            rejected[position] = RawDataError(path, f"qid {record['qid']} repeats the record of line "
+                                              f"{index.file.line(first)}", line=index.file.line(position),
+                                              record=record["qid"], hint="qids are unique; remove one of the two "
+                                                                         "records"), record
+        for position in sorted(rejected):
+            error, record = rejected[position]
+            log.reject(error, split=probable_split(record, split_of))
+        if repeats:
+            asked[list(repeats)] = False
+        return {split: np.flatnonzero(asked & (codes == code)) for code, split in enumerate(SPLITS.values())}
 
     def _video_shards(self, split: str, positions: list[int], sources: dict) -> list[QAShard]:
         """Questions in shard jobs of about SHARD_BYTES of clips (a clip shared by questions counts for each)."""
+        clips = dict(zip(positions, map(clip_names, self.qa_file.records(positions))))
+
         def clip_bytes(position: int) -> int:
-            return sum(sources[c][2] for c in clip_names(self.qa_records.items[position]) if c in sources)
+            return sum(sources[c][2] for c in clips[position] if c in sources)
 
-        return [self._video_shard(split, group, sources)
-                for group in group_by_size(positions, clip_bytes, self.SHARD_BYTES)]
-
-    def _video_shard(self, split: str, positions: list[int], sources: dict) -> QAShard:
-        names = {c for p in positions for c in clip_names(self.qa_records.items[p])}
-        return QAShard(split, tuple(positions), tuple((n, *sources[n]) for n in sorted(names) if n in sources))
+        shards = []
+        for group in group_by_size(positions, clip_bytes, self.SHARD_BYTES):
+            names = {c for p in group for c in clips[p]}
+            shards.append(QAShard(split, array("I", group), tuple((n, *sources[n]) for n in sorted(names)
+                                                                    if n in sources)))
+        return shards
 
     # ---- table assembly --------------------------------------------------------------------------------
 
@@ -496,7 +506,7 @@ class MovieQA(MultimodalBuilder):
         schema = self.info.features.arrow_schema
         storage = storage_schema(schema)
         assert storage.names == list(QA_FIELDS), "question_values gives the columns in QA_FIELDS order"
-        items, movies = self.qa_records.items, self.movies
+        positions, movies = shard.positions.tolist(), self.movies
         columns: list[list] = [[] for _ in storage.names]
         rows = taken = 0
         max_rows, _ = self.batch_limits()
@@ -505,11 +515,11 @@ class MovieQA(MultimodalBuilder):
             return table_from_columns({field.name: pa.array(column, type=field.type)
                                        for column, field in zip(columns, storage)}, schema, len(columns[0]))
 
-        for position in shard.positions:
-            values = question_values(items[position], shard.split, movies)
+        for position, record in zip(positions, self.qa_file.records(positions)):
+            values = question_values(record, shard.split, movies)
             if values is None:
-                row = log.convert(*self._question_record(position), self._question_row, position, shard.split,
-                                  None, log)
+                row = log.convert(*self._question_record(position, record), self._question_row, position, record,
+                                  shard.split, None, log)
                 if row is None:
                     continue
                 values = [row[name] for name in storage.names]
@@ -531,9 +541,10 @@ class MovieQA(MultimodalBuilder):
             yield from log.converted(shard.imdb_keys, lambda imdb_key: (self.raw["movies"], imdb_key),
                                      lambda imdb_key: self._movie_row(imdb_key, log))
             return
-        clips = ClipReader(shard.clips)
-        yield from log.converted(shard.positions, self._question_record,
-                                 lambda position: self._question_row(position, shard.split, clips, log))
+        clips, positions = ClipReader(shard.clips), shard.positions.tolist()
+        yield from log.converted(list(zip(positions, self.qa_file.records(positions))),
+                                 lambda pair: self._question_record(*pair),
+                                 lambda pair: self._question_row(*pair, shard.split, clips, log))
 
     def _movie_row(self, imdb_key: str, log: RecordLog) -> dict:
         movie = self.movies[imdb_key]
@@ -546,14 +557,13 @@ class MovieQA(MultimodalBuilder):
                           len(row[track]["skipped_cues"]))
         return row
 
-    def _question_record(self, position: int) -> tuple[Path, str]:
+    def _question_record(self, position: int, record: Any) -> tuple[Path, str]:
         """The file and record a question's errors name (its qid, or its place in qa.json)."""
-        record = self.qa_records.items[position]
         return self.raw["qa"], record_label(record, position)
 
-    def _question_row(self, position: int, split: str, clips: "ClipReader", log: RecordLog) -> dict:
-        records, path = self.qa_records, self.raw["qa"]
-        question = records.located(position, lambda line: parse_question(records.items[position], path, line, split))
+    def _question_row(self, position: int, record: Any, split: str, clips: "ClipReader", log: RecordLog) -> dict:
+        records, path = self.qa_file, self.raw["qa"]
+        question = records.located(position, lambda line: parse_question(record, path, line, split))
         row = question_row(question, self.movies[question.imdb_key])
         if self.config.name == "qa_plot":
             row.update(records.located(position, lambda line: plot_fields(question, line, path, self.stories)))
@@ -646,13 +656,145 @@ def read_bytes(path: Path) -> bytes:
         raise RawDataError(path, f"cannot read the file ({e.strerror})", hint="check the file's permissions") from None
 
 
+def open_raw(path: Path):
+    try:
+        return open(path, "rb")
+    except OSError as e:
+        raise RawDataError(path, f"cannot read the file ({e.strerror})", hint="check the file's permissions") from None
+
+
+def file_stamp(path: Path) -> tuple[int, int]:
+    """(size, modification time) of a raw file: what tells a file changed, without reading it."""
+    try:
+        status = path.stat()
+    except OSError as e:
+        raise RawDataError(path, f"cannot read the file ({e.strerror})", hint="check the file's permissions") from None
+    return status.st_size, status.st_mtime_ns
+
+
+def newline_offsets(path: Path) -> np.ndarray:
+    """The byte offset of every line feed of a file, read a chunk at a time."""
+    found, offset = [], 0
+    with open_raw(path) as file:
+        while chunk := file.read(QA_SCAN_BYTES):
+            found.append(np.flatnonzero(np.frombuffer(chunk, np.uint8) == ord("\n")) + offset)
+            offset += len(chunk)
+    return np.concatenate(found) if found else np.zeros(0, np.int64)
+
+
+QA_SCAN_BYTES = 4 * 2**20
+"""qa.json is read this many bytes at a time (`scan_json_list`)."""
+JSON_SPACE = re.compile(r"\s*")  # the whitespace read_json_list allows around items (Unicode's, not only JSON's)
+JSON_SEPARATOR = re.compile(r"\s*(,\s*)?")
+
+
+class MalformedList(Exception):
+    """`scan_json_list` met what `read_json_list` rejects: the file is read again whole, for its located error."""
+
+
+class TextWindow:
+    """The decoded text of part of a file, read on a chunk at a time, with the file offsets of its places."""
+
+    def __init__(self, file, chunk_bytes: int):
+        self.file, self.chunk_bytes = file, chunk_bytes
+        self.utf8 = codecs.getincrementaldecoder("utf-8")()
+        head = file.read(max(chunk_bytes, len(codecs.BOM_UTF8)))
+        self.offset = len(codecs.BOM_UTF8) if head.startswith(codecs.BOM_UTF8) else 0  # the file offset of text[0]
+        self.eof = not head
+        self.text = self.utf8.decode(head[self.offset:], final=self.eof)
+        self.ascii = self.text.isascii()  # then a place in the text is its offset from text[0] in the file
+        self._cursor = (0, self.offset)   # (place, file offset) last worked out in a text that is not ASCII
+
+    def more(self, size: int = 0) -> bool:
+        """Reads on (at least a chunk, or `size` bytes); False once the file is read."""
+        if self.eof:
+            return False
+        data = self.file.read(max(self.chunk_bytes, size))
+        self.eof = not data
+        added = self.utf8.decode(data, final=self.eof)
+        self.text += added
+        self.ascii = self.ascii and added.isascii()
+        return True
+
+    def drop(self, upto: int) -> None:
+        """Forgets the text before place `upto`."""
+        self.offset = self.file_offset(upto)
+        self.text = self.text[upto:]
+        self.ascii = self.text.isascii()
+        self._cursor = (0, self.offset)
+
+    def file_offset(self, place: int) -> int:
+        """The file offset of text[place]; places asked for in a text that is not ASCII only grow (until a drop)."""
+        if self.ascii:
+            return self.offset + place
+        last, offset = self._cursor
+        offset += len(self.text[last:place].encode("utf-8"))
+        self._cursor = (place, offset)
+        return offset
+
+    def match(self, pattern: re.Pattern, place: int) -> re.Match:
+        """`pattern` matched at `place`, reading on while the match runs to the end of the text."""
+        found = pattern.match(self.text, place)
+        while found.end() == len(self.text) and self.more():
+            found = pattern.match(self.text, place)
+        return found
+
+
+def scan_json_list(path: Path, chunk_bytes: int = QA_SCAN_BYTES) -> Iterator[tuple[int, int, Any]]:
+    """(first byte, end byte, item) of each item of a file holding one JSON list, read `chunk_bytes` at a time:
+    the items `read_json_list` reads, in its order, and its error for a file it rejects (then read whole: an
+    error's line is worked out as that function does)."""
+    try:
+        with open_raw(path) as file:
+            yield from _scan_json_list(TextWindow(file, chunk_bytes))
+        return
+    except (MalformedList, UnicodeDecodeError):
+        pass
+    read_json_list(read_bytes(path), path)
+    raise AssertionError(f"{path}: scan_json_list rejects what read_json_list reads")
+
+
+def _scan_json_list(window: TextWindow) -> Iterator[tuple[int, int, Any]]:
+    decoder = json.JSONDecoder()
+    place = window.match(JSON_SPACE, 0).end()
+    if not window.text.startswith("[", place):
+        raise MalformedList
+    place = window.match(JSON_SPACE, place + 1).end()
+    while not window.text.startswith("]", place):
+        try:
+            item, end = decoder.raw_decode(window.text, place)
+            # an item is whole once text follows it: a number cut at the end of the text parses as a shorter one
+            whole = end < len(window.text) or window.eof
+        except json.JSONDecodeError:
+            if window.eof:
+                raise MalformedList from None
+            whole = False
+        if not whole:  # the item runs past the text read: forget what is before it, read twice as much, parse again
+            window.drop(place)
+            window.more(2 * len(window.text))
+            place = 0
+            continue
+        yield window.file_offset(place), window.file_offset(end), item
+        separator = window.match(JSON_SEPARATOR, end)
+        place = separator.end()
+        if separator.group(1) is None and not window.text.startswith("]", place):
+            raise MalformedList
+    window.drop(place + 1)
+    while True:
+        if window.text.strip():
+            raise MalformedList
+        window.drop(len(window.text))
+        if not window.more():
+            return
+
+
 _parsed_files: dict[tuple[str, str], tuple[bytes, Any]] = {}
 _parsed_files_lock = threading.Lock()  # the build reads the configs it does not make in a second thread
 
 
 def parsed_release_file(path: Path, parse) -> Any:
-    """`parse(data, path)` of qa.json or movies.json, made once while the file's bytes stay the same: a build
-    makes a builder per config, and each one's coverage needs both files. What is made is never changed."""
+    """`parse(data, path)` of movies.json, made once while the file's bytes stay the same: a build makes a builder
+    per config, and each one's coverage needs it. What is made is never changed."""
     data = read_bytes(path)
     key = (parse.__qualname__, os.fspath(path))
     with _parsed_files_lock:
@@ -667,25 +809,60 @@ def parsed_release_file(path: Path, parse) -> Any:
     return value
 
 
-class QARecords:
-    """qa.json's records, parsed by `json.loads` in one piece; their line numbers, which only error messages
-    need, are worked out on the first error (`read_json_list`, the reference parser, finds them).
+class QAFile:
+    """Where each qa.json record lies in the file (byte ranges found by the planner's `QAIndex`): what a shard job
+    needs to parse its own records again. Pickled as these arrays and the file's size and modification time
+    (the shard jobs' shared state, whose digest is part of each job's fingerprint: an edited qa.json is a new
+    plan, and a job refuses a file changed since the plan)."""
 
-    Pickled as the file's bytes (the shard jobs' shared state): cheaper than the records, parsed again only
-    in a process that did not plan the build (a Ray worker)."""
+    def __init__(self, path: Path, stamp: tuple[int, int], starts: array, ends: array):
+        self.path, self.stamp, self.starts, self.ends = path, stamp, starts, ends
+        self._lines: Any = None
 
-    def __init__(self, data: bytes, path: Path):
-        self.data, self.path = data, path
-        self.items: list = json_list(data, path)
-        self._lines: list[int] | None = None
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_lines": None}
 
-    def __reduce__(self):
-        return QARecords, (self.data, self.path)
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def records(self, positions: Sequence[int]) -> list:
+        """The records at these positions (ascending), parsed from their bytes: each run of consecutive records
+        is read in one piece, and the pieces are parsed by one `json.loads`."""
+        if file_stamp(self.path) != self.stamp:
+            raise RawDataError(self.path, "the file changed after the build was planned",
+                               hint="rerun the build; do not change the raw data while it runs")
+        starts, ends, runs = self.starts, self.ends, []
+        with open_raw(self.path) as file:
+            for run in consecutive_runs(positions):
+                file.seek(starts[run[0]])
+                runs.append(file.read(ends[run[-1]] - starts[run[0]]))
+        text = decode_json(b"[" + b",".join(runs) + b"]", self.path)
+        try:
+            with collector_paused():
+                records = json.loads(text)
+        except ValueError:  # the whitespace only read_json_list allows (a form feed) is between two records
+            records = None
+        if type(records) is not list or len(records) != len(positions):
+            records = self._one_by_one(positions)
+        return records
+
+    def _one_by_one(self, positions: Sequence[int]) -> list:
+        decoder, records = json.JSONDecoder(), []
+        with open_raw(self.path) as file:
+            for position in positions:
+                file.seek(self.starts[position])
+                data = file.read(self.ends[position] - self.starts[position])
+                records.append(decoder.decode(decode_json(data, self.path)))
+        return records
+
+    def record(self, position: int) -> Any:
+        return self._one_by_one([position])[0]
 
     def line(self, position: int) -> int:
+        """The line record `position` starts on (only error messages need it: worked out on the first one)."""
         if self._lines is None:
-            self._lines = [line for line, _ in read_json_list(self.data, self.path)]
-        return self._lines[position]
+            self._lines = np.searchsorted(newline_offsets(self.path), np.frombuffer(self.starts, np.int64)) + 1
+        return int(self._lines[position])
 
     def located(self, position: int, make: Callable[[int | None], T]) -> T:
         """`make(line)`, where `line` is the line of record `position` and serves only error messages: it is
@@ -695,21 +872,117 @@ class QARecords:
         except RawDataError:
             return make(self.line(position))
 
-    @functools.cached_property
-    def clips_by_movie(self) -> dict[str, set[str]]:
-        """imdb_key -> the clip names its questions list (empty when none do), for every movie a record names:
-        what each config's coverage needs, made in one loop over the questions for all configs."""
-        clips_of: dict[str, set[str]] = {}
-        for record in self.items:  # clip_names inlined: one loop over every question of the release
-            key = record.get("imdb_key") if type(record) is dict else None
+
+QID_SPLITS = {prefix: code for code, prefix in enumerate(SPLITS)}
+"""qid prefix -> the split's code in `QAIndex.qid_splits` (the order of SPLITS, whose values are the Hub names)."""
+NO_SPLIT = len(SPLITS)
+
+
+class QAIndex:
+    """qa.json read as a stream (`scan_json_list`): where each record lies (`file`) and the little of it the
+    planner needs, in arrays of a few bytes a record. The records themselves are parsed again by the shard job
+    that writes them, so the planner's memory does not follow the file (parsed whole, the bench's 483 MB qa.json
+    took 2.4 GB)."""
+
+    def __init__(self, path: Path, movies_with_video: frozenset[str] = frozenset()):
+        stamp = file_stamp(path)
+        starts, ends = array("q"), array("q")
+        self.qid_splits = bytearray()   # QID_SPLITS code of a '<prefix>:<digits>' qid, NO_SPLIT for any other
+        self.movies = array("i")        # the record's imdb_key as an index into movie_keys; -1 if not a string
+        self.with_video = bytearray()   # 1 for a record whose video_clips is not empty (qa_video's questions)
+        qid_hashes = array("q")         # hash() of a string qid: repeats are looked for among equal hashes
+        self.movie_keys: list[str] = []  # every movie a record names, in the order met
+        movie_ids: dict[str, int] = {}
+        self.with_clips: set[str] = set()  # the movies some record lists clips of
+        self.clips_asked: dict[str, set[str]] = {key: set() for key in movies_with_video}
+        """imdb_key -> the clip names its records list, for the movies with clip files or a video tar in the tree
+        (`movies_with_video`): the clips a config can read. Names of clips the tree does not have are not kept
+        (a tree of 10x the questions, each with its own clips, held 190 MB of them)."""
+        for start, end, record in scan_json_list(path):
+            starts.append(start)
+            ends.append(end)
+            qid, key, clips = ((record.get("qid"), record.get("imdb_key"), record.get("video_clips"))
+                               if type(record) is dict else (None, None, None))
+            code, qid_hash = NO_SPLIT, 0
+            if type(qid) is str:
+                prefix, _, number = qid.partition(":")
+                if number.isdigit():
+                    code = QID_SPLITS.get(prefix, NO_SPLIT)
+                qid_hash = hash(qid)
+            self.qid_splits.append(code)
+            qid_hashes.append(qid_hash)
+            self.with_video.append(1 if clips else 0)
             if type(key) is str:
-                names = clips_of.get(key)
-                if names is None:
-                    names = clips_of[key] = set()
-                clips = record.get("video_clips")
-                if type(clips) is list and clips:
-                    names.update(c for c in clips if type(c) is str)
-        return clips_of
+                movie = movie_ids.get(key)
+                if movie is None:
+                    movie = movie_ids[key] = len(self.movie_keys)
+                    self.movie_keys.append(key)
+                if type(clips) is list and clips:  # clip_names inlined: one loop over every question of the release
+                    names = [c for c in clips if type(c) is str]
+                    if names:
+                        self.with_clips.add(key)
+                        if key in movies_with_video:
+                            self.clips_asked[key].update(names)
+            else:
+                movie = -1
+            self.movies.append(movie)
+        self.file = QAFile(path, stamp, starts, ends)
+        self.same_qids = same_qid_groups(np.frombuffer(qid_hashes, np.int64), self.file)
+        """The positions of each group of records with the same string qid (a release has none)."""
+
+    def settled(self, split_of: dict[str, str]) -> np.ndarray:
+        """Each record's split code where `settled_split` settles it (a well-formed qid of a movie splits.json
+        puts in the qid's split), NO_SPLIT where it does not (`question_split` says what is wrong)."""
+        hub_codes = {hub: code for code, hub in enumerate(SPLITS.values())}
+        movie_split = np.array([hub_codes.get(split_of.get(key), NO_SPLIT) for key in self.movie_keys] + [NO_SPLIT],
+                               np.uint8)  # the last entry is the records without an imdb_key string (index -1)
+        codes = np.frombuffer(self.qid_splits, np.uint8)
+        return np.where(codes == movie_split[np.frombuffer(self.movies, np.int32)], codes, NO_SPLIT).astype(np.uint8)
+
+    def repeats(self, accepted: np.ndarray) -> dict[int, int]:
+        """Each accepted record (a mask over positions) whose qid an earlier accepted one has -> that earlier one."""
+        repeats: dict[int, int] = {}
+        for group in self.same_qids:
+            kept = [position for position in group if accepted[position]]
+            repeats.update((position, kept[0]) for position in kept[1:])
+        return repeats
+
+
+def same_qid_groups(hashes: np.ndarray, records: QAFile) -> list[list[int]]:
+    """The positions of each group of records with the same string qid, found among equal `hashes` (their qids'
+    hashes) and read again to compare the qids themselves."""
+    ordered = np.sort(hashes)
+    shared = np.isin(hashes, ordered[1:][ordered[1:] == ordered[:-1]])
+    by_hash: dict[int, list[int]] = {}
+    for position, qid_hash in zip(np.flatnonzero(shared).tolist(), hashes[shared].tolist()):
+        by_hash.setdefault(qid_hash, []).append(position)
+    groups: list[list[int]] = []
+    for positions in by_hash.values():
+        by_qid: dict[str, list[int]] = {}
+        for position, record in zip(positions, records.records(positions)):
+            qid = record.get("qid") if type(record) is dict else None
+            if type(qid) is str:
+                by_qid.setdefault(qid, []).append(position)
+        groups += [group for group in by_qid.values() if len(group) > 1]
+    return sorted(groups)
+
+
+_qa_indexes: dict[tuple[str, frozenset[str]], tuple[tuple[int, int], QAIndex]] = {}
+_qa_indexes_lock = threading.Lock()  # held while scanning: the coverage thread waits for the planner's index
+
+
+def qa_index(path: Path, movies_with_video: frozenset[str]) -> QAIndex:
+    """The `QAIndex` of qa.json, made once per process while the file's size and modification time stay the same:
+    a build makes a builder per config, and each one's coverage needs it."""
+    key = (os.fspath(path), movies_with_video)
+    with _qa_indexes_lock:
+        cached = _qa_indexes.get(key)
+        if cached is not None and cached[0] == file_stamp(path):
+            return cached[1]
+        index = QAIndex(path, movies_with_video)
+        _qa_indexes.clear()  # the file of one tree; a process that builds many keeps no other
+        _qa_indexes[key] = (index.file.stamp, index)
+        return index
 
 
 def locate_clips(found: dict[str, dict[str, Path]]) -> dict[str, tuple[str, int, int]]:
@@ -817,21 +1090,13 @@ class StoryReader:
 
 # ---- pure parsing functions ---------------------------------------------------------------------------------
 
-def json_list(data: bytes, path) -> list:
-    """The items of a file holding one JSON list, as `read_json_list` reads them, at the speed of `json.loads`.
-
-    Whatever `json.loads` reads as a list is a list to `read_json_list` too, with the same items (the same
-    scanner parses each); anything else goes to `read_json_list`, for its located error (or for the
-    whitespace only it allows, such as a form feed between items)."""
-    text = decode_json(data, path)
-    try:
-        with collector_paused():
-            document = json.loads(text)
-    except ValueError:
-        document = None
-    if isinstance(document, list):
-        return document
-    return [item for _, item in read_json_list(data, path)]
+def consecutive_runs(positions: Sequence[int]) -> Iterator[Sequence[int]]:
+    """Ascending positions cut where one does not follow the one before."""
+    start = 0
+    for i in range(1, len(positions) + 1):
+        if i == len(positions) or positions[i] != positions[i - 1] + 1:
+            yield positions[start:i]
+            start = i
 
 
 def read_json_list(data: bytes, path) -> list[tuple[int, Any]]:

@@ -355,16 +355,24 @@ def test_movieqa_question_values_are_the_reference_row(record):
 
 @fuzz
 @given(st.one_of(st.binary(max_size=64), tokens("[", "]", "{", "}", ",", " ", "\n", "\x0c", '"qid"', ":", "1", "NaN",
-                                                 "\ufeff")))
-def test_movieqa_json_list_reads_what_read_json_list_reads(data):
+                                                 "\ufeff", '"é"', "\u00a0", "12", "1e", "tru", "true")),
+       st.integers(1, 9))
+def test_movieqa_json_list_scan_reads_what_read_json_list_reads(tmp_path_factory, data, chunk_bytes):
+    """Items, their byte ranges and errors alike, whatever the chunks the file is read in."""
     if isinstance(data, str):
         data = data.encode("utf-8", "surrogatepass")
-    fast = only_raw_data_errors(movieqa.json_list, data, WHERE)
+    path = tmp_path_factory.mktemp("scan") / "qa.json"
+    path.write_bytes(data)
+    scanned = only_raw_data_errors(lambda: list(movieqa.scan_json_list(path, chunk_bytes)))
     reference = only_raw_data_errors(movieqa.read_json_list, data, WHERE)
     if isinstance(reference, RawDataError):
-        assert isinstance(fast, RawDataError) and (fast.problem, fast.line) == (reference.problem, reference.line)
-    else:
-        assert repr(fast) == repr([item for _, item in reference])
+        assert isinstance(scanned, RawDataError) and (scanned.problem, scanned.line) == (reference.problem,
+                                                                                         reference.line)
+        return
+    assert repr([item for _, _, item in scanned]) == repr([item for _, item in reference])
+    for (start, end, item), (line, _) in zip(scanned, reference):
+        assert repr(json.loads(data[start:end].decode())) == repr(item)
+        assert data.count(b"\n", 0, start) + 1 == line
 
 
 SRT_TOKENS = ("1", "²", "\n", "\r\n", "00:00:01,000", "00:00:02.50", " --> ", "-->", "00:15:*****9", "<i>", "</i>",

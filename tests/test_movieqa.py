@@ -9,6 +9,7 @@ import tarfile
 from pathlib import Path
 
 import datasets
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import srt
@@ -579,33 +580,88 @@ def test_the_fast_path_takes_the_ordinary_records(built):
     tree, _, _ = built
     builder = mqa.MovieQA(config_name="qa", data_dir=str(tree.root))
     split_of = builder.split_of
-    taken = {record["qid"] for record in builder.qa_records.items
+    taken = {record["qid"] for record in builder.qa_file.records(range(len(builder.qa_file)))
              if mqa.question_values(record, split_of[record["imdb_key"]], builder.movies) is not None}
     assert "val:0" not in taken  # its correct_index is written "3": parse_question reads it
     assert {"train:5", "train:0", "train:6", "test:0", "test:1"} <= taken
 
 
-def test_qa_json_is_parsed_in_one_piece_and_located_on_error(tmp_path):
-    data = b'[\n  {"a": 1}, \n  {\n    "b": [\n2]}\n]'
-    records = mqa.QARecords(data, Path("qa.json"))
-    assert records.items == [{"a": 1}, {"b": [2]}] and records._lines is None
-    assert [records.line(0), records.line(1)] == [2, 3]
-    assert pickle.loads(pickle.dumps(records)).items == records.items
+def test_qa_json_is_scanned_a_chunk_at_a_time_and_its_records_read_again_by_place(tmp_path):
+    path = tmp_path / "qa.json"
+    path.write_bytes('\ufeff[\n  {"qid": "train:1", "imdb_key": "tt1", "q": "Zoë?", "video_clips": ["a"]}, \n  {\n'
+                     '    "b": [\n2]}\n, {"qid": "test:1", "imdb_key": "tt2", "video_clips": ["c"]}, 17]'.encode())
+    index = mqa.QAIndex(path, movies_with_video=frozenset({"tt2", "tt3"}))
+    records = index.file
+    assert [(start, end) for start, end, _ in mqa.scan_json_list(path, chunk_bytes=5)] == \
+        list(zip(records.starts, records.ends)) and records.starts[0] == 7  # after the BOM, '[', a line feed, two spaces
+    assert path.read_bytes()[records.starts[1]:records.ends[1]] == b'{\n    "b": [\n2]}'
+    assert records.records([0, 1, 3]) == [{"qid": "train:1", "imdb_key": "tt1", "q": "Zoë?", "video_clips": ["a"]},
+                                          {"b": [2]}, 17]
+    assert records.records([2]) == [{"qid": "test:1", "imdb_key": "tt2", "video_clips": ["c"]}]
+    assert records._lines is None and [records.line(p) for p in range(4)] == [2, 3, 6, 6]
+    assert pickle.loads(pickle.dumps(records)).records([1]) == [{"b": [2]}]
+    assert list(index.qid_splits) == [0, mqa.NO_SPLIT, 2, mqa.NO_SPLIT] and list(index.movies) == [0, -1, 1, -1]
+    assert list(index.with_video) == [1, 0, 1, 0] and index.with_clips == {"tt1", "tt2"}
+    assert index.clips_asked == {"tt2": {"c"}, "tt3": set()}  # tt1's clip is not in the tree: its name is not kept
+    assert list(index.settled({"tt1": "train", "tt2": "validation"})) == [0, mqa.NO_SPLIT, mqa.NO_SPLIT, mqa.NO_SPLIT]
 
     def make(line):
         if line is None:
             raise RawDataError("qa.json", "bad")
         return line
-    assert mqa.QARecords(data, Path("qa.json")).located(1, make) == 3
-    # what only read_json_list reads (a form feed as whitespace, a trailing comma) takes it, with the same items
-    assert mqa.json_list(b'[\x0c{"a": 1}]', "qa.json") == [{"a": 1}]
-    assert mqa.json_list(b'[1, 2,]', "qa.json") == [1, 2]
-    for bad in (b'{"a": 1}', b'[1,,]', b'[1] x', b'\xff'):
-        with pytest.raises(RawDataError) as fast:
-            mqa.json_list(bad, "qa.json")
+    assert records.located(1, make) == 3
+    # what only read_json_list reads (a form feed as whitespace, a trailing comma) is read the same
+    path.write_bytes(b'[\x0c{"a": 1},\x0c{"b": 2},]')
+    assert mqa.QAIndex(path).file.records([0, 1]) == [{"a": 1}, {"b": 2}]
+    for bad in (b'{"a": 1}', b'[1,,]', b'[1] x', b'\xff', b'[1, 2', b''):
+        path.write_bytes(bad)
+        with pytest.raises(RawDataError) as scanned:
+            list(mqa.scan_json_list(path, chunk_bytes=2))
         with pytest.raises(RawDataError) as reference:
             mqa.read_json_list(bad, "qa.json")
-        assert (fast.value.problem, fast.value.line) == (reference.value.problem, reference.value.line)
+        assert (scanned.value.problem, scanned.value.line) == (reference.value.problem, reference.value.line)
+
+
+def test_a_repeated_qid_loses_to_the_first_record_of_it_the_config_takes(tmp_path):
+    raw = tmp_path / "raw"
+    sample.make(raw)
+    path = raw / "data" / "qa.json"
+    records = json.loads(path.read_text())
+    split_of = mqa.MovieQA(config_name="qa", data_dir=str(raw)).split_of
+    train = next(r for r in records if r["qid"].startswith("train:"))
+    val_movie = next(key for key, split in split_of.items() if split == "validation")
+    wrong_split = dict(train, qid="val:900")  # a train movie's question under a val qid: rejected
+    right = dict(train, qid="val:900", imdb_key=val_movie, video_clips=[])
+    path.write_text(json.dumps(records + [dict(train), wrong_split, right, dict(right)], indent=1))
+    builder = mqa.MovieQA(config_name="qa", data_dir=str(raw))
+    log = RecordLog("skip")
+    shards = builder.split_shards(log)
+    n = len(records)
+    kept = {int(p) for items in shards.values() for shard in items for p in shard.positions}
+    assert kept == set(range(n)) | {n + 2}  # the sample's records, and the one val:900 of a val movie
+    lines = [builder.qa_file.line(p) for p in range(len(builder.qa_file))]
+    assert [(s["record"], s["line"], s["reason"]) for s in log.as_dicts()][-3:] == [
+        (train["qid"], lines[n], f"qid {train['qid']} repeats the record of line {lines[records.index(train)]}"),
+        ("val:900", lines[n + 1], f"the qid says split 'val' but splits.json puts {train['imdb_key']} in 'train'"),
+        ("val:900", lines[n + 3], f"qid val:900 repeats the record of line {lines[n + 2]}")]
+    assert builder.qa_index.same_qids == sorted([[records.index(train), n], [n + 1, n + 2, n + 3]])
+
+
+def test_records_of_equal_qid_hashes_are_told_apart_by_their_qids(tmp_path):
+    path = tmp_path / "qa.json"
+    path.write_text(json.dumps([{"qid": "a"}, {"qid": "b"}, 3, {"qid": "a"}, {"qid": 5}, {"qid": "b"}, {"qid": "c"}]))
+    records = mqa.QAIndex(path).file
+    assert mqa.same_qid_groups(np.zeros(7, np.int64), records) == [[0, 3], [1, 5]]
+    assert mqa.same_qid_groups(np.arange(7), records) == []
+
+
+def test_a_shard_job_refuses_a_qa_json_changed_after_planning(tmp_path):
+    path = tmp_path / "qa.json"
+    path.write_bytes(b'[{"a": 1}]')
+    records = mqa.QAIndex(path).file
+    path.write_bytes(b'[{"a": 12}]')
+    with pytest.raises(RawDataError, match="changed after the build was planned"):
+        records.records([0])
 
 
 def test_a_record_error_names_the_line_of_the_record(tmp_path):
