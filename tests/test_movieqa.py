@@ -593,7 +593,7 @@ def test_qa_json_is_scanned_a_chunk_at_a_time_and_its_records_read_again_by_plac
     index = mqa.QAIndex(path, movies_with_video=frozenset({"tt2", "tt3"}))
     records = index.file
     assert [(start, end) for start, end, _ in mqa.scan_json_list(path, chunk_bytes=5)] == \
-        list(zip(records.starts, records.ends)) and records.starts[0] == 7  # after the BOM, '[', a line feed, two spaces
+        list(zip(records.starts, records.ends)) and records.starts[0] == 7  # past the BOM, '[', line feed, 2 spaces
     assert path.read_bytes()[records.starts[1]:records.ends[1]] == b'{\n    "b": [\n2]}'
     assert records.records([0, 1, 3]) == [{"qid": "train:1", "imdb_key": "tt1", "q": "Zoë?", "video_clips": ["a"]},
                                           {"b": [2]}, 17]
