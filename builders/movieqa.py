@@ -755,29 +755,38 @@ def scan_json_list(path: Path, chunk_bytes: int = QA_SCAN_BYTES) -> Iterator[tup
 
 
 def _scan_json_list(window: TextWindow) -> Iterator[tuple[int, int, Any]]:
-    decoder = json.JSONDecoder()
+    # the loop runs once a question (a million times on the bench's tree): the window's text and the scanner are
+    # held in locals, refreshed whenever the window reads on
+    scan_once, separator = json.JSONDecoder().scan_once, JSON_SEPARATOR.match  # raw_decode without its wrapper
     place = window.match(JSON_SPACE, 0).end()
     if not window.text.startswith("[", place):
         raise MalformedList
     place = window.match(JSON_SPACE, place + 1).end()
-    while not window.text.startswith("]", place):
+    text = window.text
+    while not text.startswith("]", place):
         try:
-            item, end = decoder.raw_decode(window.text, place)
+            item, end = scan_once(text, place)
             # an item is whole once text follows it: a number cut at the end of the text parses as a shorter one
-            whole = end < len(window.text) or window.eof
-        except json.JSONDecodeError:
+            whole = end < len(text) or window.eof
+        except (StopIteration, json.JSONDecodeError):  # StopIteration: no value starts at `place`
             if window.eof:
                 raise MalformedList from None
             whole = False
         if not whole:  # the item runs past the text read: forget what is before it, read twice as much, parse again
             window.drop(place)
             window.more(2 * len(window.text))
-            place = 0
+            place, text = 0, window.text
             continue
-        yield window.file_offset(place), window.file_offset(end), item
-        separator = window.match(JSON_SEPARATOR, end)
-        place = separator.end()
-        if separator.group(1) is None and not window.text.startswith("]", place):
+        if window.ascii:
+            yield window.offset + place, window.offset + end, item
+        else:
+            yield window.file_offset(place), window.file_offset(end), item
+        found = separator(text, end)
+        if found.end() == len(text) and not window.eof:
+            found = window.match(JSON_SEPARATOR, end)  # reads on
+            text = window.text
+        place = found.end()
+        if found.group(1) is None and not text.startswith("]", place):
             raise MalformedList
     window.drop(place + 1)
     while True:
