@@ -649,18 +649,22 @@ def folder_entries(folder: str) -> set[str]:
         return set()
 
 
+def unreadable(path: Path, error: OSError) -> RawDataError:
+    return RawDataError(path, f"cannot read the file ({error.strerror})", hint="check the file's permissions")
+
+
 def read_bytes(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except OSError as e:
-        raise RawDataError(path, f"cannot read the file ({e.strerror})", hint="check the file's permissions") from None
+        raise unreadable(path, e) from None
 
 
 def open_raw(path: Path):
     try:
         return open(path, "rb")
     except OSError as e:
-        raise RawDataError(path, f"cannot read the file ({e.strerror})", hint="check the file's permissions") from None
+        raise unreadable(path, e) from None
 
 
 def file_stamp(path: Path) -> tuple[int, int]:
@@ -668,7 +672,7 @@ def file_stamp(path: Path) -> tuple[int, int]:
     try:
         status = path.stat()
     except OSError as e:
-        raise RawDataError(path, f"cannot read the file ({e.strerror})", hint="check the file's permissions") from None
+        raise unreadable(path, e) from None
     return status.st_size, status.st_mtime_ns
 
 
