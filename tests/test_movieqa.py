@@ -13,6 +13,8 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import srt
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from builders import movieqa as mqa
 from builders.core import MultimodalBuilder
@@ -653,6 +655,102 @@ def test_records_of_equal_qid_hashes_are_told_apart_by_their_qids(tmp_path):
     records = mqa.QAIndex(path).file
     assert mqa.same_qid_groups(np.zeros(7, np.int64), records) == [[0, 3], [1, 5]]
     assert mqa.same_qid_groups(np.arange(7), records) == []
+
+
+# qa.json records of every shape the planner's settling looks at: well-formed qids (of the movie's split or of
+# another) and qids and keys of any other kind, from small pools so that qids repeat, well-formed or not; clips or
+# none; and non-objects
+QA_MOVIES = ["tt0000001", "tt0000002", "tt0000003", "tt0000004"]
+SETTLING_PREFIXES = list(mqa.SPLITS)  # train, val, test
+# str.isdigit takes ² and ٣ (Arabic-Indic three) as digits, and so do both paths
+QID_NUMBERS = ["0", "1", "12", "007", "\u00b2", "\u0663", "", "-1", "1.5", " 1", "x", ":1"]
+WELL_FORMED_NUMBERS = st.sampled_from(QID_NUMBERS[:6])
+QIDS = st.one_of(st.builds("{}:{}".format, st.sampled_from(SETTLING_PREFIXES), WELL_FORMED_NUMBERS),
+                 st.builds("{}:{}".format, st.sampled_from([*SETTLING_PREFIXES, "validation", "dev", "Train", " train",
+                                                            ""]), st.sampled_from(QID_NUMBERS)),
+                 st.sampled_from(["train", "train1", "train-1", "val\uff1a1"]),  # no colon, or a full-width one
+                 st.text(max_size=6), st.none(), st.integers(0, 3), st.just(["train:1"]))
+IMDB_KEYS = st.one_of(st.sampled_from([*QA_MOVIES, "tt9999999", "", "TT0000001"]), st.none(), st.integers(0, 3),
+                      st.just(["tt0000001"]))
+CLIP_NAMES = [f"{key}.sf-000010.ef-000059.video.mp4" for key in QA_MOVIES[:2]] + ["x.mp4"]
+VIDEO_CLIPS = st.one_of(st.none(), st.lists(st.one_of(st.sampled_from(CLIP_NAMES), st.integers(0, 2)), max_size=3),
+                        st.text(max_size=2), st.just({}))
+OTHER_FIELDS = st.fixed_dictionaries({}, optional={"video_clips": VIDEO_CLIPS, "question": st.text(max_size=4)})
+QA_RECORDS = st.one_of(
+    st.builds(lambda qid, key, other: {"qid": qid, "imdb_key": key, **other}, QIDS, IMDB_KEYS, OTHER_FIELDS),
+    st.fixed_dictionaries({}, optional={"qid": QIDS, "imdb_key": IMDB_KEYS, "video_clips": VIDEO_CLIPS}),
+    st.sampled_from([None, 7, True, 1.5, "train:1", [], ["train:1", "tt0000001"]]))  # not an object
+HUB_SPLITS = st.sampled_from(list(mqa.SPLITS.values()))
+# splits.json puts the first three movies in a split; the fourth in one or in none; tt9999999 in none
+SPLIT_OF = st.fixed_dictionaries({key: HUB_SPLITS for key in QA_MOVIES[:3]}, optional={QA_MOVIES[3]: HUB_SPLITS})
+
+
+@st.composite
+def qa_json_and_split_of(draw) -> tuple[list, dict[str, str]]:
+    """splits.json's split of each movie (SPLIT_OF) and qa.json's records: ordinary ones (a well-formed qid of its
+    movie's split, what a release holds), QA_RECORDS, and here and there another record of an earlier one's qid
+    (of the same movie or another, with other clips or none): the repeats the planner looks for."""
+    split_of = draw(SPLIT_OF)
+    prefix_of = {hub: prefix for prefix, hub in mqa.SPLITS.items()}
+    ordinary = st.builds(lambda key, number, other: {"qid": f"{prefix_of.get(split_of.get(key), 'train')}:{number}",
+                                                     "imdb_key": key, **other},
+                         st.sampled_from(QA_MOVIES), WELL_FORMED_NUMBERS, OTHER_FIELDS)
+    records = draw(st.lists(st.one_of(ordinary, QA_RECORDS), max_size=12))
+    for _ in range(draw(st.integers(0, 3)) if records else 0):
+        earlier = draw(st.integers(0, len(records) - 1))
+        again = records[earlier]
+        if type(again) is dict:
+            again = {**again, **draw(st.fixed_dictionaries({}, optional={"imdb_key": IMDB_KEYS,
+                                                                         "video_clips": VIDEO_CLIPS}))}
+        records.insert(draw(st.integers(earlier + 1, len(records))), again)
+    return records, split_of
+
+
+QA_JSON_WRITERS = {"py2": sample.py2_json, "utf-8": lambda value: json.dumps(value, ensure_ascii=False)}
+EXAMPLES = int(os.environ.get("MM_FUZZ_EXAMPLES", "200"))  # as tests/test_fuzz_parsers.py: more for a long run
+
+
+def checking_path_split(index: mqa.QAIndex, position: int, record, split_of: dict[str, str]) -> str | None:
+    """The split the checking path gives a record (question_split, located as the planner calls it); None where
+    it rejects the record."""
+    try:
+        return index.file.located(position, lambda line: mqa.question_split(record, index.file.path, line, split_of))
+    except RawDataError:
+        return None
+
+
+@settings(max_examples=EXAMPLES, deadline=None, derandomize="MM_FUZZ_EXAMPLES" not in os.environ, database=None)
+@given(qa_json_and_split_of(), st.sets(st.sampled_from([*QA_MOVIES, "tt9999999"])),
+       st.sampled_from(sorted(QA_JSON_WRITERS)))
+# always tried: a digit str.isdigit takes, a Hub name as prefix, a qid of another split, no imdb_key, no object, a
+# repeat with clips
+@example(([{"qid": "train:1", "imdb_key": "tt0000001"}, {"qid": "train:\u00b2", "imdb_key": "tt0000001"},
+           {"qid": "validation:1", "imdb_key": "tt0000002"}, {"qid": "val:1", "imdb_key": "tt0000001"},
+           {"qid": "test:1"}, 7, {"qid": "train:1", "imdb_key": "tt0000001", "video_clips": [CLIP_NAMES[0]]}],
+          {"tt0000001": "train", "tt0000002": "validation"}), {"tt0000001"}, "py2")
+def test_the_columnar_split_settling_equals_the_per_record_reference(tmp_path_factory, qa_json, with_video, writer):
+    """QAIndex.settled (the planner's numpy path) settles a record exactly where settled_split does, to the same
+    split, and leaves unsettled only records question_split rejects: the planner asserts that last part at run
+    time, but only on the trees it builds. Among the settled records, each later record of a qid is a repeat of
+    the first (QAIndex.repeats, which finds them among equal qid hashes)."""
+    records, split_of = qa_json
+    path = tmp_path_factory.mktemp("settled") / "qa.json"  # a new file each example: qa_index caches by path
+    path.write_text(QA_JSON_WRITERS[writer](records), encoding="utf-8")
+    index = mqa.qa_index(path, frozenset(with_video))  # as MovieQA.qa_index makes it
+    read_again = index.file.records(range(len(index.file)))  # what the checking path reads
+    assert repr(read_again) == repr(records)
+    hub_splits = list(mqa.SPLITS.values())
+    codes = index.settled(split_of)
+    settled = [None if code == mqa.NO_SPLIT else hub_splits[code] for code in codes.tolist()]
+    assert settled == [mqa.settled_split(r.get("qid"), r.get("imdb_key"), split_of) if type(r) is dict else None
+                       for r in read_again]
+    assert settled == [checking_path_split(index, p, r, split_of) for p, r in enumerate(read_again)]
+    first_of: dict[str, int] = {}  # qid -> the first settled record of it (a settled record's qid is a string)
+    for position in (p for p, split in enumerate(settled) if split is not None):
+        first_of.setdefault(records[position]["qid"], position)
+    assert index.repeats(codes != mqa.NO_SPLIT) == {  # the mask the planner passes
+        p: first_of[r["qid"]] for p, (r, split) in enumerate(zip(records, settled))
+        if split is not None and first_of[r["qid"]] != p}
 
 
 def test_a_shard_job_refuses_a_qa_json_changed_after_planning(tmp_path):
