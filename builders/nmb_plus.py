@@ -37,6 +37,7 @@ import json
 import math
 import os
 import re
+import threading
 import zipfile
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -63,6 +64,9 @@ REPAIR_KINDS = ["cp1252_bytes", "double_encoded_utf8"]
 
 SHARD_ROWS = 1000
 """Records per shard job: with the images of the 2024 release embedded, about 100-200 MB of Parquet."""
+
+READ_BUFFER_BYTES = 2**20
+"""How much of a table file's column chunk is read at a time (a chunk can hold a whole file's article texts)."""
 
 CSV_FIELD_LIMIT = 2**31 - 1
 """A whole article is one CSV field: the csv module's default limit (128 KiB) would refuse long articles.
@@ -701,21 +705,14 @@ def _parquet_records(shard: ParquetRows, used: set[str], keep_others: bool) -> I
     names = file.schema_arrow.names
     mapping = {f: c for f, c in column_map(names, (), shard.path).items() if f in used or f == "unique_id"}
     others = unmapped_columns(names, used) if keep_others else []
-    columns = [name for name in names if name in set(mapping.values()) or name in others]
+    columns = tuple(name for name in names if name in set(mapping.values()) or name in others)
     first = 0
     for group in range(file.num_row_groups):
         size = file.metadata.row_group(group).num_rows
         low, high = max(shard.start - first, 0), min(shard.stop - first, size)
         if low < high:
-            try:
-                stat = os.stat(shard.path)
-                table = _row_group(shard.path, stat.st_size, stat.st_mtime_ns, group, tuple(columns))
-                table = table.slice(low, high - low)
-            except (pa.ArrowException, OSError) as e:
-                raise RawDataError(shard.path, f"row group {group} cannot be read ({e})",
-                                   hint="the file is corrupt; download it again") from None
             index = first + low
-            for batch in table.to_batches(max_chunksize=MultimodalBuilder.ROWS_PER_BATCH):
+            for batch in RowGroupReader.of_thread(shard.path, group, columns, low).batches(low, high):
                 for values in batch.to_pylist():
                     record = {field: values[column] for field, column in mapping.items()}
                     if others:
@@ -725,12 +722,66 @@ def _parquet_records(shard: ParquetRows, used: set[str], keep_others: bool) -> I
         first += size
 
 
-@functools.lru_cache(maxsize=1)
-def _row_group(path: str, size: int, mtime_ns: int, group: int, columns: tuple[str, ...]) -> pa.Table:
-    """One row group of a table file, kept for the next shard job of this process: a file written as one
-    large row group (dataset_cleaned.parquet can be) is cut into many jobs, each of which read and decoded
-    all of it for its slice. The file's size and mtime are part of the key."""
-    return pq.ParquetFile(path).read_row_group(group, columns=list(columns))
+class RowGroupReader:
+    """Reads one row group of a table file forward, a batch at a time, and keeps its place for the thread's next
+    shard job. dataset_cleaned.parquet can be one large row group cut into many jobs: when each job read and
+    decoded all of it for its slice, a build's time grew with the square of the file; when each process kept it
+    decoded, the process's memory grew with the file. A job after this one's rows reads on; a job before them
+    (a rerun, or a worker given jobs out of order) reads the group again from its start."""
+
+    _of_thread = threading.local()
+
+    def __init__(self, path: str, group: int, columns: tuple[str, ...]):
+        self.path, self.group, self.columns = path, group, columns
+        self.key = self.key_of(path, group, columns)
+        self.position = 0  # the group's row that `_rest` (else the next batch read) starts with
+        self._rest: pa.RecordBatch | None = None
+        try:  # buffer_size: the column chunks are read a page run at a time, not whole
+            file = pq.ParquetFile(path, buffer_size=READ_BUFFER_BYTES)
+            self._read = file.iter_batches(batch_size=MultimodalBuilder.ROWS_PER_BATCH, row_groups=[group],
+                                           columns=list(columns), use_threads=False)
+        except (pa.ArrowException, OSError) as e:
+            raise self.unreadable(e) from None
+
+    @staticmethod
+    def key_of(path: str, group: int, columns: tuple[str, ...]) -> tuple:
+        stat = os.stat(path)  # a file changed since the reader was made is read again
+        return path, stat.st_size, stat.st_mtime_ns, group, columns
+
+    @classmethod
+    def of_thread(cls, path: str, group: int, columns: tuple[str, ...], low: int) -> RowGroupReader:
+        """The thread's reader, if it reads this group and has not passed row `low`; else a new one."""
+        reader = getattr(cls._of_thread, "reader", None)
+        if reader is None or reader.key != cls.key_of(path, group, columns) or reader.position > low:
+            reader = cls._of_thread.reader = cls(path, group, columns)
+        return reader
+
+    def batches(self, low: int, high: int) -> Iterator[pa.RecordBatch]:
+        """Rows [low, high) of the group, in batches; the place is moved before each batch is handed out, so a
+        job that stops early leaves the reader where its rows ended."""
+        while self.position < high:
+            batch, self._rest = self._rest, None
+            if batch is None:
+                batch = self._next_batch()
+            start, end = max(low - self.position, 0), min(high - self.position, len(batch))
+            if end < len(batch):
+                self._rest = batch.slice(end)
+            self.position += end
+            if start < end:
+                yield batch.slice(start, end - start)
+
+    def _next_batch(self) -> pa.RecordBatch:
+        try:
+            return next(self._read)
+        except StopIteration:
+            raise RawDataError(self.path, f"row group {self.group} ends at row {self.position}, before the rows "
+                                          "its metadata counts", hint="the file is corrupt; download it again") from None
+        except (pa.ArrowException, OSError) as e:
+            raise self.unreadable(e) from None
+
+    def unreadable(self, error: Exception) -> RawDataError:
+        return RawDataError(self.path, f"row group {self.group} cannot be read ({error})",
+                            hint="the file is corrupt; download it again")
 
 
 # ---- the scraper's text files -----------------------------------------------------------------------------

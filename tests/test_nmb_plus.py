@@ -1,9 +1,11 @@
 """NewsMediaBias-Plus: the builder against the sample generator's four raw forms, the real files, and bad inputs."""
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
 import io
 import json
+import os
 import pickle
 import shutil
 import zipfile
@@ -373,6 +375,66 @@ def test_csv_shards_of_two_records_start_inside_the_file(samples):
     (_, _, report), _ = samples.many_shards(DATASET)
     raw_scrape = report["configs"]["raw_scrape"]["splits"]["train"]
     assert len(raw_scrape["files"]) == 4 + 2  # 7 rows in one CSV, 3 in the other
+
+
+def write_table_file(path: Path, ids: list[str], row_group_size: int) -> None:
+    texts = [f"article {unique_id} " * 50 for unique_id in ids]  # several pages per column chunk
+    pq.write_table(pa.table({"unique_id": ids, "headline": [f"h{i}" for i in ids], "article_text": texts}), path,
+                   row_group_size=row_group_size, data_page_size=4096)
+
+
+def shard_ids(shard: nmb.ParquetRows) -> list[str]:
+    return [record["unique_id"] for _, _, record in nmb.iter_records(shard, {"unique_id", "headline"})]
+
+
+def test_parquet_shard_jobs_read_their_rows_forward_in_any_order(tmp_path):
+    """Jobs cut a row group in many places; a thread's reader keeps its place for the next job, and starts the
+    group again for a job before it (a rerun, a worker given jobs out of order) or after the file changed."""
+    path = tmp_path / "dataset_cleaned.parquet"
+    ids = [f"{i:010d}" for i in range(2_345)]
+    write_table_file(path, ids, row_group_size=1_000)  # groups of 1,000, 1,000 and 345 rows
+    cuts = [(0, 1), (1, 250), (250, 999), (999, 1_001), (1_001, 2_000), (2_000, 2_345)]
+    shards = [nmb.ParquetRows(str(path), start, stop) for start, stop in cuts]
+    for order in (cuts, cuts[::-1], cuts[1::2] + cuts[::2], [cuts[3], cuts[3], cuts[2]]):
+        for start, stop in order:
+            assert shard_ids(nmb.ParquetRows(str(path), start, stop)) == ids[start:stop]
+    early = nmb.iter_records(shards[2], {"unique_id"})
+    assert [next(early)[2]["unique_id"] for _ in range(3)] == ids[250:253]
+    early.close()  # a job that stops early: the next job after it, and one before it, still get their rows
+    assert shard_ids(shards[3]) == ids[999:1_001] and shard_ids(shards[2]) == ids[250:999]
+
+    names = [f"x{i:09d}" for i in range(2_345)]
+    write_table_file(path, names, row_group_size=1_000)
+    os.utime(path, ns=(0, 10**18))  # a rewrite within the mtime's resolution is told apart by it too
+    assert shard_ids(shards[3]) == names[999:1_001]  # after the rows of the last job read from the old file
+    assert shard_ids(shards[1]) == names[1:250]
+
+
+def test_parquet_readers_are_the_threads_own(tmp_path):
+    path = tmp_path / "dataset_cleaned.parquet"
+    ids = [f"{i:010d}" for i in range(3_000)]
+    write_table_file(path, ids, row_group_size=3_000)
+    jobs = [nmb.ParquetRows(str(path), start, start + 300) for start in range(0, 3_000, 300)]
+    with concurrent.futures.ThreadPoolExecutor(3) as pool:
+        read = list(pool.map(shard_ids, jobs + jobs[::-1]))
+    assert read == [ids[job.start:job.stop] for job in jobs + jobs[::-1]]
+
+
+def test_a_damaged_row_group_is_a_located_error(tmp_path):
+    path = tmp_path / "dataset_cleaned.parquet"
+    ids = [f"{i:010d}" for i in range(2_000)]
+    write_table_file(path, ids, row_group_size=1_000)
+    metadata = pq.read_metadata(path)
+    text = metadata.row_group(1).column(2)  # article_text of the second group: its pages' bytes overwritten
+    data = bytearray(path.read_bytes())
+    start = text.data_page_offset + 100
+    data[start:start + 2_000] = b"\xff" * 2_000
+    path.write_bytes(bytes(data))
+    assert shard_ids(nmb.ParquetRows(str(path), 0, 1_000)) == ids[:1_000]
+    with pytest.raises(RawDataError) as caught:
+        list(nmb.iter_records(nmb.ParquetRows(str(path), 1_000, 2_000), {"unique_id", "article_text"}))
+    assert caught.value.path == str(path) and "row group 1 cannot be read" in str(caught.value)
+    assert "download it again" in str(caught.value)
 
 
 def test_scale_adds_plain_articles_with_photo_sized_images(tmp_path):
