@@ -736,8 +736,8 @@ class RowGroupReader:
         self.key = self.key_of(path, group, columns)
         self.position = 0  # the group's row that `_rest` (else the next batch read) starts with
         self._rest: pa.RecordBatch | None = None
-        try:  # buffer_size: the column chunks are read a page run at a time, not whole
-            file = pq.ParquetFile(path, buffer_size=READ_BUFFER_BYTES)
+        try:  # the column chunks are read a buffer at a time, not whole (pre_buffer reads them whole)
+            file = pq.ParquetFile(path, buffer_size=READ_BUFFER_BYTES, pre_buffer=False)
             self._read = file.iter_batches(batch_size=MultimodalBuilder.ROWS_PER_BATCH, row_groups=[group],
                                            columns=list(columns), use_threads=False)
         except (pa.ArrowException, OSError) as e:
