@@ -39,6 +39,7 @@ from .errors import RawDataError, RecordLog
 from .fields import FieldDoc, documented
 from .media.image import probe_image
 from .outputs import SPLIT_ORDER
+from .parquet import batch_reader
 
 # ---- metadata --------------------------------------------------------------------------------------
 
@@ -499,7 +500,7 @@ def read_records(path: Path, batch_size: int = 64) -> Iterator[tuple[int, dict]]
     """(0-based row number, row as a dict) for every row, streamed by batches (files reach ~500 MB)."""
     number = 0
     try:
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_size):
+        for batch in batch_reader(path).iter_batches(batch_size=batch_size):
             for record in batch.to_pylist():
                 yield number, record
                 number += 1

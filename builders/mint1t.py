@@ -40,6 +40,7 @@ from .core import (ExcludeBy, MMConfig, MultimodalBuilder, RawPart, batched, bin
 from .errors import RawDataError, RecordLog
 from .media.image import probe_image
 from .media.tiff import HEIGHT, WIDTH, TiffFrame, frame_image, read_tiff
+from .parquet import batch_reader
 
 # ---- metadata --------------------------------------------------------------------------------------
 
@@ -389,7 +390,7 @@ class HtmlFile:
 def open_html(shard: Shard, log: RecordLog) -> HtmlFile:
     """The file, checked for its two list columns; unknown columns and a missing cc_dump are said once."""
     try:
-        parquet = pq.ParquetFile(shard.path)
+        parquet = batch_reader(shard.path)
     except (pa.ArrowException, OSError) as e:
         raise RawDataError(shard.path, f"not a readable Parquet file ({e})",
                            hint="download this shard of MINT-1T-HTML again") from None

@@ -55,6 +55,7 @@ from .coverage import files_below, sorted_as_paths
 from .errors import RawDataError, RecordLog, not_utf8
 from .media.image import EXTENSIONS, image_truncated, probe_image, sniff_format
 from .outputs import as_list
+from .parquet import batch_reader
 
 # ---- metadata --------------------------------------------------------------------------------------
 
@@ -64,9 +65,6 @@ REPAIR_KINDS = ["cp1252_bytes", "double_encoded_utf8"]
 
 SHARD_ROWS = 1000
 """Records per shard job: with the images of the 2024 release embedded, about 100-200 MB of Parquet."""
-
-READ_BUFFER_BYTES = 2**20
-"""How much of a table file's column chunk is read at a time (a chunk can hold a whole file's article texts)."""
 
 CSV_FIELD_LIMIT = 2**31 - 1
 """A whole article is one CSV field: the csv module's default limit (128 KiB) would refuse long articles.
@@ -736,8 +734,8 @@ class RowGroupReader:
         self.key = self.key_of(path, group, columns)
         self.position = 0  # the group's row that `_rest` (else the next batch read) starts with
         self._rest: pa.RecordBatch | None = None
-        try:  # the column chunks are read a buffer at a time, not whole (pre_buffer reads them whole)
-            file = pq.ParquetFile(path, buffer_size=READ_BUFFER_BYTES, pre_buffer=False)
+        try:
+            file = batch_reader(path)
             self._read = file.iter_batches(batch_size=MultimodalBuilder.ROWS_PER_BATCH, row_groups=[group],
                                            columns=list(columns), use_threads=False)
         except (pa.ArrowException, OSError) as e:

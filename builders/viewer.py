@@ -13,7 +13,8 @@ import json
 
 import datasets
 import fsspec
-import pyarrow.parquet as pq
+
+from .parquet import batch_reader
 
 MAX_ARROW_BYTES = 300_000_000
 FIRST_ROWS = 100
@@ -48,7 +49,7 @@ def first_rows_bytes(fs: fsspec.AbstractFileSystem, path: str, features: dataset
     media_columns = {path.split(".")[0].split("[")[0] for path in media_fields(features)}
     plain = [name for name in features if name not in media_columns]
     with fs.open(path, "rb") as handle:
-        batch = next(pq.ParquetFile(handle).iter_batches(batch_size=FIRST_ROWS, columns=plain), None)
+        batch = next(batch_reader(handle).iter_batches(batch_size=FIRST_ROWS, columns=plain), None)
     if batch is None:
         return 0
     text = json.dumps(batch.to_pylist(), default=str, ensure_ascii=False)

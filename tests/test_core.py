@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import gc
 import io
+import random
 
 import datasets
 import pyarrow as pa
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 from builders import core
 from builders.core import batched, group_by_count, group_by_size
 from builders.errors import RawDataError, RecordLog
+from builders.parquet import batch_reader
 
 
 def test_batches_close_at_a_row_count_or_a_weight():
@@ -123,3 +125,24 @@ def test_the_collector_is_paused_inside_and_left_as_it_was_after(enabled):
         assert gc.isenabled() == enabled
     finally:
         gc.enable() if was else gc.disable()
+
+
+def test_a_batch_reader_holds_the_row_groups_it_reads_not_the_whole_file(tmp_path):
+    """pyarrow's default (pre_buffer) reads every column chunk `iter_batches` will need and keeps them until the
+    reader is done: a release's 500 MB table file would be held whole by every shard job reading it."""
+    path = tmp_path / "texts.parquet"
+    texts = [random.Random(i).randbytes(5_000).hex() for i in range(2_000)]  # 20 MB that no encoding shrinks
+    pq.write_table(pa.table({"text": texts}), path, row_group_size=100)
+
+    def most_arrow_bytes_held(parquet: pq.ParquetFile) -> int:
+        gc.collect()
+        before, most, rows = pa.total_allocated_bytes(), 0, []
+        for batch in parquet.iter_batches(batch_size=50):
+            most = max(most, pa.total_allocated_bytes() - before)
+            rows += batch.column("text").to_pylist()[:1]
+        assert rows == texts[::50]
+        return most
+
+    assert most_arrow_bytes_held(pq.ParquetFile(path)) > 15 * 10**6  # the whole file
+    assert most_arrow_bytes_held(batch_reader(path)) < 4 * 10**6  # a row group (1 MB) and a batch
+    assert sum(len(b) for b in batch_reader(path).iter_batches(batch_size=64)) == 2_000
