@@ -54,7 +54,9 @@ def read_rows(paths: list[tuple[str, Path]], limit: int = PREVIEW_ROWS) -> Previ
     """The first ``limit`` rows of a split, across its files in order: (name in the repo, local path) pairs."""
     columns, rows, class_names, used = [], [], {}, []
     for name, path in paths:
-        parquet = pq.ParquetFile(path)
+        # without pre_buffer: the first rows of a 500 MB part, not the part (builders.parquet.batch_reader says
+        # why; the serving side does not import the build side's writer, and with it `datasets`)
+        parquet = pq.ParquetFile(path, pre_buffer=False)
         if not columns:
             columns = parquet.schema_arrow.names
             class_names = _class_names(parquet.schema_arrow.metadata or {})
