@@ -730,7 +730,7 @@ class RowGroupReader:
     _of_thread = threading.local()
 
     def __init__(self, path: str, group: int, columns: tuple[str, ...]):
-        self.path, self.group, self.columns = path, group, columns
+        self.path, self.group = path, group
         self.key = self.key_of(path, group, columns)
         self.position = 0  # the group's row that `_rest` (else the next batch read) starts with
         self._rest: pa.RecordBatch | None = None
@@ -772,8 +772,8 @@ class RowGroupReader:
         try:
             return next(self._read)
         except StopIteration:
-            raise RawDataError(self.path, f"row group {self.group} ends at row {self.position}, before the rows "
-                                          "its metadata counts", hint="the file is corrupt; download it again") from None
+            raise RawDataError(self.path, f"row group {self.group} ends at row {self.position}, before the rows its "
+                                          "metadata counts", hint="the file is corrupt; download it again") from None
         except (pa.ArrowException, OSError) as e:
             raise self.unreadable(e) from None
 

@@ -40,9 +40,9 @@ READ_BUFFER_BYTES = 2**20
 def batch_reader(source, **options) -> pq.ParquetFile:
     """A Parquet file opened to be read a batch at a time (`iter_batches`).
 
-    pyarrow's default, `pre_buffer`, reads every column chunk a reader will need before its first batch: for
-    `iter_batches`, the whole file whatever the batch size (84 MB of Arrow memory held through a 75 MB
-    MINT-1T-HTML file; 13 MB without it, for less CPU). Here each column chunk is read a buffer at a time."""
+    pyarrow's default, `pre_buffer`, reads ahead every column chunk a reader will need and holds them until it
+    is done: for `iter_batches`, the whole file whatever the batch size (84 MB of Arrow memory held through a
+    75 MB MINT-1T-HTML file; 13 MB without it, for less CPU). Here each column chunk is read a buffer at a time."""
     return pq.ParquetFile(source, pre_buffer=False, buffer_size=READ_BUFFER_BYTES, **options)
 
 
