@@ -542,8 +542,9 @@ def run(datasets: list[str], size: float, work: Path, results_path: Path, publis
         earlier = json.loads(results_path.read_text())
         if (earlier["machine"], earlier["size"]) != (results["machine"], size):
             raise SystemExit(f"--update: {results_path} was measured on another machine or --size; run without it")
+        update_record = {"datasets": datasets, "at": _now(), **({"builds_only": True} if builds_only else {})}
         results = {**earlier, "goals": GOALS, "dataset_goals": DATASET_GOALS,
-                   "updates": [*earlier.get("updates", []), {"datasets": datasets, "at": _now()}]}
+                   "updates": [*earlier.get("updates", []), update_record]}
     work.mkdir(parents=True, exist_ok=True)
     spawner = Spawner()  # before the local Hub and any build, while this process is small
     hub = None if builds_only else BenchHub(work)
@@ -559,8 +560,8 @@ def run(datasets: list[str], size: float, work: Path, results_path: Path, publis
 
     try:
         for name in datasets:
-            results["datasets"][name] = {**bench_dataset(name, size, work, spawner, hub, say, keep_outputs),
-                                         "measured_at": _now()}
+            measured = {**bench_dataset(name, size, work, spawner, hub, say, keep_outputs), "measured_at": _now()}
+            results["datasets"][name] = updated_entry(measured, results["datasets"].get(name) if update else None)
             save()
         if publish_large and hub is not None:
             results["publish_large"] = bench_publish_large(work, spawner, hub, say)
@@ -724,8 +725,20 @@ def table(results: dict) -> str:
     if per_dataset:
         lines.append(f"Per dataset (wall, trees included): {per_dataset}. Start-up CPU s: {startup}.")
     for update in results.get("updates", []):
-        lines.append(f"Measured again with --update at {update['at']}: {', '.join(update['datasets'])}.")
+        kept = [f"{name}'s from {results['datasets'][name]['publish_load_measured_at']}" for name in update["datasets"]
+                if update.get("builds_only") and "publish_load_measured_at" in results["datasets"].get(name, {})]
+        lines.append(f"Measured again with --update at {update['at']}: {', '.join(update['datasets'])}."
+                     + (f" Builds only; publish and load: {', '.join(kept)}." if kept else ""))
     return "\n".join(lines)
+
+
+def updated_entry(measured: dict, earlier: dict | None) -> dict:
+    """A dataset's results measured again. Measured without publish and load (--builds-only), it keeps those
+    of the earlier results, with the time they were measured (`publish_load_measured_at`)."""
+    if earlier is None or "publish" in measured or "publish" not in earlier:
+        return measured
+    return {**measured, "publish": earlier["publish"], "load": earlier["load"],
+            "publish_load_measured_at": earlier.get("publish_load_measured_at", earlier["measured_at"])}
 
 
 def _now() -> str:

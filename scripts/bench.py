@@ -11,7 +11,8 @@ also needs ~20 GB of free disk for outputs, each deleted once measured). --size 
 minutes (its builds are too small for the ratios to mean much: the table says which goals it does not judge).
 --builds-only leaves out publish and load. The publish of a folder of 2,000 small parts (the large path:
 batches on a pull request, one merge) runs after the datasets, or alone with --publish-large-only. --update
-measures the --dataset(s) again and keeps the other datasets' results in the --results file.
+measures the --dataset(s) again and keeps the other datasets' results in the --results file (with
+--builds-only, also their earlier publish and load, which the table dates).
 """
 import argparse
 import json

@@ -55,3 +55,24 @@ def test_update_refuses_results_of_another_machine(tmp_path):
     assert refused.returncode != 0
     assert "was measured on another machine or --size; run without it" in refused.stderr
     assert json.loads(path.read_text()) == other and not (tmp_path / "work").exists()
+
+
+def test_an_update_of_the_builds_alone_keeps_the_publish_and_load_measured_before():
+    earlier = {"measured_at": "2026-12-06 19:30 UTC", "publish": {"mb_per_s": 204.0}, "load": {"scan_rows": 9}}
+    builds = {"measured_at": "2026-12-06 19:47 UTC", "build": {"rows": 30_008}}
+    kept = bench.updated_entry(builds, earlier)
+    assert kept == {**builds, "publish": {"mb_per_s": 204.0}, "load": {"scan_rows": 9},
+                    "publish_load_measured_at": "2026-12-06 19:30 UTC"}
+    assert bench.updated_entry(builds, kept)["publish_load_measured_at"] == "2026-12-06 19:30 UTC"  # the first one
+    measured = {**builds, "publish": {"mb_per_s": 250.0}, "load": {"scan_rows": 10}}
+    assert bench.updated_entry(measured, kept) == measured  # measured again: nothing kept, no older time
+    assert bench.updated_entry(builds, None) == builds == bench.updated_entry(builds, {"measured_at": "x"})
+
+    results = json.loads(RESULTS.read_text())
+    movieqa = results["datasets"]["movieqa"]
+    builds_only = {key: value for key, value in movieqa.items() if key not in ("publish", "load")}
+    published_at_19_30 = {**movieqa, "measured_at": "2026-12-06 19:30 UTC"}
+    results["datasets"]["movieqa"] = bench.updated_entry(builds_only, published_at_19_30)
+    results["updates"] = [{"datasets": ["movieqa"], "at": "2026-12-06 19:47 UTC", "builds_only": True}]
+    assert ("Measured again with --update at 2026-12-06 19:47 UTC: movieqa. Builds only; publish and load: "
+            "movieqa's from 2026-12-06 19:30 UTC.") in bench.table(results)
