@@ -118,6 +118,11 @@ class MultimodalBuilder(datasets.ArrowBasedBuilder):
         """Use `state`, the planning builder's `shared_state()`, instead of computing it again."""
         raise NotImplementedError(f"{type(self).__name__} returns a shared_state but cannot adopt one")
 
+    def shares_state_with(self, config: str) -> bool:
+        """Whether the `shared_state` of another config of the same data directory holds for this config too
+        (an index of the same folder), so that this one adopts it instead of making its own."""
+        return False
+
     # ---- datasets integration ----------------------------------------------------------------------
 
     def __init__(self, *args, **kwargs):

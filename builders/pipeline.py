@@ -346,6 +346,7 @@ class Plan:
     rejected: list[dict] = field(default_factory=list)  # records rejected while listing splits
     meta: dict[str, dict] = field(default_factory=dict)  # config -> its metadata for the card and report
     failures: dict[str, list[RawDataError]] = field(default_factory=dict)  # config -> what stopped it
+    states: dict[str, Any] = field(default_factory=dict, repr=False)  # config -> its shared state, if any
 
 
 def plan_jobs(dataset: str, data_dir, configs: list[str], on_error: str, target: Target,
@@ -367,6 +368,8 @@ def plan_jobs(dataset: str, data_dir, configs: list[str], on_error: str, target:
             plan.failures[config] = [error]
             continue
         state_ref = None if state is None else _store_state(target, config, state)
+        if state is not None:
+            plan.states[config] = state
         plan.rejected += [dict(s, config=config, file=s["file"] and builder.relative(s["file"]))
                           for s in log.as_dicts()]
         features, docs = builder.documented_features()
@@ -406,6 +409,10 @@ def unread_raw_paths(dataset: str, data_dir: Path, plan: Plan) -> list[dict]:
         if config.name not in plan.meta:
             try:
                 builder = make_builder(dataset, config.name, data_dir)
+                # a state held for this config too is not made again (NMB+'s index of the same image folder)
+                shared = next((state for name, state in plan.states.items() if builder.shares_state_with(name)), None)
+                if shared is not None:
+                    builder.adopt_shared_state(shared)
                 missing = builder.missing_parts()
                 paths = builder.read_paths()
             except Exception:  # noqa: BLE001 (a config without its raw parts may not know its paths)

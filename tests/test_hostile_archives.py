@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from builders.archives import ZipDirectory, read_zip_member
 from builders.errors import RawDataError
 from builders.samples import bigdocs, flickr30k_entities, internvid, mint1t, movieqa, nmb_plus
 from helpers import PROJECT, edit_tar, edit_zip, edit_zip_member, quiet_build
@@ -329,3 +330,42 @@ def test_archive_bombs_are_refused_in_bounded_memory(name, tmp_path):
     assert where in stderr and f"declares {BOMB_BYTES:,} bytes" in stderr and "(a bomb)" in stderr, stderr
     assert peak < RSS_LIMIT, f"the build used {peak / 2**20:.0f} MiB"
     assert set(p.name for p in tmp_path.iterdir()) == {"raw", "out"}
+
+
+# ---- a zip directory kept as arrays (archives.ZipDirectory) -----------------------------------------------------
+
+def test_a_zip_directory_kept_as_arrays_finds_and_reads_the_members_zipfile_would(tmp_path):
+    path = tmp_path / "annotations.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("top/Sentences/", b"")  # a folder entry: never a member
+        archive.writestr("top/Sentences/1.txt", b"first copy")
+        archive.writestr("top/Sentences/2.txt", b"stored, not deflated" * 50, compress_type=zipfile.ZIP_STORED)
+        archive.writestr("top/Annotations/1.xml", b"<annotation/>" * 100, compress_type=zipfile.ZIP_DEFLATED)
+        archive.writestr("Sentences/caf_.txt", "é".encode())  # its name made cp437 below (no UTF-8 flag)
+        archive.writestr("Sentences/\u00fcber.txt", b"utf-8 name")  # zipfile sets the UTF-8 flag
+        archive.writestr("other/Sentences/1.txt", b"later copy")  # the same key as the first: kept, as dict() would
+    path.write_bytes(path.read_bytes().replace(b"caf_", b"caf\x82"))
+    with zipfile.ZipFile(path) as reference:
+        expected = {"/".join(n.split("/")[-2:]): reference.read(n) for n in reference.namelist() if n[-1] != "/"}
+    assert "Sentences/caf\u00e9.txt" in expected and expected["Sentences/1.txt"] == b"later copy"
+
+    archive = zipfile.ZipFile(path)
+    directory = ZipDirectory(archive, key=lambda name: "/".join(name.split("/")[-2:]))
+    assert archive.namelist() == [] and len(directory) == len(expected) == 5
+    for key, data in expected.items():
+        info = directory.get(key)
+        assert read_zip_member(archive, info, 2**20, key) == data, key
+    assert directory.get("Sentences/3.txt") is None and directory.get("Sentences") is None
+    assert directory.get("top/Sentences/1.txt") is None  # found by key, not by name
+    with pytest.raises(RawDataError, match="declares 1,300 bytes, more than the 1,000"):
+        read_zip_member(archive, directory.get("Annotations/1.xml"), 1000, "Annotations/1.xml")
+    wrong = directory.get("Sentences/1.txt")
+    wrong.header_offset = directory.get("Sentences/2.txt").header_offset  # the local header names another member
+    with pytest.raises(zipfile.BadZipFile, match="File name in directory"):
+        read_zip_member(archive, wrong, 2**20, "Sentences/1.txt")
+    archive.close()
+
+    with zipfile.ZipFile(tmp_path / "empty.zip", "w"):
+        pass
+    with zipfile.ZipFile(tmp_path / "empty.zip") as empty:
+        assert ZipDirectory(empty, key=str).get("x") is None

@@ -356,6 +356,34 @@ def test_unmapped_columns_are_kept_with_their_values_and_named(built, tmp_path):
     assert "date_published, thumbnail" in (tmp_path / "out" / "README.md").read_text()
 
 
+def test_the_config_not_built_takes_the_planners_index_of_the_same_image_folder(built, tmp_path, monkeypatch):
+    """Building `current` alone, the unread scan asks what `zenodo` would read: the same zenodo/ folder's index is
+    taken from the planner, not made again, and what it finds is the same."""
+    tree, _, _ = built
+    made, make = [], nmb.ImageStore.__init__
+
+    def counted(store, root):
+        made.append(Path(root).relative_to(tree.root).as_posix())
+        make(store, root)
+
+    monkeypatch.setattr(nmb.ImageStore, "__init__", counted)
+    report = quiet_build(DATASET, tree.root, tmp_path / "out", configs=["current"])
+    assert made.count("zenodo") == 1 and made.count("VLDBench/images") == 1  # vldbench's folder is its own
+    reasons = {u["path"]: u["reason"] for u in report["unread"]}
+    only_zenodo = "read by config 'zenodo', which this build did not make: it was not asked for (--config)"
+    assert reasons["zenodo/dataset_with_labels.parquet"] == only_zenodo
+    assert "zenodo/images/1098444910.jpg" not in reasons  # read by `current`
+    # the built config's own reason is given first (2000000009 is named by a Zenodo article only)
+    assert reasons["zenodo/images/2000000009.png"] == reasons["zenodo/images/2999999999.jpg"] == \
+        "an image file no article of config 'current' names"
+
+    def builder(config):
+        return nmb.NmbPlus(config_name=config, data_dir=str(tree.root))
+    assert builder("zenodo").shares_state_with("current") and builder("current").shares_state_with("zenodo")
+    assert not builder("vldbench").shares_state_with("current") and not builder("current").shares_state_with("v1")
+    assert not builder("v1").shares_state_with("vldbench_hub")  # both embed their images: no state
+
+
 # ---- other raw layouts and sharding give the same rows -------------------------------------------------------
 
 @pytest.mark.parametrize("zenodo_as,vldbench_as", [("zip", "parquet"), ("dir", "json")])
