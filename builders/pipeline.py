@@ -796,6 +796,7 @@ def _sha256_file(path: Path) -> str:
 def tool_versions() -> dict[str, str]:
     return {"multimodal-builders": __version__, "python": platform.python_version(),
             "datasets": datasets.__version__, "pyarrow": pyarrow.__version__,
+            "pyarrow_memory_pool": pyarrow.default_memory_pool().backend_name,
             "huggingface_hub": huggingface_hub.__version__}
 
 

@@ -12,7 +12,7 @@ import json
 import _path  # noqa: F401
 
 from builders import dataset_names
-from builders.cli import run
+from builders.cli import run, use_memory_pool
 from builders.errors import ON_ERROR_CHOICES
 
 
@@ -54,6 +54,7 @@ def json_object(text: str) -> dict:
 
 def main():
     args = parse_args()
+    use_memory_pool(args.name)  # before pyarrow is imported
     from builders.pipeline import build
 
     report = build(args.name, args.data_dir, args.output, configs=args.configs, num_proc=args.num_proc,

@@ -396,3 +396,24 @@ def test_scratch_caches_of_killed_builds_are_removed_by_the_next_one(tmp_path):
         (folder / "datasets").mkdir(parents=True)
     pipeline._remove_orphaned_caches(tmp_path)
     assert not orphan.exists() and living.exists() and unrelated.exists()
+
+
+def test_build_py_runs_with_the_allocator_the_builder_declares(tmp_path, monkeypatch):
+    """MINT-1T asks for the C library's malloc (`ARROW_MEMORY_POOL`), Flickr30K keeps pyarrow's default; a pool
+    chosen with ARROW_DEFAULT_MEMORY_POOL is obeyed. The build report says which one ran."""
+    from builders.samples import mint1t as mint_sample
+
+    monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL", raising=False)
+    mint_sample.make(tmp_path / "mint")
+    sample.make(tmp_path / "flickr")
+
+    def pool(dataset, raw, config, **env):
+        out = tmp_path / f"out-{len(list(tmp_path.glob('out-*')))}"
+        result = run_script("build.py", dataset, "--data-dir", raw, "--output", out, "--config", config, "--quiet",
+                            env=env)
+        assert result.returncode == 0, result.stderr
+        return json.loads((out / "build_report.json").read_text())["tools"]["pyarrow_memory_pool"]
+
+    assert pool("mint1t", tmp_path / "mint", "html") == "system"
+    assert pool("flickr30k_entities", tmp_path / "flickr", "captions") == "mimalloc"
+    assert pool("mint1t", tmp_path / "mint", "html", ARROW_DEFAULT_MEMORY_POOL="mimalloc") == "mimalloc"
