@@ -20,14 +20,14 @@ REGISTRY = {
 }
 
 ARROW_MEMORY_POOLS = {
-    "mint1t": "system",    # html, 1.47M documents: 433-460 MiB at peak with mimalloc, 360-372 with malloc
-    "musecar": "system",   # topic, 1,000 videos: 425-455 and 377-380 MiB
-    "nmb_plus": "system",  # current, 30,000 articles: 402-410 and 390-392 MiB (3,000: 328-335 and 308-322)
+    "mint1t": "system",    # html, 1.47M documents: 422-460 MiB at peak with mimalloc, 357-384 with malloc
+    "musecar": "system",   # topic, 1,000 videos: 425-455 and 377-382 MiB
+    "nmb_plus": "system",  # current, 30,000 articles: 385-438 and 390-401 MiB (3,000: 313-335 and 308-322)
 }
 """pyarrow's allocator for a build of the dataset, where it is not pyarrow's default (mimalloc): "system" is the C
 library's malloc. Which one keeps less of what a build frees depends on the dataset, by up to a fifth of its peak
-memory either way (BigDocs' ArxivOCR: 343-360 MiB with mimalloc, 375-398 with malloc), so it is measured per
-dataset on the bench trees, for the same CPU. pyarrow picks its allocator once, when it is imported (for its own
+memory either way (BigDocs' ArxivOCR: 342-360 MiB with mimalloc, 362-398 with malloc), so it is measured per
+dataset on the bench trees (README, "Memory"). pyarrow picks its allocator once, when it is imported (for its own
 C++ code too, which `pyarrow.set_memory_pool` does not reach), so `scripts/build.py` chooses before importing a
 builder (`cli.use_memory_pool`); that is why the choice is kept here and not on the builder class."""
 

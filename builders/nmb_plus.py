@@ -221,10 +221,10 @@ RAW_PARTS = {
     "scrape_images": RawPart("raw_scrape/images/ (the scraper's downloaded images)"),
 }
 IMAGE_PARTS = ("zenodo_images", "vldbench_images", "scrape_images")
+"""Folders of which only the files some article names are read."""
 IMAGE_FOLDER_OF = {"current": "zenodo_images", "zenodo": "zenodo_images", "vldbench": "vldbench_images",
                    "raw_scrape": "scrape_images"}
 """The raw part each config looks its image files up in (the other configs embed their images)."""
-"""Folders of which only the files some article names are read."""
 
 REQUIRED_COLUMNS = {
     "current": ("unique_id", "headline", "article_text", "image", "text_label", "multimodal_label"),
