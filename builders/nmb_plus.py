@@ -49,7 +49,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from datasets import ClassLabel, Image, Json, Value
 
-from .archives import MEDIA_MEMBER_LIMIT, read_zip_member
+from .archives import MEDIA_MEMBER_LIMIT, ZipDirectory, read_zip_member
 from .core import ExcludeBy, MMConfig, MultimodalBuilder, RawPart, batched, first_existing, group_by_count
 from .coverage import files_below, sorted_as_paths
 from .errors import RawDataError, RecordLog, not_utf8
@@ -851,7 +851,7 @@ class ImageStore:
             name = relative.rsplit("/", 1)[-1]
             self.by_name.setdefault(name, relative)
             self.by_stem.setdefault(name.rsplit(".", 1)[0], relative)
-        self._archives: dict[str, zipfile.ZipFile] = {}
+        self._archives: dict[str, tuple[zipfile.ZipFile, ZipDirectory]] = {}  # opened by `read`, per process
 
     def __getstate__(self) -> dict:  # the shard jobs' shared state: the index, not the open archives
         return {**self.__dict__, "_archives": {}}
@@ -887,10 +887,16 @@ class ImageStore:
         try:
             if not archive:
                 return member, Path(member).read_bytes()
-            if archive not in self._archives:
-                self._archives[archive] = zipfile.ZipFile(archive)
+            if archive not in self._archives:  # its directory as arrays, as Flickr30K's annotations.zip is kept
+                opened = zipfile.ZipFile(archive)
+                self._archives[archive] = opened, ZipDirectory(opened, key=str)
+            opened, directory = self._archives[archive]
             where = f"{archive}:{member}"
-            return where, read_zip_member(self._archives[archive], member, MEDIA_MEMBER_LIMIT, where)
+            info = directory.get(member)
+            if info is None:  # indexed at planning, gone since
+                raise RawDataError(archive, f"no image {member} in the archive any more",
+                                   hint="the archive changed during the build; build again")
+            return where, read_zip_member(opened, info, MEDIA_MEMBER_LIMIT, where)
         except (OSError, zipfile.BadZipFile, EOFError) as e:
             raise RawDataError(archive or member, f"cannot read image {member} ({e})",
                                hint="the file or archive is damaged; download it again") from None

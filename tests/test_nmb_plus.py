@@ -568,6 +568,22 @@ def test_the_image_index_is_the_one_rglob_and_paths_made(built, tmp_path):
     assert store.not_images == ["more.ZIP:n/README.txt"]
 
 
+def test_images_read_from_a_zip_and_one_gone_since_planning_is_a_located_error(tmp_path):
+    root = tmp_path / "zenodo"
+    root.mkdir()
+    with zipfile.ZipFile(root / "images.zip", "w") as archive:
+        archive.writestr("images/1.jpg", b"\xff\xd8 one")
+        archive.writestr("images/2.png", b"\x89PNG two")
+    store = nmb.ImageStore(root)
+    assert store.read("images/2.png") == (f"{root / 'images.zip'}:images/2.png", b"\x89PNG two")
+    with zipfile.ZipFile(root / "images.zip", "w") as archive:  # rewritten after the index was made
+        archive.writestr("images/2.png", b"\x89PNG two")
+    with pytest.raises(RawDataError, match="no image images/1.jpg in the archive any more") as error:
+        fresh = pickle.loads(pickle.dumps(store))  # a shard job's copy: opens the archive as it is now
+        fresh.read("images/1.jpg")
+    assert error.value.path == str(root / "images.zip")
+
+
 def test_the_shard_jobs_take_the_planners_image_index(built):
     tree, _, _ = built
     planner = nmb.NmbPlus(config_name="current", data_dir=str(tree.root))
