@@ -48,7 +48,8 @@ class RowDigest:
             array = array.storage
         if pa.types.is_dictionary(array.type):
             array = array.dictionary_decode()
-        self._stream(name + "/valid").update(_as_bytes(array.is_valid()))
+        valid = array.is_valid().to_numpy(zero_copy_only=False)
+        self._stream(name + "/valid").update(valid.tobytes())
         kind = array.type
         if pa.types.is_null(kind):
             return
@@ -59,9 +60,13 @@ class RowDigest:
             self._stream(name + "/len").update(_as_bytes(pc.list_value_length(array).fill_null(0)))
             self._feed(name + "[]", array.flatten())
         elif _is_binary_like(kind):
-            if array.null_count:
+            lengths = _value_lengths(array)
+            if array.null_count and lengths[~valid].any():
+                # a null slot spanning bytes (Arrow allows it): hashed as an empty value, so copy without them.
+                # Readers leave null slots empty, so the copy (which fill_null makes slowly) is rarely needed.
                 array = array.fill_null(pa.scalar("", kind))
-            self._stream(name + "/len").update(_as_bytes(pc.binary_length(array)))
+                lengths = _value_lengths(array)
+            self._stream(name + "/len").update(lengths.tobytes())
             self._stream(name).update(_value_bytes(array))
         elif pa.types.is_boolean(kind):
             self._stream(name).update(_as_bytes(array.fill_null(False)))
@@ -86,11 +91,23 @@ def _as_bytes(array: pa.Array) -> bytes:
     return np.ascontiguousarray(array.to_numpy(zero_copy_only=False)).tobytes()
 
 
+def _offsets(array: pa.Array) -> np.ndarray:
+    """The value offsets of a string or binary array's slots (slices respected): one more than its length."""
+    large = pa.types.is_large_string(array.type) or pa.types.is_large_binary(array.type)
+    if not len(array):
+        return np.zeros(1, np.int64 if large else np.int32)
+    return np.frombuffer(array.buffers()[1], np.int64 if large else np.int32)[array.offset:array.offset + len(array) + 1]
+
+
+def _value_lengths(array: pa.Array) -> np.ndarray:
+    """Each slot's length in bytes, in the offsets' width (what pc.binary_length gives for a slot not null)."""
+    return np.diff(_offsets(array))
+
+
 def _value_bytes(array: pa.Array) -> memoryview:
     """The concatenated values of a string or binary array (slices respected), without copying."""
-    offsets_type = np.int64 if pa.types.is_large_string(array.type) or pa.types.is_large_binary(array.type) else np.int32
-    offsets = np.frombuffer(array.buffers()[1], dtype=offsets_type)[array.offset:array.offset + len(array) + 1]
+    offsets = _offsets(array)
     data = array.buffers()[2]
-    if data is None or not len(offsets):
+    if data is None or not len(array):
         return memoryview(b"")
     return memoryview(data)[int(offsets[0]):int(offsets[-1])]
