@@ -41,7 +41,7 @@ import threading
 import zipfile
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import Path, PureWindowsPath
 from typing import Any, Iterable, Iterator
 
 import datasets
@@ -886,7 +886,8 @@ class ImageStore:
         archive, member = self.locations[relative]
         try:
             if not archive:
-                return member, Path(member).read_bytes()
+                with open(member, "rb") as file:
+                    return member, file.read()
             if archive not in self._archives:  # its directory as arrays, as Flickr30K's annotations.zip is kept
                 opened = zipfile.ZipFile(archive)
                 self._archives[archive] = opened, ZipDirectory(opened, key=str)
@@ -904,9 +905,9 @@ class ImageStore:
 
 def _safe_relative(name: str) -> str:
     """A release's image path as a relative POSIX path: Windows separators, absolute prefixes and '..' dropped."""
-    parts = PureWindowsPath(name).as_posix() if "\\" in name else name
-    kept = [p for p in PurePosixPath(parts).parts if p not in ("/", "..", ".") and not p.endswith(":")]
-    return "/".join(kept)
+    posix = PureWindowsPath(name).as_posix() if "\\" in name else name
+    # split, not a PurePosixPath: this runs for every name of every article (~0.5 s of a 30,000-article build)
+    return "/".join(p for p in posix.split("/") if p not in ("", ".", "..") and not p.endswith(":"))
 
 
 # ---- pure parsing functions ---------------------------------------------------------------------------------

@@ -722,6 +722,20 @@ def test_nmb_plus_image_names_are_told_as_paths_tell_them(name):
 
 
 @fuzz
+@given(tokens("a", "b.jpg", "/", "//", "\\", ".", "..", "C:", ":", " ", max_size=8))
+def test_nmb_plus_image_paths_are_made_relative_as_paths_make_them(name):
+    """_safe_relative splits a name instead of making a PurePosixPath of it: the parts a path keeps, less
+    roots, '.', '..' and drive names (a POSIX '//' root included, which the path-based version kept)."""
+    from pathlib import PureWindowsPath
+
+    posix = PureWindowsPath(name).as_posix() if "\\" in name else name
+    kept = [p for p in PurePosixPath(posix).parts if p not in ("/", "//", ".", "..") and not p.endswith(":")]
+    relative = nmb_plus._safe_relative(name)
+    assert relative == "/".join(kept)
+    assert not relative.startswith("/") and ".." not in relative.split("/")
+
+
+@fuzz
 @given(st.binary(max_size=40), st.sampled_from([b"\xff\xd9", b"IEND\xaeB`\x82", b"\xff", b""]), st.integers(0, 40),
        st.integers(-3, 3), st.sampled_from(["JPEG", "PNG", "GIF", None]))
 def test_image_end_markers_are_found_where_they_were(data, marker, at, shift, image_format):
