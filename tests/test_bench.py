@@ -70,9 +70,25 @@ def test_an_update_of_the_builds_alone_keeps_the_publish_and_load_measured_befor
 
     results = json.loads(RESULTS.read_text())
     movieqa = results["datasets"]["movieqa"]
-    builds_only = {key: value for key, value in movieqa.items() if key not in ("publish", "load")}
-    published_at_19_30 = {**movieqa, "measured_at": "2026-12-06 19:30 UTC"}
+    measured_whole = {key: value for key, value in movieqa.items() if key != "publish_load_measured_at"}
+    builds_only = {key: value for key, value in measured_whole.items() if key not in ("publish", "load")}
+    published_at_19_30 = {**measured_whole, "measured_at": "2026-12-06 19:30 UTC"}
     results["datasets"]["movieqa"] = bench.updated_entry(builds_only, published_at_19_30)
     results["updates"] = [{"datasets": ["movieqa"], "at": "2026-12-06 19:47 UTC", "builds_only": True}]
     assert ("Measured again with --update at 2026-12-06 19:47 UTC: movieqa. Builds only; publish and load: "
             "movieqa's from 2026-12-06 19:30 UTC.") in bench.table(results)
+
+
+def test_each_command_starts_with_the_disk_caught_up(monkeypatch, tmp_path):
+    """The spawner syncs before a command runs, not after: what earlier commands wrote is not its cost."""
+    import os
+    import sys
+
+    from bench import spawner
+
+    ran = tmp_path / "ran"
+    synced_before = []
+    monkeypatch.setattr(spawner.os, "sync", lambda: synced_before.append(not ran.exists()))
+    answer = spawner.run([sys.executable, "-c", f"open({str(ran)!r}, 'w').write('x')"], dict(os.environ), str(tmp_path))
+    assert answer["returncode"] == 0 and ran.read_text() == "x"
+    assert synced_before == [True]
