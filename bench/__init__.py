@@ -83,14 +83,18 @@ class Run:
 class Spawner:
     """The small process that runs every measured command (see `bench.spawner`)."""
 
-    def __init__(self):
+    def __init__(self, outputs: tuple[Path, ...] = ()):
+        self.outputs = [str(folder) for folder in outputs]  # where the measured commands write
         self.process = subprocess.Popen([sys.executable, "-m", "bench.spawner"], cwd=PROJECT,
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
-    def run(self, command: list, env: dict | None = None) -> Run:
-        """Run a command and measure it; its failure stops the benchmark with its stderr."""
+    def run(self, command: list, env: dict | None = None, settle: bool = False) -> Run:
+        """Run a command and measure it; its failure stops the benchmark with its stderr. `settle`: first write
+        out what earlier commands wrote to the outputs folders and drop it from the page cache (builds, the
+        limit and the usual way, which write gigabytes; not publishing, which reads a build's output)."""
         command = [str(c) for c in command]
-        request = {"command": command, "env": {**os.environ, **(env or {})}, "cwd": str(PROJECT)}
+        request = {"command": command, "env": {**os.environ, **(env or {})}, "cwd": str(PROJECT),
+                   "settle": self.outputs if settle else []}
         self.process.stdin.write(json.dumps(request) + "\n")
         self.process.stdin.flush()
         answer = json.loads(self.process.stdout.readline())
@@ -98,8 +102,8 @@ class Spawner:
             raise RuntimeError(f"{' '.join(command)} failed ({answer['returncode']}):\n{answer['stderr'][-3000:]}")
         return Run(answer["seconds"], answer["cpu_seconds"], answer["peak_rss"], answer["stdout"])
 
-    def python(self, *args, env: dict | None = None) -> Run:
-        return self.run([sys.executable, *args], env)
+    def python(self, *args, env: dict | None = None, settle: bool = False) -> Run:
+        return self.run([sys.executable, *args], env, settle)
 
     def close(self):
         self.process.stdin.close()
@@ -256,7 +260,7 @@ def bench_dataset(name: str, size: float, work: Path, spawner: Spawner, hub: "Be
         shutil.rmtree(target, ignore_errors=True)
         # built for the repository it is published to, as a maintainer does: the card needs no re-rendering
         run = spawner.python(SCRIPTS / "build.py", name, "--data-dir", raw, "--output", target, "--config",
-                             build_config, "--num-proc", num_proc, "--repo", repo, "--quiet")
+                             build_config, "--num-proc", num_proc, "--repo", repo, "--quiet", settle=True)
         return run, json.loads((target / "build_report.json").read_text())
 
     say(f"{name}: start-up; reading the tree once")
@@ -275,10 +279,10 @@ def bench_dataset(name: str, size: float, work: Path, spawner: Spawner, hub: "Be
     discard(out / f"{name}-small", keep_outputs)
     say(f"{name}: limit")
     limit = spawner.python("-m", "bench.limit", out / f"{name}-limit",
-                           *[full / i["path"].rstrip("/") for i in report["inputs"]])
+                           *[full / i["path"].rstrip("/") for i in report["inputs"]], settle=True)
     discard(out / f"{name}-limit", keep_outputs)
     say(f"{name}: usual way")
-    usual = spawner.python("-m", f"bench.usual_{name}", full, out / f"{name}-usual")
+    usual = spawner.python("-m", f"bench.usual_{name}", full, out / f"{name}-usual", settle=True)
     usual_rows = parquet_rows(out / f"{name}-usual")
     discard(out / f"{name}-usual", keep_outputs)
     result["startup_cpu_seconds"] = startup
@@ -548,7 +552,7 @@ def run(datasets: list[str], size: float, work: Path, results_path: Path, publis
         results = {**earlier, "goals": GOALS, "dataset_goals": DATASET_GOALS,
                    "updates": [*earlier.get("updates", []), update_record]}
     work.mkdir(parents=True, exist_ok=True)
-    spawner = Spawner()  # before the local Hub and any build, while this process is small
+    spawner = Spawner(outputs=(work / "out",))  # before the local Hub and any build, while this process is small
     hub = None if builds_only else BenchHub(work)
     started = time.perf_counter()
 

@@ -89,6 +89,10 @@ def test_each_command_starts_with_the_disk_caught_up(monkeypatch, tmp_path):
     ran = tmp_path / "ran"
     synced_before = []
     monkeypatch.setattr(spawner.os, "sync", lambda: synced_before.append(not ran.exists()))
-    answer = spawner.run([sys.executable, "-c", f"open({str(ran)!r}, 'w').write('x')"], dict(os.environ), str(tmp_path))
+    (tmp_path / "out" / "part").mkdir(parents=True)
+    (tmp_path / "out" / "part" / "train-000.parquet").write_bytes(b"PAR1" * 1000)
+    write = [sys.executable, "-c", f"open({str(ran)!r}, 'w').write('x')"]
+    answer = spawner.run(write, dict(os.environ), str(tmp_path), [str(tmp_path / "out"), str(tmp_path / "gone")])
     assert answer["returncode"] == 0 and ran.read_text() == "x"
     assert synced_before == [True]
+    assert (tmp_path / "out" / "part" / "train-000.parquet").read_bytes() == b"PAR1" * 1000  # dropped, not lost
