@@ -83,18 +83,16 @@ class Run:
 class Spawner:
     """The small process that runs every measured command (see `bench.spawner`)."""
 
-    def __init__(self, outputs: tuple[Path, ...] = ()):
-        self.outputs = [str(folder) for folder in outputs]  # where the measured commands write
+    def __init__(self):
         self.process = subprocess.Popen([sys.executable, "-m", "bench.spawner"], cwd=PROJECT,
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
-    def run(self, command: list, env: dict | None = None, settle: bool = False) -> Run:
-        """Run a command and measure it; its failure stops the benchmark with its stderr. `settle`: first write
-        out what earlier commands wrote to the outputs folders and drop it from the page cache (builds, the
-        limit and the usual way, which write gigabytes; not publishing, which reads a build's output)."""
+    def run(self, command: list, env: dict | None = None, settle: tuple[Path, ...] = ()) -> Run:
+        """Run a command and measure it; its failure stops the benchmark with its stderr. `settle`: folders
+        whose files are first written out and dropped from the page cache (see `bench.spawner`)."""
         command = [str(c) for c in command]
         request = {"command": command, "env": {**os.environ, **(env or {})}, "cwd": str(PROJECT),
-                   "settle": self.outputs if settle else []}
+                   "settle": [str(folder) for folder in settle]}
         self.process.stdin.write(json.dumps(request) + "\n")
         self.process.stdin.flush()
         answer = json.loads(self.process.stdout.readline())
@@ -102,7 +100,7 @@ class Spawner:
             raise RuntimeError(f"{' '.join(command)} failed ({answer['returncode']}):\n{answer['stderr'][-3000:]}")
         return Run(answer["seconds"], answer["cpu_seconds"], answer["peak_rss"], answer["stdout"])
 
-    def python(self, *args, env: dict | None = None, settle: bool = False) -> Run:
+    def python(self, *args, env: dict | None = None, settle: tuple[Path, ...] = ()) -> Run:
         return self.run([sys.executable, *args], env, settle)
 
     def close(self):
@@ -251,6 +249,10 @@ def bench_dataset(name: str, size: float, work: Path, spawner: Spawner, hub: "Be
     small, small_tree = sample_tree(name, max(1, records // 10), work, spawner, say=say)
     full, full_tree = sample_tree(name, records, work, spawner, say=say)
     out = work / "out"
+    # before each measured build, the limit and the usual way: the outputs written so far and the other datasets'
+    # trees written out and dropped from the page cache, so that each starts with room for what it writes
+    # (`bench.spawner`); this dataset's trees stay cached
+    settled = (out, *[tree for tree in sorted(full.parent.iterdir()) if not tree.name.startswith(f"{name}-")])
     result = {"config": config, "records": records, "what": TREES[name].what, "load_average_before": os.getloadavg(),
               "trees": {"small": small_tree, "full": full_tree}}
     repo = f"bench/{load_card_metadata(name)['repo_name']}"
@@ -260,7 +262,7 @@ def bench_dataset(name: str, size: float, work: Path, spawner: Spawner, hub: "Be
         shutil.rmtree(target, ignore_errors=True)
         # built for the repository it is published to, as a maintainer does: the card needs no re-rendering
         run = spawner.python(SCRIPTS / "build.py", name, "--data-dir", raw, "--output", target, "--config",
-                             build_config, "--num-proc", num_proc, "--repo", repo, "--quiet", settle=True)
+                             build_config, "--num-proc", num_proc, "--repo", repo, "--quiet", settle=settled)
         return run, json.loads((target / "build_report.json").read_text())
 
     say(f"{name}: start-up; reading the tree once")
@@ -279,10 +281,10 @@ def bench_dataset(name: str, size: float, work: Path, spawner: Spawner, hub: "Be
     discard(out / f"{name}-small", keep_outputs)
     say(f"{name}: limit")
     limit = spawner.python("-m", "bench.limit", out / f"{name}-limit",
-                           *[full / i["path"].rstrip("/") for i in report["inputs"]], settle=True)
+                           *[full / i["path"].rstrip("/") for i in report["inputs"]], settle=settled)
     discard(out / f"{name}-limit", keep_outputs)
     say(f"{name}: usual way")
-    usual = spawner.python("-m", f"bench.usual_{name}", full, out / f"{name}-usual", settle=True)
+    usual = spawner.python("-m", f"bench.usual_{name}", full, out / f"{name}-usual", settle=settled)
     usual_rows = parquet_rows(out / f"{name}-usual")
     discard(out / f"{name}-usual", keep_outputs)
     result["startup_cpu_seconds"] = startup
@@ -552,7 +554,7 @@ def run(datasets: list[str], size: float, work: Path, results_path: Path, publis
         results = {**earlier, "goals": GOALS, "dataset_goals": DATASET_GOALS,
                    "updates": [*earlier.get("updates", []), update_record]}
     work.mkdir(parents=True, exist_ok=True)
-    spawner = Spawner(outputs=(work / "out",))  # before the local Hub and any build, while this process is small
+    spawner = Spawner()  # before the local Hub and any build, while this process is small
     hub = None if builds_only else BenchHub(work)
     started = time.perf_counter()
 

@@ -6,11 +6,11 @@ Linux counts in a process's peak RSS the memory of the process it was started fr
 fork, the whole parent's peak with vfork); the benchmark's own process grows large, this one stays small.
 CPU time is user + sys of the command and of every child it waited for (os.wait4).
 
-Every command starts with the disk caught up and with what earlier commands wrote out of the page cache
-(`settle`, unmeasured; the request's "settle" names the folders they write to). Otherwise a build is charged
-for the kernel writing out the gigabytes the previous build wrote, and for reclaiming their pages once
-memory runs short: Flickr30K's two-process build took 15.5-18 s of system time right after the one-process
-build (4.4 GB written), 4.6 s when that output had been deleted. The raw trees stay cached.
+A command can start with the disk caught up and with the folders the request's "settle" names out of the page
+cache (`settle`, unmeasured): the benchmark names what earlier commands wrote and the other datasets' trees.
+Otherwise a build is charged for the kernel writing out the gigabytes the previous build wrote, and for
+reclaiming cached pages once memory runs short: Flickr30K's two-process build took 15.5-18 s of system time
+right after the one-process build (4.4 GB written), 4.6 s when that output had been deleted.
 """
 import json
 import os
