@@ -340,6 +340,7 @@ def bench_extra(name: str, config: str, tree, size: float, work: Path, spawner: 
     records = max(10, round(tree.records * size))
     raw, info = sample_tree(name, records, work, spawner, tree, label=config, say=say)
     target = work / "out" / f"{name}-{config}"
+    warm_page_cache(raw)  # as the dataset's own trees are (another dataset's settle may have dropped it)
     run, report = build(raw, target, build_config=config)
     units, measure = units_of(name, report, config, target, raw)
     discard(target, keep_outputs)
