@@ -20,7 +20,7 @@ import tempfile
 import time
 
 
-def settle(folders: list[str]) -> None:
+def settle(folders: list[str] | tuple[str, ...]) -> None:
     """Write out what is pending, then drop the cached pages of every file in `folders`."""
     os.sync()
     for folder in folders:
@@ -36,8 +36,8 @@ def settle(folders: list[str]) -> None:
                     os.close(descriptor)
 
 
-def run(command: list[str], env: dict, cwd: str, settled: list[str] = ()) -> dict:
-    settle(list(settled))
+def run(command: list[str], env: dict, cwd: str, settled: list[str] | tuple[str, ...] = ()) -> dict:
+    settle(settled)
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         started = time.perf_counter()
         child = subprocess.Popen(command, stdout=out, stderr=err, env=env, cwd=cwd)
