@@ -779,3 +779,12 @@ def test_a_frame_whose_size_tag_is_not_an_integer_is_an_undecodable_image_not_a_
     assert (picture.status, picture.error, picture.data) == (mint1t.UNDECODABLE,
                                                               f"doc_0: tag {WIDTH} has non-integer type 2", None)
     assert mint1t.frame_picture(tiff, second, "doc_1").path == "doc_1.jpg"
+
+
+def test_a_row_weighs_its_texts_and_metadata_in_utf8_bytes():
+    """The per-document weight (`row_weight`) counts what the column-wise path reads off the offsets: UTF-8
+    bytes, not characters; a lone surrogate (which a repaired PDF member never keeps) weighs 3, not an error."""
+    row = {"texts": ["é", None, "ab", "\U0001F600"], "images": [None, {"bytes": b"xyz"}], "metadata": "ü"}
+    assert mint1t.row_weight(row) == 2 + 2 + 4 + 3 + 2 + 200
+    assert mint1t.utf8_bytes("\ud800") == 3 and mint1t.utf8_bytes("plain") == 5
+    assert mint1t.row_weight({"texts": [], "images": [], "metadata": None}) == 200
