@@ -11,8 +11,10 @@ from __future__ import annotations
 import functools
 import json
 import os
+import pyexpat
 import re
 import tarfile
+import xml.etree.ElementTree as ElementTree
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -294,12 +296,14 @@ def iter_images(shard: ImageShard) -> Iterator[tuple[str, str, bytes | RawDataEr
     """(image id, where it was read, bytes or the error saying why not), for every id of the shard."""
     if shard.source == "dir":
         for image_id in shard.ids:
-            path = Path(shard.path) / f"{image_id}.jpg"
+            path = os.path.join(shard.path, f"{image_id}.jpg")  # (pathlib per image: ~0.3 s of 31,783 reads)
             try:
-                yield image_id, str(path), path.read_bytes()
+                with open(path, "rb") as file:
+                    data = file.read()
             except OSError as e:
-                yield image_id, str(path), RawDataError(path, f"image missing or unreadable ({e.strerror})",
-                                                        hint="check that the images archive was fully extracted")
+                data = RawDataError(Path(path), f"image missing or unreadable ({e.strerror})",
+                                    hint="check that the images archive was fully extracted")
+            yield image_id, path, data
     elif shard.source == "tar":
         with open(shard.path, "rb") as archive:
             for image_id, (offset, size) in zip(shard.ids, shard.offsets):
@@ -444,11 +448,27 @@ def parse_caption(line: str, path, line_number: int) -> dict:
     return {"text": " ".join(words), "phrases": phrases}
 
 
+def xml_root(data: bytes) -> ElementTree.Element:
+    """The root of an untrusted XML document. One that could declare entities unseen is parsed by defusedxml,
+    which refuses DTDs, entities and external references by name: a DTD (`<!DOCTYPE`), NUL bytes (UTF-16 or
+    UTF-32 hide the DTD's bytes) or a declared encoding (EBCDIC ones do). Any other goes to ElementTree's C parser,
+    2.5x faster (defusedxml runs ElementTree's pure-Python parser: 1.0 s for the release's 31,783 files, which
+    declare nothing). Entities are declared only in a DTD; besides, expat >= 2.4.1 caps their expansion and
+    ElementTree never fetches external ones."""
+    if DTD_OPENING in data or b"\0" in data or DECLARED_ENCODING.match(data) or pyexpat.version_info < (2, 4, 1):
+        return SafeET.fromstring(data)
+    return ElementTree.fromstring(data)
+
+
+DTD_OPENING = b"<!DOCTYPE"  # XML spells it in capitals only
+DECLARED_ENCODING = re.compile(rb"\s*<\?xml[^>]*encoding")
+
+
 def parse_annotation_xml(data: bytes, path) -> dict:
     """Annotations/<id>.xml → size and entities (boxes 0-based), per the official get_annotations."""
     try:
-        root = SafeET.fromstring(data)
-    except SafeET.ParseError as e:
+        root = xml_root(data)
+    except ElementTree.ParseError as e:
         raise RawDataError(path, f"malformed XML ({e.msg if hasattr(e, 'msg') else e})", line=e.position[0],
                            hint="the file is corrupt or truncated; re-extract annotations.zip") from None
     except DefusedXmlException as e:

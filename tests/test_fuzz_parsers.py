@@ -12,12 +12,15 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import xml.etree.ElementTree as ElementTree
 from pathlib import Path, PurePosixPath
 
 import datasets
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from defusedxml import DefusedXmlException
+from defusedxml import ElementTree as SafeET
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -146,6 +149,20 @@ XML_TOKENS = ("<annotation>", "</annotation>", "<size>", "</size>", "<width>", "
 @given(tokens(*XML_TOKENS, max_size=60))
 def test_flickr_annotation_xml_from_tokens(text):
     only_raw_data_errors(f30k.parse_annotation_xml, text.encode("utf-8", "surrogatepass"), WHERE)
+
+
+@fuzz
+@given(tokens(*XML_TOKENS, "<?xml version='1.0' encoding='latin-1'?>", "\x00", max_size=60))
+def test_flickr_annotation_xml_reads_as_defusedxml_reads_it(text):
+    """`xml_root` gives defusedxml's tree, or its error, whichever parser it takes."""
+    data = text.encode("utf-8", "surrogatepass")
+    try:
+        expected = ElementTree.tostring(SafeET.fromstring(data))
+    except (ElementTree.ParseError, DefusedXmlException) as error:
+        with pytest.raises(type(error)):
+            f30k.xml_root(data)
+    else:
+        assert ElementTree.tostring(f30k.xml_root(data)) == expected
 
 
 @fuzz

@@ -150,13 +150,16 @@ def external_entity(target: Path) -> str:
             "</annotation>\n")
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])  # in UTF-16 the DTD's bytes are not b"<!DOCTYPE"
 @pytest.mark.parametrize("attack", ["billion laughs", "external entity"])
-def test_xml_entities_are_refused(attack, tmp_path):
+def test_xml_entities_are_refused(attack, encoding, tmp_path):
     raw, out = tmp_path / "raw", tmp_path / "out"
     flickr30k_entities.make(raw)
     hostile = Hostile(tmp_path)
     xml = billion_laughs() if attack == "billion laughs" else external_entity(hostile.secret)
-    edit_zip_member("annotations.zip", "Annotations/12345.xml", lambda data: xml.encode())(raw)
+    if encoding != "utf-8":
+        xml = xml.replace('<?xml version="1.0"?>', f'<?xml version="1.0" encoding="{encoding}"?>')
+    edit_zip_member("annotations.zip", "Annotations/12345.xml", lambda data: xml.encode(encoding))(raw)
     with pytest.raises(RawDataError, match=r"annotations.zip:Annotations/12345.xml \(record 12345\): refused XML "
                                            r"construct \(EntitiesForbidden\)"):
         quiet_build("flickr30k_entities", raw, tmp_path / "strict", configs=["entities"], on_error="raise")
