@@ -5,6 +5,7 @@ import json
 import shutil
 
 import datasets
+import huggingface_hub.lfs
 import pytest
 from huggingface_hub import HfApi, hf_hub_download
 from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError
@@ -86,6 +87,42 @@ def test_a_changed_build_replaces_files_and_leaves_nothing_stale(local_hub, buil
     assert remote_files(local_hub, repo) == local  # captions/ and karpathy/ files are gone, as are old train shards
     assert any(f.startswith("captions/") for f in first)
     assert "delete  entities/train-00000-of-00001.parquet" in result.stdout
+
+
+def test_publishing_takes_each_parts_sha256_from_the_build_report(local_hub, built_folder, tmp_path, monkeypatch):
+    folder = copy_of(built_folder[1], tmp_path)  # (copytree keeps the modification times)
+    report = json.loads((folder / "build_report.json").read_text())
+    recorded = {name: part["sha256"] for config in report["configs"].values() for split in config["splits"].values()
+                for name, part in zip(split["files"], split["parts"])}
+    hashed, real = [], huggingface_hub.lfs.sha_fileobj  # (what huggingface_hub hashes a file to upload with)
+    monkeypatch.setattr(huggingface_hub.lfs, "sha_fileobj", lambda file, *a: hashed.append(file.name) or real(file, *a))
+    publishing.publish(folder, "recorded/flickr30k-entities", token=local_hub.token, log=lambda *a: None)
+    assert not [name for name in hashed if name.endswith(".parquet")]
+    # the local Hub hashes what it receives and refuses an upload whose bytes are not its announced sha256
+    files = local_hub.api().get_paths_info("recorded/flickr30k-entities", list(recorded), repo_type="dataset")
+    assert {f.path: f.lfs.sha256 for f in files} == recorded
+
+
+@pytest.mark.parametrize("change", ["same size, other bytes", "other size", "touched only"])
+def test_a_part_changed_since_the_build_is_hashed_and_refused(change, local_hub, built_folder, tmp_path):
+    folder = copy_of(built_folder[1], tmp_path)
+    part = folder / "entities/train-00000-of-00001.parquet"
+    data = part.read_bytes()
+    if change == "same size, other bytes":
+        part.write_bytes(data[:-9] + bytes(9))  # the footer's length and magic, zeroed
+    elif change == "other size":
+        part.write_bytes(data + b"\n")
+    else:
+        part.touch()
+    repo = f"changed/{change.replace(' ', '-').replace(',', '')}"
+    result = publish_cli(folder, repo, local_hub)
+    if change == "touched only":  # hashed again, and found to be what the build wrote
+        assert result.returncode == 0, result.stderr
+        return
+    assert result.returncode == 2
+    assert f"{part}: changed since the build (" in result.stderr and "rebuild the folder" in result.stderr
+    assert ("where build_report.json records" in result.stderr) == (change == "other size")
+    assert not local_hub.api().repo_exists(repo, repo_type="dataset")
 
 
 def test_dry_run_changes_nothing(local_hub, built_folder, tmp_path):

@@ -255,10 +255,13 @@ def plan(selection: Selection, repo_id: str, private: bool | None, remote: Remot
                          visibility(selection.report["redistribution"], private, remote.private), gating, remote.head,
                          configs=list(selection.configs), kept=list(selection.kept))
     local = selection.files
+    recorded, report_written = recorded_parts(selection.report), local[REPORT_FILE].stat().st_mtime_ns
     for path_in_repo, path in local.items():
         content = contents.get(path_in_repo)
         operation = CommitOperationAdd(path_in_repo=path_in_repo,
                                        path_or_fileobj=str(path) if content is None else content)
+        if content is None and path_in_repo in recorded:
+            take_recorded_sha256(operation, path, recorded[path_in_repo], report_written)
         if _same_content(remote.files.get(path_in_repo), operation,
                          content if content is not None else path.read_bytes):
             result.unchanged.append(path_in_repo)
@@ -859,6 +862,29 @@ def _local_files(folder: Path, report: dict) -> dict[str, Path]:
         raise UsageError(f"{folder}: files listed in {REPORT_FILE} are missing: {', '.join(missing)}; "
                          "rebuild the folder")
     return files
+
+
+def recorded_parts(report: dict) -> dict[str, dict]:
+    """Each data file's {"bytes", "sha256", ...} as the build recorded it, by its path in the repository."""
+    return {name: part for config in report["configs"].values() for split in config["splits"].values()
+            for name, part in zip(split["files"], split.get("parts") or ()) if part.get("sha256")}
+
+
+def take_recorded_sha256(operation: CommitOperationAdd, path: Path, part: dict, report_written_ns: int) -> None:
+    """Gives the upload the part's sha256 as the build recorded it (hashed as the part was written), so that a
+    publish does not read every part again to hash it: a re-publish that changes only the card read the whole
+    dataset. A part modified after build_report.json was written (a copy that did not keep modification times,
+    or an edit) is hashed; a part that is no longer what the build wrote is refused."""
+    stat = path.stat()
+    if stat.st_size != part["bytes"]:
+        changed = f"{stat.st_size:,} bytes, where {REPORT_FILE} records {part['bytes']:,}"
+    elif stat.st_mtime_ns > report_written_ns and operation.upload_info.sha256.hex() != part["sha256"]:
+        changed = f"its sha256 is not the {part['sha256']} {REPORT_FILE} records"
+    else:
+        operation.upload_info.sha256 = bytes.fromhex(part["sha256"])
+        return
+    raise UsageError(f"{path}: changed since the build ({changed}); rebuild the folder: its report, card and "
+                     "croissant.json describe the files the build wrote")
 
 
 def _same_content(remote_file, operation: CommitOperationAdd, content) -> bool:
