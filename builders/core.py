@@ -73,6 +73,9 @@ class MultimodalBuilder(datasets.ArrowBasedBuilder):
     SHARD_BYTES: ClassVar[int] = 400 * 10**6
     """Raw input per shard job, for builders that group files or records into shards by size
     (`group_by_size`), so that each job's Parquet part stays under the Hub's recommended 500 MB."""
+    planning_processes: int = 1
+    """How many processes `split_shards` may keep busy, forking them (the pipeline sets the local engine's
+    --num-proc while no other thread runs): a planner that reads a large file through may read it in stretches."""
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

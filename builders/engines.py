@@ -37,6 +37,7 @@ class LocalEngine:
     def __init__(self, num_proc: int = 1):
         self.num_proc = num_proc
         self.in_process = num_proc <= 1  # jobs then see this process's memory (a memory:// output works)
+        self.planning_processes = max(1, num_proc)  # the cores the jobs will have, idle while the planner runs
 
     def start(self, run: JobFunction, jobs: list, target) -> Completions:
         """Submit every job (forking the workers now, before the caller starts any thread); iterate the results."""
@@ -105,6 +106,7 @@ class RayEngine:
             raise UsageError("--engine ray needs Ray: pip install -e \".[ray]\"") from None
         self.address, self.num_cpus = address, num_cpus
         self.in_process = False
+        self.planning_processes = 1  # the driver's machine may not be where the cores are
 
     def start(self, run: JobFunction, jobs: list, target) -> Completions:
         import ray

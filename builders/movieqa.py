@@ -22,11 +22,14 @@ never the whole file. Video clips are copied byte for byte.
 from __future__ import annotations
 
 import codecs
+import concurrent.futures
 import copy
 import functools
 import json
+import multiprocessing
 import os
 import re
+import sys
 import tarfile
 import threading
 from array import array
@@ -394,7 +397,7 @@ class MovieQA(MultimodalBuilder):
     def qa_index(self) -> "QAIndex":
         files = self.raw["files"]
         with_video = {CLIP_NAME.fullmatch(name).group(1) for name in files["video"]} | set(files["video_tar"])
-        return qa_index(self.raw["qa"], frozenset(with_video))
+        return qa_index(self.raw["qa"], frozenset(with_video), self.planning_processes)
 
     @functools.cached_property
     def qa_file(self) -> "QAFile":
@@ -699,13 +702,16 @@ class MalformedList(Exception):
 class TextWindow:
     """The decoded text of part of a file, read on a chunk at a time, with the file offsets of its places."""
 
-    def __init__(self, file, chunk_bytes: int):
+    def __init__(self, file, chunk_bytes: int, start: int = 0):
+        """The text from file offset `start` (a character's first byte; a BOM is looked for only at 0)."""
         self.file, self.chunk_bytes = file, chunk_bytes
         self.utf8 = codecs.getincrementaldecoder("utf-8")()
+        file.seek(start)
         head = file.read(max(chunk_bytes, len(codecs.BOM_UTF8)))
-        self.offset = len(codecs.BOM_UTF8) if head.startswith(codecs.BOM_UTF8) else 0  # the file offset of text[0]
+        bom = start == 0 and head.startswith(codecs.BOM_UTF8)
+        self.offset = start + (len(codecs.BOM_UTF8) if bom else 0)  # the file offset of text[0]
         self.eof = not head
-        self.text = self.utf8.decode(head[self.offset:], final=self.eof)
+        self.text = self.utf8.decode(head[self.offset - start:], final=self.eof)
         self.ascii = self.text.isascii()  # then a place in the text is its offset from text[0] in the file
         self._cursor = (0, self.offset)   # (place, file offset) last worked out in a text that is not ASCII
 
@@ -758,16 +764,25 @@ def scan_json_list(path: Path, chunk_bytes: int = QA_SCAN_BYTES) -> Iterator[tup
     raise AssertionError(f"{path}: scan_json_list rejects what read_json_list reads")
 
 
-def _scan_json_list(window: TextWindow) -> Iterator[tuple[int, int, Any]]:
+def _scan_json_list(window: TextWindow, at_item: bool = False,
+                    stop: int | None = None) -> Iterator[tuple[int, int, Any]]:
+    """The items of the list in `window`'s text; `at_item`: the text starts at an item, not at the list's '['.
+    With `stop`, the scan ends at the first item starting at or past that file offset and returns its offset (a
+    stretch of the list, `index_stretch`); otherwise at the list's end, returning None."""
     # the loop runs once a question (a million times on the bench's tree): the window's text and the scanner are
     # held in locals, refreshed whenever the window reads on
     scan_once, separator = json.JSONDecoder().scan_once, JSON_SEPARATOR.match  # raw_decode without its wrapper
-    place = window.match(JSON_SPACE, 0).end()
-    if not window.text.startswith("[", place):
-        raise MalformedList
-    place = window.match(JSON_SPACE, place + 1).end()
+    if at_item:
+        place = 0
+    else:
+        place = window.match(JSON_SPACE, 0).end()
+        if not window.text.startswith("[", place):
+            raise MalformedList
+        place = window.match(JSON_SPACE, place + 1).end()
     text = window.text
     while not text.startswith("]", place):
+        if stop is not None and window.file_offset(place) >= stop:
+            return window.file_offset(place)
         try:
             item, end = scan_once(text, place)
             # an item is whole once text follows it: a number cut at the end of the text parses as a shorter one
@@ -798,7 +813,7 @@ def _scan_json_list(window: TextWindow) -> Iterator[tuple[int, int, Any]]:
             raise MalformedList
         window.drop(len(window.text))
         if not window.more():
-            return
+            return None
 
 
 _parsed_files: dict[tuple[str, str], tuple[bytes, Any]] = {}
@@ -891,27 +906,31 @@ QID_SPLITS = {prefix: code for code, prefix in enumerate(SPLITS)}
 NO_SPLIT = len(SPLITS)
 
 
-class QAIndex:
-    """qa.json read as a stream (`scan_json_list`): where each record lies (`file`) and the little of it the
-    planner needs, in arrays of a few bytes a record. The records themselves are parsed again by the shard job
-    that writes them, so the planner's memory does not follow the file (parsed whole, the bench's 483 MB qa.json
-    took 2.4 GB)."""
+class QAIndexParts:
+    """What `QAIndex` keeps of the records of qa.json, or of one stretch of it (`index_stretch`)."""
 
-    def __init__(self, path: Path, movies_with_video: frozenset[str] = frozenset()):
-        stamp = file_stamp(path)
-        starts, ends = array("q"), array("q")
+    def __init__(self, movies_with_video: frozenset[str]):
+        self.starts, self.ends = array("q"), array("q")
         self.qid_splits = bytearray()   # QID_SPLITS code of a '<prefix>:<digits>' qid, NO_SPLIT for any other
         self.movies = array("i")        # the record's imdb_key as an index into movie_keys; -1 if not a string
         self.with_video = bytearray()   # 1 for a record whose video_clips is not empty (qa_video's questions)
-        qid_hashes = array("q")         # hash() of a string qid: repeats are looked for among equal hashes
+        self.qid_hashes = array("q")    # hash() of a string qid: repeats are looked for among equal hashes
         self.movie_keys: list[str] = []  # every movie a record names, in the order met
-        movie_ids: dict[str, int] = {}
         self.with_clips: set[str] = set()  # the movies some record lists clips of
         self.clips_asked: dict[str, set[str]] = {key: set() for key in movies_with_video}
         """imdb_key -> the clip names its records list, for the movies with clip files or a video tar in the tree
         (`movies_with_video`): the clips a config can read. Names of clips the tree does not have are not kept
         (a tree of 10x the questions, each with its own clips, held 190 MB of them)."""
-        for start, end, record in scan_json_list(path):
+        self.next_start: int | None = None  # where the record after a stretch starts (None: the list ended)
+
+    def add_all(self, scan: Iterator[tuple[int, int, Any]]) -> Any:
+        """Adds the (start, end, record) of `scan`, a `_scan_json_list`; returns what it returns."""
+        starts, ends, qid_splits, movies = self.starts, self.ends, self.qid_splits, self.movies
+        with_video, qid_hashes, movie_keys, clips_asked = self.with_video, self.qid_hashes, self.movie_keys, \
+            self.clips_asked
+        movie_ids = {key: i for i, key in enumerate(movie_keys)}
+        returned: list = []
+        for start, end, record in _returning(scan, returned):
             starts.append(start)
             ends.append(end)
             qid, key, clips = ((record.get("qid"), record.get("imdb_key"), record.get("video_clips"))
@@ -922,25 +941,142 @@ class QAIndex:
                 if number.isdigit():
                     code = QID_SPLITS.get(prefix, NO_SPLIT)
                 qid_hash = hash(qid)
-            self.qid_splits.append(code)
+            qid_splits.append(code)
             qid_hashes.append(qid_hash)
-            self.with_video.append(1 if clips else 0)
+            with_video.append(1 if clips else 0)
             if type(key) is str:
                 movie = movie_ids.get(key)
                 if movie is None:
-                    movie = movie_ids[key] = len(self.movie_keys)
-                    self.movie_keys.append(key)
+                    movie = movie_ids[key] = len(movie_keys)
+                    movie_keys.append(key)
                 if type(clips) is list and clips:  # clip_names inlined: one loop over every question of the release
                     names = [c for c in clips if type(c) is str]
                     if names:
                         self.with_clips.add(key)
-                        if key in movies_with_video:
-                            self.clips_asked[key].update(names)
+                        if key in clips_asked:
+                            clips_asked[key].update(names)
             else:
                 movie = -1
-            self.movies.append(movie)
-        self.file = QAFile(path, stamp, starts, ends)
-        self.same_qids = same_qid_groups(np.frombuffer(qid_hashes, np.int64), self.file)
+            movies.append(movie)
+        return returned[0]
+
+    def join(self, later: "QAIndexParts") -> None:
+        """Appends the next stretch's records (its movies renumbered into this one's)."""
+        ids = {key: i for i, key in enumerate(self.movie_keys)}
+        renumbered = np.array([ids.setdefault(key, len(ids)) for key in later.movie_keys] + [-1], np.int32)
+        self.movie_keys[:] = ids
+        self.movies.frombytes(renumbered[np.frombuffer(later.movies, np.int32)].tobytes())  # -1 stays -1
+        for mine, theirs in ((self.starts, later.starts), (self.ends, later.ends), (self.qid_hashes, later.qid_hashes)):
+            mine.extend(theirs)
+        self.qid_splits += later.qid_splits
+        self.with_video += later.with_video
+        self.with_clips |= later.with_clips
+        for key, names in later.clips_asked.items():
+            self.clips_asked[key] |= names
+        self.next_start = later.next_start
+
+
+def _returning(generator: Iterator, into: list) -> Iterator:
+    """`generator`'s items; what it returns is appended to `into`."""
+    into.append((yield from generator))
+
+
+PARALLEL_SCAN_BYTES = 64 * 2**20
+"""A qa.json this large is read in stretches by several processes when the planner has them (`index_parts`):
+read by one, the bench's 483 MB file kept a two-process build's second process idle for 6.5 s."""
+RECORD_OPENING = re.compile(rb"\}\s*,\s*\{")
+
+
+def index_parts(path: Path, movies_with_video: frozenset[str], processes: int = 1) -> QAIndexParts:
+    """`QAIndex`'s arrays for qa.json: read in `processes` stretches at once where it is large and processes can be
+    forked (they must hash the qids as this one does), else in one pass."""
+    if processes > 1 and sys.platform == "linux":
+        joined = index_stretches(path, stretch_starts(path, processes), movies_with_video)
+        if joined is not None:
+            return joined
+    parts = QAIndexParts(movies_with_video)
+    parts.add_all(scan_json_list(path))
+    return parts
+
+
+def stretch_starts(path: Path, count: int) -> list[int | None]:
+    """Where `count` processes could start reading qa.json: its start (None), then near each further count-th of
+    the file the first byte of what looks like a record, a '{' after '},' (it may be inside a string: the
+    stretches then do not join, `join_stretches`). Only the start for a file under PARALLEL_SCAN_BYTES."""
+    size = path.stat().st_size
+    starts: list[int | None] = [None]
+    if size < PARALLEL_SCAN_BYTES:
+        return starts
+    with open_raw(path) as file:
+        for k in range(1, count):
+            file.seek(size * k // count)
+            found = RECORD_OPENING.search(file.read(2**20))
+            start = found and size * k // count + found.end() - 1
+            if start and start > (starts[-1] or 0):
+                starts.append(start)
+    return starts
+
+
+def index_stretch(path: Path, start: int | None, stop: int | None, movies_with_video: frozenset[str],
+                  chunk_bytes: int = QA_SCAN_BYTES) -> QAIndexParts:
+    """The records of qa.json from `start` (a record's first byte; None: the file's start) to the first one
+    starting at or past `stop` (None: the end of the list), whose offset it keeps in `next_start`."""
+    parts = QAIndexParts(movies_with_video)
+    with open_raw(path) as file:
+        window = TextWindow(file, chunk_bytes, start or 0)
+        parts.next_start = parts.add_all(_scan_json_list(window, at_item=start is not None, stop=stop))
+    return parts
+
+
+def index_stretches(path: Path, starts: list[int | None], movies_with_video: frozenset[str]) -> QAIndexParts | None:
+    """The stretches from `starts` read at once, each but the first in a forked process, and joined; None for a
+    single start, or when they fail or do not join: the caller then reads the file in one pass, which says
+    what is wrong with a file that is."""
+    if len(starts) < 2:
+        return None
+    stops = starts[1:] + [None]
+    try:
+        with concurrent.futures.ProcessPoolExecutor(len(starts) - 1, mp_context=multiprocessing.get_context("fork")) \
+                as pool:
+            later = [pool.submit(index_stretch, path, start, stop, movies_with_video)
+                     for start, stop in zip(starts[1:], stops[1:])]
+            parts = [index_stretch(path, None, stops[0], movies_with_video)] + [f.result() for f in later]
+    except Exception:  # (a start inside a string can make any error; the one pass reports the file's own)
+        return None
+    return join_stretches(parts, stops)
+
+
+def join_stretches(parts: list[QAIndexParts], stops: list[int | None]) -> QAIndexParts | None:
+    """The stretches as one, if each ended where the next began; None otherwise. The first stretch starts at the
+    file's start, so its records are qa.json's: if its next record starts where the second stretch does, the
+    second started at a record too, and so on."""
+    if any(part.next_start != stop for part, stop in zip(parts, stops)):
+        return None
+    joined = parts[0]
+    for part in parts[1:]:
+        joined.join(part)
+    return joined
+
+
+
+
+class QAIndex:
+    """qa.json read as a stream (`scan_json_list`): where each record lies (`file`) and the little of it the
+    planner needs, in arrays of a few bytes a record. The records themselves are parsed again by the shard job
+    that writes them, so the planner's memory does not follow the file (parsed whole, the bench's 483 MB qa.json
+    took 2.4 GB). With `processes`, a large file is read in that many stretches at once (`index_parts`)."""
+
+    def __init__(self, path: Path, movies_with_video: frozenset[str] = frozenset(), processes: int = 1):
+        stamp = file_stamp(path)
+        parts = index_parts(path, movies_with_video, processes)
+        self.qid_splits = parts.qid_splits
+        self.movies = parts.movies
+        self.with_video = parts.with_video
+        self.movie_keys = parts.movie_keys
+        self.with_clips = parts.with_clips
+        self.clips_asked = parts.clips_asked
+        self.file = QAFile(path, stamp, parts.starts, parts.ends)
+        self.same_qids = same_qid_groups(np.frombuffer(parts.qid_hashes, np.int64), self.file)
         """The positions of each group of records with the same string qid (a release has none)."""
 
     def settled(self, split_of: dict[str, str]) -> np.ndarray:
@@ -984,7 +1120,7 @@ _qa_indexes: dict[tuple[str, frozenset[str]], tuple[tuple[int, int], QAIndex]] =
 _qa_indexes_lock = threading.Lock()  # held while scanning: the coverage thread waits for the planner's index
 
 
-def qa_index(path: Path, movies_with_video: frozenset[str]) -> QAIndex:
+def qa_index(path: Path, movies_with_video: frozenset[str], processes: int = 1) -> QAIndex:
     """The `QAIndex` of qa.json, made once per process while the file's size and modification time stay the same:
     a build makes a builder per config, and each one's coverage needs it."""
     key = (os.fspath(path), movies_with_video)
@@ -992,7 +1128,7 @@ def qa_index(path: Path, movies_with_video: frozenset[str]) -> QAIndex:
         cached = _qa_indexes.get(key)
         if cached is not None and cached[0] == file_stamp(path):
             return cached[1]
-        index = QAIndex(path, movies_with_video)
+        index = QAIndex(path, movies_with_video, processes)
         _qa_indexes.clear()  # the file of one tree; a process that builds many keeps no other
         _qa_indexes[key] = (index.file.stamp, index)
         return index

@@ -350,12 +350,14 @@ class Plan:
 
 
 def plan_jobs(dataset: str, data_dir, configs: list[str], on_error: str, target: Target,
-              excluded: tuple = ()) -> Plan:
-    """Shard jobs for every config; a config whose raw data cannot be listed is a failure, not the end."""
+              excluded: tuple = (), processes: int = 1) -> Plan:
+    """Shard jobs for every config; a config whose raw data cannot be listed is a failure, not the end.
+    `processes`: how many the planners may fork (`MultimodalBuilder.planning_processes`)."""
     code_version = _code_version(dataset)
     plan = Plan()
     for config in configs:
         builder = make_builder(dataset, config, data_dir, on_error)
+        builder.planning_processes = processes
         log = RecordLog(on_error)
         for kind in exclusions.applicable(builder.EXCLUDABLE, list(builder.info.features), excluded):
             log.notice(f"exclusions of kind {kind} do not apply: this config has no "
@@ -461,7 +463,7 @@ def build(dataset: str, data_dir, output, configs: list[str] | None = None, num_
             if fs.exists(f"{root}/{marker_of_completion}"):
                 fs.rm(f"{root}/{marker_of_completion}")
 
-        plan = plan_jobs(dataset, data_dir, selected, on_error, target, excluded)
+        plan = plan_jobs(dataset, data_dir, selected, on_error, target, excluded, runner.planning_processes)
         return_freed_memory()  # the planner's buffers, before the jobs (and forked workers) start
         planned = time.perf_counter()
         results = completed_results(target, plan.jobs)

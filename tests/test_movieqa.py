@@ -753,6 +753,85 @@ def test_the_columnar_split_settling_equals_the_per_record_reference(tmp_path_fa
         if split is not None and first_of[r["qid"]] != p}
 
 
+def index_fields(index) -> tuple:
+    """Everything a QAIndex (or the QAIndexParts it is made of) holds of qa.json's records."""
+    starts = index.file.starts if isinstance(index, mqa.QAIndex) else index.starts
+    ends = index.file.ends if isinstance(index, mqa.QAIndex) else index.ends
+    return (list(starts), list(ends), bytes(index.qid_splits), list(index.movies), bytes(index.with_video),
+            index.movie_keys, index.with_clips, index.clips_asked,
+            index.same_qids if isinstance(index, mqa.QAIndex) else list(index.qid_hashes))
+
+
+# question texts that look like the boundary of two records, for stretches to start in by mistake
+BOUNDARY_LOOKALIKES = st.sampled_from(["}, {", '}, {"qid": "train:1", "imdb_key": "tt0000001"}, {', "{", "}],[{"])
+
+
+@settings(max_examples=EXAMPLES, deadline=None, derandomize="MM_FUZZ_EXAMPLES" not in os.environ, database=None)
+@given(qa_json_and_split_of(), st.sets(st.sampled_from([*QA_MOVIES, "tt9999999"])),
+       st.sampled_from(sorted(QA_JSON_WRITERS)), st.integers(1, 9), st.data())
+def test_qa_json_read_in_stretches_joins_only_where_they_start_at_records(tmp_path_factory, qa_json, with_video,
+                                                                         writer, chunk_bytes, data):
+    """Stretches of qa.json, started at any '{' (a record's or one inside a string or a record), join only where
+    each started at a record, and then to what one pass reads; started at records, they always join."""
+    records = [dict(r, question=data.draw(BOUNDARY_LOOKALIKES)) if type(r) is dict and data.draw(st.booleans())
+               else r for r in qa_json[0]]
+    path = tmp_path_factory.mktemp("stretches") / "qa.json"
+    path.write_text(QA_JSON_WRITERS[writer](records), encoding="utf-8")
+    with_video = frozenset(with_video)
+    one_pass = mqa.index_parts(path, with_video)
+    braces = [i for i, byte in enumerate(path.read_bytes()) if byte == ord("{")]
+    starts = sorted(set(data.draw(st.lists(st.sampled_from(braces), max_size=3)))) if braces else []
+    stops = starts + [None]
+    try:
+        parts = [mqa.index_stretch(path, start, stop, with_video, chunk_bytes)
+                 for start, stop in zip([None] + starts, stops)]
+        joined = mqa.join_stretches(parts, stops)
+    except Exception:  # as index_stretches takes it: a start inside a string can make any error
+        joined = None
+    if set(starts) <= set(one_pass.starts):
+        assert joined is not None
+    if joined is not None:
+        assert index_fields(joined) == index_fields(one_pass)
+
+
+def test_a_large_qa_json_is_indexed_by_forked_processes_as_by_one(tmp_path, monkeypatch):
+    monkeypatch.setattr(mqa, "PARALLEL_SCAN_BYTES", 0)
+    path = tmp_path / "qa.json"
+    records = [{"qid": f"{prefix}:{n}", "imdb_key": f"tt000000{n % 7}", "question": f"Zoë {n}?",
+                "video_clips": [f"tt000000{n % 7}.sf-{n:06d}.ef-{n + 9:06d}.video.mp4"] if n % 3 else []}
+               for n in range(600) for prefix in ("train", "val", "test")]
+    records[700] = dict(records[3], imdb_key="tt0000009")  # a repeated qid
+    with_video = frozenset({"tt0000001", "tt0000002"})
+    path.write_text(json.dumps(records, indent=2), encoding="utf-8")
+    one_pass = mqa.QAIndex(path, with_video)
+    assert len(mqa.stretch_starts(path, 3)) == 3 and mqa.index_stretches(path, mqa.stretch_starts(path, 3),
+                                                                         with_video) is not None
+    assert index_fields(mqa.QAIndex(path, with_video, processes=3)) == index_fields(one_pass)
+    assert one_pass.same_qids == [[3, 700]] and one_pass.movie_keys[:2] == ["tt0000000", "tt0000001"]
+    # a question that looks like the boundary of two records, where the second process would start: it starts
+    # inside a string, its stretch does not join, and the file is read in one pass
+    records[900] = dict(records[900], question="x" + "}, {" * 20_000)
+    path.write_text(json.dumps(records, indent=2), encoding="utf-8")
+    one_pass = mqa.QAIndex(path, with_video)
+    starts = mqa.stretch_starts(path, 2)
+    assert starts[1] not in one_pass.file.starts and mqa.index_stretches(path, starts, with_video) is None
+    assert index_fields(mqa.QAIndex(path, with_video, processes=2)) == index_fields(one_pass)
+
+
+def test_a_two_process_build_reads_qa_json_in_two_stretches(tmp_path, monkeypatch):
+    monkeypatch.setattr(mqa, "PARALLEL_SCAN_BYTES", 0)
+    stretched, read_in_stretches = [], mqa.index_stretches  # (a spy: the stretches are read as they would be)
+    monkeypatch.setattr(mqa, "index_stretches", lambda path, starts, *rest: stretched.append(len(starts)) or
+                        read_in_stretches(path, starts, *rest))
+    sample.make(tmp_path / "raw", scale=3)
+    one = quiet_build("movieqa", tmp_path / "raw", tmp_path / "one", configs=["qa"])
+    monkeypatch.setattr(mqa, "_qa_indexes", {})  # the index this process keeps of the file
+    two = quiet_build("movieqa", tmp_path / "raw", tmp_path / "two", configs=["qa"], num_proc=2)
+    assert stretched == [2]
+    assert {s: v["content_hash"] for s, v in two["configs"]["qa"]["splits"].items()} == \
+        {s: v["content_hash"] for s, v in one["configs"]["qa"]["splits"].items()}
+
+
 def test_a_shard_job_refuses_a_qa_json_changed_after_planning(tmp_path):
     path = tmp_path / "qa.json"
     path.write_bytes(b'[{"a": 1}]')
