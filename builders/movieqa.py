@@ -693,6 +693,7 @@ QA_SCAN_BYTES = 4 * 2**20
 """qa.json is read this many bytes at a time (`scan_json_list`)."""
 JSON_SPACE = re.compile(r"\s*")  # the whitespace read_json_list allows around items (Unicode's, not only JSON's)
 JSON_SEPARATOR = re.compile(r"\s*(,\s*)?")
+NUMBER_CONTINUATION = frozenset("0123456789.eE+-")
 
 
 class MalformedList(Exception):
@@ -785,8 +786,10 @@ def _scan_json_list(window: TextWindow, at_item: bool = False,
             return window.file_offset(place)
         try:
             item, end = scan_once(text, place)
-            # an item is whole once text follows it: a number cut at the end of the text parses as a shorter one
-            whole = end < len(text) or window.eof
+            # an item is whole once text follows it that cannot go on a number: a number cut at the end of the
+            # text ("1" of "1.5", "1e5" or "12") parses as a shorter one
+            whole = window.eof or (end < len(text) and not (type(item) in (int, float)
+                                                            and text[end] in NUMBER_CONTINUATION))
         except (StopIteration, json.JSONDecodeError):  # StopIteration: no value starts at `place`
             if window.eof:
                 raise MalformedList from None

@@ -374,6 +374,8 @@ def test_movieqa_question_values_are_the_reference_row(record):
 @given(st.one_of(st.binary(max_size=64), tokens("[", "]", "{", "}", ",", " ", "\n", "\x0c", '"qid"', ":", "1", "NaN",
                                                  "\ufeff", '"é"', "\u00a0", "12", "1e", "tru", "true")),
        st.integers(1, 9))
+@example(b"[\n  1.5\n]", 3)  # "1." read first: the number was taken for a whole 1
+@example(b"[12, 1e5]", 1)
 def test_movieqa_json_list_scan_reads_what_read_json_list_reads(tmp_path_factory, data, chunk_bytes):
     """Items, their byte ranges and errors alike, whatever the chunks the file is read in."""
     if isinstance(data, str):
