@@ -91,29 +91,41 @@ def unread_paths(data_dir: Path, read: Iterable[Path], not_read: Iterable[tuple[
                 return because
         return UNRECOGNISED
 
-    def visit(folder: str, real_folder: str) -> None:
+    def unread_entries(folder: str, real_folder: str) -> Iterator[tuple[os.DirEntry, str, str]]:
+        # a folder's entries not read, sorted by name; the read ones (tens of thousands of images) are not
+        # kept while the walk goes on: the scan runs beside the shard jobs, at their peak memory
         seen_dirs[real_folder] = folder
-        for entry in sorted(_entries(folder), key=lambda e: e.name):
+        kept = []
+        for entry in _entries_iter(folder):
             path = os.path.join(folder, entry.name)
             # a builder may name a path through the links in the data directory or resolved
             real = os.path.realpath(path) if entry.is_symlink() else os.path.join(real_folder, entry.name)
-            if path in read_set or real in read_set:
-                continue
-            relative = os.path.relpath(path, root).replace(os.sep, "/")
-            if _is_dir(entry):
-                if real in seen_dirs:
-                    first = os.path.relpath(seen_dirs[real], root).replace(os.sep, "/")
-                    first = "the data directory" if first == "." else first + "/"
-                    found.append(Unread(relative + "/", 0, 0, f"a link to a folder walked already ({first})"))
-                elif path in inside_known or real in inside_known:
-                    visit(path, real)
-                else:
-                    files, size = _folder_size(path)
-                    found.append(Unread(relative + "/", files, size, explain(path, relative + "/")))
-            else:
-                found.append(Unread(relative, 1, _size(entry), explain(path, relative)))
+            if path not in read_set and real not in read_set:
+                kept.append((entry, path, real))
+        kept.sort(key=lambda item: item[0].name)
+        return iter(kept)
 
-    visit(root, os.path.realpath(root))
+    # depth first, a folder's entries in name order, without recursion (a nested function calling itself is a
+    # reference cycle that would keep the read set alive until the collector's next full pass)
+    walking = [unread_entries(root, os.path.realpath(root))]
+    while walking:
+        entry, path, real = next(walking[-1], (None, "", ""))
+        if entry is None:
+            walking.pop()
+            continue
+        relative = os.path.relpath(path, root).replace(os.sep, "/")
+        if _is_dir(entry):
+            if real in seen_dirs:
+                first = os.path.relpath(seen_dirs[real], root).replace(os.sep, "/")
+                first = "the data directory" if first == "." else first + "/"
+                found.append(Unread(relative + "/", 0, 0, f"a link to a folder walked already ({first})"))
+            elif path in inside_known or real in inside_known:
+                walking.append(unread_entries(path, real))
+            else:
+                files, size = _folder_size(path)
+                found.append(Unread(relative + "/", files, size, explain(path, relative + "/")))
+        else:
+            found.append(Unread(relative, 1, _size(entry), explain(path, relative)))
     return found
 
 
@@ -139,28 +151,35 @@ def _files(n: int) -> str:
     return f"{n} file" if n == 1 else f"{n} files"
 
 
-def files_below(root) -> Iterator[tuple[str, str]]:
+def sorted_files_below(root) -> Iterator[tuple[str, str]]:
     """(POSIX path relative to root, path) of each file below root, as `root.rglob("*")` and `is_file()` find
-    them (links to files included, linked folders not entered), in no particular order, without a Path each."""
-    folders = [(os.fspath(root), "")]
-    while folders:
-        folder, relative = folders.pop()
-        try:
-            with os.scandir(folder) as scan:
-                entries = list(scan)
-        except PermissionError:  # as rglob
-            continue
-        for entry in entries:
-            inside = f"{relative}{entry.name}"
-            if entry.is_dir() and not entry.is_symlink():
-                folders.append((entry.path, inside + "/"))
-            elif entry.is_file():
-                yield inside, entry.path
+    them (links to files included, linked folders not entered), in the order `sorted()` puts their Paths: by
+    parts ('a/b' before 'a-b'). Sorting by parts is walking depth first with each folder's names in order, so
+    only the names of the folders being walked are held, not the tree's (a raw folder of 31,783 images is
+    listed beside the shard jobs, at their peak memory), and no Path is made per file."""
+    walking = [(os.fspath(root), "", iter(_sorted_names(os.fspath(root))))]
+    while walking:
+        folder, relative, names = walking[-1]
+        name, is_folder = next(names, (None, False))
+        if name is None:
+            walking.pop()
+        elif is_folder:
+            inside = os.path.join(folder, name)
+            walking.append((inside, f"{relative}{name}/", iter(_sorted_names(inside))))
+        else:
+            yield f"{relative}{name}", os.path.join(folder, name)
 
 
-def sorted_as_paths(files: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
-    """`files_below`'s files in the order `sorted()` puts their Paths: by parts ('a/b' before 'a-b')."""
-    return sorted(files, key=lambda file: file[0].split("/"))
+def _sorted_names(folder: str) -> list[tuple[str, bool]]:
+    """(name, is a folder to enter) of the files and the folders (not links to folders) in `folder`, by name."""
+    try:
+        with os.scandir(folder) as scan:
+            names = [(entry.name, enter) for entry in scan
+                     if (enter := entry.is_dir() and not entry.is_symlink()) or entry.is_file()]
+    except PermissionError:  # as rglob
+        return []
+    names.sort()
+    return names
 
 
 def _normal(path) -> str:
@@ -201,12 +220,12 @@ def _parents(path: str, root: str) -> Iterator[str]:
         parent = os.path.dirname(parent)
 
 
-def _entries(folder: str) -> list[os.DirEntry]:
+def _entries_iter(folder: str) -> Iterator[os.DirEntry]:
     try:
         with os.scandir(folder) as entries:
-            return list(entries)
+            yield from entries
     except OSError:  # unreadable folder: the builders that need it say so; here it is simply not listed inside
-        return []
+        return
 
 
 def _is_dir(entry: os.DirEntry) -> bool:

@@ -51,7 +51,7 @@ from datasets import ClassLabel, Image, Json, Value
 
 from .archives import MEDIA_MEMBER_LIMIT, ZipDirectory, read_zip_member
 from .core import ExcludeBy, MMConfig, MultimodalBuilder, RawPart, batched, first_existing, group_by_count
-from .coverage import files_below, sorted_as_paths
+from .coverage import sorted_files_below
 from .errors import RawDataError, RecordLog, not_utf8
 from .media.image import EXTENSIONS, image_truncated, probe_image, sniff_format
 from .outputs import as_list
@@ -839,8 +839,9 @@ class ImageStore:
         self.root = root
         self.locations: dict[str, tuple[str, str]] = {}  # relative path -> (archive or "", member or file path)
         self.not_images: list[str] = []  # archive members that are not images (a README): never read
-        files = [(relative, path) for relative, path in files_below(root) if is_image_candidate(relative)]
-        for relative, path in sorted_as_paths(files):
+        for relative, path in sorted_files_below(root):
+            if not is_image_candidate(relative):
+                continue
             if suffix(relative.rsplit("/", 1)[-1]).lower() == ".zip":
                 self._index_zip(Path(path))
             else:

@@ -777,7 +777,7 @@ def input_checksums(paths: list[str], data_dir: Path) -> list[dict]:
         if path.is_dir():
             listing = hashlib.sha256()
             count = total = 0
-            for relative, file in coverage.sorted_as_paths(coverage.files_below(path)):
+            for relative, file in coverage.sorted_files_below(path):
                 size = os.stat(file).st_size
                 listing.update(f"{relative}\t{size}\n".encode())
                 count, total = count + 1, total + size
@@ -788,10 +788,13 @@ def input_checksums(paths: list[str], data_dir: Path) -> list[dict]:
 
 
 def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(8 * 2**20):
-            digest.update(chunk)
+    # into one reused buffer: this runs beside the shard jobs, at their peak memory, and reading 8 MiB chunks
+    # held two of them at once (the next read before the last chunk is released)
+    digest, buffer = hashlib.sha256(), bytearray(2**20)
+    view = memoryview(buffer)
+    with open(path, "rb", buffering=0) as f:
+        while read := f.readinto(buffer):
+            digest.update(view[:read])
     return digest.hexdigest()
 
 

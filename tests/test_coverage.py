@@ -1,9 +1,13 @@
 """Nothing in --data-dir is ignored silently: what a build does not read is listed, with a reason."""
 from __future__ import annotations
 
+import gc
 import os
+from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from builders import coverage
 from builders.coverage import UNRECOGNISED, matches, unread_paths
@@ -113,3 +117,58 @@ def test_paths_are_resolved_as_realpath_resolves_them(tmp_path, monkeypatch):
     for name in names:
         assert resolve(name) == os.path.realpath(name), name
     assert resolve("real/linked/b/c.jpg") == str(tmp_path / "real" / "a" / "b" / "c.jpg")
+
+
+NAMES = st.sampled_from(["a", "a-b", "a.b", "b", "B", "z", "é", "a b", "0"])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(entries=st.lists(st.tuples(st.lists(NAMES, min_size=1, max_size=3),
+                                  st.sampled_from(["file", "folder", "link to file", "link to folder"])),
+                        max_size=12))
+def test_sorted_files_below_lists_what_rglob_finds_in_the_order_paths_sort(tmp_path_factory, entries):
+    """The walk that lists an input folder for build_report.json and NMB+'s images (one folder's names at a
+    time) against its definition: the files `rglob` finds (links to files too, linked folders not entered),
+    sorted as Paths; 'a/b' comes before 'a-b'."""
+    root = tmp_path_factory.mktemp("tree")
+    for parts, kind in entries:
+        path = root.joinpath(*parts)
+        if any(p.exists() and not p.is_dir() for p in path.parents if p != root and root in p.parents):
+            continue  # a file stands where a folder would have to be
+        if path.exists() or path.is_symlink():
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if kind == "file":
+            path.write_bytes(b"x")
+        elif kind == "folder":
+            path.mkdir()
+        else:
+            target = root / "targets" / ("f" if kind == "link to file" else "d")
+            target.parent.mkdir(exist_ok=True)
+            if kind == "link to file":
+                target.write_bytes(b"t")
+                (target.parent / "unrelated").write_bytes(b"u")
+            else:
+                target.mkdir(exist_ok=True)
+                (target / "inside").write_bytes(b"i")
+            path.symlink_to(target)
+    expected = sorted(p for p in root.rglob("*") if p.is_file())
+    listed = list(coverage.sorted_files_below(root))
+    assert [Path(path) for _, path in listed] == expected
+    assert [relative for relative, _ in listed] == [p.relative_to(root).as_posix() for p in expected]
+
+
+def test_the_unread_walk_leaves_nothing_for_the_collector(tmp_path):
+    """The set of read paths (tens of thousands of images) is freed when the walk returns, not when the
+    collector next runs a full pass: the walk makes no reference cycle (a nested function calling itself did)."""
+    raw = tree(tmp_path / "raw", "images/1.jpg", "images/2.jpg", "images/deep/3.jpg", "notes.txt")
+    gc.collect()
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        found = unread_paths(raw, [raw / "images" / "1.jpg"])
+        assert gc.collect() == 0
+    finally:
+        if enabled:
+            gc.enable()
+    assert [(u.path, u.files) for u in found] == [("images/2.jpg", 1), ("images/deep/", 1), ("notes.txt", 1)]
