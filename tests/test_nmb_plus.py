@@ -533,8 +533,9 @@ def test_parse_pil_repr_and_safe_relative_paths():
 
 # ---- the fast paths against the reference -------------------------------------------------------------------
 
-def reference_image_locations(root: Path) -> dict[str, tuple[str, str]]:
-    """ImageStore's index as it was first made, through rglob and Paths (the reference for the scan on text)."""
+def reference_image_locations(root: Path) -> dict[str, tuple[str, str] | None]:
+    """ImageStore's index as it was first made, through rglob and Paths (the reference for the scan on text):
+    None for a file below root (read at root/relative), (archive, member) for a zip's member."""
     store = nmb.ImageStore.__new__(nmb.ImageStore)
     store.root, store.locations, store.not_images = root, {}, []
     files = (p for p in root.rglob("*") if p.is_file() and nmb.is_image_candidate(p.relative_to(root).as_posix()))
@@ -542,7 +543,7 @@ def reference_image_locations(root: Path) -> dict[str, tuple[str, str]]:
         if PurePosixPath(path.name).suffix.lower() == ".zip":
             store._index_zip(path)
         else:
-            store.locations[path.relative_to(root).as_posix()] = ("", str(path))
+            store.locations[path.relative_to(root).as_posix()] = None
     return store.locations
 
 
@@ -566,6 +567,9 @@ def test_the_image_index_is_the_one_rglob_and_paths_made(built, tmp_path):
     assert list(store.locations) == list(reference_image_locations(root))  # the order decides by_name and by_stem
     assert "linked.jpg" in store.locations and not any(k.startswith("linked-folder") for k in store.locations)
     assert store.not_images == ["more.ZIP:n/README.txt"]
+    assert store.file_of("a/c/d.png") == root / "a" / "c" / "d.png" and store.file_of("n/o.jpg") == root / "more.ZIP"
+    assert store.read("a/c/d.png") == (str(root / "a" / "c" / "d.png"), b"x")
+    assert store.read("linked.jpg") == (str(root / "linked.jpg"), b"x")
 
 
 def test_images_read_from_a_zip_and_one_gone_since_planning_is_a_located_error(tmp_path):
