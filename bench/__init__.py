@@ -540,6 +540,13 @@ class BenchHub:
 
 # ---- the whole run ------------------------------------------------------------------------------------------
 
+def hardware(machine: dict) -> dict:
+    """What must match for --update to put new rows beside old ones: all of `machine()` but the platform
+    string, which names the kernel's build and changes when the same machine's kernel is updated (the update
+    says so under the table)."""
+    return {key: value for key, value in machine.items() if key != "platform"}
+
+
 def run(datasets: list[str], size: float, work: Path, results_path: Path, publish_large: bool = True,
         builds_only: bool = False, keep_outputs: bool = False, update: bool = False) -> dict:
     """builds_only: no publish, load or large publish (a quick check of the builds, memory and projections).
@@ -549,9 +556,11 @@ def run(datasets: list[str], size: float, work: Path, results_path: Path, publis
                "projection_cores": list(PROJECTION_CORES), "datasets": {}}
     if update and results_path.exists():
         earlier = json.loads(results_path.read_text())
-        if (earlier["machine"], earlier["size"]) != (results["machine"], size):
+        if (hardware(earlier["machine"]), earlier["size"]) != (hardware(results["machine"]), size):
             raise SystemExit(f"--update: {results_path} was measured on another machine or --size; run without it")
         update_record = {"datasets": datasets, "at": _now(), **({"builds_only": True} if builds_only else {})}
+        if results["machine"]["platform"] != earlier["machine"]["platform"]:  # the same machine, its kernel updated
+            update_record["platform"] = results["machine"]["platform"]
         results = {**earlier, "goals": GOALS, "dataset_goals": DATASET_GOALS,
                    "updates": [*earlier.get("updates", []), update_record]}
     work.mkdir(parents=True, exist_ok=True)
@@ -737,7 +746,8 @@ def table(results: dict) -> str:
         kept = [f"{name}'s from {results['datasets'][name]['publish_load_measured_at']}" for name in update["datasets"]
                 if update.get("builds_only") and "publish_load_measured_at" in results["datasets"].get(name, {})]
         lines.append(f"Measured again with --update at {update['at']}: {', '.join(update['datasets'])}."
-                     + (f" Builds only; publish and load: {', '.join(kept)}." if kept else ""))
+                     + (f" Builds only; publish and load: {', '.join(kept)}." if kept else "")
+                     + (f" Platform then: {update['platform']}." if "platform" in update else ""))
     return "\n".join(lines)
 
 

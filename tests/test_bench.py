@@ -57,6 +57,21 @@ def test_update_refuses_results_of_another_machine(tmp_path):
     assert json.loads(path.read_text()) == other and not (tmp_path / "work").exists()
 
 
+def test_an_update_after_a_kernel_update_is_the_same_machine_and_says_so():
+    """The platform string names the kernel's build: the same hardware and Python after a kernel update may
+    add rows to a run's table, and the table names the platform they were measured on."""
+    results = json.loads(RESULTS.read_text())
+    machine = results["machine"]
+    assert bench.hardware({**machine, "platform": "Linux-6.18.99-other"}) == bench.hardware(machine)
+    assert bench.hardware({**machine, "cores": machine["cores"] + 62}) != bench.hardware(machine)
+    assert bench.hardware({**machine, "python": "3.12.0"}) != bench.hardware(machine)
+    results["updates"] = [{"datasets": ["movieqa"], "at": "2026-12-07 06:30 UTC", "builds_only": True,
+                           "platform": "Linux-6.18.99-other"}]
+    assert ("Measured again with --update at 2026-12-07 06:30 UTC: movieqa. Builds only; publish and load: "
+            "movieqa's from ") in bench.table(results)
+    assert "Platform then: Linux-6.18.99-other." in bench.table(results)
+
+
 def test_an_update_of_the_builds_alone_keeps_the_publish_and_load_measured_before():
     earlier = {"measured_at": "2026-12-06 19:30 UTC", "publish": {"mb_per_s": 204.0}, "load": {"scan_rows": 9}}
     builds = {"measured_at": "2026-12-06 19:47 UTC", "build": {"rows": 30_008}}
