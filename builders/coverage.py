@@ -187,19 +187,30 @@ def _normal(path) -> str:
 
 
 class _Resolver(dict):
-    """`os.path.realpath` of many files in few folders: each folder resolved once, one `lstat` per file (a
-    build names tens of thousands of images; resolving each one component by component was 5% of a build)."""
+    """`os.path.realpath` of many files in few folders: each folder resolved once, and its links found with one
+    listing (a build names tens of thousands of images; resolving each one component by component was 5% of a
+    build; an `lstat` of each took 0.15 s of 31,783 images, the listing 0.07 s)."""
+
+    def __init__(self):
+        super().__init__()
+        self.links: dict[str, frozenset[str]] = {}  # folder -> names of the symbolic links in it
 
     def __call__(self, path) -> str:
         path = os.fspath(path)
         folder, name = os.path.split(path)
-        if name in ("", os.curdir, os.pardir) or os.pardir in folder.split(os.sep) or os.path.islink(path):
+        if name in ("", os.curdir, os.pardir) or os.pardir in folder.split(os.sep) or name in self._links(folder):
             return os.path.realpath(path)  # '..' after a link is resolved from the link's target
         return os.path.join(self[folder], name)
 
     def __missing__(self, folder: str) -> str:
         self[folder] = real = os.path.realpath(folder)
         return real
+
+    def _links(self, folder: str) -> frozenset[str]:
+        if folder not in self.links:
+            self.links[folder] = frozenset(entry.name for entry in _entries_iter(folder or os.curdir)
+                                           if entry.is_symlink())
+        return self.links[folder]
 
 
 def _all_parents(paths: set[str], root: str) -> set[str]:
