@@ -1061,8 +1061,6 @@ def join_stretches(parts: list[QAIndexParts], stops: list[int | None]) -> QAInde
     return joined
 
 
-
-
 class QAIndex:
     """qa.json read as a stream (`scan_json_list`): where each record lies (`file`) and the little of it the
     planner needs, in arrays of a few bytes a record. The records themselves are parsed again by the shard job
