@@ -45,6 +45,7 @@ from datasets import Value, Video
 
 from .archives import TEXT_MEMBER_LIMIT, read_tar_member
 from .core import ExcludeBy, MMConfig, MultimodalBuilder, RawPart, batched
+from .coverage import sorted_files_below
 from .errors import RawDataError, RecordLog
 from .media import MediaError
 from .media.video import cut_clip, has_signature, mp4_truncation
@@ -235,8 +236,8 @@ class VideoSources:
         """Changes when any file under the folders is added, removed, resized or touched."""
         listing = hashlib.sha256()
         for folder in self.folders():
-            for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-                stat = path.stat()
+            for _, path in sorted_files_below(folder):  # rglob's files in Path order, without a Path each
+                stat = os.stat(path)
                 listing.update(f"{path}\t{stat.st_size}\t{stat.st_mtime_ns}\n".encode())
         return listing.hexdigest()[:16]
 

@@ -582,3 +582,26 @@ def test_other_keys_are_taken_verbatim_from_the_line():
                                           '{"umt_score": 0.3}', None, None]
     assert table["UMT_Score"].to_pylist() == [None] * 5
     assert json.loads(table.schema.metadata[b"other key counts"]) == {"When": 2, "Gone": 1, "umt_score": 1}
+
+
+def test_the_downloaded_videos_digest_is_their_sorted_listing(tmp_path):
+    """The digest that rebuilds a clips config when the downloads change: every file below the video folders
+    (a link to a file too, a linked folder not entered) in Path order, with its size and modification time."""
+    import hashlib
+
+    from builders.internvid import VideoSources
+
+    clips = tmp_path / "clips"
+    for name in ("a/b.mp4", "a-b.mp4", "a/c/d.mp4", "z.json"):
+        (clips / name).parent.mkdir(parents=True, exist_ok=True)
+        (clips / name).write_bytes(b"x" * len(name))
+    (clips / "link.mp4").symlink_to(clips / "a-b.mp4")
+    (clips / "linked").symlink_to(clips / "a", target_is_directory=True)
+    expected = hashlib.sha256()
+    for name in ("a/b.mp4", "a/c/d.mp4", "a-b.mp4", "link.mp4", "z.json"):
+        stat = (clips / name).stat()
+        expected.update(f"{clips / name}\t{stat.st_size}\t{stat.st_mtime_ns}\n".encode())
+    sources = VideoSources(str(tmp_path), None, str(clips), None)
+    assert sources.digest() == expected.hexdigest()[:16]
+    (clips / "a" / "c" / "d.mp4").write_bytes(b"longer")
+    assert sources.digest() != expected.hexdigest()[:16]
