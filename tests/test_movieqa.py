@@ -601,7 +601,9 @@ def test_qa_json_is_scanned_a_chunk_at_a_time_and_its_records_read_again_by_plac
                                           {"b": [2]}, 17]
     assert records.records([2]) == [{"qid": "test:1", "imdb_key": "tt2", "video_clips": ["c"]}]
     assert records._lines is None and [records.line(p) for p in range(4)] == [2, 3, 6, 6]
-    assert pickle.loads(pickle.dumps(records)).records([1]) == [{"b": [2]}]
+    for protocol in (4, 5):
+        again = pickle.loads(pickle.dumps(records, protocol=protocol))
+        assert again.records([1]) == [{"b": [2]}] and (again.starts, again.ends) == (records.starts, records.ends)
     assert list(index.qid_splits) == [0, mqa.NO_SPLIT, 2, mqa.NO_SPLIT] and list(index.movies) == [0, -1, 1, -1]
     assert list(index.with_video) == [1, 0, 1, 0] and index.with_clips == {"tt1", "tt2"}
     assert index.clips_asked == {"tt2": {"c"}, "tt3": set()}  # tt1's clip is not in the tree: its name is not kept

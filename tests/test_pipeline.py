@@ -454,3 +454,48 @@ def test_a_string_columns_digest_is_its_values_however_its_nulls_and_slices_are_
         "1c14dac4acdcb7c48ebd3375c90e5680"
     assert digest_of(pa.table({"s": pa.array(["a", "bb", "ccc"])})) != digest_of(pa.table({"s": spanning}))
     assert digest_of(pa.table({"s": pa.array([], pa.string())})) == "8343384bcadd380a46f93666a7166301"
+
+
+class _Grows:
+    """A state that pickles to other bytes each time it is pickled."""
+    times = 0
+
+    def __reduce__(self):
+        _Grows.times += 1
+        return (_Grows, (), {"times": _Grows.times, "padding": b"x" * 100})
+
+
+def test_shared_state_is_stored_under_its_digest_without_a_whole_copy_in_memory(tmp_path, monkeypatch):
+    """A small state travels inline and a large one is a staging file named by the sha256 of its pickle; the large
+    one is streamed to that file (at the planner's peak, a whole pickle in memory doubled MovieQA's index)."""
+    import hashlib
+    import pickle
+    import tracemalloc
+
+    import numpy as np
+
+    target = pipeline.Target.of(tmp_path / "out")
+    small = pipeline._store_state(target, "small", {"a": 1})
+    assert pickle.loads(small.inline) == {"a": 1}
+    assert small.digest == hashlib.sha256(small.inline).hexdigest()
+
+    state = {"starts": np.arange(2**20), "ends": np.arange(1, 2**20 + 1)}  # 16 MiB, pickled without a copy
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        large = pipeline._store_state(target, "large", state)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    stored = tmp_path / "out" / pipeline.STAGING_DIR / large.file
+    assert large.inline is None and large.file == f"large.state-{large.digest[:16]}.pickle"
+    assert hashlib.sha256(stored.read_bytes()).hexdigest() == large.digest
+    assert peak < 2**20  # pickle.dumps held all 16 MiB of the pickle, then a copy of it
+
+    monkeypatch.setattr(pipeline, "_states", {})
+    loaded = pipeline._load_state(target, large)
+    assert list(loaded) == ["starts", "ends"] and all((loaded[k] == state[k]).all() for k in state)
+
+    monkeypatch.setattr(pipeline, "INLINE_STATE_BYTES", 0)
+    with pytest.raises(AssertionError, match="'growing' pickled to other bytes the second time"):
+        pipeline._store_state(target, "growing", _Grows())
