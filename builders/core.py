@@ -102,7 +102,8 @@ class MultimodalBuilder(datasets.ArrowBasedBuilder):
     def read_paths(self) -> list[Path]:
         """What this config reads: files, and folders it reads entirely. Everything else under the data
         directory is listed as not read (`builders.coverage`). Override when `input_files` names a folder
-        of which only some files are read."""
+        of which only some files are read. Paths may be strings: a config that reads tens of thousands of
+        files names them without a `Path` each."""
         return self.input_files()
 
     def unread_reasons(self) -> dict[str, list[Path]]:

@@ -331,13 +331,13 @@ class NmbPlus(MultimodalBuilder):
             paths += list(location) if isinstance(location, tuple) else [location] if location else []
         return paths
 
-    def read_paths(self) -> list[Path]:
+    def read_paths(self) -> list[Path | str]:
         """The tables, and of the image folder (and content/ folder) only the files some article names."""
         tables = [path for part in self.config.requires if part not in IMAGE_PARTS
                   for path in as_list(self.raw.get(part))]
         return tables + sorted(self.references.files)
 
-    def unread_reasons(self) -> dict[str, list[Path]]:
+    def unread_reasons(self) -> dict[str, list[str]]:
         unused = sorted(self.references.unused_files)
         return {f"an image file no article of config '{self.config.name}' names": unused} if unused else {}
 
@@ -421,7 +421,7 @@ class NmbPlus(MultimodalBuilder):
                 name = content_file_name(record.get("article_text")) if texts_named else None
                 text = name and locate_content_file(name, folder)
                 if text:
-                    texts.add(text)
+                    texts.add(os.fspath(text))
         files = {images.file_of(key) for key in found} if images else set()
         unused = {images.file_of(key) for key in images.locations if key not in found} - files if images else set()
         return References(frozenset(files | texts), len(images.locations) - len(found) if images else 0,
@@ -456,9 +456,9 @@ class NmbPlus(MultimodalBuilder):
 class References:
     """What the articles of a config name outside their table: files read, and image files nobody names."""
 
-    files: frozenset[Path]
+    files: frozenset[str]  # paths as strings: a Path per image interns its parts for the rest of the process
     unused_images: int
-    unused_files: frozenset[Path] = frozenset()  # image files no article names (not members of a read archive)
+    unused_files: frozenset[str] = frozenset()  # image files no article names (not members of a read archive)
 
 
 # ---- raw sources ------------------------------------------------------------------------------------------
@@ -891,10 +891,10 @@ class ImageStore:
                 return self.by_name[relative.rsplit("/", 1)[-1]]
         return self.by_stem.get(unique_id) if unique_id else None
 
-    def file_of(self, relative: str) -> Path:
+    def file_of(self, relative: str) -> str:
         """The file on disk that holds the image: itself, or the archive it is a member of."""
         member_of = self.locations[relative]
-        return Path(member_of[0]) if member_of else self.root / relative
+        return member_of[0] if member_of else os.path.join(self.root, relative)
 
     def read(self, relative: str) -> tuple[str, bytes]:
         member_of = self.locations[relative]
