@@ -747,13 +747,25 @@ def table(results: dict) -> str:
                  f"{f' ({made:.0f} s of it making trees)' if made else ''}{around}.")
     if per_dataset:
         lines.append(f"Per dataset (wall, trees included): {per_dataset}. Start-up CPU s: {startup}.")
-    for update in results.get("updates", []):
+    for update in standing_updates(results):
         kept = [f"{name}'s from {results['datasets'][name]['publish_load_measured_at']}" for name in update["datasets"]
                 if update.get("builds_only") and "publish_load_measured_at" in results["datasets"].get(name, {})]
         lines.append(f"Measured again with --update at {update['at']}: {', '.join(update['datasets'])}."
                      + (f" Builds only; publish and load: {', '.join(kept)}." if kept else "")
                      + (f" Platform then: {update['platform']}." if "platform" in update else ""))
     return "\n".join(lines)
+
+
+def standing_updates(results: dict) -> list[dict]:
+    """The --update records, each naming only the datasets whose rows it still holds (no later update measured
+    them again); a record none of whose rows stand is left out."""
+    updates, later, standing = results.get("updates", []), set(), []
+    for update in reversed(updates):
+        names = [name for name in update["datasets"] if name not in later]
+        later.update(update["datasets"])
+        if names:
+            standing.append({**update, "datasets": names})
+    return standing[::-1]
 
 
 def updated_entry(measured: dict, earlier: dict | None) -> dict:

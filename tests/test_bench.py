@@ -23,8 +23,17 @@ def test_the_tables_show_the_measured_ratios_of_every_dataset():
         assert f"{bench._times(result['vs_usual_cpu'])} (wall {result['vs_usual']:.1f}x;" in row, name
         ceiling = 2 * result["build"]["seconds"] / result["build"]["num_proc_2_cpu_seconds"]
         assert f"ceiling {ceiling:.2f}x" in row, name
-    for update in results.get("updates", []):
+    for update in bench.standing_updates(results):
         assert f"Measured again with --update at {update['at']}: {', '.join(update['datasets'])}." in shown.stdout
+
+
+def test_the_footer_names_for_each_row_only_the_update_it_comes_from():
+    updates = [{"datasets": ["nmb_plus"], "at": "06:36", "builds_only": True},
+               {"datasets": ["flickr30k_entities", "nmb_plus"], "at": "06:39"},
+               {"datasets": ["movieqa", "nmb_plus"], "at": "07:14"}]
+    assert bench.standing_updates({"updates": updates}) == [
+        {"datasets": ["flickr30k_entities"], "at": "06:39"}, {"datasets": ["movieqa", "nmb_plus"], "at": "07:14"}]
+    assert bench.standing_updates({}) == []
 
 
 def test_goal_marks_and_the_num_proc_ceiling():
