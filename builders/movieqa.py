@@ -913,8 +913,12 @@ NO_SPLIT = len(SPLITS)
 
 
 def _qa_file(path: Path, stamp: tuple[int, int], starts, ends) -> QAFile:
-    """A pickled `QAFile` (its arrays come back as bytes-like buffers)."""
-    return QAFile(path, stamp, array("q", starts), array("q", ends))
+    """A pickled `QAFile`. Its arrays come back as buffers: bytes, a bytearray, or whatever an unpickler was
+    given for an out-of-band buffer (a `PickleBuffer` of 8-byte items, which `array("q", ...)` would misread)."""
+    arrays = array("q"), array("q")
+    for into, buffer in zip(arrays, (starts, ends)):
+        into.frombytes(memoryview(buffer).cast("B"))
+    return QAFile(path, stamp, *arrays)
 
 
 class QAIndexParts:

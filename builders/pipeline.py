@@ -302,10 +302,12 @@ def _store_state(target: Target, config: str, state: Any) -> SharedState:
         return SharedState(digest, inline=bytes(sink.kept))
     fs, name = target.fs, f"{config}.state-{digest[:16]}.pickle"
     fs.makedirs(target.staging, exist_ok=True)
-    with fs.open(f"{target.staging}/{name}", "wb") as file:
+    path = f"{target.staging}/{name}"
+    with fs.open(path, "wb") as file:
         written = _PickleDigest(0, file)
         pickle.dump(state, written, protocol=pickle.HIGHEST_PROTOCOL)
     if written.sha256.hexdigest() != digest:
+        fs.rm(path)
         raise AssertionError(f"the shared state of config {config!r} pickled to other bytes the second time "
                              f"(a state must not change while it is pickled)")
     return SharedState(digest, file=name)
@@ -319,8 +321,9 @@ class _PickleDigest:
         self.sha256, self.size, self.kept, self.keep, self.file = hashlib.sha256(), 0, bytearray(), keep, file
 
     def write(self, data) -> int:
+        size = memoryview(data).nbytes
         self.sha256.update(data)
-        self.size += memoryview(data).nbytes
+        self.size += size
         if self.kept is not None:
             if self.size <= self.keep:
                 self.kept += data
@@ -328,7 +331,7 @@ class _PickleDigest:
                 self.kept = None
         if self.file is not None:
             self.file.write(data)
-        return memoryview(data).nbytes
+        return size
 
 
 def _load_state(target: Target, ref: SharedState) -> Any:

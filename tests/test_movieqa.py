@@ -604,6 +604,9 @@ def test_qa_json_is_scanned_a_chunk_at_a_time_and_its_records_read_again_by_plac
     for protocol in (4, 5):
         again = pickle.loads(pickle.dumps(records, protocol=protocol))
         assert again.records([1]) == [{"b": [2]}] and (again.starts, again.ends) == (records.starts, records.ends)
+    buffers = []  # out of band, as a serializer that ships buffers apart (Ray's) pickles it
+    again = pickle.loads(pickle.dumps(records, protocol=5, buffer_callback=buffers.append), buffers=buffers)
+    assert len(buffers) == 2 and (again.starts, again.ends) == (records.starts, records.ends)
     assert list(index.qid_splits) == [0, mqa.NO_SPLIT, 2, mqa.NO_SPLIT] and list(index.movies) == [0, -1, 1, -1]
     assert list(index.with_video) == [1, 0, 1, 0] and index.with_clips == {"tt1", "tt2"}
     assert index.clips_asked == {"tt2": {"c"}, "tt3": set()}  # tt1's clip is not in the tree: its name is not kept

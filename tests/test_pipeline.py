@@ -499,3 +499,4 @@ def test_shared_state_is_stored_under_its_digest_without_a_whole_copy_in_memory(
     monkeypatch.setattr(pipeline, "INLINE_STATE_BYTES", 0)
     with pytest.raises(AssertionError, match="'growing' pickled to other bytes the second time"):
         pipeline._store_state(target, "growing", _Grows())
+    assert not list((tmp_path / "out" / pipeline.STAGING_DIR).glob("growing.*"))  # no file under a wrong digest
