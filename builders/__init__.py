@@ -22,7 +22,7 @@ REGISTRY = {
 ARROW_MEMORY_POOLS = {
     "mint1t": "system",    # html, 1.47M documents: 422-460 MiB at peak with mimalloc, 357-384 with malloc
     "musecar": "system",   # topic, 1,000 videos: 425-455 and 377-382 MiB
-    "nmb_plus": "system",  # current, 30,000 articles: 385-438 and 390-401 MiB (3,000: 313-335 and 308-322)
+    "nmb_plus": "jemalloc",  # current, 40,900 articles: malloc 355-379 MiB, jemalloc 349-361 (1x: 292-318, 294-317)
 }
 """pyarrow's allocator for a build of the dataset, where it is not pyarrow's default (mimalloc): "system" is the C
 library's malloc. Which one keeps less of what a build frees depends on the dataset, by up to a fifth of its peak
