@@ -25,7 +25,7 @@ from datasets import ClassLabel, Image, List, Value
 from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeET
 
-from .archives import MEDIA_MEMBER_LIMIT, TEXT_MEMBER_LIMIT, ZipDirectory, read_tar_member, read_zip_member
+from .archives import MEDIA_MEMBER_LIMIT, TEXT_MEMBER_LIMIT, ZipDirectory, read_tar_member
 from .core import ExcludeBy, MMConfig, MultimodalBuilder, RawPart, first_existing, group_by_size
 from .errors import RawDataError, RecordLog, not_utf8, read_text
 from .media.image import JPEG_START, image_truncated, probe_image
@@ -373,13 +373,13 @@ class _AnnotationReader:
 
     def _read(self, folder: str, name: str) -> tuple[str, bytes]:
         if self.zip is not None:
-            member = self.members.get(f"{folder}/{name}")
-            where = f"{self.location}:{member.filename if member else folder + '/' + name}"
+            member = self.members.find(f"{folder}/{name}")
             if member is None:
                 raise RawDataError(self.location, f"no annotation {folder}/{name} in the archive",
                                    hint="every id of the split files needs Sentences/<id>.txt and Annotations/<id>.xml")
+            where = f"{self.location}:{self.members.name(member)}"
             try:
-                return where, read_zip_member(self.zip, member, TEXT_MEMBER_LIMIT, where)
+                return where, self.members.read(member, TEXT_MEMBER_LIMIT, where)
             except (zipfile.BadZipFile, OSError, EOFError) as e:
                 raise RawDataError(where, f"corrupt archive member ({e})", hint="download annotations.zip again") from None
         path = self.location.parent / folder / name

@@ -49,7 +49,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from datasets import ClassLabel, Image, Json, Value
 
-from .archives import MEDIA_MEMBER_LIMIT, ZipDirectory, read_zip_member
+from .archives import MEDIA_MEMBER_LIMIT, ZipDirectory
 from .core import ExcludeBy, MMConfig, MultimodalBuilder, RawPart, batched, first_existing, group_by_count
 from .coverage import sorted_files_below
 from .errors import RawDataError, RecordLog, not_utf8
@@ -913,11 +913,11 @@ class ImageStore:
                 self._archives[archive] = opened, ZipDirectory(opened, key=str)
             opened, directory = self._archives[archive]
             where = f"{archive}:{member}"
-            info = directory.get(member)
-            if info is None:  # indexed at planning, gone since
+            found = directory.find(member)
+            if found is None:  # indexed at planning, gone since
                 raise RawDataError(archive, f"no image {member} in the archive any more",
                                    hint="the archive changed during the build; build again")
-            return where, read_zip_member(opened, info, MEDIA_MEMBER_LIMIT, where)
+            return where, directory.read(found, MEDIA_MEMBER_LIMIT, where)
         except (OSError, zipfile.BadZipFile, EOFError) as e:
             raise RawDataError(archive, f"cannot read image {member} ({e})",
                                hint="the file or archive is damaged; download it again") from None

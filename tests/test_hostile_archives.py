@@ -347,6 +347,9 @@ def test_a_zip_directory_kept_as_arrays_finds_and_reads_the_members_zipfile_woul
         archive.writestr("Sentences/caf_.txt", "é".encode())  # its name made cp437 below (no UTF-8 flag)
         archive.writestr("Sentences/\u00fcber.txt", b"utf-8 name")  # zipfile sets the UTF-8 flag
         archive.writestr("other/Sentences/1.txt", b"later copy")  # the same key as the first: kept, as dict() would
+        long_extra = zipfile.ZipInfo("top/Sentences/4.txt")
+        long_extra.extra = struct.pack("<HH", 0xCAFE, 200) + bytes(200)  # past the first read's guess of 64 bytes
+        archive.writestr(long_extra, b"after a long extra field" * 3, compress_type=zipfile.ZIP_DEFLATED)
     path.write_bytes(path.read_bytes().replace(b"caf_", b"caf\x82"))
     with zipfile.ZipFile(path) as reference:
         expected = {"/".join(n.split("/")[-2:]): reference.read(n) for n in reference.namelist() if n[-1] != "/"}
@@ -354,7 +357,7 @@ def test_a_zip_directory_kept_as_arrays_finds_and_reads_the_members_zipfile_woul
 
     archive = zipfile.ZipFile(path)
     directory = ZipDirectory(archive, key=lambda name: "/".join(name.split("/")[-2:]))
-    assert archive.namelist() == [] and len(directory) == len(expected) == 5
+    assert archive.namelist() == [] and len(directory) == len(expected) == 6
     for key, data in expected.items():
         info = directory.get(key)
         assert read_zip_member(archive, info, 2**20, key) == data, key
@@ -366,6 +369,32 @@ def test_a_zip_directory_kept_as_arrays_finds_and_reads_the_members_zipfile_woul
     wrong.header_offset = directory.get("Sentences/2.txt").header_offset  # the local header names another member
     with pytest.raises(zipfile.BadZipFile, match="File name in directory"):
         read_zip_member(archive, wrong, 2**20, "Sentences/1.txt")
+
+    # `read` (one pread and zlib) gives the same bytes and refuses what zipfile refuses
+    for key, data in expected.items():
+        found = directory.find(key)
+        assert directory.read(found, 2**20, key) == data and directory.get(key).filename == directory.name(found)
+    assert directory.find("Sentences/3.txt") is None
+    with pytest.raises(RawDataError, match="declares 1,300 bytes, more than the 1,000"):
+        directory.read(directory.find("Annotations/1.xml"), 1000, "Annotations/1.xml")
+    first, second, xml = (directory.find(k) for k in ("Sentences/1.txt", "Sentences/2.txt", "Annotations/1.xml"))
+    fields = directory.fields.copy()
+    directory.fields[first, 0] = directory.fields[second, 0]  # the local header names another member
+    with pytest.raises(zipfile.BadZipFile, match="File name in directory"):
+        directory.read(first, 2**20, "Sentences/1.txt")
+    directory.fields[:] = fields
+    directory.fields[xml, 2] = 1000  # declares less than it inflates to: never more is inflated, and it is refused
+    with pytest.raises(zipfile.BadZipFile, match="Bad CRC-32"):
+        directory.read(xml, 2**20, "Annotations/1.xml")
+    directory.fields[:] = fields
+    directory.fields[second, 3] ^= 1  # a stored member whose bytes do not match their CRC
+    with pytest.raises(zipfile.BadZipFile, match="Bad CRC-32"):
+        directory.read(second, 2**20, "Sentences/2.txt")
+    directory.fields[:] = fields
+    directory.fields[second, 5] |= 0x1  # encrypted: left to zipfile, which says so
+    with pytest.raises(RuntimeError, match="encrypted"):
+        directory.read(second, 2**20, "Sentences/2.txt")
+    directory.fields[:] = fields
     archive.close()
 
     with zipfile.ZipFile(tmp_path / "empty.zip", "w"):
