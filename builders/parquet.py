@@ -107,7 +107,7 @@ class PartWriter:
 
     def _open_part(self) -> None:
         self.fs.makedirs(self.directory, exist_ok=True)
-        self._file = _HashingFile(self.fs.open(self._path(), "wb"))
+        self._file = HashingFile(self.fs.open(self._path(), "wb"))
         self._writer = pq.ParquetWriter(
             self._file, self.schema,
             use_content_defined_chunking=datasets.config.DEFAULT_CDC_OPTIONS,
@@ -130,9 +130,9 @@ class PartWriter:
             features_metadata=b"huggingface" in (footer.metadata or {}), sha256=self._file.digest.hexdigest()))
 
 
-class _HashingFile:
-    """A file being written that hashes what goes through it: Parquet is written front to back, so the
-    digest of a part costs no second read (on an object store, no download)."""
+class HashingFile:
+    """A file being written that hashes what goes through it: a file written front to back (a Parquet part, a
+    pickled shared state) gets its digest without a second read (on an object store, no download)."""
 
     def __init__(self, file):
         self.file, self.digest = file, hashlib.sha256()

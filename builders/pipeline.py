@@ -46,7 +46,7 @@ from .engines import make_engine
 from .errors import RawDataError, RecordLog, UsageError
 from .outputs import (CROISSANT_FILE, README_FILE, REPORT_FILE, STAGING_DIR, report_text,  # noqa: F401 (names of this module's API)
                       split_sort_key, write_atomic)
-from .parquet import PartWriter
+from .parquet import HashingFile, PartWriter
 
 TMP_SUFFIX = ".tmp"
 MAX_FOLDER_ENTRIES = 10_000
@@ -304,9 +304,9 @@ def _store_state(target: Target, config: str, state: Any) -> SharedState:
     fs.makedirs(target.staging, exist_ok=True)
     path = f"{target.staging}/{name}"
     with fs.open(path, "wb") as file:
-        written = _PickleDigest(0, file)
+        written = HashingFile(file)
         pickle.dump(state, written, protocol=pickle.HIGHEST_PROTOCOL)
-    if written.sha256.hexdigest() != digest:
+    if written.digest.hexdigest() != digest:
         fs.rm(path)
         raise AssertionError(f"the shared state of config {config!r} pickled to other bytes the second time "
                              f"(a state must not change while it is pickled)")
@@ -314,11 +314,11 @@ def _store_state(target: Target, config: str, state: Any) -> SharedState:
 
 
 class _PickleDigest:
-    """A file for `pickle.dump` that hashes what it is given, keeps it while the total is at most `keep` bytes,
-    and passes it on to `file` if there is one. The pickler hands large payloads over as they are, unframed."""
+    """A file for `pickle.dump` that only hashes what it is given, and keeps it while the total is at most `keep`
+    bytes. The pickler hands large payloads over as they are, unframed."""
 
-    def __init__(self, keep: int, file=None):
-        self.sha256, self.size, self.kept, self.keep, self.file = hashlib.sha256(), 0, bytearray(), keep, file
+    def __init__(self, keep: int):
+        self.sha256, self.size, self.kept, self.keep = hashlib.sha256(), 0, bytearray(), keep
 
     def write(self, data) -> int:
         size = memoryview(data).nbytes
@@ -329,8 +329,6 @@ class _PickleDigest:
                 self.kept += data
             else:
                 self.kept = None
-        if self.file is not None:
-            self.file.write(data)
         return size
 
 
