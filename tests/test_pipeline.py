@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 import os
 import json
 
@@ -9,6 +10,7 @@ import pytest
 
 from builders import coverage, pipeline
 from builders import flickr30k_entities as f30k
+from builders.engines import LocalEngine
 from builders.errors import RecordLog
 from builders.fields import documented
 from builders.samples import flickr30k_entities as sample
@@ -134,6 +136,21 @@ def test_report_lists_inputs_and_tool_versions(tmp_path, many_shards):
                  "bytes": (tmp_path / "out" / f).stat().st_size,
                  "sha256": hashlib.sha256((tmp_path / "out" / f).read_bytes()).hexdigest()}
                 for f in split["files"]] == split["parts"]
+
+
+def test_jobs_in_this_process_run_with_what_was_made_before_them_frozen():
+    """The collector's full collections then walk only what the jobs make, not every imported module's and the
+    planner's objects again and again; stopping early or finishing gives them back to the collector."""
+    made_before = [[index] for index in range(10_000)]
+    counts = LocalEngine(num_proc=1).start(lambda job, target: (job, gc.get_freeze_count()), ["a", "b"], None)
+    assert gc.get_freeze_count() == 0  # frozen only while the jobs run
+    job, (ran, frozen) = next(counts)
+    assert (job, ran) == ("a", "a") and frozen >= len(made_before)
+    counts.close()  # a failed build stops consuming
+    assert gc.get_freeze_count() == 0
+    everything = LocalEngine(num_proc=1).start(lambda job, target: gc.get_freeze_count(), ["a", "b"], None)
+    assert [job for job, frozen in everything if frozen >= len(made_before)] == ["a", "b"]
+    assert gc.get_freeze_count() == 0 and made_before[-1] == [9_999]
 
 
 def test_record_log_policies():
