@@ -439,7 +439,7 @@ def unread_raw_paths(dataset: str, data_dir: Path, plan: Plan) -> list[dict]:
     """Everything under the data directory that no config of this build reads, with a reason each."""
     cls = builder_class(dataset)
     read = [path for meta in plan.meta.values() for path in meta["read"]]
-    elsewhere = {why: paths for meta in plan.meta.values() for why, paths in meta["explained"].items()}
+    elsewhere = {}  # reason -> paths; a path two reasons name gets the first: a config that reads it says more
     for config in cls.BUILDER_CONFIGS:  # what the configs not built would read, to say so
         if config.name not in plan.meta:
             try:
@@ -456,6 +456,9 @@ def unread_raw_paths(dataset: str, data_dir: Path, plan: Plan) -> list[dict]:
             why = ("it failed, see failed_configs" if config.name in plan.failures
                    else f"it needs {'; '.join(missing)}" if missing else "it was not asked for (--config)")
             elsewhere[f"read by config '{config.name}', which this build did not make: {why}"] = paths
+    for meta in plan.meta.values():  # the built configs' own reasons (NMB+: an image no article of theirs names)
+        for why, paths in meta["explained"].items():
+            elsewhere[why] = [*elsewhere.get(why, ()), *paths]  # two configs may give one reason
     return coverage.as_dicts(coverage.unread_paths(data_dir, read, cls.NOT_READ, elsewhere))
 
 
