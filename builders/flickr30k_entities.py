@@ -13,6 +13,7 @@ import json
 import os
 import pyexpat
 import re
+import stat
 import tarfile
 import xml.etree.ElementTree as ElementTree
 import zipfile
@@ -173,7 +174,8 @@ class Flickr30kEntities(MultimodalBuilder):
         images = self.raw.get("images")
         if self._listed_ids is None or images is None or not images.is_dir():
             return paths
-        return [p for p in paths if p != images] + [images / f"{image_id}.jpg" for image_id in self._listed_ids]
+        folder = os.fspath(images)  # strings, not Paths: pathlib interns every file name for the rest of the process
+        return [p for p in paths if p != images] + [os.path.join(folder, f"{image_id}.jpg") for image_id in self._listed_ids]
 
     _listed_ids: set[str] | None = None  # the image ids split_shards listed
 
@@ -202,9 +204,10 @@ class Flickr30kEntities(MultimodalBuilder):
                 if self.config.name == "karpathy":
                     extra = {"karpathy": tuple((i, sentences[i]) for i in group),
                              "originals": tuple((i, tuple(originals[i])) for i in group if i in originals)}
+                members = set(group)
                 shards[split].append(ImageShard(
                     ids=tuple(group), source=locator.source, path=str(locator.path), offsets=offsets,
-                    unrelated=tuple(sorted((i, n) for i, n in unrelated if i in set(group))), **extra))
+                    unrelated=tuple(sorted((i, n) for i, n in unrelated if i in members)), **extra))
         return shards
 
     # ---- table assembly --------------------------------------------------------------------------------
@@ -274,8 +277,11 @@ class _ImageLocator:
     def _locate(self, image_id: str) -> tuple[int, int]:
         if self.source == "tar":
             return self.index.get(image_id, (-1, 0))
-        file = self.path / f"{image_id}.jpg"
-        return 0, file.stat().st_size if file.is_file() else 0
+        try:  # a path string, not a Path (pathlib interns every file name for the rest of the process), stat once
+            status = os.stat(os.path.join(self.path, f"{image_id}.jpg"))
+        except OSError:
+            return 0, 0
+        return 0, status.st_size if stat.S_ISREG(status.st_mode) else 0
 
 
 def _index_tar(path: Path) -> tuple[dict[str, tuple[int, int]], list[str]]:
