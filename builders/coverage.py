@@ -68,7 +68,7 @@ def unread_paths(data_dir: Path, read: Iterable[Path], not_read: Iterable[tuple[
     """
     root = _normal(data_dir)
     resolved = _Resolver()
-    read_set = {form for p in read if p is not None for form in (_normal(p), resolved(p))}
+    read_set = {form for p in read if p is not None for form in _forms(p, resolved)}
     inside_read = _all_parents(read_set, root)
     not_read = (*not_read, *COMMON_NOT_READ)
     others = [(reason, {_normal(p) for p in paths}) for reason, paths in (elsewhere or {}).items()]
@@ -183,7 +183,17 @@ def _sorted_names(folder: str) -> list[tuple[str, bool]]:
 
 
 def _normal(path) -> str:
-    return os.path.normpath(os.path.abspath(os.fspath(path)))
+    return os.path.abspath(os.fspath(path))  # normalized too
+
+
+def _forms(path, resolved: "_Resolver") -> tuple[str, ...]:
+    """A read path as named and resolved. A string given in that form already is kept rather than an equal copy:
+    the read set then shares the plan's strings (a build's tens of thousands of images, ~130 bytes a path, held
+    while the scan runs beside the shard jobs)."""
+    normal, real = _normal(path), resolved(path)
+    if normal == path:
+        normal = path
+    return (normal,) if real == normal else (normal, real)
 
 
 class _Resolver(dict):
@@ -215,8 +225,19 @@ class _Resolver(dict):
 
 def _all_parents(paths: set[str], root: str) -> set[str]:
     """Every folder from `root` down that holds one of `paths` (named through links or resolved)."""
-    tops = (root, os.path.realpath(root))
-    return {parent for path in paths for top in tops for parent in _parents(path, top)}
+    found = set()
+    for top in {root, os.path.realpath(root)}:
+        below = set()  # a folder met again has had its own parents added: thousands of images share one
+        for path in paths:
+            if path.startswith(top + os.sep):
+                parent = os.path.dirname(path)
+                while parent not in below and len(parent) >= len(top):
+                    below.add(parent)
+                    if parent == top:
+                        break
+                    parent = os.path.dirname(parent)
+        found |= below
+    return found
 
 
 def _parents(path: str, root: str) -> Iterator[str]:

@@ -119,6 +119,24 @@ def test_paths_are_resolved_as_realpath_resolves_them(tmp_path, monkeypatch):
     assert resolve("real/linked/b/c.jpg") == str(tmp_path / "real" / "a" / "b" / "c.jpg")
 
 
+def test_the_read_set_shares_the_plans_strings_and_finds_every_folder_above_them(tmp_path, monkeypatch):
+    """A read path given as an absolute, normal string is kept as that object (not an equal copy per image, held
+    while the scan runs beside the jobs); any other form is normalized, and a path through a link is kept resolved
+    too. The folders above the read paths are every parent up to the data directory, as named and as resolved."""
+    tree(tmp_path / "real", "a/b/c.jpg", "a/d.jpg", "e.jpg")
+    os.symlink(tmp_path / "real", tmp_path / "root")
+    resolve, root = coverage._Resolver(), str(tmp_path / "root")
+    plain = os.path.join(str(tmp_path / "real"), "a", "d.jpg")
+    [kept] = coverage._forms(plain, resolve)
+    assert kept is plain
+    monkeypatch.chdir(tmp_path)
+    assert coverage._forms("real/a/../e.jpg", resolve) == (str(tmp_path / "real" / "e.jpg"),)
+    assert coverage._forms(Path(root) / "a" / "b" / "c.jpg", resolve) == (f"{root}/a/b/c.jpg", f"{tmp_path}/real/a/b/c.jpg")
+    paths = {f"{root}/a/b/c.jpg", f"{tmp_path}/real/a/b/c.jpg", f"{root}/a/d.jpg", f"{root}/e.jpg", "/elsewhere/f.jpg"}
+    assert coverage._all_parents(paths, root) == {root, f"{root}/a", f"{root}/a/b", f"{tmp_path}/real",
+                                                  f"{tmp_path}/real/a", f"{tmp_path}/real/a/b"}
+
+
 NAMES = st.sampled_from(["a", "a-b", "a.b", "b", "B", "z", "é", "a b", "0"])
 
 
