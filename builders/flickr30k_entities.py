@@ -175,7 +175,8 @@ class Flickr30kEntities(MultimodalBuilder):
         if self._listed_ids is None or images is None or not images.is_dir():
             return paths
         folder = os.fspath(images)  # strings, not Paths: pathlib interns every file name for the rest of the process
-        return [p for p in paths if p != images] + [os.path.join(folder, f"{image_id}.jpg") for image_id in self._listed_ids]
+        return [p for p in paths if p != images] + [os.path.join(folder, f"{image_id}.jpg")
+                                                    for image_id in self._listed_ids]
 
     _listed_ids: set[str] | None = None  # the image ids split_shards listed
 
