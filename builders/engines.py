@@ -130,9 +130,18 @@ class RayEngine:
             ray.init(address=self.address, num_cpus=None if self.address else self.num_cpus,
                      runtime_env={"py_modules": [package]} if self.address else None,
                      include_dashboard=False, configure_logging=False, log_to_driver=True)
-        task = ray.remote(run).options(max_retries=RAY_TASK_RETRIES, retry_exceptions=False)
-        refs = {task.remote(job, target): job for job in jobs}
+        task = ray.remote(_in_ray_worker).options(max_retries=RAY_TASK_RETRIES, retry_exceptions=False)
+        refs = {task.remote(run, job, target): job for job in jobs}
         return _ray_completions(refs, started_here)
+
+
+def _in_ray_worker(run: JobFunction, job, target):
+    """A job in a Ray worker process, which runs many. At its first job, the modules it imported (Ray's, and the
+    build's: datasets, pandas, pyarrow) leave the collector's reach, as they do for local jobs
+    (`_in_process_completions`); later jobs find them frozen already, and what each job leaves is collected."""
+    if not gc.get_freeze_count():
+        gc.freeze()
+    return run(job, target)
 
 
 def _ray_completions(refs: dict, started_here: bool) -> Completions:

@@ -163,6 +163,22 @@ def test_bad_input_in_a_ray_task_is_reported_as_itself(ray_instance, samples, tm
     assert type(caught.value) is RawDataError  # the task's own error, not Ray's wrapper
 
 
+def frozen_objects(job, target) -> int:
+    import gc
+
+    return gc.get_freeze_count()
+
+
+def test_ray_jobs_run_with_their_workers_imports_frozen(ray_instance):
+    """As jobs in this process and in forked workers do: the collector's full collections then walk only what
+    the jobs make. The modules a Ray worker imported are frozen at its first job."""
+    from builders.engines import RayEngine
+
+    counts = dict(RayEngine().start(frozen_objects, list(range(4)), None))
+    assert sorted(counts) == [0, 1, 2, 3]
+    assert min(counts.values()) > 10_000, counts  # datasets alone makes ~100,000 objects
+
+
 def test_shared_state_reaches_jobs_that_inherit_nothing(samples, tmp_path, monkeypatch):
     """InternVid's video index, made at planning, comes to each job inline or, when large, from the
     staging area; a job in a fresh process (no copy of the planner's memory) never rebuilds it."""
