@@ -227,15 +227,12 @@ def _all_parents(paths: set[str], root: str) -> set[str]:
     """Every folder from `root` down that holds one of `paths` (named through links or resolved)."""
     found = set()
     for top in {root, os.path.realpath(root)}:
-        below = set()  # a folder met again has had its own parents added: thousands of images share one
+        below = set()
         for path in paths:
-            if path.startswith(top + os.sep):
-                parent = os.path.dirname(path)
-                while parent not in below and len(parent) >= len(top):
-                    below.add(parent)
-                    if parent == top:
-                        break
-                    parent = os.path.dirname(parent)
+            for parent in _parents(path, top):
+                if parent in below:  # and so are its own parents: thousands of images share one folder
+                    break
+                below.add(parent)
         found |= below
     return found
 
