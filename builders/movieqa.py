@@ -256,11 +256,25 @@ STORY_KINDS = {  # what each config reads besides the data/*.json files
 
 @dataclass(frozen=True)
 class QAShard:
-    """Consecutive questions of one split: their positions in qa.json, and where their clips are."""
+    """Questions of one split: where they are in qa.json, and where their clips are."""
 
     split: str
-    positions: array          # array("I"): a tuple of ints took 36 bytes a question in the planner
+    runs: array   # array("I") of (first, past the last) position of each run of neighbours: the plan holds every
+                  # shard while the jobs run, and a file's questions of one split mostly stand together
     clips: tuple[tuple[str, str, int, int], ...] = ()   # (clip name, file or tar, byte offset, size)
+
+    @classmethod
+    def of(cls, split: str, positions: Sequence[int], clips: tuple = ()) -> "QAShard":
+        """The shard of these ascending positions (not empty)."""
+        positions = np.asarray(positions, np.int64)
+        cuts = np.flatnonzero(np.diff(positions) != 1) + 1
+        firsts, lasts = positions[np.r_[0, cuts]], positions[np.r_[cuts - 1, len(positions) - 1]]
+        return cls(split, array("I", np.column_stack([firsts, lasts + 1]).astype(np.uint32).tobytes()), clips)
+
+    @property
+    def positions(self) -> list[int]:
+        runs = self.runs
+        return [position for i in range(0, len(runs), 2) for position in range(runs[i], runs[i + 1])]
 
 
 @dataclass(frozen=True)
@@ -437,8 +451,7 @@ class MovieQA(MultimodalBuilder):
                     for split, keys in by_split.items() if keys}
         positions = self._questions_by_split(log, video_only=self.config.name == "qa_video")
         if self.config.name != "qa_video":
-            return {split: [QAShard(split, array("I", group.astype(np.uint32).tobytes()))
-                            for group in group_by_count(ps, self.QUESTIONS_PER_SHARD)]
+            return {split: [QAShard.of(split, group) for group in group_by_count(ps, self.QUESTIONS_PER_SHARD)]
                     for split, ps in positions.items() if len(ps)}
         sources = locate_clips(self.raw["files"])
         return {split: self._video_shards(split, ps.tolist(), sources) for split, ps in positions.items() if len(ps)}
@@ -483,8 +496,7 @@ class MovieQA(MultimodalBuilder):
         shards = []
         for group in group_by_size(positions, clip_bytes, self.SHARD_BYTES):
             names = {c for p in group for c in clips[p]}
-            shards.append(QAShard(split, array("I", group), tuple((n, *sources[n]) for n in sorted(names)
-                                                                    if n in sources)))
+            shards.append(QAShard.of(split, group, tuple((n, *sources[n]) for n in sorted(names) if n in sources)))
         return shards
 
     # ---- table assembly --------------------------------------------------------------------------------
@@ -510,7 +522,7 @@ class MovieQA(MultimodalBuilder):
         schema = self.info.features.arrow_schema
         storage = storage_schema(schema)
         assert storage.names == list(QA_FIELDS), "question_values gives the columns in QA_FIELDS order"
-        positions, movies = shard.positions.tolist(), self.movies
+        positions, movies = shard.positions, self.movies
         columns: list[list] = [[] for _ in storage.names]
         rows = taken = 0
         max_rows, _ = self.batch_limits()
@@ -545,7 +557,7 @@ class MovieQA(MultimodalBuilder):
             yield from log.converted(shard.imdb_keys, lambda imdb_key: (self.raw["movies"], imdb_key),
                                      lambda imdb_key: self._movie_row(imdb_key, log))
             return
-        clips, positions = ClipReader(shard.clips), shard.positions.tolist()
+        clips, positions = ClipReader(shard.clips), shard.positions
         yield from log.converted(list(zip(positions, self.qa_file.records(positions))),
                                  lambda pair: self._question_record(*pair),
                                  lambda pair: self._question_row(*pair, shard.split, clips, log))
@@ -848,13 +860,13 @@ class QAFile:
     plan, and a job refuses a file changed since the plan)."""
 
     def __init__(self, path: Path, stamp: tuple[int, int], starts: array, ends: array):
-        self.path, self.stamp, self.starts, self.ends = path, stamp, starts, ends
+        self.path, self.stamp, self.starts, self.ends = path, stamp, starts, ends  # `offsets_array`s
         self._lines: Any = None
 
     def __reduce_ex__(self, protocol: int):
         # under protocol 5 the arrays go into the pickle as they are, not as a copy each (the planner's peak)
         wrap = pickle.PickleBuffer if protocol >= 5 else bytes
-        return _qa_file, (self.path, self.stamp, wrap(self.starts), wrap(self.ends))
+        return _qa_file, (self.path, self.stamp, self.starts.typecode, wrap(self.starts), wrap(self.ends))
 
     def __len__(self) -> int:
         return len(self.starts)
@@ -895,7 +907,7 @@ class QAFile:
     def line(self, position: int) -> int:
         """The line record `position` starts on (only error messages need it: worked out on the first one)."""
         if self._lines is None:
-            self._lines = np.searchsorted(newline_offsets(self.path), np.frombuffer(self.starts, np.int64)) + 1
+            self._lines = np.searchsorted(newline_offsets(self.path), np.asarray(self.starts)) + 1
         return int(self._lines[position])
 
     def located(self, position: int, make: Callable[[int | None], T]) -> T:
@@ -912,10 +924,16 @@ QID_SPLITS = {prefix: code for code, prefix in enumerate(SPLITS)}
 NO_SPLIT = len(SPLITS)
 
 
-def _qa_file(path: Path, stamp: tuple[int, int], starts, ends) -> QAFile:
+def offsets_array(file_size: int) -> array:
+    """An empty array for byte offsets into a file of `file_size` bytes: of 4-byte items below 4 GiB (the
+    release's qa.json is 10 MB; the bench's million questions 483 MB), else of 8. Half the planner's index."""
+    return array("I" if file_size < 2**32 else "q")
+
+
+def _qa_file(path: Path, stamp: tuple[int, int], typecode: str, starts, ends) -> QAFile:
     """A pickled `QAFile`. Its arrays come back as buffers: bytes, a bytearray, or whatever an unpickler was
-    given for an out-of-band buffer (a `PickleBuffer` of 8-byte items, which `array("q", ...)` would misread)."""
-    arrays = array("q"), array("q")
+    given for an out-of-band buffer (a `PickleBuffer` of typed items, which `array(typecode, ...)` would misread)."""
+    arrays = array(typecode), array(typecode)
     for into, buffer in zip(arrays, (starts, ends)):
         into.frombytes(memoryview(buffer).cast("B"))
     return QAFile(path, stamp, *arrays)
@@ -924,8 +942,8 @@ def _qa_file(path: Path, stamp: tuple[int, int], starts, ends) -> QAFile:
 class QAIndexParts:
     """What `QAIndex` keeps of the records of qa.json, or of one stretch of it (`index_stretch`)."""
 
-    def __init__(self, movies_with_video: frozenset[str]):
-        self.starts, self.ends = array("q"), array("q")
+    def __init__(self, movies_with_video: frozenset[str], file_size: int):
+        self.starts, self.ends = offsets_array(file_size), offsets_array(file_size)
         self.qid_splits = bytearray()   # QID_SPLITS code of a '<prefix>:<digits>' qid, NO_SPLIT for any other
         self.movies = array("i")        # the record's imdb_key as an index into movie_keys; -1 if not a string
         self.with_video = bytearray()   # 1 for a record whose video_clips is not empty (qa_video's questions)
@@ -1009,7 +1027,7 @@ def index_parts(path: Path, movies_with_video: frozenset[str], processes: int = 
         joined = index_stretches(path, stretch_starts(path, processes), movies_with_video)
         if joined is not None:
             return joined
-    parts = QAIndexParts(movies_with_video)
+    parts = QAIndexParts(movies_with_video, file_stamp(path)[0])
     parts.add_all(scan_json_list(path))
     return parts
 
@@ -1036,7 +1054,7 @@ def index_stretch(path: Path, start: int | None, stop: int | None, movies_with_v
                   chunk_bytes: int = QA_SCAN_BYTES) -> QAIndexParts:
     """The records of qa.json from `start` (a record's first byte; None: the file's start) to the first one
     starting at or past `stop` (None: the end of the list), whose offset it keeps in `next_start`."""
-    parts = QAIndexParts(movies_with_video)
+    parts = QAIndexParts(movies_with_video, file_stamp(path)[0])
     with open_raw(path) as file:
         window = TextWindow(file, chunk_bytes, start or 0)
         parts.next_start = parts.add_all(_scan_json_list(window, at_item=start is not None, stop=stop))

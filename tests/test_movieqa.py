@@ -6,6 +6,7 @@ import os
 import pickle
 import shutil
 import tarfile
+from array import array
 from pathlib import Path
 
 import datasets
@@ -597,6 +598,7 @@ def test_qa_json_is_scanned_a_chunk_at_a_time_and_its_records_read_again_by_plac
     assert [(start, end) for start, end, _ in mqa.scan_json_list(path, chunk_bytes=5)] == \
         list(zip(records.starts, records.ends)) and records.starts[0] == 7  # past the BOM, '[', line feed, 2 spaces
     assert path.read_bytes()[records.starts[1]:records.ends[1]] == b'{\n    "b": [\n2]}'
+    assert records.starts.typecode == records.ends.typecode == "I"  # 4-byte offsets: the file is under 4 GiB
     assert records.records([0, 1, 3]) == [{"qid": "train:1", "imdb_key": "tt1", "q": "Zoë?", "video_clips": ["a"]},
                                           {"b": [2]}, 17]
     assert records.records([2]) == [{"qid": "test:1", "imdb_key": "tt2", "video_clips": ["c"]}]
@@ -607,6 +609,7 @@ def test_qa_json_is_scanned_a_chunk_at_a_time_and_its_records_read_again_by_plac
     buffers = []  # out of band, as a serializer that ships buffers apart (Ray's) pickles it
     again = pickle.loads(pickle.dumps(records, protocol=5, buffer_callback=buffers.append), buffers=buffers)
     assert len(buffers) == 2 and (again.starts, again.ends) == (records.starts, records.ends)
+    assert again.starts.typecode == again.ends.typecode == "I"
     assert list(index.qid_splits) == [0, mqa.NO_SPLIT, 2, mqa.NO_SPLIT] and list(index.movies) == [0, -1, 1, -1]
     assert list(index.with_video) == [1, 0, 1, 0] and index.with_clips == {"tt1", "tt2"}
     assert index.clips_asked == {"tt2": {"c"}, "tt3": set()}  # tt1's clip is not in the tree: its name is not kept
@@ -627,6 +630,28 @@ def test_qa_json_is_scanned_a_chunk_at_a_time_and_its_records_read_again_by_plac
         with pytest.raises(RawDataError) as reference:
             mqa.read_json_list(bad, "qa.json")
         assert (scanned.value.problem, scanned.value.line) == (reference.value.problem, reference.value.line)
+
+
+def test_offsets_past_4_gib_take_8_bytes_and_pickle_as_they_are(tmp_path):
+    assert mqa.offsets_array(2**32 - 1).typecode == "I" and mqa.offsets_array(2**32).typecode == "q"
+    path = tmp_path / "qa.json"
+    path.write_text('[{"a": 1}, 2]')
+    starts, ends = [1, 5 * 2**32], [9, 5 * 2**32 + 4]
+    far = mqa.QAFile(path, mqa.file_stamp(path), array("q", starts), array("q", ends))
+    for protocol in (4, 5):
+        again = pickle.loads(pickle.dumps(far, protocol=protocol))
+        assert (again.starts.typecode, list(again.starts), list(again.ends)) == ("q", starts, ends)
+    buffers = []
+    again = pickle.loads(pickle.dumps(far, protocol=5, buffer_callback=buffers.append), buffers=buffers)
+    assert (again.starts.typecode, list(again.starts), list(again.ends)) == ("q", starts, ends)
+    assert again.records([0]) == [{"a": 1}]
+
+
+def test_a_qa_shard_holds_runs_of_neighbouring_positions():
+    shard = mqa.QAShard.of("train", np.array([0, 1, 2, 7, 8, 10]))
+    assert shard.runs == array("I", [0, 3, 7, 9, 10, 11]) and shard.positions == [0, 1, 2, 7, 8, 10]
+    assert mqa.QAShard.of("test", [4]).runs == array("I", [4, 5]) and mqa.QAShard.of("test", [4]).positions == [4]
+    assert pickle.loads(pickle.dumps(shard)) == shard
 
 
 def test_a_repeated_qid_loses_to_the_first_record_of_it_the_config_takes(tmp_path):
