@@ -52,10 +52,10 @@ RELEASES: dict[str, list[Release]] = {
                 "29,783 images ≈ 4.1 GB in groups of SHARD_BYTES 400 MB = 11, val 1, test 1", basis="size"),
     ],
     "movieqa": [
-        Release("qa: 14,944 questions", 14_944, None, 10 + 2 + 4,
+        Release("qa: 14,944 questions", 14_944, None, 1 + 1 + 1,
                 f"{FORMATS}/flickr30k_entities_movieqa.md §3.5 (sizes table: 9,848 / 1,958 / 3,138 = 14,944 "
                 "QAs, confirmed by the paper); qa.json's size is not published (only that it is over 4 MiB, "
-                "realdata/SOURCES.md §2); shard jobs: QUESTIONS_PER_SHARD 1,000 per split = 10 + 2 + 4"),
+                "realdata/SOURCES.md §2); shard jobs: QA_QUESTIONS_PER_SHARD 20,000 per split = 1 + 1 + 1"),
     ],
     "musecar": [
         Release("topic: 291 videos, ~40 h", 291, 40 * 3600, None,

@@ -314,14 +314,19 @@ class MovieQA(MultimodalBuilder):
     EXCLUDABLE = {"imdb_key": ExcludeBy("imdb_key"), "question_id": ExcludeBy("qid")}
     NOT_READ = NOT_READ
     QUESTIONS_PER_SHARD = 1000
-    """Questions per shard job of the text configs; qa_video groups its questions by clip bytes (SHARD_BYTES)."""
+    """Questions per shard job of qa_plot and qa_subtitles (each row holds a plot or subtitle cues); qa_video
+    groups its questions by clip bytes (SHARD_BYTES)."""
+    QA_QUESTIONS_PER_SHARD = 20_000
+    """Questions per shard job (so per Parquet file) of the `qa` config, whose rows are ~500 bytes of text: the
+    release's splits are a file each. At 1,000 a job took ~14 ms, and handing jobs to the worker processes kept
+    each of a two-process build's idle 15-25% of the time; the bench's 1.3M questions made 1,303 files of 70 kB."""
     MOVIES_PER_SHARD = 25
     BATCH_BYTES = 64 * 2**20
     """Rows with video also close a batch at this many clip bytes (`row_bytes`): 100 rows of clips can weigh GB."""
     QA_ROWS_PER_BATCH = 1000
-    """The `qa` config's rows (~500 bytes of text each) go in tables, so row groups, of this many: a shard job's
-    questions in one. In tables of 100 rows, the costs paid per table (the row digest, Arrow assembly, a Parquet
-    row group) were a third of the build's CPU."""
+    """The `qa` config's rows (~500 bytes of text each) go in tables, so row groups, of this many, and a shard
+    job parses its records this many at a time. In tables of 100 rows, the costs paid per table (the row digest,
+    Arrow assembly, a Parquet row group) were a third of the build's CPU."""
 
     def locate_raw(self, data_dir: Path) -> dict:
         found, copies = index_raw_files(data_dir)
@@ -451,7 +456,8 @@ class MovieQA(MultimodalBuilder):
                     for split, keys in by_split.items() if keys}
         positions = self._questions_by_split(log, video_only=self.config.name == "qa_video")
         if self.config.name != "qa_video":
-            return {split: [QAShard.of(split, group) for group in group_by_count(ps, self.QUESTIONS_PER_SHARD)]
+            per_shard = self.QA_QUESTIONS_PER_SHARD if self.config.name == "qa" else self.QUESTIONS_PER_SHARD
+            return {split: [QAShard.of(split, group) for group in group_by_count(ps, per_shard)]
                     for split, ps in positions.items() if len(ps)}
         sources = locate_clips(self.raw["files"])
         return {split: self._video_shards(split, ps.tolist(), sources) for split, ps in positions.items() if len(ps)}
@@ -531,7 +537,8 @@ class MovieQA(MultimodalBuilder):
             return table_from_columns({field.name: pa.array(column, type=field.type)
                                        for column, field in zip(columns, storage)}, schema, len(columns[0]))
 
-        for position, record in zip(positions, self.qa_file.records(positions)):
+        for position, record in ((position, record) for some in group_by_count(positions, max_rows)
+                                 for position, record in zip(some, self.qa_file.records(some))):
             values = question_values(record, shard.split, movies)
             if values is None:
                 row = log.convert(*self._question_record(position, record), self._question_row, position, record,

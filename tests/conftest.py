@@ -151,6 +151,7 @@ MANY_SHARDS = {
     "mint1t": ManyShards(),  # the PDF dumps' tars, a shard job each
     "movieqa": ManyShards({"scale": 12}, ["qa", "qa_video"],
                           {"builders.movieqa.MovieQA.QUESTIONS_PER_SHARD": 5,
+                           "builders.movieqa.MovieQA.QA_QUESTIONS_PER_SHARD": 5,
                            "builders.movieqa.MovieQA.SHARD_BYTES": 3 * 10**6}),  # about one question with clips
     "musecar": ManyShards(patches={"builders.musecar.MuSeCaR.SHARD_BYTES": 1}),  # a video per shard job
     "nmb_plus": ManyShards(patches={"builders.nmb_plus.SHARD_ROWS": 2}),  # CSV shards start inside the file

@@ -565,18 +565,20 @@ def test_the_columnar_qa_tables_equal_the_row_by_row_ones(samples, tmp_path, var
         assert (skipped, counted) == (6, 7)  # the cut answer lists and the boolean alignment; 'difficulty'
 
 
-def test_qa_rows_go_in_row_groups_of_a_shard_job_each(samples, tmp_path, monkeypatch):
-    """Text rows of ~500 bytes: a shard job's questions are one table, one row group (not one per 100 rows)."""
-    monkeypatch.setattr(mqa.MovieQA, "QUESTIONS_PER_SHARD", 150)
+def test_qa_rows_go_in_files_of_a_shard_job_and_row_groups_of_a_batch_each(samples, tmp_path, monkeypatch):
+    """Text rows of ~500 bytes: a shard job's questions are one file, in row groups of QA_ROWS_PER_BATCH (not one
+    per 100 rows); a split's last job and each job's last group are shorter."""
+    monkeypatch.setattr(mqa.MovieQA, "QA_QUESTIONS_PER_SHARD", 100)
+    monkeypatch.setattr(mqa.MovieQA, "QA_ROWS_PER_BATCH", 40)
     raw = samples.tree(DATASET, scale=250, scaled_clips=False).root
     report = quiet_build(DATASET, raw, tmp_path / "out", configs=["qa"])
-    footers = [pq.ParquetFile(path).metadata for path in sorted((tmp_path / "out" / "qa").glob("*.parquet"))]
-    groups = {i: [footer.row_group(g).num_rows for g in range(footer.num_row_groups)]
-              for i, footer in enumerate(footers)}
-    jobs = {split: -(-info["rows"] // 150) for split, info in report["configs"]["qa"]["splits"].items()}
-    assert sum(len(sizes) for sizes in groups.values()) == sum(jobs.values()) > 2
-    assert all(size <= 150 for sizes in groups.values() for size in sizes)
-    assert max(size for sizes in groups.values() for size in sizes) == 150
+    for split, info in report["configs"]["qa"]["splits"].items():
+        files = sorted((tmp_path / "out" / "qa").glob(f"{split}-*.parquet"))
+        groups = [[footer.row_group(g).num_rows for g in range(footer.num_row_groups)]
+                  for footer in (pq.ParquetFile(path).metadata for path in files)]
+        jobs = [min(100, info["rows"] - start) for start in range(0, info["rows"], 100)]
+        assert groups == [[min(40, rows - start) for start in range(0, rows, 40)] for rows in jobs], split
+    assert report["configs"]["qa"]["splits"]["train"]["rows"] > 200  # more than two jobs, their last group cut
 
 
 def test_the_fast_path_takes_the_ordinary_records(built):
