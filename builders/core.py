@@ -127,6 +127,11 @@ class MultimodalBuilder(datasets.ArrowBasedBuilder):
         (an index of the same folder), so that this one adopts it instead of making its own."""
         return False
 
+    @classmethod
+    def planning_done(cls) -> None:
+        """Called once every config of a build is planned, before the jobs run: what the planners kept for each
+        other and the jobs do not need can go (MovieQA's index of qa.json)."""
+
     # ---- datasets integration ----------------------------------------------------------------------
 
     def __init__(self, *args, **kwargs):

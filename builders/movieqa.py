@@ -28,7 +28,6 @@ import functools
 import json
 import multiprocessing
 import os
-import pickle
 import re
 import sys
 import tarfile
@@ -254,27 +253,41 @@ STORY_KINDS = {  # what each config reads besides the data/*.json files
 }
 
 
+READ_RECORDS = 1000
+"""A shard job reads and parses its qa.json records this many neighbours at a time (`QAShard.pieces`)."""
+
+
 @dataclass(frozen=True)
 class QAShard:
     """Questions of one split: where they are in qa.json, and where their clips are."""
 
     split: str
-    runs: array   # array("I") of (first, past the last) position of each run of neighbours: the plan holds every
-                  # shard while the jobs run, and a file's questions of one split mostly stand together
+    pieces: array  # array("q"): (first position, past the last, first byte, past the last byte) of each run of
+                   # at most READ_RECORDS neighbouring records: all a shard job needs to read its own, so that no
+                   # job holds the planner's index of the whole file (8 bytes a question)
     clips: tuple[tuple[str, str, int, int], ...] = ()   # (clip name, file or tar, byte offset, size)
 
     @classmethod
-    def of(cls, split: str, positions: Sequence[int], clips: tuple = ()) -> "QAShard":
-        """The shard of these ascending positions (not empty)."""
+    def of(cls, split: str, positions: Sequence[int], records: "QAFile", clips: tuple = ()) -> "QAShard":
+        """The shard of these ascending positions (not empty) of `records`."""
         positions = np.asarray(positions, np.int64)
         cuts = np.flatnonzero(np.diff(positions) != 1) + 1
-        firsts, lasts = positions[np.r_[0, cuts]], positions[np.r_[cuts - 1, len(positions) - 1]]
-        return cls(split, array("I", np.column_stack([firsts, lasts + 1]).astype(np.uint32).tobytes()), clips)
+        firsts, stops = positions[np.r_[0, cuts]], positions[np.r_[cuts - 1, len(positions) - 1]] + 1
+        pieces, starts, ends = array("q"), records.starts, records.ends
+        for first, stop in zip(firsts.tolist(), stops.tolist()):
+            for begin in range(first, stop, READ_RECORDS):
+                end = min(stop, begin + READ_RECORDS)
+                pieces.extend((begin, end, starts[begin], ends[end - 1]))
+        return cls(split, pieces, clips)
+
+    def spans(self) -> Iterator[tuple[int, int, int, int]]:
+        """The pieces, as (first position, past the last, first byte, past the last byte)."""
+        pieces = self.pieces
+        return ((pieces[i], pieces[i + 1], pieces[i + 2], pieces[i + 3]) for i in range(0, len(pieces), 4))
 
     @property
     def positions(self) -> list[int]:
-        runs = self.runs
-        return [position for i in range(0, len(runs), 2) for position in range(runs[i], runs[i + 1])]
+        return [position for first, stop, _, _ in self.spans() for position in range(first, stop)]
 
 
 @dataclass(frozen=True)
@@ -389,7 +402,7 @@ class MovieQA(MultimodalBuilder):
                      if CLIP_NAME.fullmatch(name).group(1) in self.movies}
             paths += [path for key, path in self.raw["files"]["video_tar"].items() if key in self.movies]
         else:
-            movies, index = self.movies, self.qa_index
+            movies, index = self.movies, self.qa_summary
             asked = {key for key in index.movie_keys if key in movies}
             with_video = {key for key in index.with_clips if key in movies}
             sources = locate_clips(self.raw["files"]) if "video" in kinds else {}
@@ -413,29 +426,47 @@ class MovieQA(MultimodalBuilder):
     def split_of(self) -> dict[str, str]:
         return parse_splits(read_bytes(self.raw["splits"]), self.raw["splits"], self.movies)
 
-    @functools.cached_property
+    @property
     def qa_index(self) -> "QAIndex":
-        files = self.raw["files"]
-        with_video = {CLIP_NAME.fullmatch(name).group(1) for name in files["video"]} | set(files["video_tar"])
-        return qa_index(self.raw["qa"], frozenset(with_video), self.planning_processes)
+        """The planner's index of qa.json (made once per process: `qa_index`)."""
+        return qa_index(self.raw["qa"], self._movies_with_video, self.planning_processes)
+
+    @property
+    def qa_summary(self) -> "QAIndex":
+        """What `files_read` needs of the index: its movies and clips, also once the planners are done."""
+        return qa_index(self.raw["qa"], self._movies_with_video, self.planning_processes, records=False)
 
     @functools.cached_property
+    def _movies_with_video(self) -> frozenset[str]:
+        files = self.raw["files"]
+        return frozenset({CLIP_NAME.fullmatch(name).group(1) for name in files["video"]} | set(files["video_tar"]))
+
+    @property
     def qa_file(self) -> "QAFile":
         return self.qa_index.file
+
+    @functools.cached_property
+    def qa_records(self) -> "QARecords":
+        """qa.json as the shard jobs read it (a job's builder adopts the planner's: `shared_state`)."""
+        return QARecords(self.raw["qa"], self.qa_file.stamp)
 
     @functools.cached_property
     def stories(self) -> "StoryReader":
         return StoryReader(self.data_dir, self.raw["files"], self.movies)
 
     def shared_state(self) -> dict:
-        """The raw file index, the parsed movies.json and splits.json, and where qa.json's records lie: indexing
-        the story tree and parsing qa.json again in every shard job made a build's time grow with the square of
-        the number of questions."""
-        names = ("raw", "movies", "split_of") + (() if self.config.name == "movies" else ("qa_file",))
+        """The raw file index, the parsed movies.json and splits.json, and qa.json as planned (its size and
+        modification time; each shard carries where its records lie): indexing the story tree and parsing qa.json
+        again in every shard job made a build's time grow with the square of the number of questions."""
+        names = ("raw", "movies", "split_of") + (() if self.config.name == "movies" else ("qa_records",))
         return {name: getattr(self, name) for name in names}
 
     def adopt_shared_state(self, state: dict) -> None:
         self.__dict__.update(state)  # the cached properties' values
+
+    @classmethod
+    def planning_done(cls) -> None:
+        release_qa_indexes()
 
     # ---- shard listing ---------------------------------------------------------------------------------
 
@@ -457,7 +488,7 @@ class MovieQA(MultimodalBuilder):
         positions = self._questions_by_split(log, video_only=self.config.name == "qa_video")
         if self.config.name != "qa_video":
             per_shard = self.QA_QUESTIONS_PER_SHARD if self.config.name == "qa" else self.QUESTIONS_PER_SHARD
-            return {split: [QAShard.of(split, group) for group in group_by_count(ps, per_shard)]
+            return {split: [QAShard.of(split, group, self.qa_file) for group in group_by_count(ps, per_shard)]
                     for split, ps in positions.items() if len(ps)}
         sources = locate_clips(self.raw["files"])
         return {split: self._video_shards(split, ps.tolist(), sources) for split, ps in positions.items() if len(ps)}
@@ -502,7 +533,8 @@ class MovieQA(MultimodalBuilder):
         shards = []
         for group in group_by_size(positions, clip_bytes, self.SHARD_BYTES):
             names = {c for p in group for c in clips[p]}
-            shards.append(QAShard.of(split, group, tuple((n, *sources[n]) for n in sorted(names) if n in sources)))
+            shards.append(QAShard.of(split, group, self.qa_file,
+                                     tuple((n, *sources[n]) for n in sorted(names) if n in sources)))
         return shards
 
     # ---- table assembly --------------------------------------------------------------------------------
@@ -528,7 +560,7 @@ class MovieQA(MultimodalBuilder):
         schema = self.info.features.arrow_schema
         storage = storage_schema(schema)
         assert storage.names == list(QA_FIELDS), "question_values gives the columns in QA_FIELDS order"
-        positions, movies = shard.positions, self.movies
+        movies = self.movies
         columns: list[list] = [[] for _ in storage.names]
         rows = taken = 0
         max_rows, _ = self.batch_limits()
@@ -537,8 +569,7 @@ class MovieQA(MultimodalBuilder):
             return table_from_columns({field.name: pa.array(column, type=field.type)
                                        for column, field in zip(columns, storage)}, schema, len(columns[0]))
 
-        for position, record in ((position, record) for some in group_by_count(positions, max_rows)
-                                 for position, record in zip(some, self.qa_file.records(some))):
+        for position, record in self.qa_records.read(shard):
             values = question_values(record, shard.split, movies)
             if values is None:
                 row = log.convert(*self._question_record(position, record), self._question_row, position, record,
@@ -564,8 +595,8 @@ class MovieQA(MultimodalBuilder):
             yield from log.converted(shard.imdb_keys, lambda imdb_key: (self.raw["movies"], imdb_key),
                                      lambda imdb_key: self._movie_row(imdb_key, log))
             return
-        clips, positions = ClipReader(shard.clips), shard.positions
-        yield from log.converted(list(zip(positions, self.qa_file.records(positions))),
+        clips = ClipReader(shard.clips)
+        yield from log.converted(self.qa_records.read(shard),
                                  lambda pair: self._question_record(*pair),
                                  lambda pair: self._question_row(*pair, shard.split, clips, log))
 
@@ -585,7 +616,7 @@ class MovieQA(MultimodalBuilder):
         return self.raw["qa"], record_label(record, position)
 
     def _question_row(self, position: int, record: Any, split: str, clips: "ClipReader", log: RecordLog) -> dict:
-        records, path = self.qa_file, self.raw["qa"]
+        records, path = self.qa_records, self.raw["qa"]
         question = records.located(position, lambda line: parse_question(record, path, line, split))
         row = question_row(question, self.movies[question.imdb_key])
         if self.config.name == "qa_plot":
@@ -860,20 +891,46 @@ def parsed_release_file(path: Path, parse) -> Any:
     return value
 
 
-class QAFile:
-    """Where each qa.json record lies in the file (byte ranges found by the planner's `QAIndex`): what a shard job
-    needs to parse its own records again. Pickled as these arrays and the file's size and modification time
-    (the shard jobs' shared state, whose digest is part of each job's fingerprint: an edited qa.json is a new
-    plan, and a job refuses a file changed since the plan)."""
+class _Locating:
+    """Records of qa.json whose errors name the line each starts on (`line`)."""
+
+    def line(self, position: int) -> int:
+        raise NotImplementedError
+
+    def located(self, position: int, make: Callable[[int | None], T]) -> T:
+        """`make(line)`, where `line` is the line of record `position` and serves only error messages: it is
+        looked up only when `make(None)` raises, and `make` is called again with it for the located error."""
+        try:
+            return make(None)
+        except RawDataError:
+            return make(self.line(position))
+
+
+def check_stamp(path: Path, stamp: tuple[int, int]) -> None:
+    if file_stamp(path) != stamp:
+        raise RawDataError(path, "the file changed after the build was planned",
+                           hint="rerun the build; do not change the raw data while it runs")
+
+
+def parsed_list(data: bytes, count: int, path: Path) -> list | None:
+    """`data`, items of a JSON list and what is between them, parsed by one `json.loads`; None unless it gives
+    `count` items (the whitespace only read_json_list allows, a form feed, may be between two of them)."""
+    text = decode_json(b"[" + data + b"]", path)
+    try:
+        with collector_paused():
+            records = json.loads(text)
+    except ValueError:
+        return None
+    return records if type(records) is list and len(records) == count else None
+
+
+class QAFile(_Locating):
+    """Where each qa.json record lies in the file (byte ranges found by the planner's `QAIndex`), for the planner
+    to read records again (the shards carry their own ranges: `QAShard.pieces`)."""
 
     def __init__(self, path: Path, stamp: tuple[int, int], starts: array, ends: array):
         self.path, self.stamp, self.starts, self.ends = path, stamp, starts, ends  # `offsets_array`s
         self._lines: Any = None
-
-    def __reduce_ex__(self, protocol: int):
-        # under protocol 5 the arrays go into the pickle as they are, not as a copy each (the planner's peak)
-        wrap = pickle.PickleBuffer if protocol >= 5 else bytes
-        return _qa_file, (self.path, self.stamp, self.starts.typecode, wrap(self.starts), wrap(self.ends))
 
     def __len__(self) -> int:
         return len(self.starts)
@@ -881,23 +938,14 @@ class QAFile:
     def records(self, positions: Sequence[int]) -> list:
         """The records at these positions (ascending), parsed from their bytes: each run of consecutive records
         is read in one piece, and the pieces are parsed by one `json.loads`."""
-        if file_stamp(self.path) != self.stamp:
-            raise RawDataError(self.path, "the file changed after the build was planned",
-                               hint="rerun the build; do not change the raw data while it runs")
+        check_stamp(self.path, self.stamp)
         starts, ends, runs = self.starts, self.ends, []
         with open_raw(self.path) as file:
             for run in consecutive_runs(positions):
                 file.seek(starts[run[0]])
                 runs.append(file.read(ends[run[-1]] - starts[run[0]]))
-        text = decode_json(b"[" + b",".join(runs) + b"]", self.path)
-        try:
-            with collector_paused():
-                records = json.loads(text)
-        except ValueError:  # the whitespace only read_json_list allows (a form feed) is between two records
-            records = None
-        if type(records) is not list or len(records) != len(positions):
-            records = self._one_by_one(positions)
-        return records
+        records = parsed_list(b",".join(runs), len(positions), self.path)
+        return self._one_by_one(positions) if records is None else records
 
     def _one_by_one(self, positions: Sequence[int]) -> list:
         decoder, records = json.JSONDecoder(), []
@@ -917,13 +965,64 @@ class QAFile:
             self._lines = np.searchsorted(newline_offsets(self.path), np.asarray(self.starts)) + 1
         return int(self._lines[position])
 
-    def located(self, position: int, make: Callable[[int | None], T]) -> T:
-        """`make(line)`, where `line` is the line of record `position` and serves only error messages: it is
-        looked up only when `make(None)` raises, and `make` is called again with it for the located error."""
-        try:
-            return make(None)
-        except RawDataError:
-            return make(self.line(position))
+
+class QARecords(_Locating):
+    """qa.json as a shard job reads it: its shard's pieces (`QAShard.pieces`), each read in one go and parsed by one
+    `json.loads`. Pickled as the path and the file's size and modification time at planning (the jobs' shared
+    state, whose digest is part of each job's fingerprint: an edited qa.json is a new plan, and a job refuses a
+    file changed since the plan)."""
+
+    def __init__(self, path: Path, stamp: tuple[int, int]):
+        self.path, self.stamp = path, stamp
+        self._pieces: list[tuple[int, int, int, int]] = []  # the pieces read, for `line`
+        self._starts: dict[int, int] = {}                    # position -> first byte, of the pieces scanned
+        self._counted = (0, 0)                               # (file offset, newlines before it)
+
+    def __reduce__(self):
+        return QARecords, (self.path, self.stamp)
+
+    def read(self, shard: QAShard) -> Iterator[tuple[int, Any]]:
+        """(position, record) of each of the shard's questions, a piece at a time."""
+        check_stamp(self.path, self.stamp)
+        for piece in shard.spans():
+            first, stop, begin, end = piece
+            self._pieces.append(piece)
+            with open_raw(self.path) as file:
+                file.seek(begin)
+                data = file.read(end - begin)
+            records = parsed_list(data, stop - first, self.path)
+            if records is None:
+                records = [record for _, record in self._scanned(piece)]
+            yield from zip(range(first, stop), records)
+
+    def _scanned(self, piece: tuple[int, int, int, int]) -> list[tuple[int, Any]]:
+        """(first byte, record) of each record of a piece, scanned one by one; their places are kept for `line`."""
+        first, stop, begin, end = piece
+        with open_raw(self.path) as file:
+            scanned = [(start, record) for start, _, record in
+                       _scan_json_list(TextWindow(file, QA_SCAN_BYTES, begin), at_item=True, stop=end)]
+        if len(scanned) != stop - first:
+            raise RawDataError(self.path, f"records {first}-{stop - 1} are not where the plan found them",
+                               hint="rerun the build; do not change the raw data while it runs")
+        self._starts.update(zip(range(first, stop), (start for start, _ in scanned)))
+        return scanned
+
+    def line(self, position: int) -> int:
+        """The line record `position` (of a piece read) starts on: its newlines counted from the last counted
+        place (a job's errors come in file order), or from the start of the file."""
+        if position not in self._starts:
+            self._scanned(next(piece for piece in self._pieces if piece[0] <= position < piece[1]))
+        start = self._starts[position]
+        offset, newlines = self._counted if self._counted[0] <= start else (0, 0)
+        with open_raw(self.path) as file:
+            file.seek(offset)
+            while offset < start:
+                chunk = file.read(min(2**20, start - offset))
+                if not chunk:
+                    break
+                newlines, offset = newlines + chunk.count(b"\n"), offset + len(chunk)
+        self._counted = (offset, newlines)
+        return newlines + 1
 
 
 QID_SPLITS = {prefix: code for code, prefix in enumerate(SPLITS)}
@@ -937,15 +1036,6 @@ def offsets_array(file_size: int) -> array:
     return array("I" if file_size < 2**32 else "q")
 
 
-def _qa_file(path: Path, stamp: tuple[int, int], typecode: str, starts, ends) -> QAFile:
-    """A pickled `QAFile`. Its arrays come back as buffers: bytes, a bytearray, or whatever an unpickler was
-    given for an out-of-band buffer (a `PickleBuffer` of typed items, which `array(typecode, ...)` would misread)."""
-    arrays = array(typecode), array(typecode)
-    for into, buffer in zip(arrays, (starts, ends)):
-        into.frombytes(memoryview(buffer).cast("B"))
-    return QAFile(path, stamp, *arrays)
-
-
 class QAIndexParts:
     """What `QAIndex` keeps of the records of qa.json, or of one stretch of it (`index_stretch`)."""
 
@@ -954,7 +1044,8 @@ class QAIndexParts:
         self.qid_splits = bytearray()   # QID_SPLITS code of a '<prefix>:<digits>' qid, NO_SPLIT for any other
         self.movies = array("i")        # the record's imdb_key as an index into movie_keys; -1 if not a string
         self.with_video = bytearray()   # 1 for a record whose video_clips is not empty (qa_video's questions)
-        self.qid_hashes = array("q")    # hash() of a string qid: repeats are looked for among equal hashes
+        self.qid_hashes = array("I")    # hash() of a string qid, its low 32 bits: repeats are looked for among
+                                        # equal ones (at 1M questions ~120 records are read again for nothing)
         self.movie_keys: list[str] = []  # every movie a record names, in the order met
         self.with_clips: set[str] = set()  # the movies some record lists clips of
         self.clips_asked: dict[str, set[str]] = {key: set() for key in movies_with_video}
@@ -980,7 +1071,7 @@ class QAIndexParts:
                 prefix, _, number = qid.partition(":")
                 if number.isdigit():
                     code = QID_SPLITS.get(prefix, NO_SPLIT)
-                qid_hash = hash(qid)
+                qid_hash = hash(qid) & 0xFFFFFFFF
             qid_splits.append(code)
             qid_hashes.append(qid_hash)
             with_video.append(1 if clips else 0)
@@ -1108,14 +1199,21 @@ class QAIndex:
         stamp = file_stamp(path)
         parts = index_parts(path, movies_with_video, processes)
         self.qid_splits = parts.qid_splits
-        self.movies = parts.movies
+        self.movies = narrowest_ids(parts.movies, len(parts.movie_keys))
         self.with_video = parts.with_video
         self.movie_keys = parts.movie_keys
         self.with_clips = parts.with_clips
         self.clips_asked = parts.clips_asked
         self.file = QAFile(path, stamp, parts.starts, parts.ends)
-        self.same_qids = same_qid_groups(np.frombuffer(parts.qid_hashes, np.int64), self.file)
+        self.same_qids = same_qid_groups(np.asarray(parts.qid_hashes), self.file)
         """The positions of each group of records with the same string qid (a release has none)."""
+        self.released = False
+
+    def release(self) -> None:
+        """Drops what is kept of each record, keeping the movies and clips (`files_read` asks for them while the
+        jobs run; planning again makes a new index)."""
+        self.file = self.qid_splits = self.movies = self.with_video = self.same_qids = None
+        self.released = True
 
     def settled(self, split_of: dict[str, str]) -> np.ndarray:
         """Each record's split code where `settled_split` settles it (a well-formed qid of a movie splits.json
@@ -1124,7 +1222,7 @@ class QAIndex:
         movie_split = np.array([hub_codes.get(split_of.get(key), NO_SPLIT) for key in self.movie_keys] + [NO_SPLIT],
                                np.uint8)  # the last entry is the records without an imdb_key string (index -1)
         codes = np.frombuffer(self.qid_splits, np.uint8)
-        return np.where(codes == movie_split[np.frombuffer(self.movies, np.int32)], codes, NO_SPLIT).astype(np.uint8)
+        return np.where(codes == movie_split[np.asarray(self.movies)], codes, NO_SPLIT).astype(np.uint8)
 
     def repeats(self, accepted: np.ndarray) -> dict[int, int]:
         """Each accepted record (a mask over positions) whose qid an earlier accepted one has -> that earlier one."""
@@ -1135,14 +1233,26 @@ class QAIndex:
         return repeats
 
 
+def narrowest_ids(ids: array, count: int) -> array:
+    """`ids` (indexes into `count` values, or -1) in items of 2 bytes where they fit (the release names 408 movies)."""
+    return array("h", np.asarray(ids).astype(np.int16).tobytes()) if count < 2**15 else ids
+
+
+HASH_BLOCK = 2**18
+"""Records whose qid hash repeats are looked for this many at a time (`same_qid_groups`)."""
+
+
 def same_qid_groups(hashes: np.ndarray, records: QAFile) -> list[list[int]]:
     """The positions of each group of records with the same string qid, found among equal `hashes` (their qids'
     hashes) and read again to compare the qids themselves."""
     ordered = np.sort(hashes)
-    shared = np.isin(hashes, ordered[1:][ordered[1:] == ordered[:-1]])
+    repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
     by_hash: dict[int, list[int]] = {}
-    for position, qid_hash in zip(np.flatnonzero(shared).tolist(), hashes[shared].tolist()):
-        by_hash.setdefault(qid_hash, []).append(position)
+    for offset in range(0, len(hashes), HASH_BLOCK):  # isin's sort of a whole million took 50 MiB more
+        block = hashes[offset:offset + HASH_BLOCK]
+        shared = np.flatnonzero(np.isin(block, repeated))
+        for position, qid_hash in zip((shared + offset).tolist(), block[shared].tolist()):
+            by_hash.setdefault(qid_hash, []).append(position)
     groups: list[list[int]] = []
     for positions in by_hash.values():
         by_qid: dict[str, list[int]] = {}
@@ -1158,18 +1268,28 @@ _qa_indexes: dict[tuple[str, frozenset[str]], tuple[tuple[int, int], QAIndex]] =
 _qa_indexes_lock = threading.Lock()  # held while scanning: the coverage thread waits for the planner's index
 
 
-def qa_index(path: Path, movies_with_video: frozenset[str], processes: int = 1) -> QAIndex:
+def qa_index(path: Path, movies_with_video: frozenset[str], processes: int = 1, records: bool = True) -> QAIndex:
     """The `QAIndex` of qa.json, made once per process while the file's size and modification time stay the same:
-    a build makes a builder per config, and each one's coverage needs it."""
+    a build makes a builder per config, and each one's coverage needs it. `records` False: one released once the
+    build's planning was done (`release_qa_indexes`) will do."""
     key = (os.fspath(path), movies_with_video)
     with _qa_indexes_lock:
         cached = _qa_indexes.get(key)
-        if cached is not None and cached[0] == file_stamp(path):
+        if cached is not None and cached[0] == file_stamp(path) and not (records and cached[1].released):
             return cached[1]
+        stamp = file_stamp(path)
         index = QAIndex(path, movies_with_video, processes)
         _qa_indexes.clear()  # the file of one tree; a process that builds many keeps no other
-        _qa_indexes[key] = (index.file.stamp, index)
+        _qa_indexes[key] = (stamp, index)
         return index
+
+
+def release_qa_indexes() -> None:
+    """Releases what the planners' indexes keep of each record (`QAIndex.release`): the shard jobs do not need it,
+    and it was 12 bytes a question for as long as the jobs ran (15 MiB at the bench's 1.3M)."""
+    with _qa_indexes_lock:
+        for _, index in _qa_indexes.values():
+            index.release()
 
 
 def locate_clips(found: dict[str, dict[str, Path]]) -> dict[str, tuple[str, int, int]]:

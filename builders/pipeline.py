@@ -512,6 +512,7 @@ def build(dataset: str, data_dir, output, configs: list[str] | None = None, num_
                 fs.rm(f"{root}/{marker_of_completion}")
 
         plan = plan_jobs(dataset, data_dir, selected, on_error, target, excluded, runner.planning_processes)
+        cls.planning_done()
         return_freed_memory()  # the planner's buffers, before the jobs (and forked workers) start
         planned = time.perf_counter()
         results = completed_results(target, plan.jobs)

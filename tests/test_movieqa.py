@@ -605,14 +605,17 @@ def test_qa_json_is_scanned_a_chunk_at_a_time_and_its_records_read_again_by_plac
                                           {"b": [2]}, 17]
     assert records.records([2]) == [{"qid": "test:1", "imdb_key": "tt2", "video_clips": ["c"]}]
     assert records._lines is None and [records.line(p) for p in range(4)] == [2, 3, 6, 6]
-    for protocol in (4, 5):
-        again = pickle.loads(pickle.dumps(records, protocol=protocol))
-        assert again.records([1]) == [{"b": [2]}] and (again.starts, again.ends) == (records.starts, records.ends)
-    buffers = []  # out of band, as a serializer that ships buffers apart (Ray's) pickles it
-    again = pickle.loads(pickle.dumps(records, protocol=5, buffer_callback=buffers.append), buffers=buffers)
-    assert len(buffers) == 2 and (again.starts, again.ends) == (records.starts, records.ends)
-    assert again.starts.typecode == again.ends.typecode == "I"
+    # a shard job reads its pieces (runs of neighbours) with what the plan gives it: the file's path and stamp
+    shard = mqa.QAShard.of("train", [0, 1, 3], records)
+    assert list(shard.pieces) == [0, 2, 7, records.ends[1], 3, 4, records.starts[3], records.ends[3]]
+    jobs_view = pickle.loads(pickle.dumps(mqa.QARecords(path, records.stamp)))
+    assert list(jobs_view.read(shard)) == [(0, {"qid": "train:1", "imdb_key": "tt1", "q": "Zoë?", "video_clips": ["a"]}),
+                                           (1, {"b": [2]}), (3, 17)]
+    assert [jobs_view.line(p) for p in (3, 0, 1)] == [6, 2, 3]
     assert list(index.qid_splits) == [0, mqa.NO_SPLIT, 2, mqa.NO_SPLIT] and list(index.movies) == [0, -1, 1, -1]
+    assert index.movies.typecode == "h"  # 2-byte movie numbers: fewer than 32,768 movies
+    parts = mqa.index_parts(path, frozenset())
+    assert parts.qid_hashes.typecode == "I" and parts.qid_hashes[0] == hash("train:1") & 0xFFFFFFFF
     assert list(index.with_video) == [1, 0, 1, 0] and index.with_clips == {"tt1", "tt2"}
     assert index.clips_asked == {"tt2": {"c"}, "tt3": set()}  # tt1's clip is not in the tree: its name is not kept
     assert list(index.settled({"tt1": "train", "tt2": "validation"})) == [0, mqa.NO_SPLIT, mqa.NO_SPLIT, mqa.NO_SPLIT]
@@ -634,26 +637,30 @@ def test_qa_json_is_scanned_a_chunk_at_a_time_and_its_records_read_again_by_plac
         assert (scanned.value.problem, scanned.value.line) == (reference.value.problem, reference.value.line)
 
 
-def test_offsets_past_4_gib_take_8_bytes_and_pickle_as_they_are(tmp_path):
+def test_offsets_past_4_gib_take_8_bytes():
     assert mqa.offsets_array(2**32 - 1).typecode == "I" and mqa.offsets_array(2**32).typecode == "q"
+    far = mqa.QAFile(Path("qa.json"), (5 * 2**32 + 9, 0), array("q", [1, 5 * 2**32]), array("q", [9, 5 * 2**32 + 9]))
+    shard = mqa.QAShard.of("train", [0, 1], far)
+    assert list(shard.pieces) == [0, 2, 1, 5 * 2**32 + 9]
+
+
+def test_a_qa_shard_holds_runs_of_neighbours_cut_at_read_records(monkeypatch):
+    monkeypatch.setattr(mqa, "READ_RECORDS", 2)
+    records = mqa.QAFile(Path("qa.json"), (200, 0), array("I", range(0, 110, 10)), array("I", range(5, 115, 10)))
+    shard = mqa.QAShard.of("train", np.array([0, 1, 2, 7, 8, 10]), records)
+    assert list(shard.spans()) == [(0, 2, 0, 15), (2, 3, 20, 25), (7, 9, 70, 85), (10, 11, 100, 105)]
+    assert shard.positions == [0, 1, 2, 7, 8, 10] and pickle.loads(pickle.dumps(shard)) == shard
+
+
+def test_a_shard_job_reads_records_with_odd_whitespace_between_them_one_by_one(tmp_path):
     path = tmp_path / "qa.json"
-    path.write_text('[{"a": 1}, 2]')
-    starts, ends = [1, 5 * 2**32], [9, 5 * 2**32 + 4]
-    far = mqa.QAFile(path, mqa.file_stamp(path), array("q", starts), array("q", ends))
-    for protocol in (4, 5):
-        again = pickle.loads(pickle.dumps(far, protocol=protocol))
-        assert (again.starts.typecode, list(again.starts), list(again.ends)) == ("q", starts, ends)
-    buffers = []
-    again = pickle.loads(pickle.dumps(far, protocol=5, buffer_callback=buffers.append), buffers=buffers)
-    assert (again.starts.typecode, list(again.starts), list(again.ends)) == ("q", starts, ends)
-    assert again.records([0]) == [{"a": 1}]
-
-
-def test_a_qa_shard_holds_runs_of_neighbouring_positions():
-    shard = mqa.QAShard.of("train", np.array([0, 1, 2, 7, 8, 10]))
-    assert shard.runs == array("I", [0, 3, 7, 9, 10, 11]) and shard.positions == [0, 1, 2, 7, 8, 10]
-    assert mqa.QAShard.of("test", [4]).runs == array("I", [4, 5]) and mqa.QAShard.of("test", [4]).positions == [4]
-    assert pickle.loads(pickle.dumps(shard)) == shard
+    path.write_text('[{"a": 1},\x0c\n{"b": 2},\n\u2028 [3]]', encoding="utf-8")  # a form feed, a line separator
+    index = mqa.QAIndex(path)
+    shard = mqa.QAShard.of("train", [0, 1, 2], index.file)
+    assert len(shard.pieces) == 4  # one piece, which json.loads does not take whole
+    jobs_view = mqa.QARecords(path, index.file.stamp)
+    assert list(jobs_view.read(shard)) == [(0, {"a": 1}), (1, {"b": 2}), (2, [3])]
+    assert [jobs_view.line(p) for p in (0, 1, 2)] == [1, 2, 3] == [index.file.line(p) for p in (0, 1, 2)]
 
 
 def test_a_repeated_qid_loses_to_the_first_record_of_it_the_config_takes(tmp_path):
