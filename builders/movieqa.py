@@ -1036,13 +1036,18 @@ def offsets_array(file_size: int) -> array:
     return array("I" if file_size < 2**32 else "q")
 
 
+MAX_SHORT_ID = 2**15 - 1
+"""The largest movie number `QAIndexParts.movies` holds in 2 bytes."""
+
+
 class QAIndexParts:
     """What `QAIndex` keeps of the records of qa.json, or of one stretch of it (`index_stretch`)."""
 
     def __init__(self, movies_with_video: frozenset[str], file_size: int):
         self.starts, self.ends = offsets_array(file_size), offsets_array(file_size)
         self.qid_splits = bytearray()   # QID_SPLITS code of a '<prefix>:<digits>' qid, NO_SPLIT for any other
-        self.movies = array("i")        # the record's imdb_key as an index into movie_keys; -1 if not a string
+        self.movies = array("h")        # the record's imdb_key as an index into movie_keys; -1 if not a string
+                                        # (2 bytes: the release names 408 movies; 4 past 32,767, `_widened`)
         self.with_video = bytearray()   # 1 for a record whose video_clips is not empty (qa_video's questions)
         self.qid_hashes = array("I")    # hash() of a string qid, its low 32 bits: repeats are looked for among
                                         # equal ones (at 1M questions ~120 records are read again for nothing)
@@ -1080,6 +1085,8 @@ class QAIndexParts:
                 if movie is None:
                     movie = movie_ids[key] = len(movie_keys)
                     movie_keys.append(key)
+                    if movie == MAX_SHORT_ID + 1:
+                        movies = self._widened()
                 if type(clips) is list and clips:  # clip_names inlined: one loop over every question of the release
                     names = [c for c in clips if type(c) is str]
                     if names:
@@ -1091,12 +1098,20 @@ class QAIndexParts:
             movies.append(movie)
         return returned[0]
 
+    def _widened(self) -> array:
+        """`movies` in 4-byte items, for numbers past MAX_SHORT_ID."""
+        if self.movies.typecode == "h":
+            self.movies = array("i", self.movies)
+        return self.movies
+
     def join(self, later: "QAIndexParts") -> None:
         """Appends the next stretch's records (its movies renumbered into this one's)."""
         ids = {key: i for i, key in enumerate(self.movie_keys)}
         renumbered = np.array([ids.setdefault(key, len(ids)) for key in later.movie_keys] + [-1], np.int32)
         self.movie_keys[:] = ids
-        self.movies.frombytes(renumbered[np.frombuffer(later.movies, np.int32)].tobytes())  # -1 stays -1
+        if len(ids) > MAX_SHORT_ID + 1:
+            self._widened()
+        self.movies.frombytes(renumbered[np.asarray(later.movies)].astype(self.movies.typecode).tobytes())  # -1 stays
         for mine, theirs in ((self.starts, later.starts), (self.ends, later.ends), (self.qid_hashes, later.qid_hashes)):
             mine.extend(theirs)
         self.qid_splits += later.qid_splits
@@ -1199,7 +1214,7 @@ class QAIndex:
         stamp = file_stamp(path)
         parts = index_parts(path, movies_with_video, processes)
         self.qid_splits = parts.qid_splits
-        self.movies = narrowest_ids(parts.movies, len(parts.movie_keys))
+        self.movies = parts.movies
         self.with_video = parts.with_video
         self.movie_keys = parts.movie_keys
         self.with_clips = parts.with_clips
@@ -1231,11 +1246,6 @@ class QAIndex:
             kept = [position for position in group if accepted[position]]
             repeats.update((position, kept[0]) for position in kept[1:])
         return repeats
-
-
-def narrowest_ids(ids: array, count: int) -> array:
-    """`ids` (indexes into `count` values, or -1) in items of 2 bytes where they fit (the release names 408 movies)."""
-    return array("h", np.asarray(ids).astype(np.int16).tobytes()) if count < 2**15 else ids
 
 
 HASH_BLOCK = 2**18

@@ -652,6 +652,21 @@ def test_a_qa_shard_holds_runs_of_neighbours_cut_at_read_records(monkeypatch):
     assert shard.positions == [0, 1, 2, 7, 8, 10] and pickle.loads(pickle.dumps(shard)) == shard
 
 
+def test_movie_numbers_take_two_bytes_until_there_are_too_many(tmp_path, monkeypatch):
+    monkeypatch.setattr(mqa, "MAX_SHORT_ID", 1)  # two movies fit
+    path = tmp_path / "qa.json"
+    keys = ["tt1", "tt2", "tt1", 5, "tt3", "tt2"]
+    path.write_text(json.dumps([{"qid": f"train:{i}", "imdb_key": key} for i, key in enumerate(keys)]))
+    assert list(mqa.index_parts(path, frozenset()).movies) == [0, 1, 0, -1, 2, 1]
+    assert mqa.index_parts(path, frozenset()).movies.typecode == "i"
+    stops = [mqa.index_parts(path, frozenset()).starts[3], None]  # the second stretch brings the third movie
+    stretches = [mqa.index_stretch(path, None, stops[0], frozenset()),
+                 mqa.index_stretch(path, stops[0], None, frozenset())]
+    assert [s.movies.typecode for s in stretches] == ["h", "h"]
+    joined = mqa.join_stretches(stretches, stops)
+    assert joined.movies.typecode == "i" and list(joined.movies) == [0, 1, 0, -1, 2, 1]
+
+
 def test_a_shard_job_reads_records_with_odd_whitespace_between_them_one_by_one(tmp_path):
     path = tmp_path / "qa.json"
     path.write_text('[{"a": 1},\x0c\n{"b": 2},\n\u2028 [3]]', encoding="utf-8")  # a form feed, a line separator
