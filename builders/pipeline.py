@@ -305,7 +305,7 @@ _states: dict[str, Any] = {}
 def _store_state(target: Target, config: str, state: Any) -> SharedState:
     """The state's pickle inline, or written to the staging area under its digest. It is pickled twice, to a
     digest and then to the file, rather than once into memory: a whole pickle in memory held twice the size of
-    MovieQA's qa.json index at the planner's peak (+41 MiB for the bench's 1M questions)."""
+    the state at the planner's peak (+41 MiB when MovieQA's state was its qa.json index, 1M questions)."""
     sink = _PickleDigest(INLINE_STATE_BYTES)
     pickle.dump(state, sink, protocol=pickle.HIGHEST_PROTOCOL)
     digest = sink.sha256.hexdigest()
