@@ -974,9 +974,10 @@ class QARecords(_Locating):
 
     def __init__(self, path: Path, stamp: tuple[int, int]):
         self.path, self.stamp = path, stamp
-        self._pieces: list[tuple[int, int, int, int]] = []  # the pieces read, for `line`
+        self._pieces: list[tuple[int, int, int, int]] = []  # the pieces of the shard being read, for `line`
         self._starts: dict[int, int] = {}                    # position -> first byte, of the pieces scanned
-        self._counted = (0, 0)                               # (file offset, newlines before it)
+        self._counted = (0, 0)  # (file offset, newlines before it): kept from job to job of this process, which
+                                # mostly come in file order
 
     def __reduce__(self):
         return QARecords, (self.path, self.stamp)
@@ -984,6 +985,7 @@ class QARecords(_Locating):
     def read(self, shard: QAShard) -> Iterator[tuple[int, Any]]:
         """(position, record) of each of the shard's questions, a piece at a time."""
         check_stamp(self.path, self.stamp)
+        self._pieces, self._starts = [], {}
         for piece in shard.spans():
             first, stop, begin, end = piece
             self._pieces.append(piece)

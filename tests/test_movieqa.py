@@ -581,6 +581,24 @@ def test_qa_rows_go_in_files_of_a_shard_job_and_row_groups_of_a_batch_each(sampl
     assert report["configs"]["qa"]["splits"]["train"]["rows"] > 200  # more than two jobs, their last group cut
 
 
+def test_a_bad_record_deep_in_a_shard_job_is_named_by_its_line(samples, tmp_path, monkeypatch):
+    """A job reads its records by the byte ranges its shard carries; its errors still name the record's line."""
+    monkeypatch.setattr(mqa.MovieQA, "QA_QUESTIONS_PER_SHARD", 40)
+    monkeypatch.setattr(mqa, "READ_RECORDS", 7)
+    raw = Path(shutil.copytree(samples.tree(DATASET, scale=250, scaled_clips=False).root, tmp_path / "raw"))
+    qa = json.loads((raw / "data" / "qa.json").read_text())
+    train = [r for r in qa if r["qid"].startswith("train:")]
+    bad = [train[95], train[203]]  # in the third and sixth jobs of train, inside a piece
+    for record in bad:
+        record["answers"] = record["answers"][:4]
+    text = sample.py2_json(qa)
+    (raw / "data" / "qa.json").write_text(text)
+    report = quiet_build(DATASET, raw, tmp_path / "out", configs=["qa"], on_error="skip", num_proc=2)
+    skipped = sorted((s["record"], s["line"]) for s in report["skipped"])
+    starts = [text[:text.index(f'"{record["qid"]}"')].rfind("{") for record in bad]  # the record's opening brace
+    assert skipped == sorted((record["qid"], text[:start].count("\n") + 1) for record, start in zip(bad, starts))
+
+
 def test_the_fast_path_takes_the_ordinary_records(built):
     tree, _, _ = built
     builder = mqa.MovieQA(config_name="qa", data_dir=str(tree.root))
