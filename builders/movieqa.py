@@ -270,11 +270,8 @@ class QAShard:
     @classmethod
     def of(cls, split: str, positions: Sequence[int], records: "QAFile", clips: tuple = ()) -> "QAShard":
         """The shard of these ascending positions (not empty) of `records`."""
-        positions = np.asarray(positions, np.int64)
-        cuts = np.flatnonzero(np.diff(positions) != 1) + 1
-        firsts, stops = positions[np.r_[0, cuts]], positions[np.r_[cuts - 1, len(positions) - 1]] + 1
         pieces, starts, ends = array("q"), records.starts, records.ends
-        for first, stop in zip(firsts.tolist(), stops.tolist()):
+        for first, stop in neighbour_runs(positions):
             for begin in range(first, stop, READ_RECORDS):
                 end = min(stop, begin + READ_RECORDS)
                 pieces.extend((begin, end, starts[begin], ends[end - 1]))
@@ -488,7 +485,8 @@ class MovieQA(MultimodalBuilder):
         positions = self._questions_by_split(log, video_only=self.config.name == "qa_video")
         if self.config.name != "qa_video":
             per_shard = self.QA_QUESTIONS_PER_SHARD if self.config.name == "qa" else self.QUESTIONS_PER_SHARD
-            return {split: [QAShard.of(split, group, self.qa_file) for group in group_by_count(ps, per_shard)]
+            records = self.qa_file  # (a property: the index's cache is looked up, its file stat-ed, at each use)
+            return {split: [QAShard.of(split, group, records) for group in group_by_count(ps, per_shard)]
                     for split, ps in positions.items() if len(ps)}
         sources = locate_clips(self.raw["files"])
         return {split: self._video_shards(split, ps.tolist(), sources) for split, ps in positions.items() if len(ps)}
@@ -525,7 +523,8 @@ class MovieQA(MultimodalBuilder):
 
     def _video_shards(self, split: str, positions: list[int], sources: dict) -> list[QAShard]:
         """Questions in shard jobs of about SHARD_BYTES of clips (a clip shared by questions counts for each)."""
-        clips = dict(zip(positions, map(clip_names, self.qa_file.records(positions))))
+        records = self.qa_file
+        clips = dict(zip(positions, map(clip_names, records.records(positions))))
 
         def clip_bytes(position: int) -> int:
             return sum(sources[c][2] for c in clips[position] if c in sources)
@@ -533,7 +532,7 @@ class MovieQA(MultimodalBuilder):
         shards = []
         for group in group_by_size(positions, clip_bytes, self.SHARD_BYTES):
             names = {c for p in group for c in clips[p]}
-            shards.append(QAShard.of(split, group, self.qa_file,
+            shards.append(QAShard.of(split, group, records,
                                      tuple((n, *sources[n]) for n in sorted(names) if n in sources)))
         return shards
 
@@ -941,9 +940,9 @@ class QAFile(_Locating):
         check_stamp(self.path, self.stamp)
         starts, ends, runs = self.starts, self.ends, []
         with open_raw(self.path) as file:
-            for run in consecutive_runs(positions):
-                file.seek(starts[run[0]])
-                runs.append(file.read(ends[run[-1]] - starts[run[0]]))
+            for first, stop in neighbour_runs(positions):
+                file.seek(starts[first])
+                runs.append(file.read(ends[stop - 1] - starts[first]))
         records = parsed_list(b",".join(runs), len(positions), self.path)
         return self._one_by_one(positions) if records is None else records
 
@@ -1409,13 +1408,14 @@ class StoryReader:
 
 # ---- pure parsing functions ---------------------------------------------------------------------------------
 
-def consecutive_runs(positions: Sequence[int]) -> Iterator[Sequence[int]]:
-    """Ascending positions cut where one does not follow the one before."""
-    start = 0
-    for i in range(1, len(positions) + 1):
-        if i == len(positions) or positions[i] != positions[i - 1] + 1:
-            yield positions[start:i]
-            start = i
+def neighbour_runs(positions: Sequence[int]) -> list[tuple[int, int]]:
+    """Ascending positions cut where one does not follow the one before, as (first, past the last) of each run."""
+    positions = np.asarray(positions, np.int64)
+    if not len(positions):
+        return []
+    cuts = np.flatnonzero(np.diff(positions) != 1) + 1
+    firsts, lasts = positions[np.r_[0, cuts]], positions[np.r_[cuts - 1, len(positions) - 1]]
+    return list(zip(firsts.tolist(), (lasts + 1).tolist()))
 
 
 def read_json_list(data: bytes, path) -> list[tuple[int, Any]]:
