@@ -20,7 +20,8 @@ REGISTRY = {
 }
 
 ARROW_MEMORY_POOLS = {
-    "mint1t": "system",    # html, 1.47M documents: 422-460 MiB at peak with mimalloc, 357-384 with malloc
+    "mint1t": "jemalloc",  # html, 1.47M documents: 383-386 MiB at peak with jemalloc, 407-429 with malloc, 424-441
+                           # with mimalloc since its column-wise batches are written as sliced (malloc kept more)
     "musecar": "system",   # topic, 1,000 videos: 425-455 and 377-382 MiB
     "nmb_plus": "jemalloc",  # current, 40,900 articles: malloc 355-379 MiB, jemalloc 349-361 (1x: 292-318, 294-317)
 }

@@ -91,7 +91,7 @@ def _as_bytes(array: pa.Array) -> bytes:
     return np.ascontiguousarray(array.to_numpy(zero_copy_only=False)).tobytes()
 
 
-def _offsets(array: pa.Array) -> np.ndarray:
+def value_offsets(array: pa.Array) -> np.ndarray:
     """The value offsets of a string or binary array's slots (slices respected): one more than its length."""
     large = pa.types.is_large_string(array.type) or pa.types.is_large_binary(array.type)
     if not len(array):
@@ -101,12 +101,12 @@ def _offsets(array: pa.Array) -> np.ndarray:
 
 def _value_lengths(array: pa.Array) -> np.ndarray:
     """Each slot's length in bytes, in the offsets' width (what pc.binary_length gives for a slot not null)."""
-    return np.diff(_offsets(array))
+    return np.diff(value_offsets(array))
 
 
 def _value_bytes(array: pa.Array) -> memoryview:
     """The concatenated values of a string or binary array (slices respected), without copying."""
-    offsets = _offsets(array)
+    offsets = value_offsets(array)
     data = array.buffers()[2]
     if data is None or not len(array):
         return memoryview(b"")

@@ -744,7 +744,7 @@ def html_dumps(html: HtmlFile, batch: pa.RecordBatch) -> pa.Array:
 
 def image_slots(count: int, image_at: np.ndarray, stored: dict[int, Picture], slot_type: pa.DataType) -> pa.Array:
     """The `images` entries of all positions: null but where an image's bytes are stored. Under a null entry
-    the children hold empty values, as `pa.Table.from_pylist` leaves them (see `settled`)."""
+    the children hold empty values, as `pa.Table.from_pylist` leaves them (`parquet.arrow_bytes` counts them)."""
     data, paths = [b""] * count, [""] * count
     for k, picture in stored.items():
         data[image_at[k]], paths[image_at[k]] = picture.data, picture.path
@@ -861,32 +861,14 @@ class ByteBatches:
             yield self._take()
 
     def _take(self) -> pa.Table:
-        """The pieces as one table of one chunk per column, laid out as `table_from_rows` makes it."""
-        table = pa.concat_tables(self.pieces).combine_chunks()
+        """The pieces as one table, chunked as they came: written, it makes the bytes one chunk would make, and it
+        weighs the same (`parquet.arrow_bytes`)."""
+        table = pa.concat_tables(self.pieces)
         self.pieces, self.total = [], 0
-        return pa.Table.from_arrays([settled(column.chunk(0)) for column in table.columns], schema=table.schema)
+        return table
 
 
 # ---- column helpers ----
-
-def settled(array: pa.Array) -> pa.Array:
-    """The same values, with a validity bitmap exactly where there are nulls (among the values referenced), as
-    `pa.Table.from_pylist` lays them out: a table's `nbytes` counts bitmaps, and decides its row groups and
-    its part (`parquet.PartWriter`), so the columnar tables must weigh what the per-document ones weigh."""
-    if isinstance(array, pa.ExtensionArray):
-        return pa.ExtensionArray.from_storage(array.type, settled(array.storage))
-    mask = array.is_null() if array.null_count else None
-    if pa.types.is_list(array.type):
-        offsets = array.offsets.to_numpy()
-        values = settled(array.values.slice(offsets[0], offsets[-1] - offsets[0]))
-        return pa.ListArray.from_arrays(pa.array(offsets - offsets[0], pa.int32()), values, type=array.type, mask=mask)
-    if pa.types.is_struct(array.type):
-        return pa.StructArray.from_arrays([settled(array.field(i)) for i in range(array.type.num_fields)],
-                                          fields=list(array.type), mask=mask)
-    if array.offset or (mask is None and array.buffers()[0] is not None):
-        return pa.concat_arrays([array])   # a copy from offset 0 (a slice's bitmap weighs its leading bits too)
-    return array
-
 
 def string_lists(array: pa.Array) -> pa.Array:
     return array if array.type == pa.list_(pa.string()) else array.cast(pa.list_(pa.string()))

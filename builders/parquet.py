@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from datasets.arrow_writer import get_parquet_column_options
 
-from .content_hash import RowDigest
+from .content_hash import RowDigest, value_offsets
 
 MAX_SHARD_BYTES = 500 * 10**6
 """A part is closed before it would exceed this many Arrow bytes (the Hub's recommended ~500 MB)."""
@@ -79,15 +79,16 @@ class PartWriter:
         if table.num_rows == 0:
             return
         table = _conform(table, self.schema)
-        if self._writer is not None and self._bytes + table.nbytes > self.max_shard_bytes:
+        weight = arrow_bytes(table)
+        if self._writer is not None and self._bytes + weight > self.max_shard_bytes:
             self._finish_part()
         if self._writer is None:
             self._open_part()
-        rows_per_group = max(1, table.num_rows * self.row_group_bytes // max(1, table.nbytes))
+        rows_per_group = max(1, table.num_rows * self.row_group_bytes // max(1, weight))
         self._writer.write_table(table, row_group_size=min(table.num_rows, rows_per_group))
         self.digest.update(table)
         self._rows += table.num_rows
-        self._bytes += table.nbytes
+        self._bytes += weight
 
     def close(self) -> list[PartInfo]:
         if self._writer is not None:
@@ -158,6 +159,53 @@ class HashingFile:
 
     def seekable(self) -> bool:
         return False
+
+
+def arrow_bytes(table: pa.Table) -> int:
+    """What the table weighs for parts and row groups: the bytes of its values and offsets, and of its validity
+    bitmaps where there are nulls, however its columns are chunked or sliced. For a table `pa.Table.from_pylist`
+    makes (one chunk per column from offset 0, a bitmap only where there are nulls) it is the table's `nbytes`.
+
+    A table put together from slices of others (MINT-1T-HTML's column-wise batches) thus weighs what the same rows
+    made one by one weigh, and is cut into the same row groups and parts without being copied into one chunk
+    (`nbytes` counts a slice's leading bitmap bits, and a bitmap without nulls)."""
+    bitmaps: dict[str, list] = {}   # per column path: [slots, whether any has a null]: one bitmap in one chunk
+    values = sum(_value_bytes(chunk, name, bitmaps) for name, column in zip(table.column_names, table.columns)
+                 for chunk in column.chunks)
+    return values + sum((slots + 7) // 8 for slots, nulls in bitmaps.values() if nulls)
+
+
+def _value_bytes(array: pa.Array, path: str, bitmaps: dict[str, list]) -> int:
+    """The bytes of an array's values and offsets (of the slots it references), its slots noted in `bitmaps`."""
+    if isinstance(array, pa.ExtensionArray):
+        array = array.storage
+    kind, length = array.type, len(array)
+    if pa.types.is_null(kind):
+        return 0
+    if not pa.types.is_struct(kind):   # pyarrow's nbytes leaves a struct's own bitmap out
+        slots = bitmaps.setdefault(path, [0, False])
+        slots[0] += length
+        slots[1] = slots[1] or array.null_count > 0
+    if pa.types.is_boolean(kind):   # its values are bits too: counted as one array's
+        bitmaps.setdefault(path + " values", [0, True])[0] += length
+        return 0
+    if pa.types.is_string(kind) or pa.types.is_binary(kind) or pa.types.is_large_string(kind) \
+            or pa.types.is_large_binary(kind):
+        offsets = value_offsets(array)
+        return offsets.itemsize * length + int(offsets[-1] - offsets[0])
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        width = 8 if pa.types.is_large_list(kind) else 4
+        first, stop = (array.offsets[0].as_py(), array.offsets[length].as_py()) if length else (0, 0)
+        return width * length + _value_bytes(array.values.slice(first, stop - first), path + "[]", bitmaps)
+    if pa.types.is_struct(kind):
+        return sum(_value_bytes(array.field(i), f"{path}.{kind.field(i).name}", bitmaps)
+                   for i in range(kind.num_fields))
+    if pa.types.is_fixed_size_list(kind):
+        size = kind.list_size
+        return _value_bytes(array.values.slice(array.offset * size, length * size), path + "[]", bitmaps)
+    if pa.types.is_primitive(kind):   # numbers, temporal types
+        return length * kind.bit_width // 8
+    return array.nbytes   # types no builder's features make: as pyarrow weighs them
 
 
 def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:

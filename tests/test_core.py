@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from builders import core
 from builders.core import batched, group_by_count, group_by_size
 from builders.errors import RawDataError, RecordLog
-from builders.parquet import batch_reader
+from builders.parquet import arrow_bytes, batch_reader
 
 
 def test_batches_close_at_a_row_count_or_a_weight():
@@ -104,6 +104,42 @@ def test_tables_of_media_rows_are_the_ones_from_pylist_makes(rows):
     for column, expected in zip(made.columns, reference.columns):
         assert [b and b.size for b in column.chunk(0).buffers()] == [b and b.size for b in expected.chunk(0).buffers()]
     assert parquet_bytes(made) == parquet_bytes(reference)
+
+
+WEIGHED = pa.schema({"text": pa.string(), "flag": pa.bool_(), "score": pa.float32(), "when": pa.timestamp("ms"),
+                     "words": pa.list_(pa.large_string()), "box": pa.list_(pa.int32(), 4),
+                     "parts": pa.list_(pa.struct({"bytes": pa.binary(), "seen": pa.bool_(),
+                                                  "points": pa.list_(pa.int16())})),
+                     "nothing": pa.null()})
+WEIGHED_ROW = st.fixed_dictionaries({
+    "text": st.one_of(st.none(), st.text(max_size=4)), "flag": st.one_of(st.none(), st.booleans()),
+    "score": st.one_of(st.none(), st.floats(width=32, allow_nan=False)),
+    "when": st.one_of(st.none(), st.integers(0, 2**40)),
+    "words": st.one_of(st.none(), st.lists(st.one_of(st.none(), st.text(max_size=3)), max_size=3)),
+    "box": st.one_of(st.none(), st.lists(st.one_of(st.none(), st.integers(-9, 9)), min_size=4, max_size=4)),
+    "parts": st.one_of(st.none(), st.lists(st.one_of(st.none(), st.fixed_dictionaries({
+        "bytes": st.one_of(st.none(), st.binary(max_size=6)), "seen": st.one_of(st.none(), st.booleans()),
+        "points": st.one_of(st.none(), st.lists(st.integers(-9, 9), max_size=3))})), max_size=3))})
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(WEIGHED_ROW, max_size=12), st.lists(st.integers(0, 12), max_size=4))
+def test_a_table_weighs_its_nbytes_as_from_pylist_makes_it_however_it_is_chunked(rows, cuts):
+    """`arrow_bytes` (what parts and row groups are cut by) is `nbytes` of the one-chunk table from_pylist makes,
+    and the same for the same rows in slices of it put together (MINT-1T-HTML's column-wise batches: `nbytes`
+    would count each slice's leading bitmap bits), or with a bitmap where there is no null."""
+    reference = pa.Table.from_pylist(rows, schema=WEIGHED)
+    assert arrow_bytes(reference) == reference.nbytes
+    edges = sorted({0, len(rows), *(min(cut, len(rows)) for cut in cuts)})
+    pieces = pa.concat_tables([reference.slice(start, stop - start) for start, stop in zip(edges, edges[1:])]
+                              or [reference])
+    assert pieces.equals(reference) and arrow_bytes(pieces) == reference.nbytes
+    text = reference.column("text").chunk(0)
+    if rows and not text.null_count:   # the same strings with a bitmap saying that none is null
+        bitmapped = pa.Array.from_buffers(pa.string(), len(text), [pa.py_buffer(b"\xff" * len(text)),
+                                                                   *text.buffers()[1:]])
+        assert bitmapped.buffers()[0] is not None and bitmapped.nbytes > text.nbytes
+        assert arrow_bytes(reference.set_column(0, "text", bitmapped)) == reference.nbytes
 
 
 def parquet_bytes(table: pa.Table) -> bytes:

@@ -21,7 +21,7 @@ from builders import mint1t
 from builders import parquet as parquet_module
 from builders.core import MultimodalBuilder
 from builders.errors import RawDataError, RecordLog
-from builders.parquet import PartWriter
+from builders.parquet import PartWriter, arrow_bytes
 from builders.pipeline import make_builder
 from builders.samples import mint1t as sample
 from conftest import realdata_dir
@@ -338,7 +338,7 @@ def html_paths(builder, shard, on_error: str = "skip") -> list[tuple]:
 
 def assert_same_html_tables(builder, shard, on_error: str = "skip") -> tuple[list, RecordLog]:
     """The same rows in the same tables (a table is a row group: the same batch boundaries), weighing the same
-    (`nbytes` decides row groups and parts), the same Parquet bytes, and the same records, skips, counts and
+    (`arrow_bytes` decides row groups and parts), the same Parquet bytes, and the same records, skips, counts and
     notices logged; or, under raise, the same error (the job then stops: its log is not reported). The
     per-document path's (tables or error, log) is returned."""
     (expected, expected_log), (got, got_log) = html_paths(builder, shard, on_error)
@@ -347,7 +347,7 @@ def assert_same_html_tables(builder, shard, on_error: str = "skip") -> tuple[lis
         return expected, expected_log
     assert [t.num_rows for t in got] == [t.num_rows for t in expected]
     assert all(g.equals(e) for g, e in zip(got, expected))
-    assert [t.nbytes for t in got] == [t.nbytes for t in expected]
+    assert [arrow_bytes(t) for t in got] == [arrow_bytes(t) for t in expected]
     assert written(builder, got) == written(builder, expected)
     assert (got_log.seen, got_log.as_dicts(), list(got_log.counts.items()), got_log.notices) == \
         (expected_log.seen, expected_log.as_dicts(), list(expected_log.counts.items()), expected_log.notices)

@@ -431,7 +431,7 @@ def test_build_py_runs_with_the_allocator_the_builder_declares(tmp_path, monkeyp
         assert result.returncode == 0, result.stderr
         return json.loads((out / "build_report.json").read_text())["tools"]["pyarrow_memory_pool"]
 
-    assert pool("mint1t", tmp_path / "mint", "html") == "system"
+    assert pool("mint1t", tmp_path / "mint", "html") == "jemalloc"
     assert pool("flickr30k_entities", tmp_path / "flickr", "captions") == "mimalloc"
     assert pool("mint1t", tmp_path / "mint", "html", ARROW_DEFAULT_MEMORY_POOL="mimalloc") == "mimalloc"
 
