@@ -8,6 +8,7 @@ memory speed: the hash costs a few percent of a build at most.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 
 import numpy as np
@@ -48,20 +49,26 @@ class RowDigest:
             array = array.storage
         if pa.types.is_dictionary(array.type):
             array = array.dictionary_decode()
-        valid = array.is_valid().to_numpy(zero_copy_only=False)
-        self._stream(name + "/valid").update(valid.tobytes())
+        valid = array.is_valid().to_numpy(zero_copy_only=False) if array.null_count else None
+        self._stream(name + "/valid").update(valid.tobytes() if valid is not None else _all_valid(len(array)))
         kind = array.type
         if pa.types.is_null(kind):
             return
         if pa.types.is_struct(kind):
             for child_field, child in zip(kind, array.flatten()):
                 self._feed(f"{name}.{child_field.name}", child)
-        elif pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind):
+        elif pa.types.is_list(kind) or pa.types.is_large_list(kind):
+            lengths = np.diff(array.offsets.to_numpy())   # a null list's values are not hashed: its length is 0
+            if valid is not None:
+                lengths[~valid] = 0
+            self._stream(name + "/len").update(lengths.tobytes())
+            self._feed(name + "[]", array.flatten())
+        elif pa.types.is_fixed_size_list(kind):
             self._stream(name + "/len").update(_as_bytes(pc.list_value_length(array).fill_null(0)))
             self._feed(name + "[]", array.flatten())
         elif _is_binary_like(kind):
             lengths = _value_lengths(array)
-            if array.null_count and lengths[~valid].any():
+            if valid is not None and lengths[~valid].any():
                 # a null slot spanning bytes (Arrow allows it): hashed as an empty value, so copy without them.
                 # Readers leave null slots empty, so the copy (which fill_null makes slowly) is rarely needed.
                 array = array.fill_null(pa.scalar("", kind))
@@ -71,7 +78,7 @@ class RowDigest:
         elif pa.types.is_boolean(kind):
             self._stream(name).update(_as_bytes(array.fill_null(False)))
         else:  # fixed width: numbers, temporal types
-            filled = array.fill_null(pa.scalar(0).cast(kind)) if array.null_count else array
+            filled = array.fill_null(_zero(kind)) if array.null_count else array
             width = kind.bit_width // 8
             self._stream(name).update(memoryview(filled.buffers()[1])[filled.offset * width:
                                                                       (filled.offset + len(filled)) * width])
@@ -80,6 +87,17 @@ class RowDigest:
 def combined(digests: list[str]) -> str:
     """One digest for a sequence of digests (a split from its shard jobs' digests, in order)."""
     return hashlib.sha256("\n".join(digests).encode()).hexdigest()
+
+
+@functools.lru_cache(maxsize=8)
+def _all_valid(length: int) -> bytes:
+    """The validity stream of `length` slots without a null (as `is_valid` makes it: a byte 1 each)."""
+    return b"\x01" * length
+
+
+@functools.lru_cache(maxsize=64)
+def _zero(kind: pa.DataType) -> pa.Scalar:
+    return pa.scalar(0).cast(kind)
 
 
 def _is_binary_like(kind: pa.DataType) -> bool:

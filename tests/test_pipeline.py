@@ -473,6 +473,26 @@ def test_a_string_columns_digest_is_its_values_however_its_nulls_and_slices_are_
     assert digest_of(pa.table({"s": pa.array([], pa.string())})) == "8343384bcadd380a46f93666a7166301"
 
 
+def test_digests_of_numbers_flags_and_nested_lists_are_pinned():
+    """Columns without a string at the top: their nulls, a list whose null slot spans values (hashed as an empty
+    one), lists of structs, fixed-size lists; sliced or not. Pinned as the string columns' are."""
+    import pyarrow as pa
+
+    spanning = pa.ListArray.from_arrays(pa.array([0, 1, 3, 3], pa.int32()), pa.array(["a", "b", "c"]),
+                                        mask=pa.array([False, True, False]))
+    empty = pa.array([["a"], None, []], pa.list_(pa.string()))
+    table = pa.table({"n": pa.array([1, None, 3], pa.int32()), "f": pa.array([None, True, False]),
+                      "when": pa.array([0, None, 5], pa.timestamp("ms")),
+                      "box": pa.array([[1, 2], None, [3, None]], pa.list_(pa.int16(), 2)),
+                      "parts": pa.array([[{"k": 1, "s": "x"}, None], None, []],
+                                        pa.list_(pa.struct({"k": pa.int8(), "s": pa.string()}))),
+                      "spanning": spanning})
+    assert spanning.to_pylist() == empty.to_pylist()
+    assert digest_of(table) == digest_of(table.set_column(5, "spanning", empty)) == "b0540a0df4676454405db43f5ae3460a"
+    assert digest_of(table.slice(1)) == "afb482d29d3034dcd4f914b4278d4fbb"
+    assert digest_of(table.slice(0, 1), table.slice(1)) == digest_of(table)
+
+
 class _Grows:
     """A state that pickles to other bytes each time it is pickled."""
     times = 0
