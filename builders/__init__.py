@@ -20,17 +20,35 @@ REGISTRY = {
 }
 
 ARROW_MEMORY_POOLS = {
-    "mint1t": "jemalloc",  # html, 1.47M documents: 383-386 MiB at peak with jemalloc, 407-429 with malloc, 424-441
-                           # with mimalloc since its column-wise batches are written as sliced (malloc kept more)
+    # html, 1.47M documents: 383-386 MiB at peak with jemalloc, 407-429 with malloc, 424-441 with mimalloc since
+    # its column-wise batches are written as sliced; the PDF configs' 300 documents: malloc 4.0-4.5 s of CPU,
+    # jemalloc 4.6-5.1 (system time), 317-319 MiB against 280-281
+    "mint1t": {"html": "jemalloc", "": "system"},
     "musecar": "system",   # topic, 1,000 videos: 425-455 and 377-382 MiB
     "nmb_plus": "jemalloc",  # current, 40,900 articles: malloc 355-379 MiB, jemalloc 349-361 (1x: 292-318, 294-317)
 }
 """pyarrow's allocator for a build of the dataset, where it is not pyarrow's default (mimalloc): "system" is the C
 library's malloc. Which one keeps less of what a build frees depends on the dataset, by up to a fifth of its peak
 memory either way (BigDocs' ArxivOCR: 342-360 MiB with mimalloc, 362-398 with malloc), so it is measured per
-dataset on the bench trees (README, "Memory"). pyarrow picks its allocator once, when it is imported (for its own
-C++ code too, which `pyarrow.set_memory_pool` does not reach), so `scripts/build.py` chooses before importing a
-builder (`cli.use_memory_pool`); that is why the choice is kept here and not on the builder class."""
+dataset on the bench trees (README, "Memory"). A dataset whose configs differ names its allocators by the start of
+a config's name ("" for the rest, and for a build of configs that differ). pyarrow picks its allocator once, when
+it is imported (for its own C++ code too, which `pyarrow.set_memory_pool` does not reach), so `scripts/build.py`
+chooses before importing a builder (`cli.use_memory_pool`); that is why the choice is kept here and not on the
+builder class."""
+
+
+def memory_pool(dataset: str, configs: list[str] | None) -> str | None:
+    """The allocator `ARROW_MEMORY_POOLS` names for a build of these configs of the dataset (None: every config)."""
+    choice = ARROW_MEMORY_POOLS.get(dataset)
+    if not isinstance(choice, dict):
+        return choice
+
+    def of(config: str) -> str:
+        start = max((start for start in choice if config.startswith(start)), key=len)
+        return choice[start]
+
+    pools = {of(config) for config in configs or [""]}
+    return pools.pop() if len(pools) == 1 else choice[""]
 
 
 def dataset_names() -> list[str]:

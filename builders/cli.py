@@ -35,14 +35,16 @@ def scrub(text: str, extra: tuple[str, ...] = ()) -> str:
     return text
 
 
-def use_memory_pool(dataset: str) -> None:
-    """Have pyarrow use the allocator `ARROW_MEMORY_POOLS` names for the dataset, unless ARROW_DEFAULT_MEMORY_POOL
-    already chose one. Call it before pyarrow is imported: pyarrow reads the variable once, at import. The
-    processes this one forks or starts inherit it; the build report says which allocator ran."""
-    from . import ARROW_MEMORY_POOLS
+def use_memory_pool(dataset: str, configs: list[str] | None = None) -> None:
+    """Have pyarrow use the allocator `ARROW_MEMORY_POOLS` names for a build of the dataset's configs (None: all),
+    unless ARROW_DEFAULT_MEMORY_POOL already chose one. Call it before pyarrow is imported: pyarrow reads the
+    variable once, at import. The processes this one forks or starts inherit it; the build report says which
+    allocator ran."""
+    from . import memory_pool
 
-    if dataset in ARROW_MEMORY_POOLS:
-        os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", ARROW_MEMORY_POOLS[dataset])
+    pool = memory_pool(dataset, configs)
+    if pool:
+        os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", pool)
 
 
 def run(main: Callable[[], int | None]) -> None:

@@ -54,7 +54,7 @@ def json_object(text: str) -> dict:
 
 def main():
     args = parse_args()
-    use_memory_pool(args.name)  # before pyarrow is imported
+    use_memory_pool(args.name, args.configs)  # before pyarrow is imported
     from builders.pipeline import build
 
     report = build(args.name, args.data_dir, args.output, configs=args.configs, num_proc=args.num_proc,
