@@ -197,7 +197,9 @@ class MultimodalBuilder(datasets.ArrowBasedBuilder):
         schema = self.info.features.arrow_schema
         max_rows, max_bytes = self.batch_limits()
         for batch in batched(self.shard_rows(shard, log), max_rows, max_bytes, self.row_bytes):
-            yield table_from_rows(batch, schema)
+            table = table_from_rows(batch, schema)
+            batch.clear()   # the rows' media bytes are in the table now: not held while it waits to be written
+            yield table
 
     def batch_limits(self) -> tuple[int | None, int | None]:
         """(rows, bytes) at which `shard_tables` closes a table: ROWS_PER_BATCH and BATCH_BYTES, unless this
