@@ -66,7 +66,7 @@ class RowDigest:
         elif pa.types.is_fixed_size_list(kind):
             self._stream(name + "/len").update(_as_bytes(pc.list_value_length(array).fill_null(0)))
             self._feed(name + "[]", array.flatten())
-        elif _is_binary_like(kind):
+        elif is_binary_like(kind):
             lengths = _value_lengths(array)
             if valid is not None and lengths[~valid].any():
                 # a null slot spanning bytes (Arrow allows it): hashed as an empty value, so copy without them.
@@ -100,7 +100,7 @@ def _zero(kind: pa.DataType) -> pa.Scalar:
     return pa.scalar(0).cast(kind)
 
 
-def _is_binary_like(kind: pa.DataType) -> bool:
+def is_binary_like(kind: pa.DataType) -> bool:
     return (pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_binary(kind)
             or pa.types.is_large_binary(kind))
 

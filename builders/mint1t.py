@@ -815,7 +815,8 @@ def image_metadata(batch: pa.RecordBatch, image_offsets: np.ndarray) -> pa.Array
 
 def empty_or_null(valid: np.ndarray) -> pa.Array:
     """"" where `valid`, else null: joined to strings (binary_join_element_wise), it makes them null there with
-    no bytes behind the null, as `pa.array` leaves a null (`pc.if_else` keeps the bytes, which `nbytes` counts)."""
+    no bytes behind the null, as `pa.array` leaves a null (`pc.if_else` keeps the bytes, which the
+    weight of a table counts: `parquet.arrow_bytes`)."""
     bitmap = None if valid.all() else pa.py_buffer(np.packbits(valid, bitorder="little"))
     return pa.Array.from_buffers(pa.string(), len(valid), [bitmap, pa.py_buffer(np.zeros(len(valid) + 1, np.int32)),
                                                            pa.py_buffer(b"")])

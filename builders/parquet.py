@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from datasets.arrow_writer import get_parquet_column_options
 
-from .content_hash import RowDigest, value_offsets
+from .content_hash import RowDigest, is_binary_like, value_offsets
 
 MAX_SHARD_BYTES = 500 * 10**6
 """A part is closed before it would exceed this many Arrow bytes (the Hub's recommended ~500 MB)."""
@@ -170,12 +170,12 @@ def arrow_bytes(table: pa.Table) -> int:
     made one by one weigh, and is cut into the same row groups and parts without being copied into one chunk
     (`nbytes` counts a slice's leading bitmap bits, and a bitmap without nulls)."""
     bitmaps: dict[str, list] = {}   # per column path: [slots, whether any has a null]: one bitmap in one chunk
-    values = sum(_value_bytes(chunk, name, bitmaps) for name, column in zip(table.column_names, table.columns)
-                 for chunk in column.chunks)
+    values = sum(_unmasked_bytes(chunk, name, bitmaps)
+                 for name, column in zip(table.column_names, table.columns) for chunk in column.chunks)
     return values + sum((slots + 7) // 8 for slots, nulls in bitmaps.values() if nulls)
 
 
-def _value_bytes(array: pa.Array, path: str, bitmaps: dict[str, list]) -> int:
+def _unmasked_bytes(array: pa.Array, path: str, bitmaps: dict[str, list]) -> int:
     """The bytes of an array's values and offsets (of the slots it references), its slots noted in `bitmaps`."""
     if isinstance(array, pa.ExtensionArray):
         array = array.storage
@@ -189,20 +189,20 @@ def _value_bytes(array: pa.Array, path: str, bitmaps: dict[str, list]) -> int:
     if pa.types.is_boolean(kind):   # its values are bits too: counted as one array's
         bitmaps.setdefault(path + " values", [0, True])[0] += length
         return 0
-    if pa.types.is_string(kind) or pa.types.is_binary(kind) or pa.types.is_large_string(kind) \
-            or pa.types.is_large_binary(kind):
+    if is_binary_like(kind):
         offsets = value_offsets(array)
         return offsets.itemsize * length + int(offsets[-1] - offsets[0])
     if pa.types.is_list(kind) or pa.types.is_large_list(kind):
-        width = 8 if pa.types.is_large_list(kind) else 4
-        first, stop = (array.offsets[0].as_py(), array.offsets[length].as_py()) if length else (0, 0)
-        return width * length + _value_bytes(array.values.slice(first, stop - first), path + "[]", bitmaps)
+        offsets = array.offsets
+        first, stop = (offsets[0].as_py(), offsets[length].as_py()) if length else (0, 0)
+        values = array.values.slice(first, stop - first)
+        return offsets.type.bit_width // 8 * length + _unmasked_bytes(values, path + "[]", bitmaps)
     if pa.types.is_struct(kind):
-        return sum(_value_bytes(array.field(i), f"{path}.{kind.field(i).name}", bitmaps)
+        return sum(_unmasked_bytes(array.field(i), f"{path}.{kind.field(i).name}", bitmaps)
                    for i in range(kind.num_fields))
     if pa.types.is_fixed_size_list(kind):
         size = kind.list_size
-        return _value_bytes(array.values.slice(array.offset * size, length * size), path + "[]", bitmaps)
+        return _unmasked_bytes(array.values.slice(array.offset * size, length * size), path + "[]", bitmaps)
     if pa.types.is_primitive(kind):   # numbers, temporal types
         return length * kind.bit_width // 8
     return array.nbytes   # types no builder's features make: as pyarrow weighs them

@@ -96,8 +96,8 @@ MEDIA_ROW = st.fixed_dictionaries({"name": st.one_of(st.none(), st.text(max_size
 @given(st.lists(MEDIA_ROW, max_size=6))
 def test_tables_of_media_rows_are_the_ones_from_pylist_makes(rows):
     """table_from_rows puts media columns together itself (one join of their bytes): the same values, buffers,
-    weight (`nbytes` decides row groups and parts) and Parquet bytes as pa.Table.from_pylist, nulls and
-    missing keys included."""
+    weight (`nbytes`, which `arrow_bytes` is for such tables, decides row groups and parts) and Parquet bytes as
+    pa.Table.from_pylist, nulls and missing keys included."""
     schema = MEDIA.arrow_schema
     made, reference = core.table_from_rows(rows, schema), pa.Table.from_pylist(rows, schema=schema)
     assert made.equals(reference) and made.nbytes == reference.nbytes
