@@ -24,6 +24,8 @@ ARROW_MEMORY_POOLS = {
     # its column-wise batches are written as sliced; the PDF configs' 300 documents: malloc 4.0-4.5 s of CPU,
     # jemalloc 4.6-5.1 (system time), 317-319 MiB against 280-281
     "mint1t": {"html": "jemalloc", "": "system"},
+    "flickr30k_entities": "system",  # entities, 47,675 images: mimalloc 338-346 MiB, malloc 297-313, jemalloc 290-303
+    # (1x: 280-281, 255-273, 252-254)
     "musecar": "system",   # topic, 1,000 videos: 425-455 and 377-382 MiB
     "nmb_plus": "jemalloc",  # current, 40,900 articles: malloc 355-379 MiB, jemalloc 349-361 (1x: 292-318, 294-317)
 }

@@ -347,13 +347,12 @@ def iter_images(shard: ImageShard) -> Iterator[tuple[str, str, bytes | RawDataEr
 
 
 @functools.lru_cache(maxsize=1)
-def _annotation_archive(path: str, size: int, mtime_ns: int, pid: int) -> tuple[zipfile.ZipFile, ZipDirectory]:
+def _annotation_archive(path: str, size: int, mtime_ns: int, pid: int) -> ZipDirectory:
     """annotations.zip opened once per process, with its members keyed by their last two path parts (so a
     top-level folder in the zip is tolerated). Its directory holds ~63,600 entries: read for every shard job it
-    cost ~0.2 s each time, and kept as zipfile keeps it, 45 MiB (`ZipDirectory`: 6 MiB). The size and mtime are
-    part of the key; so is the process id, because a forked process must not share the parent's file position."""
-    archive = zipfile.ZipFile(path)
-    return archive, ZipDirectory(archive, key=lambda name: "/".join(name.split("/")[-2:]))
+    cost ~0.2 s each time (`ZipDirectory` keeps it in ~6 MiB). The size and mtime are part of the key; so is
+    the process id, because a forked process must not share the parent's file position."""
+    return ZipDirectory(path, key=lambda name: "/".join(name.split("/")[-2:]))
 
 
 class _AnnotationReader:
@@ -361,15 +360,13 @@ class _AnnotationReader:
 
     def __init__(self, location: Path | None):
         self.location = location
-        self.zip: zipfile.ZipFile | None = None
         self.members: ZipDirectory | None = None
 
     def __enter__(self):
         if self.location is not None and self.location.suffix == ".zip":
             try:
                 stat = self.location.stat()
-                self.zip, self.members = _annotation_archive(str(self.location), stat.st_size, stat.st_mtime_ns,
-                                                             os.getpid())
+                self.members = _annotation_archive(str(self.location), stat.st_size, stat.st_mtime_ns, os.getpid())
             except (zipfile.BadZipFile, OSError) as e:
                 raise RawDataError(self.location, f"not a readable zip archive ({e})",
                                    hint="download annotations.zip again") from None
@@ -379,7 +376,7 @@ class _AnnotationReader:
         pass  # the archive stays open for the process's next shard job (_annotation_archive)
 
     def _read(self, folder: str, name: str) -> tuple[str, bytes]:
-        if self.zip is not None:
+        if self.members is not None:
             member = self.members.find(f"{folder}/{name}")
             if member is None:
                 raise RawDataError(self.location, f"no annotation {folder}/{name} in the archive",

@@ -848,7 +848,7 @@ class ImageStore:
                 self._index_zip(Path(path))
             else:
                 self.locations[relative] = None
-        self._archives: dict[str, tuple[zipfile.ZipFile, ZipDirectory]] = {}  # opened by `read`, per process
+        self._archives: dict[str, ZipDirectory] = {}  # opened by `read`, per process
 
     def __getstate__(self) -> dict:  # the shard jobs' shared state: the index, not the open archives
         return {**self.__dict__, "_archives": {}}
@@ -909,9 +909,8 @@ class ImageStore:
         archive, member = member_of
         try:
             if archive not in self._archives:  # its directory as arrays, as Flickr30K's annotations.zip is kept
-                opened = zipfile.ZipFile(archive)
-                self._archives[archive] = opened, ZipDirectory(opened, key=str)
-            opened, directory = self._archives[archive]
+                self._archives[archive] = ZipDirectory(archive, key=str)
+            directory = self._archives[archive]
             where = f"{archive}:{member}"
             found = directory.find(member)
             if found is None:  # indexed at planning, gone since

@@ -356,8 +356,8 @@ def test_a_zip_directory_kept_as_arrays_finds_and_reads_the_members_zipfile_woul
     assert "Sentences/caf\u00e9.txt" in expected and expected["Sentences/1.txt"] == b"later copy"
 
     archive = zipfile.ZipFile(path)
-    directory = ZipDirectory(archive, key=lambda name: "/".join(name.split("/")[-2:]))
-    assert archive.namelist() == [] and len(directory) == len(expected) == 6
+    directory = ZipDirectory(path, key=lambda name: "/".join(name.split("/")[-2:]))
+    assert len(directory) == len(expected) == 6
     for key, data in expected.items():
         info = directory.get(key)
         assert read_zip_member(archive, info, 2**20, key) == data, key
@@ -396,8 +396,84 @@ def test_a_zip_directory_kept_as_arrays_finds_and_reads_the_members_zipfile_woul
         directory.read(second, 2**20, "Sentences/2.txt")
     directory.fields[:] = fields
     archive.close()
+    directory.close()
 
     with zipfile.ZipFile(tmp_path / "empty.zip", "w"):
         pass
-    with zipfile.ZipFile(tmp_path / "empty.zip") as empty:
-        assert ZipDirectory(empty, key=str).get("x") is None
+    with ZipDirectory(tmp_path / "empty.zip", key=str) as empty:
+        assert empty.get("x") is None and len(empty) == 0
+
+
+def _zip64_directory(path: Path) -> None:
+    """Rewrite the archive's central directory as a zip64 writer would for members past 4 GiB: every size and
+    local header offset 0xFFFFFFFF, the real values in a zip64 extra field (what zipfile writes only for
+    members and archives too large for a test)."""
+    data = path.read_bytes()
+    end = data.rindex(b"PK\x05\x06")
+    *head, count, size, offset, comment_length = struct.unpack_from("<4s4H2LH", data, end)
+    central = struct.Struct("<4s6H3L5H2L")
+    entries, at = [], offset
+    for _ in range(count):
+        fields = list(central.unpack_from(data, at))
+        name_length, extra_length, comment = fields[10:13]
+        name = data[at + central.size:at + central.size + name_length]
+        extra = data[at + central.size + name_length:at + central.size + name_length + extra_length]
+        tail = data[at + central.size + name_length + extra_length:at + central.size + name_length + extra_length + comment]
+        at += central.size + name_length + extra_length + comment
+        real = (fields[9], fields[8], fields[16])  # file size, compressed size, local header offset: zip64's order
+        fields[8] = fields[9] = fields[16] = 0xFFFF_FFFF
+        extra = struct.pack("<HH3Q", 0x0001, 24, *real) + extra
+        fields[11] = len(extra)
+        entries.append(central.pack(*fields) + name + extra + tail)
+    directory = b"".join(entries)
+    path.write_bytes(data[:offset] + directory + struct.pack("<4s4H2LH", *head, count, len(directory), offset,
+                                                             comment_length) + data[end + 22:])
+
+
+@pytest.mark.parametrize("shape", ["prepended, commented, zip64 fields", "65,600 members: a zip64 end record"])
+def test_a_zip_directory_reads_what_zipfile_reads_from_the_directory(tmp_path, shape):
+    path = tmp_path / "archive.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        if shape.startswith("prepended"):
+            archive.comment = b"an archive comment"
+            archive.writestr("a/folder/", b"")
+            archive.writestr("a/deflated.txt", b"deflated " * 300, compress_type=zipfile.ZIP_DEFLATED)
+            archive.writestr("a/stored.bin", bytes(range(256)))
+            archive.writestr("a/nulXtail.txt", b"named up to its NUL (below), as zipfile names it")
+        else:
+            for i in range(65_600):
+                archive.writestr(f"d/{i}.txt", str(i).encode())
+    if shape.startswith("prepended"):
+        _zip64_directory(path)
+        stub = b"#!/bin/sh a self-extractor's stub\n"  # zipfile finds the members past it
+        path.write_bytes(stub + path.read_bytes().replace(b"nulXtail", b"nul\x00tail"))
+
+    with zipfile.ZipFile(path) as reference, ZipDirectory(path, key=str) as directory:
+        members = [info for info in reference.infolist() if not info.is_dir()]
+        assert len(directory) == len(members) and directory.find("a/folder/") is None
+        for info in members[:50] + members[-50:]:
+            i = directory.find(info.filename)
+            assert directory.name(i) == info.orig_filename
+            assert dict(zip(directory.FIELDS, directory.fields[i].tolist())) == \
+                {field: getattr(info, field) for field in directory.FIELDS}
+            assert directory.read(i, 2**20, info.filename) == reference.read(info)
+        if shape.startswith("prepended"):
+            assert directory.name(directory.find("a/nul")) == "a/nul\x00tail.txt"
+        else:
+            assert directory.read(directory.find("d/65599.txt"), 2**20, "d/65599.txt") == b"65599"
+
+
+def test_a_zip_directory_refuses_what_is_not_a_zip_or_is_cut_short(tmp_path):
+    (tmp_path / "not.zip").write_bytes(b"plain text, no end record" * 10)
+    with pytest.raises(zipfile.BadZipFile, match="not a zip file"):
+        ZipDirectory(tmp_path / "not.zip", key=str)
+    with zipfile.ZipFile(tmp_path / "cut.zip", "w") as archive:
+        archive.writestr("a.txt", b"a")
+        archive.writestr("b.txt", b"b")
+    data = (tmp_path / "cut.zip").read_bytes()
+    start = data.index(b"PK\x01\x02")
+    (tmp_path / "cut.zip").write_bytes(data[:start] + b"XX" + data[start + 2:])  # the directory's first entry
+    with pytest.raises(zipfile.BadZipFile, match="Bad magic number for central directory"):
+        ZipDirectory(tmp_path / "cut.zip", key=str)
+    with pytest.raises(zipfile.BadZipFile, match="Bad magic number for central directory"):
+        zipfile.ZipFile(tmp_path / "cut.zip")  # zipfile says the same

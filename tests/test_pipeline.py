@@ -417,8 +417,8 @@ def test_scratch_caches_of_killed_builds_are_removed_by_the_next_one(tmp_path):
 
 def test_build_py_runs_with_the_allocator_the_builder_declares(tmp_path, monkeypatch):
     """MINT-1T's HTML builds on jemalloc and its other configs on the C library's malloc (`ARROW_MEMORY_POOLS`),
-    Flickr30K keeps pyarrow's default; a pool chosen with ARROW_DEFAULT_MEMORY_POOL is obeyed. The build report
-    says which one ran."""
+    Flickr30K on malloc, BigDocs on pyarrow's default; a pool chosen with ARROW_DEFAULT_MEMORY_POOL is obeyed.
+    The build report says which one ran."""
     from builders import memory_pool
 
     from builders.samples import mint1t as mint_sample
@@ -438,7 +438,8 @@ def test_build_py_runs_with_the_allocator_the_builder_declares(tmp_path, monkeyp
     assert pool("mint1t", tmp_path / "mint", "pdf") == "system"
     assert [memory_pool("mint1t", configs) for configs in (["html", "html-v1.0"], ["html", "pdf"], None)] == \
         ["jemalloc", "system", "system"]
-    assert pool("flickr30k_entities", tmp_path / "flickr", "captions") == "mimalloc"
+    assert pool("flickr30k_entities", tmp_path / "flickr", "captions") == "system"
+    assert memory_pool("bigdocs", None) is None  # pyarrow's default: mimalloc
     assert pool("mint1t", tmp_path / "mint", "html", ARROW_DEFAULT_MEMORY_POOL="mimalloc") == "mimalloc"
 
 
