@@ -72,6 +72,8 @@ class ZipDirectory:
         order = np.array([latest[k] for k in keys], dtype=np.int64)
         self.keys = np.array([k.encode("utf-8", "surrogatepass") for k in keys], dtype=bytes)
         self.names = np.array([names[i].encode("utf-8", "surrogatepass") for i in order], dtype=bytes)
+        if np.array_equal(self.names, self.keys):  # keyed by name (NMB+'s archives): kept once
+            self.names = self.keys
         self.fields = np.frombuffer(fields, dtype=np.int64).reshape(-1, len(self.FIELDS))[order] if len(order) \
             else np.zeros((0, len(self.FIELDS)), dtype=np.int64)
         self._zipfile: zipfile.ZipFile | None = None

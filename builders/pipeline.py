@@ -447,10 +447,10 @@ def exclusion_lists(cls, given: list | tuple) -> list[tuple[str, list]]:
             for path in paths]
 
 
-def unread_raw_paths(dataset: str, data_dir: Path, plan: Plan) -> list[dict]:
-    """Everything under the data directory that no config of this build reads, with a reason each."""
+def unread_raw_paths(dataset: str, data_dir: Path, plan: Plan, read: list[str]) -> list[dict]:
+    """Everything under the data directory that no config of this build reads (`read`: what the built configs
+    read), with a reason each."""
     cls = builder_class(dataset)
-    read = [path for meta in plan.meta.values() for path in meta["read"]]
     elsewhere = {}  # reason -> paths; a path two reasons name gets the first: a config that reads it says more
     for config in cls.BUILDER_CONFIGS:  # what the configs not built would read, to say so
         if config.name not in plan.meta:
@@ -527,7 +527,10 @@ def build(dataset: str, data_dir, output, configs: list[str] | None = None, num_
                      disable=not progress) as bar:
             inputs = scanner.submit(input_checksums, sorted({p for m in plan.meta.values() for p in m["inputs"]}),
                                     data_dir)
-            unread = scanner.submit(unread_raw_paths, dataset, data_dir, plan)
+            # the read lists (a path per image) leave the plan: the jobs' memory does not hold them once the scan is done
+            read = [path for meta in plan.meta.values() for path in meta.pop("read")]
+            unread = scanner.submit(unread_raw_paths, dataset, data_dir, plan, read)
+            del read
             for job, result in completions:
                 if isinstance(result, RawDataError):
                     plan.failures.setdefault(job.config, []).append(result)
