@@ -1,9 +1,9 @@
 """The usual way, for comparison only: MuSe-CaR's `topic` config as a community loading script would build it.
 
 A GeneratorBasedBuilder that reads every label and transcript CSV with pandas, cuts each segment's audio
-from audio_norm/<vid>.wav with soundfile and writes it as FLAC, and yields one dict per segment, run with
-download_and_prepare to Parquet. The audio column is declared as its storage struct: `datasets.Audio`
-encodes examples through torchcodec, which this project does not install.
+from audio_norm/<vid>.wav with soundfile and writes it as WAV (as `datasets.Audio` encodes an array), and
+yields one dict per segment, run with download_and_prepare to Parquet. The audio column is declared as its
+storage struct: `datasets.Audio` encodes examples through torchcodec, which this project does not install.
 usage: python -m bench.usual_musecar RAW_DIR OUT_DIR
 """
 import io
@@ -56,8 +56,8 @@ class MuSeCaRTopicScript(datasets.GeneratorBasedBuilder):
                 start, end = int(segment["start"]), int(segment["end"])
                 samples, rate = soundfile.read(audio / f"{video_id}.wav", start=start * 16, stop=end * 16,
                                                dtype="int16")
-                flac = io.BytesIO()
-                soundfile.write(flac, samples, rate, format="FLAC")
+                wav = io.BytesIO()
+                soundfile.write(wav, samples, rate, format="WAV")
                 yield f"{video_id}_{segment_id}", {
                     "video_id": video_id, "segment_id": segment_id, "fold": fold, "start_ms": start, "end_ms": end,
                     "topic": none_if_nan(segment["class_id"]), "arousal": none_if_nan(segment.get("arousal")),
@@ -66,7 +66,7 @@ class MuSeCaRTopicScript(datasets.GeneratorBasedBuilder):
                     "transcript": None if transcript is None else [
                         {"word": w, "start_ms": s, "end_ms": e}
                         for w, s, e in zip(transcript["word"], transcript["start"], transcript["end"])],
-                    "audio": {"bytes": flac.getvalue(), "path": f"{video_id}_{segment_id}.flac"}}
+                    "audio": {"bytes": wav.getvalue(), "path": f"{video_id}_{segment_id}.wav"}}
 
 
 def none_if_nan(value):

@@ -34,7 +34,7 @@ def built(samples):
 
 
 def check_audio(stored: dict | None, expected: dict | None) -> None:
-    """WAV segments are the release's bytes; cut segments are FLAC holding exactly the cut samples."""
+    """Shipped segments are the release's bytes; cut segments are WAV holding exactly the cut samples."""
     if expected is None:
         assert stored is None
         return
@@ -45,8 +45,9 @@ def check_audio(stored: dict | None, expected: dict | None) -> None:
         assert stored["bytes"] == expected["wav"]
         assert soundfile.info(io.BytesIO(stored["bytes"])).format == "WAV"
     else:
-        assert soundfile.info(io.BytesIO(stored["bytes"])).format == "FLAC"
-        assert samples.shape == expected["flac"].shape and np.array_equal(samples, expected["flac"])
+        info = soundfile.info(io.BytesIO(stored["bytes"]))
+        assert (info.format, info.subtype) == ("WAV", "PCM_16")  # audio_norm's own format, not re-encoded
+        assert samples.shape == expected["cut"].shape and np.array_equal(samples, expected["cut"])
 
 
 def assert_segment_rows(out: Path, config: str, expected: dict[str, list[dict]]) -> None:
@@ -115,7 +116,7 @@ def test_segment_3_of_a_generated_video_carries_the_arousal_series_written(built
     assert (row["start_ms"], row["end_ms"]) == (41500, 61250)
     audio, rate = soundfile.read(io.BytesIO(row["audio"]["bytes"]), dtype="int16")
     assert rate == 16000 and len(audio) == (61500 - 41500) * 16  # cut up to one label step after the last label
-    assert row["audio"]["path"] == "1000_3_41500-61500ms.flac"
+    assert row["audio"]["path"] == "1000_3_41500-61500ms.wav"
 
 
 # ---- awkward cases -------------------------------------------------------------------------------------------
@@ -202,11 +203,11 @@ def test_feature_rows_without_segment_nan_rows_zero_faces_and_word_alignment(bui
     assert words["timestamps_ms"][:2] == [1010, 1200] and words["end_timestamps_ms"][:2] == [1200, 1650]
 
 
-def test_wav_and_flac_audio_decode_to_the_right_length_and_rate(built):
+def test_shipped_and_cut_audio_decode_to_the_right_length_and_rate(built):
     tree, out, _ = built
-    flac = row_of(out, "topic", "train", 3, 10)["audio"]        # no audio_segments in c2: cut from audio_norm
-    samples, rate = soundfile.read(io.BytesIO(flac["bytes"]), dtype="int16")
-    assert (rate, len(samples), flac["path"]) == (16000, (7000 - 5250) * 16, "3_10_5250-7000ms.flac")
+    cut = row_of(out, "topic", "train", 3, 10)["audio"]        # no audio_segments in c2: cut from audio_norm
+    samples, rate = soundfile.read(io.BytesIO(cut["bytes"]), dtype="int16")
+    assert (rate, len(samples), cut["path"]) == (16000, (7000 - 5250) * 16, "3_10_5250-7000ms.wav")
     assert np.array_equal(samples, sample.signal(3, 8000)[5250 * 16:7000 * 16])
     assert row_of(out, "topic", "validation", 17, 1)["audio"] is None   # no audio anywhere for video 17
     first = parquet_rows(out, "topic", "train")[0]
@@ -599,7 +600,7 @@ def test_a_segment_outside_the_audio_is_a_raw_data_error_of_the_audio_file(tmp_p
     task = musecar.TaskFolder("MuSe2021", "c2_muse_topic", tmp_path, None)
     with musecar.VideoSegments(task, 1, "topic", {}, None, path, [], RecordLog()) as segments:
         audio = segments._audio(10, 900, 1200)     # within one label step of the end
-        assert audio["path"] == "1_10_900-1200ms.flac"
+        assert audio["path"] == "1_10_900-1200ms.wav"
         assert soundfile.info(io.BytesIO(audio["bytes"])).frames == 100 * 16
         with pytest.raises(RawDataError, match="outside the audio") as error:
             segments._audio(10, 900, 1300)

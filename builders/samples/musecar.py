@@ -553,7 +553,7 @@ def _transcript(task: Task, video: SampleVideo, segment: Segment):
 
 
 def expected_audio(tree: SampleTree, task: Task, video: SampleVideo, segment: Segment, start_ms, end_ms) -> dict | None:
-    """{"wav": the shipped bytes} or {"flac": the samples cut from audio_norm, "path": ...}."""
+    """{"wav": the shipped bytes} or {"cut": the samples cut from audio_norm, "path": ...}."""
     if not video.audio_norm_ms or "MuSe2020" not in tree.packages:  # audio_norm/ is in the 2020 raw archive
         return None
     samples = signal(video.video_id, video.audio_norm_ms)
@@ -563,8 +563,8 @@ def expected_audio(tree: SampleTree, task: Task, video: SampleVideo, segment: Se
     if start_ms is None:
         return None
     end = end_ms + (STEP_MS if task.kind == "continuous" else 0)
-    return {"flac": samples[start_ms * RATE // 1000: min(end * RATE // 1000, samples.size)],
-            "path": f"{video.video_id}_{segment.segment_id}_{start_ms}-{end}ms.flac"}
+    return {"cut": samples[start_ms * RATE // 1000: min(end * RATE // 1000, samples.size)],
+            "path": f"{video.video_id}_{segment.segment_id}_{start_ms}-{end}ms.wav"}
 
 
 def _f32(value: float | None) -> float | None:
