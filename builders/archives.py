@@ -87,8 +87,6 @@ class ZipDirectory:
             end = None
         if not end:
             raise zipfile.BadZipFile("File is not a zip file")
-        if end[zipfile._ECD_DISK_NUMBER] != 0 or end[zipfile._ECD_DISK_START] != 0:
-            raise zipfile.BadZipFile("zipfiles that span multiple disks are not supported")
         size, offset = end[zipfile._ECD_SIZE], end[zipfile._ECD_OFFSET]
         prepended = end[zipfile._ECD_LOCATION] - size - offset  # bytes before the archive (a self-extractor's)
         if end[zipfile._ECD_SIGNATURE] == zipfile.stringEndArchive64:
