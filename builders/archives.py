@@ -32,14 +32,6 @@ def read_tar_member(archive: tarfile.TarFile, member: tarfile.TarInfo, limit: in
     return archive.extractfile(member).read()
 
 
-def read_zip_member(archive: zipfile.ZipFile, name: str | zipfile.ZipInfo, limit: int, where: str) -> bytes:
-    """The bytes of a zip member (by name, or by a ZipInfo such as `ZipDirectory.get` gives); RawDataError when
-    it declares more than `limit` bytes."""
-    info = name if isinstance(name, zipfile.ZipInfo) else archive.getinfo(name)
-    _check_size(info.file_size, limit, where)
-    return archive.read(info)
-
-
 class ZipDirectory:
     """A zip archive's directory kept as arrays, its members found by a key made from each name.
 
@@ -138,7 +130,7 @@ class ZipDirectory:
         return self.names[i].decode("utf-8", "surrogatepass")
 
     def get(self, key: str) -> zipfile.ZipInfo | None:
-        """The member the key stands for, as a ZipInfo zipfile reads (`read_zip_member`), or None."""
+        """The member the key stands for, as a ZipInfo zipfile's `ZipFile.read` reads, or None."""
         i = self.find(key)
         return None if i is None else self._info(i)
 
@@ -156,8 +148,8 @@ class ZipDirectory:
         return self._zipfile
 
     def read(self, i: int, limit: int, where: str) -> bytes:
-        """The bytes of member `i`, as `read_zip_member` reads them, with its checks: the declared size against
-        `limit`, the local header's name against the directory's, the size and CRC-32 of what comes out
+        """The bytes of member `i`, as zipfile reads them, with its checks and one more: the declared size against
+        `limit` (RawDataError), the local header's name against the directory's, the size and CRC-32 of what comes out
         (zipfile.BadZipFile or EOFError when they fail). A stored or deflated member is read with one
         `os.pread` and zlib: zipfile's objects per member (a ZipInfo, a shared file, a ZipExtFile) cost four
         times that (Flickr30K's 63,600 annotation files: 1.0 s against 0.26 s). Anything else (encrypted,
