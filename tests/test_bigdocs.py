@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 import zipfile
 from pathlib import Path
@@ -565,6 +566,14 @@ def test_source_lookup_prefers_listed_folders_then_loose_files(tmp_path):
         assert sources.find("x.jpg")[:2] == ("x.jpg", b"top level")  # a loose file before a zip member
         assert sources.find("y")[:2] == ("a/y.jpg", b"only zipped")
         assert sources.find("z") is None
+        first = sources.archives
+    with bigdocs.SourceImages(tmp_path, ("a", ".")) as sources:  # the next job of this process: the same archive
+        assert sources.archives == first and sources.archives[0] is first[0]
+    with zipfile.ZipFile(tmp_path / "bundle.zip", "w") as archive:  # replaced since: read again
+        archive.writestr("a/y.jpg", b"a new copy")
+    os.utime(tmp_path / "bundle.zip", ns=(1, 1))
+    with bigdocs.SourceImages(tmp_path, ("a", ".")) as sources:
+        assert sources.archives[0] is not first[0] and sources.find("y")[:2] == ("a/y.jpg", b"a new copy")
 
 
 # ---- bad inputs through the CLI ------------------------------------------------------------------------------
