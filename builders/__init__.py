@@ -26,7 +26,8 @@ ARROW_MEMORY_POOLS = {
     "mint1t": {"html": "jemalloc", "": "system"},
     "flickr30k_entities": "system",  # entities, 47,675 images: mimalloc 338-346 MiB, malloc 297-313, jemalloc 290-303
     # (1x: 280-281, 255-273, 252-254)
-    "musecar": "system",   # topic, 1,000 videos: 425-455 and 377-382 MiB
+    "musecar": "system",   # topic, 1,000 videos cut as WAV in 16 MiB batches: mimalloc 328 MiB, malloc 293, jemalloc
+    # 284-286 (as FLAC in 64 MiB batches: 425-455, 377-382)
     "nmb_plus": "jemalloc",  # current, 40,900 articles: malloc 355-379 MiB, jemalloc 349-361 (1x: 292-318, 294-317)
 }
 """pyarrow's allocator for a build of the dataset, where it is not pyarrow's default (mimalloc): "system" is the C
