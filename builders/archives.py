@@ -9,6 +9,7 @@ is read; zipfile and tarfile never return more bytes than a member declares.
 from __future__ import annotations
 
 import array
+import functools
 import os
 import struct
 import tarfile
@@ -181,6 +182,21 @@ class ZipDirectory:
         if len(data) != size or zlib.crc32(data) != crc:
             raise zipfile.BadZipFile(f"Bad CRC-32 for file {name!r}")
         return data
+
+
+def kept_directory(path, key: Callable[[str], str] = str) -> ZipDirectory:
+    """The archive's `ZipDirectory`, opened once per process and kept for its later shard jobs: a large directory
+    read again for every job cost each of them ~0.2-0.4 s (Flickr30K's annotations.zip, 63,600 members; COCO's
+    train2014.zip, a BigDocs source, 82,783). Opened again when the file's size or mtime changed, and in a
+    forked process, which must not share its parent's open file. `key` must be the same function each time (a
+    module-level one) for the directory to be found again."""
+    stat = os.stat(path)
+    return _kept_directory(os.fspath(path), stat.st_size, stat.st_mtime_ns, os.getpid(), key)
+
+
+@functools.lru_cache(maxsize=8)
+def _kept_directory(path: str, size: int, mtime_ns: int, pid: int, key: Callable[[str], str]) -> ZipDirectory:
+    return ZipDirectory(path, key)
 
 
 _LOCAL_HEADER = struct.Struct("<4s5H3L2H")  # signature, versions, flags, method, time, date, CRC, sizes, lengths

@@ -20,9 +20,7 @@ marker are checked.
 """
 from __future__ import annotations
 
-import functools
 import json
-import os
 import re
 import zipfile
 from dataclasses import dataclass
@@ -35,7 +33,7 @@ import pyarrow.parquet as pq
 from datasets import ClassLabel, Image, List, Value
 from datasets.features.features import LargeList, generate_from_arrow_type
 
-from .archives import MEDIA_MEMBER_LIMIT, ZipDirectory
+from .archives import MEDIA_MEMBER_LIMIT, ZipDirectory, kept_directory
 from .core import ExcludeBy, MMConfig, MultimodalBuilder, RawPart
 from .errors import RawDataError, RecordLog
 from .fields import FieldDoc, documented
@@ -732,15 +730,14 @@ class SourceImages:
     def __enter__(self):
         for path in sorted(self.root.glob("*.zip")) if self.root else []:
             try:
-                stat = path.stat()
-                self.archives.append(_source_archive(str(path), stat.st_size, stat.st_mtime_ns, os.getpid()))
+                self.archives.append(kept_directory(path))
             except (zipfile.BadZipFile, OSError) as e:
                 raise RawDataError(path, f"not a readable zip archive ({e})",
                                    hint="download the source archive again, or extract it here") from None
         return self
 
     def __exit__(self, *exc):
-        pass  # the archives stay open for the process's next shard job (_source_archive)
+        pass  # the archives stay open for the process's next shard job (kept_directory)
 
     @property
     def present(self) -> bool:
@@ -765,15 +762,6 @@ class SourceImages:
                         raise RawDataError(where, f"corrupt archive member ({e})",
                                            hint="download the source archive again") from None
         return None
-
-
-@functools.lru_cache(maxsize=8)
-def _source_archive(path: str, size: int, mtime_ns: int, pid: int) -> ZipDirectory:
-    """A source's .zip, opened once per process and kept for its next shard jobs: COCO's train2014.zip has 82,783
-    members, whose directory zipfile read again for every job (~0.4 s) and kept as a ZipInfo and a name per
-    member (~50 MiB); `ZipDirectory` keeps ~100 bytes a member. The size and mtime are part of the key; so is the
-    process id, because a forked process must not share the parent's file."""
-    return ZipDirectory(path, key=str)
 
 
 # ---- pure parsing functions ---------------------------------------------------------------------------------

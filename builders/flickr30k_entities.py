@@ -8,7 +8,6 @@ the Karpathy split file `dataset_flickr30k.json` and the original caption file
 """
 from __future__ import annotations
 
-import functools
 import json
 import os
 import pyexpat
@@ -26,7 +25,7 @@ from datasets import ClassLabel, Image, List, Value
 from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeET
 
-from .archives import MEDIA_MEMBER_LIMIT, TEXT_MEMBER_LIMIT, ZipDirectory, read_tar_member
+from .archives import MEDIA_MEMBER_LIMIT, TEXT_MEMBER_LIMIT, ZipDirectory, kept_directory, read_tar_member
 from .core import ExcludeBy, MMConfig, MultimodalBuilder, RawPart, first_existing, group_by_size
 from .errors import RawDataError, RecordLog, not_utf8, read_text
 from .media.image import JPEG_START, image_truncated, probe_image
@@ -346,13 +345,9 @@ def iter_images(shard: ImageShard) -> Iterator[tuple[str, str, bytes | RawDataEr
                                                      hint="the archive is incomplete; download it again")
 
 
-@functools.lru_cache(maxsize=1)
-def _annotation_archive(path: str, size: int, mtime_ns: int, pid: int) -> ZipDirectory:
-    """annotations.zip opened once per process, with its members keyed by their last two path parts (so a
-    top-level folder in the zip is tolerated). Its directory holds ~63,600 entries: read for every shard job it
-    cost ~0.2 s each time (`ZipDirectory` keeps it in ~6 MiB). The size and mtime are part of the key; so is
-    the process id, because a forked process must not share the parent's file position."""
-    return ZipDirectory(path, key=lambda name: "/".join(name.split("/")[-2:]))
+def _last_two_parts(name: str) -> str:
+    """annotations.zip's members are keyed by their last two path parts, so a top-level folder is tolerated."""
+    return "/".join(name.split("/")[-2:])
 
 
 class _AnnotationReader:
@@ -365,15 +360,14 @@ class _AnnotationReader:
     def __enter__(self):
         if self.location is not None and self.location.suffix == ".zip":
             try:
-                stat = self.location.stat()
-                self.members = _annotation_archive(str(self.location), stat.st_size, stat.st_mtime_ns, os.getpid())
+                self.members = kept_directory(self.location, key=_last_two_parts)
             except (zipfile.BadZipFile, OSError) as e:
                 raise RawDataError(self.location, f"not a readable zip archive ({e})",
                                    hint="download annotations.zip again") from None
         return self
 
     def __exit__(self, *exc):
-        pass  # the archive stays open for the process's next shard job (_annotation_archive)
+        pass  # the archive stays open for the process's next shard job (kept_directory)
 
     def _read(self, folder: str, name: str) -> tuple[str, bytes]:
         if self.members is not None:
