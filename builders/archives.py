@@ -43,7 +43,7 @@ class ZipDirectory:
     Names, flags, sizes and offsets are read as zipfile reads them (UTF-8 or cp437 names, zip64 extra fields,
     data prepended to the archive); folders are not members. When two names give one key, the later member
     is kept, as a dict built in the directory's order would keep it.
-    The archive stays open (`close`, or use it as a context manager); open one per process.
+    The archive stays open (`close`, or use it as a context manager); open one per process (`kept_directory`).
     """
 
     FIELDS = ("header_offset", "compress_size", "file_size", "CRC", "compress_type", "flag_bits")
