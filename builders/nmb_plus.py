@@ -871,14 +871,16 @@ class ImageStore:
         return by_stem
 
     def _index_zip(self, path: Path) -> None:
-        try:
-            with zipfile.ZipFile(path) as archive:
-                members = [m for m in archive.namelist() if not m.endswith("/")]
+        try:  # the directory as the jobs read it: zipfile's ZipInfo per member is ~700 bytes (25 MB at 40,900 images)
+            with ZipDirectory(path, key=str) as archive:
+                members = [name.decode("utf-8", "surrogatepass") for name in archive.keys.tolist()]
         except (zipfile.BadZipFile, OSError) as e:
             raise RawDataError(path, f"not a readable zip archive ({e})",
                                hint="download the Zenodo archive again, or extract it into zenodo/") from None
-        self.not_images += [f"{path.name}:{m}" for m in sorted(members) if not is_image_candidate(m)]
-        for member in sorted(m for m in members if is_image_candidate(m)):
+        self.not_images += [f"{path.name}:{m}" for m in members if not is_image_candidate(m)]
+        for member in members:  # sorted, each name once, folders left out
+            if not is_image_candidate(member):
+                continue
             self.locations.setdefault(member, (str(path), member))
 
     def find(self, names: list[str], unique_id: str | None) -> str | None:

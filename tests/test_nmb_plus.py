@@ -541,8 +541,11 @@ def reference_image_locations(root: Path) -> dict[str, tuple[str, str] | None]:
     store.root, store.locations, store.not_images = root, {}, []
     files = (p for p in root.rglob("*") if p.is_file() and nmb.is_image_candidate(p.relative_to(root).as_posix()))
     for path in sorted(files):
-        if PurePosixPath(path.name).suffix.lower() == ".zip":
-            store._index_zip(path)
+        if PurePosixPath(path.name).suffix.lower() == ".zip":  # members as zipfile lists them
+            with zipfile.ZipFile(path) as archive:
+                members = sorted(m for m in archive.namelist() if not m.endswith("/"))
+            for member in (m for m in members if nmb.is_image_candidate(m)):
+                store.locations.setdefault(member, (str(path), member))
         else:
             store.locations[path.relative_to(root).as_posix()] = None
     return store.locations
@@ -560,6 +563,9 @@ def test_the_image_index_is_the_one_rglob_and_paths_made(built, tmp_path):
     with zipfile.ZipFile(root / "more.ZIP", "w") as archive:
         archive.writestr("n/o.jpg", b"x")
         archive.writestr("n/README.txt", b"x")
+        archive.writestr("n/", b"")
+        archive.writestr("n/é.jpg", b"x")
+        archive.writestr("n/Z.png", b"x")
     (root / "linked.jpg").symlink_to(root / "a" / "b.jpg")
     (root / "linked-folder").symlink_to(root / "a", target_is_directory=True)
     (root / "dangling.jpg").symlink_to(root / "nowhere.jpg")
