@@ -78,6 +78,15 @@ class Run:
     cpu_seconds: float   # user + sys of the process and of the children it waited for
     peak_rss: int        # bytes, of the largest process of the tree
     stdout: str
+    cpu_runs: tuple[float, ...] = ()  # with --repeat: every run's CPU, in the order they ran
+
+
+def least_of(runs: list[Run]) -> Run:
+    """One figure for repeated runs of a command: the least wall and the least CPU time (what the machine adds,
+    other processes, the page cache's work, a slower core, only ever adds), and the largest peak RSS (a memory
+    goal is a ceiling). Each taken on its own: the least wall need not be the least CPU's run."""
+    return Run(min(r.seconds for r in runs), min(r.cpu_seconds for r in runs), max(r.peak_rss for r in runs),
+               runs[0].stdout, tuple(r.cpu_seconds for r in runs))
 
 
 class Spawner:
@@ -239,7 +248,9 @@ def warm_page_cache(tree: Path) -> None:
 
 
 def bench_dataset(name: str, size: float, work: Path, spawner: Spawner, hub: "BenchHub" | None, say=print,
-                  keep_outputs: bool = False) -> dict:
+                  keep_outputs: bool = False, repeat: int = 1) -> dict:
+    """repeat: the builds, the limit and the usual way each run this many times, in rounds (every command once,
+    then again), and each is taken as `least_of` its runs: on a shared machine one run's CPU moves 10-30%."""
     from builders import builder_class
     from builders.cards import load_card_metadata
 
@@ -267,26 +278,37 @@ def bench_dataset(name: str, size: float, work: Path, spawner: Spawner, hub: "Be
 
     say(f"{name}: start-up; reading the tree once")
     startup = startup_cpu(name, spawner)
-    warm_page_cache(full)
-    one, report = build(full, out / name)
+    runs: dict[str, list[Run]] = {"one": [], "two": [], "tenth": [], "limit": [], "usual": []}
+    for round_ in range(repeat):
+        if repeat > 1:
+            say(f"{name}: round {round_ + 1} of {repeat}")
+        warm_page_cache(full)
+        one, report = build(full, out / name)
+        runs["one"].append(one)
+        two, _ = build(full, out / f"{name}-np2", num_proc=2)
+        runs["two"].append(two)
+        discard(out / f"{name}-np2", keep_outputs)
+        warm_page_cache(small)  # as the full tree was: the 1x and 10x peaks are compared
+        tenth, small_report = build(small, out / f"{name}-small")
+        runs["tenth"].append(tenth)
+        small_jobs, (small_batches, small_part_batches, small_largest_batch) = (
+            shard_jobs_of(small_report, config), batches_of(out / f"{name}-small", config))
+        discard(out / f"{name}-small", keep_outputs)
+        say(f"{name}: limit")
+        runs["limit"].append(spawner.python("-m", "bench.limit", out / f"{name}-limit",
+                                            *[full / i["path"].rstrip("/") for i in report["inputs"]], settle=settled))
+        discard(out / f"{name}-limit", keep_outputs)
+        say(f"{name}: usual way")
+        runs["usual"].append(spawner.python("-m", f"bench.usual_{name}", full, out / f"{name}-usual", settle=settled))
+        usual_rows = parquet_rows(out / f"{name}-usual")
+        discard(out / f"{name}-usual", keep_outputs)
+    one, two, tenth, limit, usual = (least_of(runs[k]) for k in ("one", "two", "tenth", "limit", "usual"))
     rows, raw_bytes = rows_of(report, config), sum(i["bytes"] for i in report["inputs"])
     units, measure = units_of(name, report, config, out / name, full)
     jobs, (batches, part_batches, largest_batch) = shard_jobs_of(report, config), batches_of(out / name, config)
-    two, _ = build(full, out / f"{name}-np2", num_proc=2)
-    discard(out / f"{name}-np2", keep_outputs)
-    warm_page_cache(small)  # as the full tree was: the 1x and 10x peaks are compared
-    tenth, small_report = build(small, out / f"{name}-small")
-    small_jobs, (small_batches, small_part_batches, small_largest_batch) = (
-        shard_jobs_of(small_report, config), batches_of(out / f"{name}-small", config))
-    discard(out / f"{name}-small", keep_outputs)
-    say(f"{name}: limit")
-    limit = spawner.python("-m", "bench.limit", out / f"{name}-limit",
-                           *[full / i["path"].rstrip("/") for i in report["inputs"]], settle=settled)
-    discard(out / f"{name}-limit", keep_outputs)
-    say(f"{name}: usual way")
-    usual = spawner.python("-m", f"bench.usual_{name}", full, out / f"{name}-usual", settle=settled)
-    usual_rows = parquet_rows(out / f"{name}-usual")
-    discard(out / f"{name}-usual", keep_outputs)
+    result["repeat"] = repeat
+    if repeat > 1:
+        result["cpu_runs"] = {k: list(least_of(v).cpu_runs) for k, v in runs.items()}
     result["startup_cpu_seconds"] = startup
     result["build"] = {"rows": rows, "raw_bytes": raw_bytes, "shard_jobs": jobs, "batches": batches,
                        "part_batches": part_batches, "largest_batch_bytes": largest_batch,
@@ -548,7 +570,7 @@ def hardware(machine: dict) -> dict:
 
 
 def run(datasets: list[str], size: float, work: Path, results_path: Path, publish_large: bool = True,
-        builds_only: bool = False, keep_outputs: bool = False, update: bool = False) -> dict:
+        builds_only: bool = False, keep_outputs: bool = False, update: bool = False, repeat: int = 1) -> dict:
     """builds_only: no publish, load or large publish (a quick check of the builds, memory and projections).
     update: measure these datasets again and keep the others' results from the file (same machine and size);
     the table says which were measured when."""
@@ -558,7 +580,8 @@ def run(datasets: list[str], size: float, work: Path, results_path: Path, publis
         earlier = json.loads(results_path.read_text())
         if (hardware(earlier["machine"]), earlier["size"]) != (hardware(results["machine"]), size):
             raise SystemExit(f"--update: {results_path} was measured on another machine or --size; run without it")
-        update_record = {"datasets": datasets, "at": _now(), **({"builds_only": True} if builds_only else {})}
+        update_record = {"datasets": datasets, "at": _now(), **({"builds_only": True} if builds_only else {}),
+                         **({"repeat": repeat} if repeat > 1 else {})}
         if results["machine"]["platform"] != earlier["machine"]["platform"]:  # the same machine, its kernel updated
             update_record["platform"] = results["machine"]["platform"]
         results = {**earlier, "goals": GOALS, "dataset_goals": DATASET_GOALS,
@@ -578,7 +601,7 @@ def run(datasets: list[str], size: float, work: Path, results_path: Path, publis
 
     try:
         for name in datasets:
-            measured = {**bench_dataset(name, size, work, spawner, hub, say, keep_outputs), "measured_at": _now()}
+            measured = {**bench_dataset(name, size, work, spawner, hub, say, keep_outputs, repeat), "measured_at": _now()}
             results["datasets"][name] = updated_entry(measured, results["datasets"].get(name) if update else None)
             save()
         if publish_large and hub is not None:
@@ -747,6 +770,11 @@ def table(results: dict) -> str:
                  f"{f' ({made:.0f} s of it making trees)' if made else ''}{around}.")
     if per_dataset:
         lines.append(f"Per dataset (wall, trees included): {per_dataset}. Start-up CPU s: {startup}.")
+    repeated = {n: r["repeat"] for n, r in results["datasets"].items() if r.get("repeat", 1) > 1}
+    if repeated:
+        lines.append("Repeated (`--repeat`: each build, limit and usual way run in rounds; the least wall and CPU "
+                     "time of each, the largest peak RSS): "
+                     + ", ".join(f"{n} {k} runs" for n, k in repeated.items()) + ".")
     for update in standing_updates(results):
         kept = [f"{name}'s from {results['datasets'][name]['publish_load_measured_at']}" for name in update["datasets"]
                 if update.get("builds_only") and "publish_load_measured_at" in results["datasets"].get(name, {})]

@@ -39,15 +39,20 @@ def main():
                         help="only the publish of 2,000 small parts vs raw PUTs (no dataset is built)")
     parser.add_argument("--update", action="store_true",
                         help="measure the --dataset(s) again and keep the other datasets' results in the --results file")
+    parser.add_argument("--repeat", type=int, default=1, metavar="N",
+                        help="run each build, the limit and the usual way N times, in rounds, and take the least "
+                             "wall and CPU time of each (the largest peak RSS); default 1")
     parser.add_argument("--show", action="store_true", help="print the tables of the --results file; run nothing")
     args = parser.parse_args()
+    if args.repeat < 1:
+        parser.error("--repeat must be 1 or more")
     if args.show:
         print(table(json.loads(Path(args.results).read_text())))
         return
     datasets = [] if args.publish_large_only else args.datasets or list(BASE_RECORDS)
     results = run(datasets, args.size, Path(args.workdir).resolve(), Path(args.results),
                   publish_large=not args.no_publish_large, builds_only=args.builds_only,
-                  keep_outputs=args.keep_outputs, update=args.update)
+                  keep_outputs=args.keep_outputs, update=args.update, repeat=args.repeat)
     print(table(results))
 
 

@@ -128,3 +128,26 @@ def test_each_command_starts_with_the_disk_caught_up(monkeypatch, tmp_path):
     assert answer["returncode"] == 0 and ran.read_text() == "x"
     assert synced_before == [True]
     assert (tmp_path / "out" / "part" / "train-000.parquet").read_bytes() == b"PAR1" * 1000  # dropped, not lost
+
+
+def test_repeated_runs_give_the_least_times_and_the_largest_peak():
+    runs = [bench.Run(10.0, 14.0, 300, "first"), bench.Run(9.0, 15.5, 320, "second"), bench.Run(11.0, 13.0, 310, "")]
+    least = bench.least_of(runs)
+    assert (least.seconds, least.cpu_seconds, least.peak_rss) == (9.0, 13.0, 320)
+    assert least.cpu_runs == (14.0, 15.5, 13.0) and least.stdout == "first"
+    once = bench.least_of(runs[:1])
+    assert (once.seconds, once.cpu_seconds, once.peak_rss) == (10.0, 14.0, 300)
+
+
+def test_the_footer_says_which_rows_are_the_least_of_repeated_runs():
+    results = json.loads(RESULTS.read_text())
+    assert "Repeated (" not in bench.table(results) or any(r.get("repeat", 1) > 1 for r in results["datasets"].values())
+    results["datasets"]["nmb_plus"]["repeat"] = 3
+    assert "; the least wall and CPU time of each, the largest peak RSS): nmb_plus 3 runs." in bench.table(results)
+
+
+def test_repeat_must_be_at_least_one(tmp_path):
+    refused = run_script("bench.py", "--repeat", "0", "--results", tmp_path / "r.json", "--workdir", tmp_path / "w",
+                         timeout=60)
+    assert refused.returncode != 0 and "--repeat must be 1 or more" in refused.stderr
+    assert not (tmp_path / "w").exists()
