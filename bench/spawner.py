@@ -21,19 +21,25 @@ import time
 
 
 def settle(folders: list[str] | tuple[str, ...]) -> None:
-    """Write out what is pending, then drop the cached pages of every file in `folders`."""
+    """Write out what is pending, then drop the cached pages of every file in `folders` (a folder, or a file)."""
     os.sync()
     for folder in folders:
+        if os.path.isfile(folder):
+            _drop(folder)
         for root, _, files in os.walk(folder):
             for name in files:
-                try:
-                    descriptor = os.open(os.path.join(root, name), os.O_RDONLY)
-                except OSError:  # gone meanwhile, or unreadable: nothing to drop
-                    continue
-                try:
-                    os.posix_fadvise(descriptor, 0, 0, os.POSIX_FADV_DONTNEED)
-                finally:
-                    os.close(descriptor)
+                _drop(os.path.join(root, name))
+
+
+def _drop(path: str) -> None:
+    try:
+        descriptor = os.open(path, os.O_RDONLY)
+    except OSError:  # gone meanwhile, or unreadable: nothing to drop
+        return
+    try:
+        os.posix_fadvise(descriptor, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(descriptor)
 
 
 def run(command: list[str], env: dict, cwd: str, settled: list[str] | tuple[str, ...] = ()) -> dict:
