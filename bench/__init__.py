@@ -241,30 +241,23 @@ def warm_page_cache(tree: Path, settled: tuple[Path, ...] = ()) -> None:
     limit's, would measure the disk. Its memory too: a build that waits for the disk keeps fewer tables
     queued for the writer (NMB+'s 1x build peaked at 262 MiB from disk, 307 MiB from the page cache)."""
     for path in sorted(tree.rglob("*")):
-        if path.is_file() and not any(path == s or s in path.parents for s in settled):
+        if path.is_file() and not _inside(path, settled):
             with open(path, "rb") as file:
                 while file.read(16 * 2**20):
                     pass
 
 
-def unread_parts(tree: Path, inputs: list[str]) -> list[Path]:
-    """The largest files and folders of `tree` that hold none of a build's inputs (build_report.json's paths,
-    a folder's ending in '/'): MuSe-CaR's videos beside the audio `topic` reads, 8 GB of its 16 GB tree."""
-    wanted = [tree / path.rstrip("/") for path in inputs]
-    unread = []
+def unread_parts(tree: Path, report: dict) -> list[Path]:
+    """What the build did not read (build_report.json's `unread`: MuSe-CaR's videos beside the audio `topic`
+    reads, 8 GB of its 16 GB tree), less what lies inside an input folder, which the limit reads whole."""
+    inputs = [tree / item["path"].rstrip("/") for item in report["inputs"]]
+    unread = [tree / item["path"].rstrip("/") for item in report["unread"]]
+    return [path for path in unread if not _inside(path, inputs)]
 
-    def visit(path: Path) -> None:
-        if any(path == w or w in path.parents for w in wanted):  # an input, or inside one
-            return
-        if not any(path in w.parents for w in wanted):  # holds no input
-            unread.append(path)
-        elif path.is_dir():
-            for child in sorted(path.iterdir()):
-                visit(child)
 
-    for child in sorted(tree.iterdir()):
-        visit(child)
-    return unread
+def _inside(path: Path, roots) -> bool:
+    """`path` is one of `roots` or lies below one."""
+    return any(path == root or root in path.parents for root in roots)
 
 
 def bench_dataset(name: str, size: float, work: Path, spawner: Spawner, hub: "BenchHub" | None, say=print,
@@ -309,7 +302,7 @@ def bench_dataset(name: str, size: float, work: Path, spawner: Spawner, hub: "Be
         # what the builds do not read leaves the page cache before each command: a tree larger than the cache
         # with the outputs (MuSe-CaR's, with its videos) would otherwise have its inputs evicted and read from disk
         # again in the build's own system time (by hand 17.9 against 9.0 s)
-        settled = (*settled_before, *unread_parts(full, [i["path"] for i in report["inputs"]]))
+        settled = (*settled_before, *unread_parts(full, report))
         two, _ = build(full, out / f"{name}-np2", num_proc=2)
         runs["two"].append(two)
         discard(out / f"{name}-np2", keep_outputs)

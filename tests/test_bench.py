@@ -156,13 +156,12 @@ def test_repeat_must_be_at_least_one(tmp_path):
     assert not (tmp_path / "w").exists()
 
 
-def test_the_parts_of_a_tree_no_input_reads_are_named_largest_first(tmp_path):
+def test_what_the_build_did_not_read_is_settled_unless_an_input_folder_holds_it(tmp_path):
     tree = tmp_path / "tree"
-    for relative in ("a/audio/1.wav", "a/audio/2.wav", "a/video/1.mp4", "a/labels.csv", "b/c/d.txt", "e.md"):
-        (tree / relative).parent.mkdir(parents=True, exist_ok=True)
-        (tree / relative).write_bytes(b"x")
-    assert bench.unread_parts(tree, ["a/audio/", "a/labels.csv"]) == [tree / "a" / "video", tree / "b", tree / "e.md"]
-    assert bench.unread_parts(tree, ["a/", "b/c/d.txt", "e.md"]) == []
+    report = {"inputs": [{"path": "a/audio/"}, {"path": "a/labels.csv"}],
+              "unread": [{"path": "a/video/"}, {"path": "a/audio/features/"}, {"path": "b/"}, {"path": "e.md"}]}
+    assert bench.unread_parts(tree, report) == [tree / "a" / "video", tree / "b", tree / "e.md"]
+    assert bench.unread_parts(tree, {"inputs": [{"path": "a/"}], "unread": [{"path": "a/video/"}]}) == []
 
 
 def test_settling_drops_single_files_too(tmp_path, monkeypatch):
