@@ -182,3 +182,44 @@ def test_a_batch_reader_holds_the_row_groups_it_reads_not_the_whole_file(tmp_pat
     assert most_arrow_bytes_held(pq.ParquetFile(path)) > 15 * 10**6  # the whole file
     assert most_arrow_bytes_held(batch_reader(path)) < 4 * 10**6  # a row group (1 MB) and a batch
     assert sum(len(b) for b in batch_reader(path).iter_batches(batch_size=64)) == 2_000
+
+
+def test_parts_dictionary_encode_the_columns_whose_values_repeat_and_no_other(tmp_path):
+    """`datasets` dictionary-encodes every non-media column; a part here does so only where the values repeat
+    (a dictionary of distinct values costs CPU and bytes), judging by its first table. Nested leaves are judged
+    by their own values, and a column too short to judge keeps `datasets`' choice."""
+    import fsspec
+
+    from builders.parquet import PartWriter
+
+    features = datasets.Features({
+        "video_id": datasets.Value("string"), "caption": datasets.Value("string"),
+        "score": datasets.Value("float64"),
+        "boxes": datasets.List({"label": datasets.Value("string"), "x": datasets.Value("int32")}),
+        "image": datasets.Image()})
+    rows = 1_000
+    table = pa.table({
+        "video_id": [f"v{n % 10}" for n in range(rows)],  # 10 distinct in 1,000
+        "caption": [f"caption {n}" for n in range(rows)],
+        "score": [n / 7 for n in range(rows)],
+        "boxes": [[{"label": "dog" if n % 2 else "cat", "x": n * 10 + k} for k in range(3)] for n in range(rows)],
+        "image": [{"bytes": b"\x89PNG%d" % n, "path": None} for n in range(rows)]}, schema=features.arrow_schema)
+
+    def encodings(first: pa.Table, *more: pa.Table) -> dict[str, bool]:
+        directory = tmp_path / f"parts{len(list(tmp_path.iterdir()))}"
+        writer = PartWriter(features, fsspec.filesystem("file"), str(directory), "train")
+        for piece in (first, *more):
+            writer.write(piece)
+        [part] = writer.close()
+        group = pq.ParquetFile(part.path).metadata.row_group(0)
+        return {group.column(c).path_in_schema: "RLE_DICTIONARY" in group.column(c).encodings
+                for c in range(group.num_columns)}
+
+    assert encodings(table) == {"video_id": True, "caption": False, "score": False, "boxes.list.element.label": True,
+                                "boxes.list.element.x": False, "image.bytes": False, "image.path": False}
+    # 30 rows (90 boxes) are too few to judge: every non-media column as `datasets` writes it, whatever follows
+    assert encodings(table.slice(0, 30), table.slice(30)) == {
+        "video_id": True, "caption": True, "score": True, "boxes.list.element.label": True,
+        "boxes.list.element.x": True, "image.bytes": False, "image.path": False}
+    # the rows read back as written
+    assert pq.read_table(next((tmp_path / "parts0").glob("*.parquet"))).to_pylist()[7] == table.slice(7, 1).to_pylist()[0]
