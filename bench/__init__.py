@@ -23,7 +23,7 @@ Every measured command runs in its own process: its wall time, its CPU time (use
 child it waited for) and its peak RSS (of its largest process) are its own. The CPU times keep the ratios
 meaningful on a shared machine, where wall times are not; the load average is recorded too. Each output is
 deleted once measured (the trees stay in the work folder), and the local Hub's objects once a dataset is done:
-besides the trees (~25 GB), a run needs ~20 GB free (the largest output, its copy on the Hub, the load's cache).
+besides the trees (~50 GB), a run needs ~20 GB free (the largest output, its copy on the Hub, the load's cache).
 """
 from __future__ import annotations
 
